@@ -1,0 +1,174 @@
+/*
+ * The cprof file format: the one contract between the runtime, which writes
+ * it, and the analyzer, which reads it. docs/FORMAT.md explains it in prose;
+ * this header is the single source of the numbers both sides build in.
+ *
+ * A .cprof file is a plain stream of msgpack objects. The first is the header
+ * map; every later one is a record: a msgpack array whose first element is a
+ * record type (CPROF_REC_*). Any msgpack decoder can walk a file object by
+ * object; events inside trace chunks are msgpack integers, not opaque bytes.
+ *
+ * Versioning: a reader refuses a file whose major version is newer than its
+ * own. Minor versions only add header keys, map keys, record types or
+ * trailing array elements, which readers skip.
+ *
+ * Changelog:
+ *   1.0  first version: header, module, thread, node (summary and count
+ *        modes), trace chunk, clock, thread end and end records.
+ */
+#ifndef CPROF_FORMAT_H
+#define CPROF_FORMAT_H
+
+#define CPROF_MAGIC "cprof"
+#define CPROF_FORMAT_MAJOR 1
+#define CPROF_FORMAT_MINOR 0
+#define CPROF_FILE_SUFFIX ".cprof"
+
+/*
+ * Header: a msgpack map with string keys, always first in the file.
+ *   "magic"         str   "cprof"
+ *   "version"       array [major, minor]
+ *   "mode"          str   "summary" | "trace" | "count"
+ *   "clock"         str   "tsc" | "monotonic" | "none" (count mode)
+ *   "ticks_per_sec" float first estimate of the tick rate (the end and
+ *                         clock records give better ones)
+ *   "start_ticks"   uint  tick value at process start
+ *   "start_unix_ns" uint  wall clock at process start
+ *   "pid", "ppid"   uint
+ *   "exe"           str   absolute path of the executable
+ *   "argv"          array of str
+ *   "hist_sub_bits" uint  sub-buckets per octave, as log2, of node histograms
+ *   "fork_parent"   uint  present in a forked child's file: parent pid
+ */
+
+/* Record types: the first element of every record array. */
+enum cprof_rec {
+    /* [1, load_bias, lo, hi, path, build_id]: an ELF object mapped at
+     * [lo, hi) whose link-time address of runtime address A is
+     * A - load_bias. build_id is a hex str, "" when absent. */
+    CPROF_REC_MODULE = 1,
+    /* [2, thread, tid, name]: thread is the per-process serial (1 = first
+     * thread seen, normally main) used by every other record; tid is the
+     * kernel thread id, which the kernel may reuse. */
+    CPROF_REC_THREAD = 2,
+    /* [3, thread, node, parent, fn, calls, incl_ticks, min_ticks,
+     *  max_ticks, hist]: one calling-context-tree node (summary and count
+     * modes). node ids are per thread, start at 1 and a parent's id is
+     * always smaller than its children's; parent 0 is the thread's root.
+     * fn is the function's runtime address. calls counts entries;
+     * incl_ticks the time between entry and exit summed over calls (calls
+     * still open when the thread was written are closed at that moment);
+     * min/max are per-call inclusive ticks of calls that exited (0 when
+     * none did). hist is a flat array [bucket, count, bucket, count, ...]
+     * of the per-call inclusive ticks, buckets as cprof_hist_bucket(). In
+     * count mode the tick fields are 0 and hist is empty. */
+    CPROF_REC_NODE = 3,
+    /* [4, thread, base_ticks, events]: a chunk of one thread's trace.
+     * events is an array of uints, read as tokens; see CPROF_EV_*. A
+     * thread's chunks appear in the file in the order they were recorded. */
+    CPROF_REC_TRACE = 4,
+    /* [5, ticks, mono_ns]: a calibration point, the tick counter and
+     * CLOCK_MONOTONIC read together. Written at start and before trace
+     * chunks, so a file cut short still converts ticks to time. */
+    CPROF_REC_CLOCK = 5,
+    /* [6, thread, stats]: the end of a thread's data; stats is a map of
+     * counters, see CPROF_STAT_* below. */
+    CPROF_REC_THREAD_END = 6,
+    /* [7, info]: the end of the process's data; info is a map:
+     *   "reason"        str  "exit" | "signal" | "exec" | "flush"
+     *   "signal"        uint signal number when reason is "signal"
+     *   "end_ticks"     uint
+     *   "end_unix_ns"   uint
+     *   "ticks_per_sec" float the calibrated tick rate over the whole run
+     *   "threads"       uint  threads seen
+     *   "threads_lost"  uint  threads that could not be profiled
+     * A file without it was cut short (killed, crashed in the writer). */
+    CPROF_REC_END = 7,
+};
+
+/*
+ * Thread statistics (keys of the CPROF_REC_THREAD_END map). Every key is a
+ * uint; absent means 0.
+ */
+#define CPROF_STAT_ENTERS "enters"           /* enter events recorded */
+#define CPROF_STAT_EXITS "exits"             /* exit events recorded */
+#define CPROF_STAT_DROPPED_REENTRANT "dropped_reentrant" /* events inside the
+                                       runtime itself (signal during a hook) */
+#define CPROF_STAT_DROPPED_DEPTH "dropped_depth" /* calls deeper than the stack */
+#define CPROF_STAT_DROPPED_NODES "dropped_nodes" /* calls whose path could not
+                                       get a node (node limit); counted in the
+                                       parent node's "[node limit]" child */
+#define CPROF_STAT_REPAIRED_LONGJMP "repaired_longjmp" /* frames closed because
+                                       control left them without an exit */
+#define CPROF_STAT_CLOSED_AT_END "closed_at_end" /* frames still open when
+                                       the thread or process ended */
+#define CPROF_STAT_UNMATCHED_EXITS "unmatched_exits" /* exits with no frame */
+#define CPROF_STAT_MAX_DEPTH "max_depth"
+#define CPROF_STAT_TRACE_BYTES "trace_bytes"
+
+/*
+ * Trace event tokens. Each event starts with a uint token:
+ *   kind  = token & 3
+ *   delta = token >> 2   ticks since the thread's previous event (the first
+ *                        event of a chunk counts from the chunk's base_ticks)
+ * and continues with operands, each one more uint in the events array:
+ *   ENTER  fn_index          a call; fn_index was defined by EXT_FUNC
+ *   EXIT                     the innermost open call returns
+ *   LINE   site_index        reserved for line events
+ *   EXT    code, operands    see CPROF_EXT_*
+ * Function indexes are per thread and stay valid across that thread's
+ * chunks.
+ */
+enum cprof_ev {
+    CPROF_EV_ENTER = 0,
+    CPROF_EV_EXIT = 1,
+    CPROF_EV_LINE = 2,
+    CPROF_EV_EXT = 3,
+};
+#define CPROF_EV_KIND_BITS 2
+
+enum cprof_ext {
+    /* EXT_FUNC fn_index fn_address: defines an index, before its first use */
+    CPROF_EXT_FUNC = 1,
+    /* EXT_INHERITED n fn_index*n: a forked child starts inside these n
+     * frames (outermost first); they were counted as calls by the parent */
+    CPROF_EXT_INHERITED = 2,
+    /* EXT_UNWIND reason n: the runtime closed the n innermost frames here:
+     * reason 1 = control left them without exit (longjmp), 2 = the thread
+     * or process ended with them open */
+    CPROF_EXT_UNWIND = 3,
+    /* EXT_DROP n: n events were dropped here (re-entrancy, depth limit) */
+    CPROF_EXT_DROP = 4,
+};
+enum cprof_unwind_reason {
+    CPROF_UNWIND_LONGJMP = 1,
+    CPROF_UNWIND_END = 2,
+};
+
+/*
+ * Node histograms: log-linear buckets of per-call inclusive ticks with
+ * 2^sub_bits buckets per octave (the header's "hist_sub_bits"). Values
+ * below 2^sub_bits have a bucket each. The relative width of a bucket is at
+ * most 2^-sub_bits.
+ */
+static inline unsigned cprof_hist_bucket(unsigned long long ticks, unsigned sub_bits)
+{
+    if (ticks < (1ull << sub_bits))
+        return (unsigned)ticks;
+    unsigned msb = 63u - (unsigned)__builtin_clzll(ticks);
+    unsigned shift = msb - sub_bits;
+    return ((shift + 1u) << sub_bits) +
+           (unsigned)((ticks >> shift) & ((1ull << sub_bits) - 1u));
+}
+
+/* The smallest tick value that falls in bucket b. */
+static inline unsigned long long cprof_hist_bucket_low(unsigned b, unsigned sub_bits)
+{
+    unsigned long long per = 1ull << sub_bits;
+    if (b < per)
+        return b;
+    unsigned shift = (b >> sub_bits) - 1u;
+    return (per + (b & (per - 1u))) << shift;
+}
+
+#endif
