@@ -90,18 +90,22 @@ enum cprof_rec {
  * Thread statistics (keys of the CPROF_REC_THREAD_END map). Every key is a
  * uint; absent means 0.
  */
-#define CPROF_STAT_ENTERS "enters"           /* enter events recorded */
-#define CPROF_STAT_EXITS "exits"             /* exit events recorded */
-#define CPROF_STAT_DROPPED_REENTRANT "dropped_reentrant" /* events inside the
-                                       runtime itself (signal during a hook) */
+#define CPROF_STAT_ENTERS "enters" /* enter events recorded */
+#define CPROF_STAT_EXITS "exits"   /* exit events recorded */
+#define CPROF_STAT_DROPPED_REENTRANT                                                     \
+    "dropped_reentrant"                          /* events inside the                    \
+                               runtime itself (signal during a hook) */
 #define CPROF_STAT_DROPPED_DEPTH "dropped_depth" /* calls deeper than the stack */
-#define CPROF_STAT_DROPPED_NODES "dropped_nodes" /* calls whose path could not
-                                       get a node (node limit); counted in the
-                                       parent node's "[node limit]" child */
-#define CPROF_STAT_REPAIRED_LONGJMP "repaired_longjmp" /* frames closed because
-                                       control left them without an exit */
-#define CPROF_STAT_CLOSED_AT_END "closed_at_end" /* frames still open when
-                                       the thread or process ended */
+#define CPROF_STAT_DROPPED_NODES                                                         \
+    "dropped_nodes" /* calls whose path could not                                        \
+          get a node (node limit); counted in the                                        \
+          parent node's "[node limit]" child */
+#define CPROF_STAT_REPAIRED_LONGJMP                                                      \
+    "repaired_longjmp" /* frames closed because                                          \
+       control left them without an exit */
+#define CPROF_STAT_CLOSED_AT_END                                                         \
+    "closed_at_end"                                  /* frames still open when           \
+                                           the thread or process ended */
 #define CPROF_STAT_UNMATCHED_EXITS "unmatched_exits" /* exits with no frame */
 #define CPROF_STAT_MAX_DEPTH "max_depth"
 #define CPROF_STAT_TRACE_BYTES "trace_bytes"

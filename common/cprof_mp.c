@@ -68,7 +68,8 @@ void mp_bool(struct mp_out *o, int v)
         *o->pos++ = v ? 0xc3 : 0xc2;
 }
 
-static void mp_container(struct mp_out *o, uint32_t n, uint8_t fix, uint8_t b16, uint8_t b32)
+static void mp_container(struct mp_out *o, uint32_t n, uint8_t fix, uint8_t b16,
+                         uint8_t b32)
 {
     if (!mp_room(o, 5))
         return;
@@ -546,7 +547,7 @@ int mp_skip(struct mp_in *in)
 int mp_match_str(struct mp_in *in, const char *key)
 {
     struct mp_in probe = *in;
-    const char *s = NULL;
+    const char *s = "";
     uint32_t len = 0;
     if (mp_read_str(&probe, &s, &len) != MP_OK)
         return 0;

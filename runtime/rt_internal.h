@@ -1,0 +1,249 @@
+/*
+ * The runtime's internal header: the per-thread state every hook reaches
+ * through one initial-exec TLS pointer, the calling-context tree node, the
+ * process-wide configuration, and the functions the runtime's files share.
+ *
+ * Rules for everything in runtime/ (DESIGN.md): no malloc, stdio, locks or
+ * instrumented code on the hot path; memory comes from mmap; nothing is
+ * printed into the host program's output unless CPROF_VERBOSE=1; nothing
+ * aborts. Every function is built without instrumentation and marked
+ * RT_NOINST as a second guard.
+ */
+#ifndef CPROF_RT_INTERNAL_H
+#define CPROF_RT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cprof_format.h"
+#include "cprof_mp.h"
+
+#define RT_HIDDEN __attribute__((visibility("hidden")))
+#define RT_EXPORT __attribute__((visibility("default")))
+#define RT_NOINST __attribute__((no_instrument_function))
+#define RT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* Orders a flag against the state it guards, as seen by a signal handler
+ * running on the same thread (a compiler barrier, no fence instruction). */
+#define RT_SIGNAL_FENCE() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+
+enum rt_mode {
+    RT_MODE_SUMMARY,
+    RT_MODE_TRACE,
+    RT_MODE_COUNT,
+};
+
+enum rt_clock_source {
+    RT_CLOCK_TSC,
+    RT_CLOCK_MONOTONIC,
+    RT_CLOCK_NONE,
+};
+
+/* Why the process's data is being written. */
+enum rt_end_reason {
+    RT_END_EXIT,
+    RT_END_SIGNAL,
+    RT_END_EXEC,
+};
+
+#define RT_HIST_SUB_BITS 2
+#define RT_HIST_BUCKETS 192 /* covers per-call times below 2^49 ticks */
+
+/* Function address recorded for calls made after a thread ran out of nodes:
+ * they are counted under this pseudo-function (see CPROF_STAT_DROPPED_NODES). */
+#define RT_FN_NODE_LIMIT 1u
+
+/* One calling-context tree node: a function reached by one call path. */
+struct rt_node {
+    uint64_t fn;
+    struct rt_node *last_child; /* one-entry cache for the child lookup */
+    uint64_t calls;             /* counted at entry */
+    uint64_t incl;              /* ticks, added at exit */
+    uint64_t min, max;
+    uint32_t id, parent;
+    uint32_t keep;       /* writer scratch: the subtree holds data */
+    uint64_t open_extra; /* writer scratch: time of the open call, if any */
+    uint32_t hist[RT_HIST_BUCKETS];
+};
+
+/* One open call on the shadow stack. sp is the hook's frame address, a
+ * fixed distance below the instrumented function's stack pointer: deeper
+ * calls have smaller values, which is how frames abandoned by longjmp are
+ * recognised. A function inlined into another shares its host's physical
+ * frame, so it has the same sp and the same site (the host's return
+ * address), which tells it apart from a stale sibling at that position. */
+struct rt_frame {
+    uint64_t fn;
+    uint64_t ts;
+    struct rt_node *node; /* NULL in trace mode */
+    uintptr_t sp;
+    uintptr_t site;
+};
+
+#define RT_NODES_PER_CHUNK 1024u
+#define RT_MAX_CHUNKS 4096u
+
+struct rt_thread_stats {
+    uint64_t enters, exits;
+    uint64_t dropped_reentrant, dropped_depth, dropped_nodes;
+    uint64_t repaired_longjmp, closed_at_end, unmatched_exits;
+    uint64_t max_depth;
+    uint64_t trace_bytes;
+};
+
+struct rt_thread {
+    /* hot fields first */
+    int busy;           /* inside the runtime: nested events are dropped */
+    uint32_t depth;     /* frames in use */
+    uint32_t capacity;  /* frames available */
+    uint32_t overflow;  /* calls beyond capacity, still open */
+    uint32_t inherited; /* frames [0, inherited) were opened before fork */
+    struct rt_frame *stack;
+    struct rt_node *root;
+    /* trace mode */
+    uint8_t *tpos, *tend; /* cursor and flush threshold in tbuf */
+    uint64_t last_ts;     /* ticks of the previous event */
+    uint32_t tcount;      /* tokens in the current chunk */
+    uint64_t last_fn;     /* one-entry cache of the function index table */
+    uint32_t last_idx;
+    struct rt_thread_stats stats;
+
+    /* calling-context tree */
+    struct rt_node *chunks[RT_MAX_CHUNKS];
+    uint32_t nnodes; /* published with release order: readers may race */
+    uint32_t max_nodes;
+    struct rt_node *limit_node; /* RT_FN_NODE_LIMIT pseudo-node, lazily made */
+    uint32_t *child_hash;       /* node ids, open addressing on (parent, fn) */
+    uint32_t child_mask;
+    uint32_t child_used;
+
+    /* trace buffer and function index table */
+    uint8_t *tbuf;
+    size_t tbuf_size;
+    uint8_t *tcount_at; /* the chunk's array32 header, patched at flush */
+    int announced;      /* the thread record is in the trace */
+    uint64_t *fidx_keys;
+    uint32_t *fidx_vals;
+    uint32_t fidx_mask, fidx_used, fidx_next;
+
+    /* identity and lifecycle */
+    uint32_t serial;
+    pid_t tid;
+    int slot;
+    int written; /* claimed by whoever writes its data (rt_thread.c) */
+    int destructor_rounds;
+    size_t map_size; /* size of the mapping holding this struct and stack */
+};
+
+struct rt_config {
+    enum rt_mode mode;
+    enum rt_clock_source clock;
+    int verbose;
+    uint32_t max_depth;
+    uint32_t max_nodes;
+    size_t trace_buffer;
+    char dir[4096]; /* absolute output directory */
+    char exe[4096]; /* absolute path of the executable */
+    char prog[256]; /* file-name-safe program name */
+    const char *warnings[8];
+    int nwarnings;
+};
+
+extern struct rt_config rt_config RT_HIDDEN;
+extern volatile int rt_ready RT_HIDDEN;    /* process init done */
+extern volatile int rt_finished RT_HIDDEN; /* process data written */
+extern __thread struct rt_thread *rt_self __attribute__((tls_model("initial-exec")))
+RT_HIDDEN;
+
+/* rt_clock.c */
+RT_HIDDEN void rt_clock_init(enum rt_clock_source wanted);
+RT_HIDDEN uint64_t rt_mono_ns(void);
+RT_HIDDEN uint64_t rt_unix_ns(void);
+RT_HIDDEN double rt_ticks_per_sec(void);
+RT_HIDDEN double rt_ticks_per_sec_estimate(void);
+extern uint64_t rt_start_ticks RT_HIDDEN;
+extern uint64_t rt_start_mono RT_HIDDEN;
+extern uint64_t rt_start_unix RT_HIDDEN;
+
+static inline RT_NOINST uint64_t rt_ticks(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (RT_LIKELY(rt_config.clock == RT_CLOCK_TSC))
+        return __builtin_ia32_rdtsc();
+#endif
+    return rt_mono_ns();
+}
+
+/* rt_tree.c */
+RT_HIDDEN int rt_tree_init(struct rt_thread *t);
+RT_HIDDEN struct rt_node *rt_tree_child(struct rt_thread *t, struct rt_node *parent,
+                                        uint64_t fn);
+RT_HIDDEN struct rt_node *rt_tree_node(struct rt_thread *t, uint32_t id);
+RT_HIDDEN void rt_tree_zero(struct rt_thread *t);
+RT_HIDDEN void rt_tree_release(struct rt_thread *t);
+
+/* Hot path: one completed call of ticks inclusive time. */
+static inline RT_NOINST void rt_node_record_call(struct rt_node *n, uint64_t ticks)
+{
+    n->incl += ticks;
+    if (RT_UNLIKELY(ticks < n->min))
+        n->min = ticks;
+    if (RT_UNLIKELY(ticks > n->max))
+        n->max = ticks;
+    unsigned b = cprof_hist_bucket(ticks, RT_HIST_SUB_BITS);
+    n->hist[b < RT_HIST_BUCKETS ? b : RT_HIST_BUCKETS - 1]++;
+}
+
+/* rt_trace.c */
+RT_HIDDEN int rt_trace_init(struct rt_thread *t);
+RT_HIDDEN void rt_trace_begin_chunk(struct rt_thread *t);
+RT_HIDDEN void rt_trace_flush(struct rt_thread *t);
+RT_HIDDEN uint32_t rt_trace_fn_index(struct rt_thread *t, uint64_t fn);
+RT_HIDDEN void rt_trace_ext(struct rt_thread *t, uint64_t now, uint32_t code,
+                            const uint64_t *ops, int nops);
+RT_HIDDEN void rt_trace_inherit(struct rt_thread *t);
+RT_HIDDEN void rt_trace_release(struct rt_thread *t);
+
+/* rt_thread.c */
+RT_HIDDEN struct rt_thread *rt_thread_attach(void);
+RT_HIDDEN void rt_thread_detach(struct rt_thread *t);
+RT_HIDDEN void rt_threads_init(void);
+/* Calls fn for every live thread. Lock-free: safe in signal handlers. */
+RT_HIDDEN void rt_threads_each(void (*fn)(struct rt_thread *t, void *arg), void *arg);
+RT_HIDDEN void rt_threads_after_fork(struct rt_thread *survivor);
+RT_HIDDEN void rt_threads_unclaim(void);
+RT_HIDDEN uint32_t rt_threads_seen(void);
+RT_HIDDEN uint32_t rt_threads_lost(void);
+RT_HIDDEN void *rt_map(size_t size);
+RT_HIDDEN void rt_unmap(void *p, size_t size);
+
+/* rt_writer.c */
+RT_HIDDEN int rt_writer_open(void);
+RT_HIDDEN int rt_writer_write(const void *buf, size_t len);
+RT_HIDDEN void rt_writer_thread(struct rt_thread *t, uint64_t now);
+/* The thread record [2, serial, tid, name]. */
+RT_HIDDEN void rt_writer_put_thread(struct mp_out *o, struct rt_thread *t);
+RT_HIDDEN void rt_writer_end(enum rt_end_reason why, int sig);
+RT_HIDDEN void rt_writer_after_fork(void);
+RT_HIDDEN off_t rt_writer_offset(void);
+RT_HIDDEN void rt_writer_truncate(off_t at);
+RT_HIDDEN void rt_modules_refresh(void);
+RT_HIDDEN void rt_log(const char *msg, const char *arg);
+
+/* rt_process.c */
+RT_HIDDEN void rt_process_init(void);
+RT_HIDDEN void rt_process_finish(enum rt_end_reason why, int sig);
+RT_HIDDEN void rt_process_resume(off_t file_size);
+RT_HIDDEN void rt_exec_init(void);
+extern pid_t rt_pid RT_HIDDEN;
+extern pid_t rt_fork_parent RT_HIDDEN;
+
+/* rt_util.c: the few string helpers the runtime needs without libc's
+ * locale machinery; all signal-safe. */
+RT_HIDDEN size_t rt_strlcpy(char *dst, const char *src, size_t size);
+RT_HIDDEN size_t rt_strlcat(char *dst, const char *src, size_t size);
+RT_HIDDEN char *rt_utoa(uint64_t v, char *buf); /* buf >= 21 bytes */
+RT_HIDDEN int rt_streq(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * The process's lifecycle: configuration from the environment at start, the
+ * end of the run (normal exit, a fatal signal, exec), and fork.
+ *
+ * Start: a constructor (or the first hook, if instrumented code runs before
+ * it) reads CPROF_* once, strictly: a bad value is recorded as a warning in
+ * the file and the default is used. End: the library's destructor, which
+ * runs after the program's own destructors and atexit handlers; fatal
+ * signals write the data and then let the signal do what it would have done.
+ * Fork: the child keeps the calls it is inside of but none of the parent's
+ * counts, and writes its own file.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt_internal.h"
+
+struct rt_config rt_config = {
+    .mode = RT_MODE_SUMMARY,
+    .clock = RT_CLOCK_TSC,
+    .max_depth = 1u << 18,
+    .max_nodes = 1u << 17,
+    .trace_buffer = 1u << 20,
+};
+volatile int rt_ready;
+volatile int rt_finished;
+pid_t rt_pid;
+pid_t rt_fork_parent;
+
+static const int rt_fatal_signals[] = {
+    SIGHUP,  SIGINT,  SIGQUIT, SIGILL,  SIGTRAP, SIGABRT, SIGBUS,    SIGFPE, SIGSEGV,
+    SIGUSR1, SIGPIPE, SIGALRM, SIGTERM, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGSYS,
+};
+static struct sigaction rt_old_actions[NSIG];
+
+RT_NOINST static void rt_warn(const char *msg)
+{
+    if (rt_config.nwarnings <
+        (int)(sizeof rt_config.warnings / sizeof *rt_config.warnings))
+        rt_config.warnings[rt_config.nwarnings++] = msg;
+    rt_log(msg, NULL);
+}
+
+/* A positive decimal within [lo, hi], or def with a warning. */
+RT_NOINST static uint64_t rt_env_uint(const char *name, uint64_t def, uint64_t lo,
+                                      uint64_t hi, const char *warning)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return def;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9' || v > (hi - (uint64_t)(*p - '0')) / 10) {
+            rt_warn(warning);
+            return def;
+        }
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v < lo || v > hi) {
+        rt_warn(warning);
+        return def;
+    }
+    return v;
+}
+
+RT_NOINST static void rt_read_config(void)
+{
+    const char *mode = getenv("CPROF_MODE");
+    if (!mode || !*mode || rt_streq(mode, "summary"))
+        rt_config.mode = RT_MODE_SUMMARY;
+    else if (rt_streq(mode, "trace"))
+        rt_config.mode = RT_MODE_TRACE;
+    else if (rt_streq(mode, "count"))
+        rt_config.mode = RT_MODE_COUNT;
+    else
+        rt_warn("CPROF_MODE is not summary, trace or count: using summary");
+
+    enum rt_clock_source clock = RT_CLOCK_TSC;
+    const char *c = getenv("CPROF_CLOCK");
+    if (c && *c && !rt_streq(c, "tsc")) {
+        if (rt_streq(c, "monotonic"))
+            clock = RT_CLOCK_MONOTONIC;
+        else
+            rt_warn("CPROF_CLOCK is not tsc or monotonic: using tsc");
+    }
+    if (rt_config.mode == RT_MODE_COUNT)
+        clock = RT_CLOCK_NONE;
+    rt_config.clock = clock;
+
+    const char *v = getenv("CPROF_VERBOSE");
+    rt_config.verbose = v && *v && !rt_streq(v, "0");
+    rt_config.max_depth =
+        (uint32_t)rt_env_uint("CPROF_MAX_DEPTH", rt_config.max_depth, 16, 1u << 24,
+                              "CPROF_MAX_DEPTH is not a number from 16 "
+                              "to 16777216: using 262144");
+    rt_config.max_nodes = (uint32_t)rt_env_uint(
+        "CPROF_MAX_NODES", rt_config.max_nodes, 16,
+        RT_NODES_PER_CHUNK * RT_MAX_CHUNKS - 1,
+        "CPROF_MAX_NODES is not a number from 16 to 4194303: using 131072");
+    rt_config.trace_buffer = (size_t)rt_env_uint(
+        "CPROF_TRACE_BUFFER", rt_config.trace_buffer, 65536, 1u << 30,
+        "CPROF_TRACE_BUFFER is not a byte count from 65536 to 1073741824: using 1048576");
+
+    ssize_t n = readlink("/proc/self/exe", rt_config.exe, sizeof rt_config.exe - 1);
+    rt_config.exe[n > 0 ? n : 0] = 0;
+    const char *base = strrchr(rt_config.exe, '/');
+    base = base ? base + 1 : rt_config.exe;
+    if (!*base)
+        base = "prog";
+    size_t i = 0;
+    for (; base[i] && i + 1 < sizeof rt_config.prog; i++) {
+        char ch = base[i];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                 (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '+' ||
+                 ch == '.';
+        rt_config.prog[i] = ok ? ch : '_';
+    }
+    rt_config.prog[i] = 0;
+
+    const char *dir = getenv("CPROF_DIR");
+    if (!dir || !*dir)
+        dir = "cprof.data";
+    rt_config.dir[0] = 0;
+    if (dir[0] != '/') {
+        if (!getcwd(rt_config.dir, sizeof rt_config.dir - 2))
+            rt_config.dir[0] = 0;
+        rt_strlcat(rt_config.dir, "/", sizeof rt_config.dir);
+    }
+    rt_strlcat(rt_config.dir, dir, sizeof rt_config.dir);
+}
+
+/* Writes the data, then hands the signal to whatever handled it before:
+ * a fault re-executes into the restored disposition, a sent signal is
+ * raised again, so the program ends exactly as it would have. */
+RT_NOINST static void rt_on_fatal_signal(int sig, siginfo_t *info, void *ctx)
+{
+    (void)ctx;
+    int saved = errno;
+    rt_process_finish(RT_END_SIGNAL, sig);
+    sigaction(sig, &rt_old_actions[sig], NULL);
+    int fault = (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) &&
+                info && info->si_code > 0;
+    if (!fault)
+        raise(sig);
+    errno = saved;
+}
+
+RT_NOINST static void rt_install_signal_handlers(void)
+{
+    for (size_t i = 0; i < sizeof rt_fatal_signals / sizeof *rt_fatal_signals; i++) {
+        int sig = rt_fatal_signals[i];
+        struct sigaction old;
+        if (sigaction(sig, NULL, &old) != 0)
+            continue;
+        /* only where the program relies on the default (it did not ask
+         * to ignore or handle it) */
+        if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+            continue;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = rt_on_fatal_signal;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        rt_old_actions[sig] = old;
+        sigaction(sig, &sa, NULL);
+    }
+}
+
+RT_NOINST static void rt_after_fork_child(void)
+{
+    rt_fork_parent = rt_pid;
+    rt_pid = getpid();
+    rt_writer_after_fork();
+    struct rt_thread *t = rt_self;
+    if (t && t->stack == NULL)
+        t = NULL; /* the sentinel */
+    rt_threads_after_fork(t);
+    rt_finished = 0;
+    if (!t)
+        return;
+    t->inherited = t->depth;
+    if (rt_config.mode == RT_MODE_TRACE)
+        rt_trace_inherit(t);
+    else
+        rt_tree_zero(t);
+}
+
+RT_NOINST void rt_process_init(void)
+{
+    static int state; /* 0 new, 1 running, 2 done */
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&state, &expected, 1, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return; /* done, or in progress on this thread (a nested hook) */
+    rt_pid = getpid();
+    rt_read_config();
+    rt_clock_init(rt_config.clock);
+    rt_threads_init();
+    pthread_atfork(NULL, NULL, rt_after_fork_child);
+    rt_install_signal_handlers();
+    rt_modules_refresh();
+    rt_exec_init();
+    __atomic_store_n(&state, 2, __ATOMIC_RELEASE);
+    rt_ready = 1;
+}
+
+struct rt_finish_ctx {
+    uint64_t now;
+};
+
+RT_NOINST static void rt_finish_thread(struct rt_thread *t, void *arg)
+{
+    const struct rt_finish_ctx *ctx = arg;
+    rt_writer_thread(t, ctx->now);
+}
+
+/* Writes every thread and the end record, once. Signal-safe when why is
+ * RT_END_SIGNAL. Leaves all in-memory state as it was, so that a failed
+ * exec can take the writing back (rt_process_resume). */
+RT_NOINST void rt_process_finish(enum rt_end_reason why, int sig)
+{
+    int expected = 0;
+    if (!rt_ready || !__atomic_compare_exchange_n(&rt_finished, &expected, 1, 0,
+                                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return;
+    struct rt_thread *self = rt_self;
+    int was_busy = self ? self->busy : 0;
+    if (self)
+        self->busy = 1;
+    if (why != RT_END_SIGNAL)
+        rt_modules_refresh();
+    struct rt_finish_ctx ctx = {rt_config.clock == RT_CLOCK_NONE ? 0 : rt_ticks()};
+    if (rt_writer_open() == 0) {
+        rt_threads_each(rt_finish_thread, &ctx);
+        rt_writer_end(why, sig);
+    }
+    if (self)
+        self->busy = was_busy;
+}
+
+/* After a failed exec: the file goes back to where it was before the exec
+ * wrote it, and recording goes on. */
+RT_NOINST void rt_process_resume(off_t file_size)
+{
+    rt_writer_truncate(file_size);
+    rt_threads_unclaim();
+    __atomic_store_n(&rt_finished, 0, __ATOMIC_RELEASE);
+}
+
+__attribute__((constructor(101))) RT_NOINST static void rt_constructor(void)
+{
+    rt_process_init();
+}
+
+__attribute__((destructor(101))) RT_NOINST static void rt_destructor(void)
+{
+    rt_process_finish(RT_END_EXIT, 0);
+}

@@ -1,0 +1,196 @@
+/*
+ * Per-thread state: created on a thread's first hook, registered in a
+ * lock-free table so that the process's end (or a fatal signal) can write
+ * every thread, and written and released at thread exit through a pthread
+ * key destructor.
+ *
+ * A thread that cannot get state (no memory, table full) and a thread whose
+ * state is gone point rt_self at a sentinel that is permanently busy, so the
+ * hooks drop its events in one compare; they are counted in threads_lost.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "rt_internal.h"
+
+#define RT_MAX_THREADS 4096
+
+__thread struct rt_thread *rt_self __attribute__((tls_model("initial-exec")));
+
+static struct rt_thread *rt_slots[RT_MAX_THREADS];
+static struct rt_thread rt_sentinel = {.busy = 1};
+static pthread_key_t rt_key;
+static uint32_t rt_serial;
+static uint32_t rt_lost;
+static int rt_iterating; /* walkers of rt_slots in progress */
+
+RT_NOINST void *rt_map(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+RT_NOINST void rt_unmap(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size);
+}
+
+RT_NOINST static void rt_thread_release(struct rt_thread *t)
+{
+    rt_tree_release(t);
+    rt_trace_release(t);
+    rt_unmap(t, t->map_size);
+}
+
+RT_NOINST static void rt_key_destructor(void *arg)
+{
+    struct rt_thread *t = arg;
+    /* other keys' destructors may still call instrumented code: stay
+     * until the last round glibc runs */
+    if (++t->destructor_rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
+        pthread_setspecific(rt_key, t);
+        return;
+    }
+    rt_thread_detach(t);
+}
+
+RT_NOINST void rt_threads_init(void)
+{
+    pthread_key_create(&rt_key, rt_key_destructor);
+}
+
+RT_NOINST static struct rt_thread *rt_lose_thread(void)
+{
+    __atomic_fetch_add(&rt_lost, 1, __ATOMIC_RELAXED);
+    rt_self = &rt_sentinel;
+    return &rt_sentinel;
+}
+
+RT_NOINST struct rt_thread *rt_thread_attach(void)
+{
+    static __thread int attaching __attribute__((tls_model("initial-exec")));
+    if (attaching || rt_finished)
+        return NULL;
+    attaching = 1;
+    size_t head = (sizeof(struct rt_thread) + 4095) & ~(size_t)4095;
+    size_t size = head + (size_t)rt_config.max_depth * sizeof(struct rt_frame);
+    struct rt_thread *t = rt_map(size);
+    if (!t) {
+        attaching = 0;
+        return rt_lose_thread();
+    }
+    t->map_size = size;
+    t->stack = (struct rt_frame *)((char *)t + head);
+    t->capacity = rt_config.max_depth;
+    t->max_nodes = rt_config.max_nodes;
+    t->busy = 1;
+    t->tid = (pid_t)syscall(SYS_gettid);
+    t->serial = __atomic_add_fetch(&rt_serial, 1, __ATOMIC_RELAXED);
+    int ok =
+        rt_config.mode == RT_MODE_TRACE ? rt_trace_init(t) == 0 : rt_tree_init(t) == 0;
+    t->slot = -1;
+    for (int i = 0; ok && i < RT_MAX_THREADS; i++) {
+        struct rt_thread *expected = NULL;
+        if (__atomic_compare_exchange_n(&rt_slots[i], &expected, t, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
+            t->slot = i;
+            break;
+        }
+    }
+    if (t->slot < 0) {
+        rt_thread_release(t);
+        attaching = 0;
+        return rt_lose_thread();
+    }
+    pthread_setspecific(rt_key, t);
+    t->busy = 0;
+    rt_self = t;
+    attaching = 0;
+    return t;
+}
+
+/* Claims the right to write t's data: the thread's own exit and the
+ * process's end may race for it, and exactly one of them must write. */
+RT_NOINST static int rt_claim(struct rt_thread *t)
+{
+    int expected = 0;
+    return __atomic_compare_exchange_n(&t->written, &expected, 1, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
+}
+
+RT_NOINST void rt_thread_detach(struct rt_thread *t)
+{
+    t->busy = 1;
+    rt_self = &rt_sentinel;
+    if (!rt_finished && rt_claim(t))
+        rt_writer_thread(t, rt_config.mode == RT_MODE_COUNT ? 0 : rt_ticks());
+    __atomic_store_n(&rt_slots[t->slot], NULL, __ATOMIC_RELEASE);
+    /* a walker that picked t up before it left the table may still read it */
+    for (int spins = 0; __atomic_load_n(&rt_iterating, __ATOMIC_ACQUIRE); spins++) {
+        if (spins > 100000)
+            return; /* leak rather than pull memory from under a walker */
+        sched_yield();
+    }
+    rt_thread_release(t);
+}
+
+RT_NOINST void rt_threads_each(void (*fn)(struct rt_thread *t, void *arg), void *arg)
+{
+    __atomic_add_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
+    for (int i = 0; i < RT_MAX_THREADS; i++) {
+        struct rt_thread *t = __atomic_load_n(&rt_slots[i], __ATOMIC_ACQUIRE);
+        if (t && rt_claim(t))
+            fn(t, arg);
+    }
+    __atomic_sub_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
+}
+
+/* After a failed exec: the threads' data was written and rolled back, and
+ * will be written again at the end. */
+RT_NOINST void rt_threads_unclaim(void)
+{
+    for (int i = 0; i < RT_MAX_THREADS; i++) {
+        struct rt_thread *t = __atomic_load_n(&rt_slots[i], __ATOMIC_ACQUIRE);
+        if (t)
+            __atomic_store_n(&t->written, 0, __ATOMIC_RELEASE);
+    }
+}
+
+/* In a forked child only the forking thread exists: the others' state is
+ * released, and the survivor starts over as the child's first thread. */
+RT_NOINST void rt_threads_after_fork(struct rt_thread *survivor)
+{
+    for (int i = 0; i < RT_MAX_THREADS; i++) {
+        struct rt_thread *t = rt_slots[i];
+        if (t && t != survivor) {
+            rt_slots[i] = NULL;
+            rt_thread_release(t);
+        }
+    }
+    rt_iterating = 0;
+    rt_lost = 0;
+    rt_serial = survivor ? 1 : 0;
+    if (survivor) {
+        survivor->serial = 1;
+        survivor->tid = (pid_t)syscall(SYS_gettid);
+        survivor->written = 0;
+        struct rt_thread_stats zero = {0};
+        survivor->stats = zero;
+    }
+}
+
+RT_NOINST uint32_t rt_threads_seen(void)
+{
+    return __atomic_load_n(&rt_serial, __ATOMIC_RELAXED);
+}
+
+RT_NOINST uint32_t rt_threads_lost(void)
+{
+    return __atomic_load_n(&rt_lost, __ATOMIC_RELAXED);
+}

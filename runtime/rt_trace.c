@@ -1,0 +1,197 @@
+/*
+ * Trace mode's per-thread buffer: chunks of event tokens (see
+ * cprof_format.h) appended by the hooks and written to the file with one
+ * write() each when the buffer fills, plus the per-thread function index
+ * table that keeps ENTER events to a byte or two.
+ *
+ * A buffer holds, in order: the thread record (first chunk only), a clock
+ * record, and a trace record whose event array's count is patched at flush.
+ * Each event is kept whole inside one chunk. Everything here runs on the
+ * owning thread, on the slow path of a hook or at thread/process end, and is
+ * signal-safe (mmap and write only).
+ */
+#include "rt_internal.h"
+
+#define RT_TRACE_SLACK 96u /* room past tend for the largest event */
+#define RT_FIDX_INITIAL 1024u
+
+RT_NOINST void rt_trace_begin_chunk(struct rt_thread *t)
+{
+    struct mp_out o = {t->tbuf, t->tbuf + t->tbuf_size, 0};
+    if (!t->announced) {
+        rt_writer_put_thread(&o, t);
+        t->announced = 1;
+    }
+    mp_array(&o, 3);
+    mp_uint(&o, CPROF_REC_CLOCK);
+    mp_uint(&o, rt_ticks());
+    mp_uint(&o, rt_mono_ns());
+    mp_array(&o, 4);
+    mp_uint(&o, CPROF_REC_TRACE);
+    mp_uint(&o, t->serial);
+    mp_uint64_fixed(&o, t->last_ts);
+    t->tcount_at = o.pos;
+    mp_array32(&o, 0);
+    t->tpos = o.pos;
+    t->tcount = 0;
+}
+
+RT_NOINST void rt_trace_flush(struct rt_thread *t)
+{
+    if (!t->tbuf)
+        return;
+    mp_patch_array32(t->tcount_at, t->tcount);
+    size_t len = (size_t)(t->tpos - t->tbuf);
+    if (rt_writer_write(t->tbuf, len) == 0)
+        t->stats.trace_bytes += len;
+    rt_trace_begin_chunk(t);
+}
+
+RT_NOINST static int rt_fidx_grow(struct rt_thread *t)
+{
+    uint32_t size = t->fidx_keys ? (t->fidx_mask + 1) * 2 : RT_FIDX_INITIAL;
+    uint64_t *keys = rt_map(sizeof(uint64_t) * size);
+    uint32_t *vals = rt_map(sizeof(uint32_t) * size);
+    if (!keys || !vals) {
+        if (keys)
+            rt_unmap(keys, sizeof(uint64_t) * size);
+        if (vals)
+            rt_unmap(vals, sizeof(uint32_t) * size);
+        return -1;
+    }
+    uint32_t mask = size - 1;
+    if (t->fidx_keys) {
+        for (uint32_t i = 0; i <= t->fidx_mask; i++) {
+            if (!t->fidx_keys[i])
+                continue;
+            uint32_t h =
+                (uint32_t)((t->fidx_keys[i] * 0x9e3779b97f4a7c15ull) >> 40) & mask;
+            while (keys[h])
+                h = (h + 1) & mask;
+            keys[h] = t->fidx_keys[i];
+            vals[h] = t->fidx_vals[i];
+        }
+        rt_unmap(t->fidx_keys, sizeof(uint64_t) * (t->fidx_mask + 1));
+        rt_unmap(t->fidx_vals, sizeof(uint32_t) * (t->fidx_mask + 1));
+    }
+    t->fidx_keys = keys;
+    t->fidx_vals = vals;
+    t->fidx_mask = mask;
+    return 0;
+}
+
+/* Writes one whole event: a token with kind EXT, the code, the operands. */
+RT_NOINST void rt_trace_ext(struct rt_thread *t, uint64_t now, uint32_t code,
+                            const uint64_t *ops, int nops)
+{
+    if (!t->tbuf)
+        return;
+    if ((size_t)(t->tbuf + t->tbuf_size - t->tpos) < (size_t)(2 + nops) * 9)
+        rt_trace_flush(t);
+    uint64_t delta = now > t->last_ts ? now - t->last_ts : 0;
+    if (now > t->last_ts)
+        t->last_ts = now;
+    uint8_t *p =
+        mp_put_uint_unchecked(t->tpos, (delta << CPROF_EV_KIND_BITS) | CPROF_EV_EXT);
+    p = mp_put_uint_unchecked(p, code);
+    for (int i = 0; i < nops; i++)
+        p = mp_put_uint_unchecked(p, ops[i]);
+    t->tcount += 2u + (uint32_t)nops;
+    t->tpos = p;
+    if (p >= t->tend)
+        rt_trace_flush(t);
+}
+
+/* The index of fn in this thread's table, defined in the trace on first use.
+ * Index 0 is never handed out; a thread whose table cannot grow reuses it
+ * for every new function (and says so with an EXT_FUNC of address 0). */
+RT_NOINST uint32_t rt_trace_fn_index(struct rt_thread *t, uint64_t fn)
+{
+    uint32_t idx = 0;
+    if (t->fidx_keys) {
+        uint32_t h = (uint32_t)((fn * 0x9e3779b97f4a7c15ull) >> 40) & t->fidx_mask;
+        while (t->fidx_keys[h]) {
+            if (t->fidx_keys[h] == fn) {
+                idx = t->fidx_vals[h];
+                goto found;
+            }
+            h = (h + 1) & t->fidx_mask;
+        }
+        if ((t->fidx_used + 1) * 2 > t->fidx_mask + 1) {
+            if (rt_fidx_grow(t) != 0)
+                goto full;
+            h = (uint32_t)((fn * 0x9e3779b97f4a7c15ull) >> 40) & t->fidx_mask;
+            while (t->fidx_keys[h])
+                h = (h + 1) & t->fidx_mask;
+        }
+        idx = ++t->fidx_next;
+        t->fidx_keys[h] = fn;
+        t->fidx_vals[h] = idx;
+        t->fidx_used++;
+        uint64_t ops[2] = {idx, fn};
+        rt_trace_ext(t, t->last_ts, CPROF_EXT_FUNC, ops, 2);
+        goto found;
+    }
+full : {
+    uint64_t ops[2] = {0, 0};
+    rt_trace_ext(t, t->last_ts, CPROF_EXT_FUNC, ops, 2);
+    idx = 0;
+}
+found:
+    t->last_fn = fn;
+    t->last_idx = idx;
+    return idx;
+}
+
+RT_NOINST int rt_trace_init(struct rt_thread *t)
+{
+    t->tbuf_size = rt_config.trace_buffer;
+    t->tbuf = rt_map(t->tbuf_size);
+    if (!t->tbuf)
+        return -1;
+    t->tend = t->tbuf + t->tbuf_size - RT_TRACE_SLACK;
+    if (rt_fidx_grow(t) != 0)
+        return -1;
+    t->last_ts = rt_ticks();
+    rt_trace_begin_chunk(t);
+    return 0;
+}
+
+/* In a forked child: drop the parent's unwritten events and index table and
+ * start the child's trace inside the frames it inherited. */
+RT_NOINST void rt_trace_inherit(struct rt_thread *t)
+{
+    if (!t->tbuf)
+        return;
+    for (uint32_t i = 0; i <= t->fidx_mask; i++)
+        t->fidx_keys[i] = 0;
+    t->fidx_used = 0;
+    t->fidx_next = 0;
+    t->last_fn = 0;
+    t->last_idx = 0;
+    t->tcount = 0;
+    t->announced = 0;
+    t->last_ts = rt_ticks();
+    rt_trace_begin_chunk(t);
+    uint64_t ops[17];
+    uint32_t i = 0;
+    while (i < t->depth) {
+        uint32_t n = 0;
+        for (; i < t->depth && n < 16; i++, n++)
+            ops[1 + n] = rt_trace_fn_index(t, t->stack[i].fn);
+        ops[0] = n;
+        rt_trace_ext(t, t->last_ts, CPROF_EXT_INHERITED, ops, (int)n + 1);
+    }
+}
+
+RT_NOINST void rt_trace_release(struct rt_thread *t)
+{
+    if (t->tbuf)
+        rt_unmap(t->tbuf, t->tbuf_size);
+    if (t->fidx_keys) {
+        rt_unmap(t->fidx_keys, sizeof(uint64_t) * (t->fidx_mask + 1));
+        rt_unmap(t->fidx_vals, sizeof(uint32_t) * (t->fidx_mask + 1));
+    }
+    t->tbuf = NULL;
+    t->fidx_keys = NULL;
+}

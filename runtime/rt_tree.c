@@ -1,0 +1,161 @@
+/*
+ * The per-thread calling-context tree of summary and count modes: node
+ * storage in mmap'd chunks (ids are dense, a parent's id is always smaller
+ * than its children's), and the (parent, function) -> child hash that backs
+ * each node's one-entry child cache.
+ *
+ * Everything here runs on the owning thread only, on the slow path of a hook
+ * (a new call path, or a cache miss), or at fork and thread end. The writer
+ * may read nodes from another thread while they are updated: nnodes is
+ * published with release order after a node is fully initialised.
+ */
+#include "rt_internal.h"
+
+#define RT_HASH_INITIAL 4096u
+
+RT_NOINST static uint32_t rt_hash(uint32_t parent, uint64_t fn)
+{
+    uint64_t h = (fn ^ ((uint64_t)parent << 40)) * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 32);
+}
+
+RT_NOINST struct rt_node *rt_tree_node(struct rt_thread *t, uint32_t id)
+{
+    return &t->chunks[id / RT_NODES_PER_CHUNK][id % RT_NODES_PER_CHUNK];
+}
+
+RT_NOINST static void rt_node_reset(struct rt_node *n)
+{
+    n->last_child = NULL;
+    n->calls = 0;
+    n->incl = 0;
+    n->min = UINT64_MAX;
+    n->max = 0;
+    n->keep = 0;
+    for (unsigned i = 0; i < RT_HIST_BUCKETS; i++)
+        n->hist[i] = 0;
+}
+
+/* A new node, or NULL when the thread's node budget or memory is spent. */
+RT_NOINST static struct rt_node *rt_node_new(struct rt_thread *t, uint32_t parent,
+                                             uint64_t fn)
+{
+    uint32_t id = t->nnodes;
+    if (id >= t->max_nodes)
+        return NULL;
+    uint32_t chunk = id / RT_NODES_PER_CHUNK;
+    if (chunk >= RT_MAX_CHUNKS)
+        return NULL;
+    if (!t->chunks[chunk]) {
+        t->chunks[chunk] = rt_map(sizeof(struct rt_node) * RT_NODES_PER_CHUNK);
+        if (!t->chunks[chunk])
+            return NULL;
+    }
+    struct rt_node *n = rt_tree_node(t, id);
+    rt_node_reset(n);
+    n->fn = fn;
+    n->id = id;
+    n->parent = parent;
+    __atomic_store_n(&t->nnodes, id + 1, __ATOMIC_RELEASE);
+    return n;
+}
+
+RT_NOINST static int rt_hash_grow(struct rt_thread *t)
+{
+    uint32_t size = t->child_hash ? (t->child_mask + 1) * 2 : RT_HASH_INITIAL;
+    uint32_t *table = rt_map(sizeof(uint32_t) * size);
+    if (!table)
+        return -1;
+    uint32_t mask = size - 1;
+    if (t->child_hash) {
+        for (uint32_t i = 0; i <= t->child_mask; i++) {
+            uint32_t id = t->child_hash[i];
+            if (!id)
+                continue;
+            struct rt_node *n = rt_tree_node(t, id);
+            uint32_t h = rt_hash(n->parent, n->fn) & mask;
+            while (table[h])
+                h = (h + 1) & mask;
+            table[h] = id;
+        }
+        rt_unmap(t->child_hash, sizeof(uint32_t) * (t->child_mask + 1));
+    }
+    t->child_hash = table;
+    t->child_mask = mask;
+    return 0;
+}
+
+RT_NOINST int rt_tree_init(struct rt_thread *t)
+{
+    t->nnodes = 0;
+    if (rt_hash_grow(t) != 0)
+        return -1;
+    t->root = rt_node_new(t, 0, 0);
+    return t->root ? 0 : -1;
+}
+
+/* The child of parent for fn, created on first use. When no node can be
+ * made, the call is counted under one RT_FN_NODE_LIMIT pseudo-function below
+ * the root, so that it stays visible (the writer reports those calls as
+ * dropped_nodes). */
+RT_NOINST struct rt_node *rt_tree_child(struct rt_thread *t, struct rt_node *parent,
+                                        uint64_t fn)
+{
+    uint32_t h = rt_hash(parent->id, fn) & t->child_mask;
+    for (;;) {
+        uint32_t id = t->child_hash[h];
+        if (!id)
+            break;
+        struct rt_node *n = rt_tree_node(t, id);
+        if (n->fn == fn && n->parent == parent->id)
+            return n;
+        h = (h + 1) & t->child_mask;
+    }
+    struct rt_node *n = NULL;
+    if ((t->child_used + 1) * 2 <= t->child_mask + 1 || rt_hash_grow(t) == 0) {
+        n = rt_node_new(t, parent->id, fn);
+        if (n) {
+            h = rt_hash(parent->id, fn) & t->child_mask;
+            while (t->child_hash[h])
+                h = (h + 1) & t->child_mask;
+            t->child_hash[h] = n->id;
+            t->child_used++;
+            return n;
+        }
+    }
+    if (!t->limit_node) {
+        /* one node past the budget holds every call that found none; the
+         * writer reports its calls as dropped_nodes */
+        uint32_t budget = t->max_nodes;
+        t->max_nodes = t->nnodes + 1;
+        t->limit_node = rt_node_new(t, 0, RT_FN_NODE_LIMIT);
+        t->max_nodes = budget;
+        if (!t->limit_node)
+            t->limit_node = t->root; /* out of memory: counted, not named */
+    }
+    return t->limit_node;
+}
+
+/* After fork: the child keeps the tree's shape (its open frames point into
+ * it) but none of the parent's counts. */
+RT_NOINST void rt_tree_zero(struct rt_thread *t)
+{
+    for (uint32_t id = 0; id < t->nnodes; id++) {
+        struct rt_node *n = rt_tree_node(t, id);
+        struct rt_node *cache = n->last_child;
+        rt_node_reset(n);
+        n->last_child = cache;
+    }
+}
+
+RT_NOINST void rt_tree_release(struct rt_thread *t)
+{
+    for (uint32_t c = 0; c < RT_MAX_CHUNKS && t->chunks[c]; c++) {
+        rt_unmap(t->chunks[c], sizeof(struct rt_node) * RT_NODES_PER_CHUNK);
+        t->chunks[c] = NULL;
+    }
+    if (t->child_hash)
+        rt_unmap(t->child_hash, sizeof(uint32_t) * (t->child_mask + 1));
+    t->child_hash = NULL;
+    t->nnodes = 0;
+}

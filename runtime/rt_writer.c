@@ -1,0 +1,630 @@
+/*
+ * The writer: creates the process's .cprof file safely, and encodes the
+ * header, module map, per-thread trees and end record into it (the format
+ * is in cprof_format.h).
+ *
+ * The file is created with O_EXCL|O_NOFOLLOW under the user's umask, named
+ * <prog>.<pid>.cprof in the directory resolved at start (a chdir later does
+ * not move it), with .N inserted when the name is taken. Every write() holds
+ * whole records, so threads appending at once never interleave inside one.
+ * If the program closes or reuses our descriptor, the next write notices
+ * (device and inode differ) and reopens the file by path.
+ *
+ * All of it is signal-safe except rt_modules_refresh(), which takes the
+ * dynamic loader's lock and is never called from a signal handler.
+ */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rt_internal.h"
+
+#define RT_MAX_MODULES 512
+#define RT_MODULE_PATHS (64 * 1024)
+#define RT_OUT_SIZE (1u << 20)
+#define RT_OUT_FLUSH (RT_OUT_SIZE - 64 * 1024) /* any one record fits after */
+
+struct rt_module {
+    uint64_t bias, lo, hi;
+    const char *path;
+    char build_id[41];
+};
+
+static struct rt_module rt_modules[RT_MAX_MODULES];
+static int rt_nmodules;
+static char rt_module_paths[RT_MODULE_PATHS];
+static size_t rt_module_paths_used;
+
+static int rt_fd = -1;
+static int rt_open_state; /* 0 closed, 1 opening, 2 open, 3 failed */
+static dev_t rt_dev;
+static ino_t rt_ino;
+static char rt_path[4096 + 300];
+
+RT_NOINST void rt_log(const char *msg, const char *arg)
+{
+    if (!rt_config.verbose)
+        return;
+    char line[4600] = "cprof: ";
+    rt_strlcat(line, msg, sizeof line);
+    if (arg) {
+        rt_strlcat(line, " ", sizeof line);
+        rt_strlcat(line, arg, sizeof line);
+    }
+    rt_strlcat(line, "\n", sizeof line);
+    ssize_t r = write(2, line, strlen(line));
+    (void)r;
+}
+
+/* ---- the module map ----------------------------------------------------- */
+
+RT_NOINST static void rt_hex(char *out, const uint8_t *b, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+RT_NOINST static void rt_build_id(struct dl_phdr_info *info, char *out)
+{
+    out[0] = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+        const uint8_t *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            size_t name = (nh->n_namesz + 3u) & ~3u;
+            size_t desc = (nh->n_descsz + 3u) & ~3u;
+            const uint8_t *d = p + sizeof *nh + name;
+            if (d + nh->n_descsz > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+                memcmp(p + sizeof *nh, "GNU", 4) == 0 && nh->n_descsz <= 20) {
+                rt_hex(out, d, nh->n_descsz);
+                return;
+            }
+            p = d + desc;
+        }
+    }
+}
+
+RT_NOINST static int rt_module_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    int *first = arg;
+    const char *path = info->dlpi_name;
+    if (*first) {
+        path = rt_config.exe;
+        *first = 0;
+    }
+    if (!path || path[0] != '/' || rt_nmodules >= RT_MAX_MODULES)
+        return 0;
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uint64_t a = info->dlpi_addr + ph->p_vaddr;
+        if (a < lo)
+            lo = a;
+        if (a + ph->p_memsz > hi)
+            hi = a + ph->p_memsz;
+    }
+    if (lo >= hi)
+        return 0;
+    size_t len = strlen(path) + 1;
+    if (rt_module_paths_used + len > RT_MODULE_PATHS)
+        return 0;
+    struct rt_module *m = &rt_modules[rt_nmodules++];
+    m->bias = info->dlpi_addr;
+    m->lo = lo;
+    m->hi = hi;
+    memcpy(rt_module_paths + rt_module_paths_used, path, len);
+    m->path = rt_module_paths + rt_module_paths_used;
+    rt_module_paths_used += len;
+    rt_build_id(info, m->build_id);
+    return 0;
+}
+
+/* Re-reads the loaded modules (dlopen may have added some). Not signal-safe. */
+RT_NOINST void rt_modules_refresh(void)
+{
+    rt_nmodules = 0;
+    rt_module_paths_used = 0;
+    int first = 1;
+    dl_iterate_phdr(rt_module_cb, &first);
+}
+
+RT_NOINST static void rt_put_modules(struct mp_out *o)
+{
+    for (int i = 0; i < rt_nmodules; i++) {
+        const struct rt_module *m = &rt_modules[i];
+        mp_array(o, 6);
+        mp_uint(o, CPROF_REC_MODULE);
+        mp_uint(o, m->bias);
+        mp_uint(o, m->lo);
+        mp_uint(o, m->hi);
+        mp_cstr(o, m->path);
+        mp_cstr(o, m->build_id);
+    }
+}
+
+/* ---- the file ------------------------------------------------------------ */
+
+RT_NOINST static int rt_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+RT_NOINST static void rt_put_argv(struct mp_out *o)
+{
+    static char cmdline[8192];
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, cmdline, sizeof cmdline - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n < 0)
+        n = 0;
+    cmdline[n] = 0;
+    uint32_t count = 0;
+    for (ssize_t i = 0; i < n; i++)
+        count += cmdline[i] == 0;
+    if (n > 0 && cmdline[n - 1] != 0)
+        count++;
+    mp_array(o, count);
+    for (ssize_t i = 0; i < n;) {
+        size_t len = strnlen(cmdline + i, (size_t)(n - i));
+        mp_str(o, cmdline + i, len);
+        i += (ssize_t)len + 1;
+    }
+}
+
+RT_NOINST static void rt_put_header(struct mp_out *o)
+{
+    static const char *const modes[] = {"summary", "trace", "count"};
+    static const char *const clocks[] = {"tsc", "monotonic", "none"};
+    int nkeys = 13 + (rt_fork_parent != 0) + (rt_config.nwarnings > 0);
+    mp_map(o, (uint32_t)nkeys);
+    mp_cstr(o, "magic");
+    mp_cstr(o, CPROF_MAGIC);
+    mp_cstr(o, "version");
+    mp_array(o, 2);
+    mp_uint(o, CPROF_FORMAT_MAJOR);
+    mp_uint(o, CPROF_FORMAT_MINOR);
+    mp_cstr(o, "mode");
+    mp_cstr(o, modes[rt_config.mode]);
+    mp_cstr(o, "clock");
+    mp_cstr(o, clocks[rt_config.clock]);
+    mp_cstr(o, "ticks_per_sec");
+    mp_f64(o, rt_ticks_per_sec_estimate());
+    mp_cstr(o, "start_ticks");
+    mp_uint(o, rt_start_ticks);
+    mp_cstr(o, "start_mono_ns");
+    mp_uint(o, rt_start_mono);
+    mp_cstr(o, "start_unix_ns");
+    mp_uint(o, rt_start_unix);
+    mp_cstr(o, "pid");
+    mp_uint(o, (uint64_t)rt_pid);
+    mp_cstr(o, "ppid");
+    mp_uint(o, (uint64_t)getppid());
+    mp_cstr(o, "exe");
+    mp_cstr(o, rt_config.exe);
+    mp_cstr(o, "argv");
+    rt_put_argv(o);
+    mp_cstr(o, "hist_sub_bits");
+    mp_uint(o, RT_HIST_SUB_BITS);
+    if (rt_fork_parent) {
+        mp_cstr(o, "fork_parent");
+        mp_uint(o, (uint64_t)rt_fork_parent);
+    }
+    if (rt_config.nwarnings > 0) {
+        mp_cstr(o, "config_warnings");
+        mp_array(o, (uint32_t)rt_config.nwarnings);
+        for (int i = 0; i < rt_config.nwarnings; i++)
+            mp_cstr(o, rt_config.warnings[i]);
+    }
+}
+
+RT_NOINST static int rt_create(void)
+{
+    mkdir(rt_config.dir, 0777);
+    char pid[24];
+    rt_utoa((uint64_t)rt_pid, pid);
+    for (unsigned n = 0; n < 1000; n++) {
+        rt_strlcpy(rt_path, rt_config.dir, sizeof rt_path);
+        rt_strlcat(rt_path, "/", sizeof rt_path);
+        rt_strlcat(rt_path, rt_config.prog, sizeof rt_path);
+        rt_strlcat(rt_path, ".", sizeof rt_path);
+        rt_strlcat(rt_path, pid, sizeof rt_path);
+        if (n) {
+            char suffix[24];
+            rt_strlcat(rt_path, ".", sizeof rt_path);
+            rt_strlcat(rt_path, rt_utoa(n, suffix), sizeof rt_path);
+        }
+        rt_strlcat(rt_path, CPROF_FILE_SUFFIX, sizeof rt_path);
+        int fd =
+            open(rt_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND,
+                 0666);
+        if (fd >= 0)
+            return fd;
+        if (errno != EEXIST)
+            break;
+    }
+    rt_log("cannot create a data file in", rt_config.dir);
+    return -1;
+}
+
+/* Opens the file and writes the header and module map, once per process;
+ * concurrent callers wait for the first. */
+RT_NOINST int rt_writer_open(void)
+{
+    int state = __atomic_load_n(&rt_open_state, __ATOMIC_ACQUIRE);
+    if (state == 2)
+        return 0;
+    if (state == 3)
+        return -1;
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&rt_open_state, &expected, 1, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        for (int spins = 0; spins < 1000000; spins++) {
+            state = __atomic_load_n(&rt_open_state, __ATOMIC_ACQUIRE);
+            if (state >= 2)
+                return state == 2 ? 0 : -1;
+            sched_yield();
+        }
+        return -1;
+    }
+    int fd = rt_create();
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        __atomic_store_n(&rt_open_state, 3, __ATOMIC_RELEASE);
+        return -1;
+    }
+    rt_fd = fd;
+    rt_dev = st.st_dev;
+    rt_ino = st.st_ino;
+    static uint8_t head[64 * 1024];
+    struct mp_out o = {head, head + sizeof head, 0};
+    rt_put_header(&o);
+    mp_array(&o, 3);
+    mp_uint(&o, CPROF_REC_CLOCK);
+    mp_uint(&o, rt_start_ticks);
+    mp_uint(&o, rt_start_mono);
+    rt_put_modules(&o);
+    rt_write_all(fd, head, (size_t)(o.pos - head));
+    __atomic_store_n(&rt_open_state, 2, __ATOMIC_RELEASE);
+    rt_log("writing", rt_path);
+    return 0;
+}
+
+/* Our descriptor, or a fresh one if the program closed or reused it. */
+RT_NOINST static int rt_checked_fd(void)
+{
+    struct stat st;
+    if (rt_fd >= 0 && fstat(rt_fd, &st) == 0 && st.st_dev == rt_dev &&
+        st.st_ino == rt_ino)
+        return rt_fd;
+    int fd = open(rt_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0 || st.st_dev != rt_dev || st.st_ino != rt_ino) {
+        close(fd);
+        return -1;
+    }
+    rt_fd = fd;
+    return fd;
+}
+
+RT_NOINST int rt_writer_write(const void *buf, size_t len)
+{
+    if (rt_writer_open() != 0)
+        return -1;
+    int fd = rt_checked_fd();
+    return fd < 0 ? -1 : rt_write_all(fd, buf, len);
+}
+
+RT_NOINST off_t rt_writer_offset(void)
+{
+    if (rt_writer_open() != 0)
+        return -1;
+    int fd = rt_checked_fd();
+    return fd < 0 ? -1 : lseek(fd, 0, SEEK_END);
+}
+
+RT_NOINST void rt_writer_truncate(off_t at)
+{
+    int fd = rt_checked_fd();
+    if (fd >= 0 && at >= 0) {
+        int r = ftruncate(fd, at);
+        (void)r;
+    }
+}
+
+RT_NOINST void rt_writer_after_fork(void)
+{
+    if (rt_fd >= 0)
+        close(rt_fd);
+    rt_fd = -1;
+    rt_open_state = 0;
+}
+
+/* ---- records --------------------------------------------------------------- */
+
+struct rt_out {
+    uint8_t *buf;
+    struct mp_out o;
+};
+
+RT_NOINST static void rt_out_begin(struct rt_out *out, uint8_t *buf)
+{
+    out->buf = buf;
+    out->o.pos = buf;
+    out->o.end = buf + RT_OUT_SIZE;
+    out->o.overflow = 0;
+}
+
+/* Writes what is buffered once it passes the threshold, or when forced.
+ * Called between records only. */
+RT_NOINST static void rt_out_flush(struct rt_out *out, int force)
+{
+    size_t len = (size_t)(out->o.pos - out->buf);
+    if (!len || (!force && len < RT_OUT_FLUSH))
+        return;
+    rt_writer_write(out->buf, len);
+    out->o.pos = out->buf;
+}
+
+RT_NOINST static void rt_put_node(struct mp_out *o, struct rt_thread *t,
+                                  struct rt_node *n)
+{
+    unsigned used = 0;
+    for (unsigned b = 0; b < RT_HIST_BUCKETS; b++)
+        used += n->hist[b] != 0;
+    int done = n->max != 0 || n->min != UINT64_MAX;
+    mp_array(o, 10);
+    mp_uint(o, CPROF_REC_NODE);
+    mp_uint(o, t->serial);
+    mp_uint(o, n->id);
+    mp_uint(o, n->parent);
+    mp_uint(o, n->fn);
+    mp_uint(o, n->calls);
+    mp_uint(o, n->incl + n->open_extra);
+    mp_uint(o, done ? n->min : 0);
+    mp_uint(o, done ? n->max : 0);
+    mp_array(o, 2 * used);
+    for (unsigned b = 0; b < RT_HIST_BUCKETS; b++) {
+        if (n->hist[b]) {
+            mp_uint(o, b);
+            mp_uint(o, n->hist[b]);
+        }
+    }
+}
+
+RT_NOINST static void rt_put_stat(struct mp_out *o, const char *key, uint64_t v)
+{
+    mp_cstr(o, key);
+    mp_uint(o, v);
+}
+
+RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
+                                        uint32_t open_frames)
+{
+    const struct rt_thread_stats *s = &t->stats;
+    uint64_t dropped_nodes = t->limit_node ? t->limit_node->calls : 0;
+    mp_array(o, 3);
+    mp_uint(o, CPROF_REC_THREAD_END);
+    mp_uint(o, t->serial);
+    mp_map(o, 10);
+    rt_put_stat(o, CPROF_STAT_ENTERS, s->enters);
+    rt_put_stat(o, CPROF_STAT_EXITS, s->exits);
+    rt_put_stat(o, CPROF_STAT_DROPPED_REENTRANT, s->dropped_reentrant);
+    rt_put_stat(o, CPROF_STAT_DROPPED_DEPTH, s->dropped_depth);
+    rt_put_stat(o, CPROF_STAT_DROPPED_NODES, dropped_nodes);
+    rt_put_stat(o, CPROF_STAT_REPAIRED_LONGJMP, s->repaired_longjmp);
+    rt_put_stat(o, CPROF_STAT_CLOSED_AT_END, s->closed_at_end + open_frames);
+    rt_put_stat(o, CPROF_STAT_UNMATCHED_EXITS, s->unmatched_exits);
+    rt_put_stat(o, CPROF_STAT_MAX_DEPTH, s->max_depth);
+    rt_put_stat(o, CPROF_STAT_TRACE_BYTES, s->trace_bytes);
+}
+
+RT_NOINST void rt_writer_put_thread(struct mp_out *o, struct rt_thread *t)
+{
+    char path[64] = "/proc/self/task/", num[24], name[32] = {0};
+    rt_strlcat(path, rt_utoa((uint64_t)t->tid, num), sizeof path);
+    rt_strlcat(path, "/comm", sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, name, sizeof name - 1) : 0;
+    if (fd >= 0)
+        close(fd);
+    while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == 0))
+        n--;
+    mp_array(o, 4);
+    mp_uint(o, CPROF_REC_THREAD);
+    mp_uint(o, t->serial);
+    mp_uint(o, (uint64_t)t->tid);
+    mp_str(o, name, n > 0 ? (size_t)n : 0);
+}
+
+/* Summary and count modes: the thread's tree. Calls still open are closed
+ * at time now in what is written only (their node's inclusive time gains
+ * now - entry), so writing never changes the thread's state. Nodes whose
+ * whole subtree recorded nothing (a forked child's inherited shape) are
+ * left out. */
+RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
+{
+    uint8_t *buf = rt_map(RT_OUT_SIZE);
+    if (!buf)
+        return;
+    struct rt_out out;
+    rt_out_begin(&out, buf);
+    rt_writer_put_thread(&out.o, t);
+
+    uint32_t nnodes = __atomic_load_n(&t->nnodes, __ATOMIC_ACQUIRE);
+    uint32_t depth = t->depth;
+    for (uint32_t id = 1; id < nnodes; id++) {
+        struct rt_node *n = rt_tree_node(t, id);
+        n->keep = 0;
+        n->open_extra = 0;
+    }
+    if (rt_config.mode == RT_MODE_SUMMARY) {
+        for (uint32_t i = 0; i < depth; i++) {
+            const struct rt_frame *f = &t->stack[i];
+            if (f->node && now > f->ts)
+                f->node->open_extra += now - f->ts;
+        }
+    }
+    for (uint32_t id = nnodes; id-- > 1;) {
+        struct rt_node *n = rt_tree_node(t, id);
+        if (n->calls || n->incl || n->open_extra || n->keep) {
+            n->keep = 1;
+            if (n->parent)
+                rt_tree_node(t, n->parent)->keep = 1;
+        }
+    }
+    for (uint32_t id = 1; id < nnodes; id++) {
+        struct rt_node *n = rt_tree_node(t, id);
+        if (!n->keep)
+            continue;
+        rt_put_node(&out.o, t, n);
+        rt_out_flush(&out, 0);
+    }
+    rt_put_thread_end(&out.o, t, depth);
+    rt_out_flush(&out, 1);
+    rt_unmap(buf, RT_OUT_SIZE);
+}
+
+/* Reads one trace token; returns its length, 0 if incomplete. */
+RT_NOINST static size_t rt_token(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    struct mp_in in = {p, end};
+    return mp_read_uint(&in, v) == MP_OK ? (size_t)(in.pos - p) : 0;
+}
+
+/* Trace mode: a copy of the thread's unwritten events, cut after the last
+ * complete event (another thread may be appending to it right now), with the
+ * open frames closed at time now, then its statistics. The thread's own
+ * buffer is left as it is. */
+RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
+{
+    uint8_t *tpos = __atomic_load_n(&t->tpos, __ATOMIC_ACQUIRE);
+    if (!t->tbuf || !tpos)
+        return;
+    size_t len = (size_t)(tpos - t->tbuf);
+    size_t size = len + 4096;
+    uint8_t *copy = rt_map(size);
+    if (!copy)
+        return;
+    memcpy(copy, t->tbuf, len);
+    size_t header = (size_t)(t->tcount_at - t->tbuf);
+    uint64_t ts;
+    struct mp_in base = {copy + header - 9, copy + header};
+    if (mp_read_uint(&base, &ts) != MP_OK)
+        ts = t->last_ts;
+    const uint8_t *p = copy + header + 5, *end = copy + len, *cut = p;
+    uint32_t tokens = 0, cut_tokens = 0;
+    uint64_t cut_ts = ts;
+    while (p < end) {
+        uint64_t v, code = 0, n = 0;
+        size_t l = rt_token(p, end, &v);
+        if (!l)
+            break;
+        const uint8_t *q = p + l;
+        uint32_t k = 1;
+        unsigned kind = (unsigned)(v & 3);
+        uint64_t operands = kind == CPROF_EV_ENTER || kind == CPROF_EV_LINE;
+        if (kind == CPROF_EV_EXT) {
+            if (!(l = rt_token(q, end, &code)))
+                break;
+            q += l;
+            k++;
+            operands = code == CPROF_EXT_DROP ? 1 : 2;
+            if (code == CPROF_EXT_INHERITED) {
+                if (!(l = rt_token(q, end, &n)))
+                    break;
+                q += l;
+                k++;
+                operands = n;
+            }
+        }
+        uint64_t i = 0;
+        for (; i < operands && (l = rt_token(q, end, &code)); i++, k++)
+            q += l;
+        if (i < operands)
+            break;
+        ts += v >> CPROF_EV_KIND_BITS;
+        tokens += k;
+        p = q;
+        cut = p, cut_tokens = tokens, cut_ts = ts;
+    }
+    struct mp_out o = {(uint8_t *)cut, copy + size, 0};
+    uint32_t depth = t->depth;
+    if (depth) {
+        uint64_t delta = now > cut_ts ? now - cut_ts : 0;
+        mp_uint(&o, (delta << CPROF_EV_KIND_BITS) | CPROF_EV_EXT);
+        mp_uint(&o, CPROF_EXT_UNWIND);
+        mp_uint(&o, CPROF_UNWIND_END);
+        mp_uint(&o, depth);
+        cut_tokens += 4;
+    }
+    mp_patch_array32(copy + header, cut_tokens);
+    rt_put_thread_end(&o, t, depth);
+    rt_writer_write(copy, (size_t)(o.pos - copy));
+    rt_unmap(copy, size);
+}
+
+/* Writes one thread's data as of time now, without changing its state: the
+ * thread may still be running (exit() with other threads alive, a fatal
+ * signal), or the process may go on (a failed exec rolls the file back). */
+RT_NOINST void rt_writer_thread(struct rt_thread *t, uint64_t now)
+{
+    if (rt_config.mode == RT_MODE_TRACE)
+        rt_write_trace(t, now);
+    else
+        rt_write_tree(t, now);
+}
+
+RT_NOINST void rt_writer_end(enum rt_end_reason why, int sig)
+{
+    static const char *const reasons[] = {"exit", "signal", "exec"};
+    static uint8_t end[64 * 1024];
+    struct mp_out o = {end, end + sizeof end, 0};
+    rt_put_modules(&o);
+    mp_array(&o, 2);
+    mp_uint(&o, CPROF_REC_END);
+    mp_map(&o, why == RT_END_SIGNAL ? 7 : 6);
+    mp_cstr(&o, "reason");
+    mp_cstr(&o, reasons[why]);
+    if (why == RT_END_SIGNAL) {
+        mp_cstr(&o, "signal");
+        mp_uint(&o, (uint64_t)sig);
+    }
+    rt_put_stat(&o, "end_ticks", rt_config.clock == RT_CLOCK_NONE ? 0 : rt_ticks());
+    rt_put_stat(&o, "end_unix_ns", rt_unix_ns());
+    mp_cstr(&o, "ticks_per_sec");
+    mp_f64(&o, rt_ticks_per_sec());
+    rt_put_stat(&o, "threads", rt_threads_seen());
+    rt_put_stat(&o, "threads_lost", rt_threads_lost());
+    rt_writer_write(end, (size_t)(o.pos - end));
+}
