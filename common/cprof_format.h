@@ -90,24 +90,24 @@ enum cprof_rec {
  * Thread statistics (keys of the CPROF_REC_THREAD_END map). Every key is a
  * uint; absent means 0.
  */
-#define CPROF_STAT_ENTERS "enters" /* enter events recorded */
-#define CPROF_STAT_EXITS "exits"   /* exit events recorded */
-#define CPROF_STAT_DROPPED_REENTRANT                                                     \
-    "dropped_reentrant"                          /* events inside the                    \
-                               runtime itself (signal during a hook) */
-#define CPROF_STAT_DROPPED_DEPTH "dropped_depth" /* calls deeper than the stack */
-#define CPROF_STAT_DROPPED_NODES                                                         \
-    "dropped_nodes" /* calls whose path could not                                        \
-          get a node (node limit); counted in the                                        \
-          parent node's "[node limit]" child */
-#define CPROF_STAT_REPAIRED_LONGJMP                                                      \
-    "repaired_longjmp" /* frames closed because                                          \
-       control left them without an exit */
-#define CPROF_STAT_CLOSED_AT_END                                                         \
-    "closed_at_end"                                  /* frames still open when           \
-                                           the thread or process ended */
-#define CPROF_STAT_UNMATCHED_EXITS "unmatched_exits" /* exits with no frame */
-#define CPROF_STAT_MAX_DEPTH "max_depth"
+/* calls recorded (summary and count modes; a trace counts its own events) */
+#define CPROF_STAT_ENTERS "enters"
+/* events that arrived while the runtime itself was running on the thread
+ * (a signal handler interrupting a hook): dropped, enter and exit alike */
+#define CPROF_STAT_DROPPED_REENTRANT "dropped_reentrant"
+/* calls deeper than the shadow stack (CPROF_MAX_DEPTH) */
+#define CPROF_STAT_DROPPED_DEPTH "dropped_depth"
+/* calls that found no tree node (CPROF_MAX_NODES): counted under the
+ * pseudo-function at address CPROF_FN_NODE_LIMIT instead of their own */
+#define CPROF_STAT_DROPPED_NODES "dropped_nodes"
+/* frames closed because control left them without an exit (longjmp) */
+#define CPROF_STAT_REPAIRED_LONGJMP "repaired_longjmp"
+/* frames still open when the thread or process ended: closed at that moment
+ * in what was written */
+#define CPROF_STAT_CLOSED_AT_END "closed_at_end"
+/* exits that matched no open frame */
+#define CPROF_STAT_UNMATCHED_EXITS "unmatched_exits"
+/* bytes of trace chunks written */
 #define CPROF_STAT_TRACE_BYTES "trace_bytes"
 
 /*
@@ -144,6 +144,10 @@ enum cprof_ext {
     /* EXT_DROP n: n events were dropped here (re-entrancy, depth limit) */
     CPROF_EXT_DROP = 4,
 };
+/* The function address of the node that holds calls made after a thread ran
+ * out of nodes (see CPROF_STAT_DROPPED_NODES). */
+#define CPROF_FN_NODE_LIMIT 1u
+
 enum cprof_unwind_reason {
     CPROF_UNWIND_LONGJMP = 1,
     CPROF_UNWIND_END = 2,

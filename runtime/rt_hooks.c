@@ -7,18 +7,54 @@
  * (summary and count modes) a step down the calling-context tree, usually
  * answered by the parent's one-entry child cache; (trace mode) two tokens
  * appended to the thread's buffer. Exit: one timestamp, a pop, an update.
- * No locks, no allocation, no libc.
+ * No locks, no allocation, no libc; everything rare (first call on a thread,
+ * repairs, a full buffer) is out of line so the common path stays short.
  *
+ * On x86-64 the exported hooks are two-instruction trampolines that hand
+ * the caller's stack pointer to the C code, so no frame pointer is needed.
  * Frames that control left without an exit (longjmp, siglongjmp) are found
- * from the stack pointer: a real ancestor always sits higher on the stack
- * than its callee, so a frame at or below the current one is stale. Stale
- * frames are closed and counted (repaired_longjmp), never lost.
+ * from it: a real ancestor always sits higher on the stack than its callee,
+ * so a frame below the current one is stale. Stale frames are closed and
+ * counted (repaired_longjmp), never lost.
  */
 #include <signal.h>
 
 #include "rt_internal.h"
 
-RT_NOINST static uintptr_t rt_sp_on_altstack(uintptr_t sp, uintptr_t *lo, uintptr_t *hi)
+#define RT_COLD __attribute__((cold, noinline))
+
+RT_HIDDEN void rt_enter(void *this_fn, void *call_site, uintptr_t sp);
+RT_HIDDEN void rt_exit(void *this_fn, void *call_site, uintptr_t sp);
+
+#if defined(__x86_64__)
+/* sp is the caller's stack pointer less the return address: the same
+ * distance below the instrumented function's frame for both hooks. */
+__asm__(".text\n"
+        ".globl __cyg_profile_func_enter\n"
+        ".type __cyg_profile_func_enter, @function\n"
+        "__cyg_profile_func_enter:\n"
+        "    movq %rsp, %rdx\n"
+        "    jmp rt_enter\n"
+        ".size __cyg_profile_func_enter, .-__cyg_profile_func_enter\n"
+        ".globl __cyg_profile_func_exit\n"
+        ".type __cyg_profile_func_exit, @function\n"
+        "__cyg_profile_func_exit:\n"
+        "    movq %rsp, %rdx\n"
+        "    jmp rt_exit\n"
+        ".size __cyg_profile_func_exit, .-__cyg_profile_func_exit\n");
+#else
+RT_EXPORT RT_NOINST void __cyg_profile_func_enter(void *this_fn, void *call_site)
+{
+    rt_enter(this_fn, call_site, (uintptr_t)__builtin_frame_address(0));
+}
+
+RT_EXPORT RT_NOINST void __cyg_profile_func_exit(void *this_fn, void *call_site)
+{
+    rt_exit(this_fn, call_site, (uintptr_t)__builtin_frame_address(0));
+}
+#endif
+
+RT_NOINST static int rt_sp_on_altstack(uintptr_t sp, uintptr_t *lo, uintptr_t *hi)
 {
     stack_t ss;
     if (sigaltstack(NULL, &ss) != 0 || (ss.ss_flags & SS_DISABLE))
@@ -28,55 +64,25 @@ RT_NOINST static uintptr_t rt_sp_on_altstack(uintptr_t sp, uintptr_t *lo, uintpt
     return (ss.ss_flags & SS_ONSTACK) && sp >= *lo && sp < *hi;
 }
 
-/* Closes the innermost frame at time now. calls were counted at entry. */
-RT_NOINST static inline void rt_pop_frame(struct rt_thread *t, uint64_t now, int timed)
+/* Closes the innermost frame at time now as a completed call (summary
+ * mode), or just pops it (count and trace modes). calls were counted at
+ * entry. A frame opened before fork adds only the child's share of its time
+ * and is not a completed call of the child's. */
+RT_NOINST static inline void rt_pop_frame(struct rt_thread *t, uint64_t now)
 {
     struct rt_frame *f = &t->stack[--t->depth];
-    if (f->node && timed) {
-        uint64_t d = now > f->ts ? now - f->ts : 0;
-        if (RT_UNLIKELY(t->depth < t->inherited)) {
-            /* opened before fork: only the child's share of the time */
-            f->node->incl += d;
-            t->inherited = t->depth;
-        } else {
-            rt_node_record_call(f->node, d);
-        }
-    } else if (t->depth < t->inherited) {
+    if (RT_UNLIKELY(t->depth < t->inherited)) {
         t->inherited = t->depth;
+        if (f->node && rt_config.mode == RT_MODE_SUMMARY)
+            f->node->incl += now > f->ts ? now - f->ts : 0;
+        return;
     }
+    if (rt_config.mode == RT_MODE_SUMMARY)
+        rt_node_record_call(t, f->node, now > f->ts ? now - f->ts : 0);
 }
 
-/* Closes frames left behind by a longjmp before a new call of fn at sp from
- * site. Frames deeper than sp are stale, except that on a signal handler's
- * alternate stack only frames on that stack can be (and frames left on it
- * are stale once we are off it). A frame at the same sp is the new call's
- * host when fn was inlined into it (same site, another function), else a
- * stale sibling. Returns quickly for the inlined case, the common one. */
-RT_NOINST static void rt_unwind_stale(struct rt_thread *t, uintptr_t sp, uintptr_t site,
-                                      uint64_t fn, uint64_t now)
+RT_COLD static void rt_note_repair(struct rt_thread *t, uint64_t closed, uint64_t now)
 {
-    uint64_t closed = 0;
-    if (t->stack[t->depth - 1].sp < sp) {
-        uintptr_t lo = 0, hi = 0;
-        int on_alt = (int)rt_sp_on_altstack(sp, &lo, &hi);
-        while (t->depth > 0) {
-            uintptr_t fsp = t->stack[t->depth - 1].sp;
-            int in_alt = hi > lo && fsp >= lo && fsp < hi;
-            if (fsp >= sp && !(in_alt && !on_alt))
-                break;
-            if (on_alt && !in_alt)
-                break;
-            rt_pop_frame(t, now, rt_config.mode == RT_MODE_SUMMARY);
-            closed++;
-        }
-    }
-    while (t->depth > 0 && t->stack[t->depth - 1].sp == sp &&
-           (t->stack[t->depth - 1].site != site || t->stack[t->depth - 1].fn == fn)) {
-        rt_pop_frame(t, now, rt_config.mode == RT_MODE_SUMMARY);
-        closed++;
-    }
-    if (!closed)
-        return;
     t->stats.repaired_longjmp += closed;
     if (rt_config.mode == RT_MODE_TRACE) {
         uint64_t ops[2] = {CPROF_UNWIND_LONGJMP, closed};
@@ -84,36 +90,68 @@ RT_NOINST static void rt_unwind_stale(struct rt_thread *t, uintptr_t sp, uintptr
     }
 }
 
-/* An exit that does not match the innermost frame. Frames below the exiting
- * function's own stack position are stale and closed; if the function is
- * still not on top it is looked for by stack position; an exit with no frame
- * at all is counted as unmatched. Returns whether the caller should pop. */
-RT_NOINST static int rt_exit_mismatch(struct rt_thread *t, uint64_t fn, uintptr_t sp,
-                                      uint64_t now)
+/* Closes frames left behind by a longjmp before a new call of fn at sp from
+ * site. Frames deeper than sp are stale, except that on a signal handler's
+ * alternate stack only frames on that stack can be (and frames left on it
+ * are stale once we are off it). A frame at the same sp is the new call's
+ * host when fn was inlined into it (same site, another function; a function
+ * is never inlined into itself), else a stale sibling. */
+RT_COLD static void rt_unwind_stale(struct rt_thread *t, uintptr_t sp, uintptr_t site,
+                                    uint64_t fn, uint64_t now)
 {
+    uint64_t closed = 0;
+    if (t->stack[t->depth - 1].sp < sp) {
+        uintptr_t lo = 0, hi = 0;
+        int on_alt = rt_sp_on_altstack(sp, &lo, &hi);
+        while (t->depth > 0) {
+            uintptr_t fsp = t->stack[t->depth - 1].sp;
+            int in_alt = hi > lo && fsp >= lo && fsp < hi;
+            if (fsp >= sp && !(in_alt && !on_alt))
+                break;
+            if (on_alt && !in_alt)
+                break;
+            rt_pop_frame(t, now);
+            closed++;
+        }
+    }
+    while (t->depth > 0 && t->stack[t->depth - 1].sp == sp &&
+           (t->stack[t->depth - 1].site != site || t->stack[t->depth - 1].fn == fn)) {
+        rt_pop_frame(t, now);
+        closed++;
+    }
+    if (closed)
+        rt_note_repair(t, closed, now);
+}
+
+/* An exit that does not match the innermost frame. A function with a
+ * variable-length array exits lower on the stack than it entered: same
+ * function on top, nothing to repair. Otherwise frames deeper than the
+ * exiting function are stale and closed; if it is still not on top it is
+ * looked for by stack position (a handler that left an alternate stack by
+ * siglongjmp); an exit with no frame at all is counted as unmatched.
+ * Returns whether the caller should pop the top frame. */
+RT_COLD static int rt_exit_mismatch(struct rt_thread *t, uint64_t fn, uintptr_t sp,
+                                    uint64_t now)
+{
+    if (t->depth > 0 && t->stack[t->depth - 1].fn == fn && t->stack[t->depth - 1].sp > sp)
+        return 1;
     uint64_t closed = 0;
     while (t->depth > 0 && t->stack[t->depth - 1].sp < sp &&
            t->stack[t->depth - 1].fn != fn) {
-        rt_pop_frame(t, now, rt_config.mode == RT_MODE_SUMMARY);
+        rt_pop_frame(t, now);
         closed++;
     }
     if (t->depth > 0 && t->stack[t->depth - 1].fn != fn) {
-        /* e.g. a handler that left an alternate stack by siglongjmp */
         uint32_t d = t->depth;
         while (d > 0 && !(t->stack[d - 1].fn == fn && t->stack[d - 1].sp == sp))
             d--;
         while (d > 0 && t->depth > d) {
-            rt_pop_frame(t, now, rt_config.mode == RT_MODE_SUMMARY);
+            rt_pop_frame(t, now);
             closed++;
         }
     }
-    if (closed) {
-        t->stats.repaired_longjmp += closed;
-        if (rt_config.mode == RT_MODE_TRACE) {
-            uint64_t ops[2] = {CPROF_UNWIND_LONGJMP, closed};
-            rt_trace_ext(t, now, CPROF_EXT_UNWIND, ops, 2);
-        }
-    }
+    if (closed)
+        rt_note_repair(t, closed, now);
     if (t->depth == 0 || t->stack[t->depth - 1].fn != fn) {
         t->stats.unmatched_exits++;
         return 0;
@@ -121,19 +159,22 @@ RT_NOINST static int rt_exit_mismatch(struct rt_thread *t, uint64_t fn, uintptr_
     return 1;
 }
 
-RT_NOINST static inline struct rt_thread *rt_enter_thread(void)
+/* The first event on a thread (or before the process was set up). */
+RT_COLD static struct rt_thread *rt_first_event(void)
 {
-    struct rt_thread *t = rt_self;
-    if (RT_UNLIKELY(t == NULL)) {
-        if (!rt_ready)
-            rt_process_init();
-        t = rt_thread_attach();
-    }
-    return t;
+    if (!rt_ready)
+        rt_process_init();
+    return rt_thread_attach();
 }
 
-/* Appends one trace token and its operand. The buffer always keeps room for
- * the largest event past tend, so the check is one compare per event. */
+RT_COLD static void rt_enter_deep(struct rt_thread *t)
+{
+    t->overflow++;
+    t->stats.dropped_depth++;
+}
+
+/* Appends one event token and its operand, if any. The buffer keeps room
+ * for the largest event past tend, so the check is one compare per event. */
 RT_NOINST static inline void rt_trace_put(struct rt_thread *t, uint64_t now,
                                           unsigned kind, int with_operand,
                                           uint64_t operand)
@@ -141,21 +182,22 @@ RT_NOINST static inline void rt_trace_put(struct rt_thread *t, uint64_t now,
     uint64_t delta = now > t->last_ts ? now - t->last_ts : 0;
     t->last_ts = now;
     uint8_t *p = mp_put_uint_unchecked(t->tpos, (delta << CPROF_EV_KIND_BITS) | kind);
-    t->tcount++;
-    if (with_operand) {
+    if (with_operand)
         p = mp_put_uint_unchecked(p, operand);
-        t->tcount++;
-    }
+    t->tcount += 1u + (unsigned)with_operand;
     t->tpos = p;
     if (RT_UNLIKELY(p >= t->tend))
         rt_trace_flush(t);
 }
 
-RT_EXPORT RT_NOINST void __cyg_profile_func_enter(void *this_fn, void *call_site)
+RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp)
 {
-    struct rt_thread *t = rt_enter_thread();
-    if (RT_UNLIKELY(t == NULL))
-        return;
+    struct rt_thread *t = rt_self;
+    if (RT_UNLIKELY(t == NULL)) {
+        t = rt_first_event();
+        if (!t)
+            return;
+    }
     if (RT_UNLIKELY(t->busy)) {
         t->stats.dropped_reentrant++;
         return;
@@ -164,47 +206,44 @@ RT_EXPORT RT_NOINST void __cyg_profile_func_enter(void *this_fn, void *call_site
     RT_SIGNAL_FENCE();
 
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-    uint64_t now = rt_config.mode == RT_MODE_COUNT ? 0 : rt_ticks();
-
     uintptr_t site = (uintptr_t)call_site;
-    if (RT_UNLIKELY(t->depth > 0 && t->stack[t->depth - 1].sp <= sp))
+    enum rt_mode mode = rt_config.mode;
+    uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
+    uint32_t depth = t->depth;
+    if (RT_UNLIKELY(depth > 0 && t->stack[depth - 1].sp <= sp)) {
         rt_unwind_stale(t, sp, site, fn, now);
-    if (RT_UNLIKELY(t->depth >= t->capacity || t->overflow)) {
-        t->overflow++;
-        t->stats.dropped_depth++;
-        goto out;
+        depth = t->depth;
     }
-    struct rt_frame *f = &t->stack[t->depth];
-    f->fn = fn;
-    f->ts = now;
-    f->sp = sp;
-    f->site = site;
-    if (rt_config.mode == RT_MODE_TRACE) {
-        f->node = NULL;
-        uint32_t idx =
-            RT_LIKELY(fn == t->last_fn) ? t->last_idx : rt_trace_fn_index(t, fn);
-        rt_trace_put(t, now, CPROF_EV_ENTER, 1, idx);
+    if (RT_UNLIKELY(depth >= t->capacity || t->overflow)) {
+        rt_enter_deep(t);
     } else {
-        struct rt_node *parent = t->depth ? t->stack[t->depth - 1].node : t->root;
-        struct rt_node *c = parent->last_child;
-        if (RT_UNLIKELY(c == NULL || c->fn != fn)) {
-            c = rt_tree_child(t, parent, fn);
-            parent->last_child = c;
+        struct rt_frame *f = &t->stack[depth];
+        f->fn = fn;
+        f->ts = now;
+        f->sp = sp;
+        f->site = site;
+        if (mode == RT_MODE_TRACE) {
+            f->node = NULL;
+            uint32_t idx =
+                RT_LIKELY(fn == t->last_fn) ? t->last_idx : rt_trace_fn_index(t, fn);
+            rt_trace_put(t, now, CPROF_EV_ENTER, 1, idx);
+        } else {
+            struct rt_node *parent = depth ? t->stack[depth - 1].node : t->root;
+            struct rt_node *c = parent->last_child;
+            if (RT_UNLIKELY(c == NULL || c->fn != fn)) {
+                c = rt_tree_child(t, parent, fn);
+                parent->last_child = c;
+            }
+            c->calls++;
+            f->node = c;
         }
-        c->calls++;
-        f->node = c;
+        t->depth = depth + 1;
     }
-    t->depth++;
-    t->stats.enters++;
-    if (RT_UNLIKELY(t->depth > t->stats.max_depth))
-        t->stats.max_depth = t->depth;
-out:
     RT_SIGNAL_FENCE();
     t->busy = 0;
 }
 
-RT_EXPORT RT_NOINST void __cyg_profile_func_exit(void *this_fn, void *call_site)
+RT_NOINST void rt_exit(void *this_fn, void *call_site, uintptr_t sp)
 {
     (void)call_site;
     struct rt_thread *t = rt_self;
@@ -218,33 +257,22 @@ RT_EXPORT RT_NOINST void __cyg_profile_func_exit(void *this_fn, void *call_site)
     RT_SIGNAL_FENCE();
 
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-    uint64_t now = rt_config.mode == RT_MODE_COUNT ? 0 : rt_ticks();
-
+    enum rt_mode mode = rt_config.mode;
+    uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     if (RT_UNLIKELY(t->overflow)) {
         t->overflow--;
         t->stats.dropped_depth++;
-        goto out;
+    } else if (RT_LIKELY((t->depth > 0 && t->stack[t->depth - 1].fn == fn &&
+                          t->stack[t->depth - 1].sp == sp)) ||
+               rt_exit_mismatch(t, fn, sp, now)) {
+        if (mode == RT_MODE_TRACE) {
+            if (RT_UNLIKELY(--t->depth < t->inherited))
+                t->inherited = t->depth;
+            rt_trace_put(t, now, CPROF_EV_EXIT, 0, 0);
+        } else {
+            rt_pop_frame(t, now);
+        }
     }
-    if (RT_UNLIKELY(t->depth == 0 || t->stack[t->depth - 1].fn != fn ||
-                    t->stack[t->depth - 1].sp != sp)) {
-        /* a function with a variable-length array exits lower on the stack
-         * than it entered: same function on top, nothing to repair */
-        if (!(t->depth > 0 && t->stack[t->depth - 1].fn == fn &&
-              t->stack[t->depth - 1].sp > sp) &&
-            !rt_exit_mismatch(t, fn, sp, now))
-            goto out;
-    }
-    if (rt_config.mode == RT_MODE_TRACE) {
-        t->depth--;
-        if (RT_UNLIKELY(t->depth < t->inherited))
-            t->inherited = t->depth;
-        rt_trace_put(t, now, CPROF_EV_EXIT, 0, 0);
-    } else {
-        rt_pop_frame(t, now, rt_config.mode == RT_MODE_SUMMARY);
-    }
-    t->stats.exits++;
-out:
     RT_SIGNAL_FENCE();
     t->busy = 0;
 }

@@ -50,11 +50,10 @@ enum rt_end_reason {
 #define RT_HIST_SUB_BITS 2
 #define RT_HIST_BUCKETS 192 /* covers per-call times below 2^49 ticks */
 
-/* Function address recorded for calls made after a thread ran out of nodes:
- * they are counted under this pseudo-function (see CPROF_STAT_DROPPED_NODES). */
-#define RT_FN_NODE_LIMIT 1u
+#define RT_FN_NODE_LIMIT CPROF_FN_NODE_LIMIT
 
-/* One calling-context tree node: a function reached by one call path. */
+/* One calling-context tree node: a function reached by one call path. What
+ * the hooks touch is in the first cache line. */
 struct rt_node {
     uint64_t fn;
     struct rt_node *last_child; /* one-entry cache for the child lookup */
@@ -62,10 +61,10 @@ struct rt_node {
     uint64_t incl;              /* ticks, added at exit */
     uint64_t min, max;
     uint32_t id, parent;
-    uint32_t keep;       /* writer scratch: the subtree holds data */
     uint64_t open_extra; /* writer scratch: time of the open call, if any */
+    uint32_t keep;       /* writer scratch: the subtree holds data */
     uint32_t hist[RT_HIST_BUCKETS];
-};
+} __attribute__((aligned(64)));
 
 /* One open call on the shadow stack. sp is the hook's frame address, a
  * fixed distance below the instrumented function's stack pointer: deeper
@@ -84,13 +83,20 @@ struct rt_frame {
 #define RT_NODES_PER_CHUNK 1024u
 #define RT_MAX_CHUNKS 4096u
 
+/* What the thread could not record or had to repair (never per event:
+ * counts of calls come from the tree or the trace itself). */
 struct rt_thread_stats {
-    uint64_t enters, exits;
-    uint64_t dropped_reentrant, dropped_depth, dropped_nodes;
-    uint64_t repaired_longjmp, closed_at_end, unmatched_exits;
-    uint64_t max_depth;
+    uint64_t dropped_reentrant, dropped_depth;
+    uint64_t repaired_longjmp, unmatched_exits;
     uint64_t trace_bytes;
 };
+
+/* A completed call whose histogram update is still to be applied. */
+struct rt_pending {
+    struct rt_node *node;
+    uint64_t ticks;
+};
+#define RT_PENDING 256u
 
 struct rt_thread {
     /* hot fields first */
@@ -107,7 +113,9 @@ struct rt_thread {
     uint32_t tcount;      /* tokens in the current chunk */
     uint64_t last_fn;     /* one-entry cache of the function index table */
     uint32_t last_idx;
+    uint32_t npending;
     struct rt_thread_stats stats;
+    struct rt_pending pending[RT_PENDING];
 
     /* calling-context tree */
     struct rt_node *chunks[RT_MAX_CHUNKS];
@@ -183,16 +191,38 @@ RT_HIDDEN struct rt_node *rt_tree_node(struct rt_thread *t, uint32_t id);
 RT_HIDDEN void rt_tree_zero(struct rt_thread *t);
 RT_HIDDEN void rt_tree_release(struct rt_thread *t);
 
-/* Hot path: one completed call of ticks inclusive time. */
-static inline RT_NOINST void rt_node_record_call(struct rt_node *n, uint64_t ticks)
+/* The histogram bucket of a per-call time: cprof_hist_bucket() without its
+ * branch (durations below 2^sub_bits ticks, never seen since two clock
+ * reads take longer, land in the bucket of 2^sub_bits), capped at the last
+ * bucket. */
+static inline RT_NOINST unsigned rt_hist_bucket(uint64_t ticks)
+{
+    uint64_t v = ticks | (1u << RT_HIST_SUB_BITS);
+    unsigned msb = 63u - (unsigned)__builtin_clzll(v);
+    unsigned b =
+        ((msb - RT_HIST_SUB_BITS + 1u) << RT_HIST_SUB_BITS) +
+        (unsigned)((v >> (msb - RT_HIST_SUB_BITS)) & ((1u << RT_HIST_SUB_BITS) - 1u));
+    return b < RT_HIST_BUCKETS ? b : RT_HIST_BUCKETS - 1;
+}
+
+RT_HIDDEN void rt_hist_drain(struct rt_thread *t);
+
+/* Hot path: one completed call of ticks inclusive time. The histogram
+ * update waits in a small ring and is applied in batches (rt_hist_drain),
+ * which keeps the bucket arithmetic off the clock read's critical path. */
+static inline RT_NOINST void rt_node_record_call(struct rt_thread *t, struct rt_node *n,
+                                                 uint64_t ticks)
 {
     n->incl += ticks;
     if (RT_UNLIKELY(ticks < n->min))
         n->min = ticks;
     if (RT_UNLIKELY(ticks > n->max))
         n->max = ticks;
-    unsigned b = cprof_hist_bucket(ticks, RT_HIST_SUB_BITS);
-    n->hist[b < RT_HIST_BUCKETS ? b : RT_HIST_BUCKETS - 1]++;
+    struct rt_pending *p = &t->pending[t->npending];
+    p->node = n;
+    p->ticks = ticks;
+    if (RT_UNLIKELY(++t->npending == RT_PENDING))
+        rt_hist_drain(t);
 }
 
 /* rt_trace.c */

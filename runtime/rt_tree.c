@@ -136,10 +136,21 @@ RT_NOINST struct rt_node *rt_tree_child(struct rt_thread *t, struct rt_node *par
     return t->limit_node;
 }
 
+/* Applies the pending histogram updates. Owner thread only (or a forked
+ * child, where the owner is the only thread). */
+RT_NOINST void rt_hist_drain(struct rt_thread *t)
+{
+    uint32_t n = t->npending;
+    for (uint32_t i = 0; i < n; i++)
+        t->pending[i].node->hist[rt_hist_bucket(t->pending[i].ticks)]++;
+    t->npending = 0;
+}
+
 /* After fork: the child keeps the tree's shape (its open frames point into
  * it) but none of the parent's counts. */
 RT_NOINST void rt_tree_zero(struct rt_thread *t)
 {
+    t->npending = 0;
     for (uint32_t id = 0; id < t->nnodes; id++) {
         struct rt_node *n = rt_tree_node(t, id);
         struct rt_node *cache = n->last_child;

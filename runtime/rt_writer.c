@@ -396,12 +396,44 @@ RT_NOINST static void rt_out_flush(struct rt_out *out, int force)
     out->o.pos = out->buf;
 }
 
-RT_NOINST static void rt_put_node(struct mp_out *o, struct rt_thread *t,
-                                  struct rt_node *n)
+/* Pending histogram updates of one thread, sorted by node id, so that the
+ * tree can be written with them merged in and without applying them (the
+ * thread may be running). */
+struct rt_pending_view {
+    struct rt_pending items[RT_PENDING];
+    uint32_t count, next;
+};
+
+RT_NOINST static void rt_pending_view(struct rt_pending_view *v, struct rt_thread *t)
 {
+    uint32_t n = __atomic_load_n(&t->npending, __ATOMIC_ACQUIRE);
+    v->count = n < RT_PENDING ? n : RT_PENDING;
+    v->next = 0;
+    for (uint32_t i = 0; i < v->count; i++)
+        v->items[i] = t->pending[i];
+    for (uint32_t i = 1; i < v->count; i++) { /* insertion sort: 256 at most */
+        struct rt_pending x = v->items[i];
+        uint32_t j = i;
+        for (; j > 0 && v->items[j - 1].node->id > x.node->id; j--)
+            v->items[j] = v->items[j - 1];
+        v->items[j] = x;
+    }
+}
+
+RT_NOINST static void rt_put_node(struct mp_out *o, struct rt_thread *t,
+                                  struct rt_node *n, struct rt_pending_view *pending)
+{
+    uint32_t hist[RT_HIST_BUCKETS];
     unsigned used = 0;
+    memcpy(hist, n->hist, sizeof hist);
+    while (pending->next < pending->count &&
+           pending->items[pending->next].node->id < n->id)
+        pending->next++;
+    for (; pending->next < pending->count && pending->items[pending->next].node == n;
+         pending->next++)
+        hist[rt_hist_bucket(pending->items[pending->next].ticks)]++;
     for (unsigned b = 0; b < RT_HIST_BUCKETS; b++)
-        used += n->hist[b] != 0;
+        used += hist[b] != 0;
     int done = n->max != 0 || n->min != UINT64_MAX;
     mp_array(o, 10);
     mp_uint(o, CPROF_REC_NODE);
@@ -415,9 +447,9 @@ RT_NOINST static void rt_put_node(struct mp_out *o, struct rt_thread *t,
     mp_uint(o, done ? n->max : 0);
     mp_array(o, 2 * used);
     for (unsigned b = 0; b < RT_HIST_BUCKETS; b++) {
-        if (n->hist[b]) {
+        if (hist[b]) {
             mp_uint(o, b);
-            mp_uint(o, n->hist[b]);
+            mp_uint(o, hist[b]);
         }
     }
 }
@@ -428,24 +460,26 @@ RT_NOINST static void rt_put_stat(struct mp_out *o, const char *key, uint64_t v)
     mp_uint(o, v);
 }
 
+/* [6, thread, stats]. enters (summary and count modes) is the sum of the
+ * tree's call counts, passed in by the caller; a trace counts its own. */
 RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
-                                        uint32_t open_frames)
+                                        uint32_t open_frames, uint64_t enters)
 {
     const struct rt_thread_stats *s = &t->stats;
     uint64_t dropped_nodes = t->limit_node ? t->limit_node->calls : 0;
+    int tree = rt_config.mode != RT_MODE_TRACE;
     mp_array(o, 3);
     mp_uint(o, CPROF_REC_THREAD_END);
     mp_uint(o, t->serial);
-    mp_map(o, 10);
-    rt_put_stat(o, CPROF_STAT_ENTERS, s->enters);
-    rt_put_stat(o, CPROF_STAT_EXITS, s->exits);
+    mp_map(o, tree ? 8 : 7);
+    if (tree)
+        rt_put_stat(o, CPROF_STAT_ENTERS, enters);
     rt_put_stat(o, CPROF_STAT_DROPPED_REENTRANT, s->dropped_reentrant);
     rt_put_stat(o, CPROF_STAT_DROPPED_DEPTH, s->dropped_depth);
     rt_put_stat(o, CPROF_STAT_DROPPED_NODES, dropped_nodes);
     rt_put_stat(o, CPROF_STAT_REPAIRED_LONGJMP, s->repaired_longjmp);
-    rt_put_stat(o, CPROF_STAT_CLOSED_AT_END, s->closed_at_end + open_frames);
+    rt_put_stat(o, CPROF_STAT_CLOSED_AT_END, open_frames);
     rt_put_stat(o, CPROF_STAT_UNMATCHED_EXITS, s->unmatched_exits);
-    rt_put_stat(o, CPROF_STAT_MAX_DEPTH, s->max_depth);
     rt_put_stat(o, CPROF_STAT_TRACE_BYTES, s->trace_bytes);
 }
 
@@ -503,14 +537,18 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
                 rt_tree_node(t, n->parent)->keep = 1;
         }
     }
+    static struct rt_pending_view pending; /* one writer at a time per thread */
+    rt_pending_view(&pending, t);
+    uint64_t enters = 0;
     for (uint32_t id = 1; id < nnodes; id++) {
         struct rt_node *n = rt_tree_node(t, id);
         if (!n->keep)
             continue;
-        rt_put_node(&out.o, t, n);
+        enters += n->calls;
+        rt_put_node(&out.o, t, n, &pending);
         rt_out_flush(&out, 0);
     }
-    rt_put_thread_end(&out.o, t, depth);
+    rt_put_thread_end(&out.o, t, depth, enters);
     rt_out_flush(&out, 1);
     rt_unmap(buf, RT_OUT_SIZE);
 }
@@ -589,7 +627,7 @@ RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
         cut_tokens += 4;
     }
     mp_patch_array32(copy + header, cut_tokens);
-    rt_put_thread_end(&o, t, depth);
+    rt_put_thread_end(&o, t, depth, 0);
     rt_writer_write(copy, (size_t)(o.pos - copy));
     rt_unmap(copy, size);
 }
