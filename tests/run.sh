@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README and CI run it:
+#   1. a normal build and its Criterion unit and end-to-end tests;
+#   2. an AddressSanitizer + UndefinedBehaviorSanitizer build of the analyzer
+#      and its tests (the runtime is never sanitized: it lives inside the
+#      profiled program);
+#   3. a short libFuzzer run of the file reader (CPROF_FUZZ_SECONDS, 30).
+# Build trees: build/ and build-san/ at the top of the repository.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+failed=()
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "build (build/)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+  cmake --build build -j"$jobs" || { echo "cprof: build failed"; exit 1; }
+
+step "unit tests"
+./build/bin/cprof-unit-tests --jobs="$jobs" || failed+=(unit)
+step "end-to-end tests"
+./build/bin/cprof-e2e-tests --jobs="$jobs" || failed+=(e2e)
+
+step "sanitizer build (build-san/: ASan + UBSan)"
+if cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DCPROF_SANITIZE=ON >/dev/null &&
+  cmake --build build-san -j"$jobs"; then
+  step "unit tests under ASan + UBSan"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ./build-san/bin/cprof-unit-tests --jobs="$jobs" || failed+=(unit-sanitized)
+  step "end-to-end tests with the sanitized analyzer"
+  ASAN_OPTIONS=detect_leaks=1 ./build-san/bin/cprof-e2e-tests --jobs="$jobs" ||
+    failed+=(e2e-sanitized)
+  if [ -x build-san/bin/cprof-fuzz-reader ]; then
+    step "fuzz smoke run of the reader (${CPROF_FUZZ_SECONDS:-30} s)"
+    tests/fuzz/run.sh build-san "${CPROF_FUZZ_SECONDS:-30}" || failed+=(fuzz)
+  fi
+else
+  failed+=(sanitizer-build)
+fi
+
+echo
+if [ ${#failed[@]} -ne 0 ]; then
+  echo "cprof: FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "cprof: all tests passed"
