@@ -24,10 +24,10 @@ enum sym_quality {
 };
 
 struct sym_func {
-    const char *name;    /* function name, never NULL */
-    const char *file;    /* source file, "" when unknown */
-    unsigned line;       /* line of the function's declaration, 0 if unknown */
-    uint64_t entry;      /* link-time address of the function's first byte */
+    const char *name; /* function name, never NULL */
+    const char *file; /* source file, "" when unknown */
+    unsigned line;    /* line of the function's declaration, 0 if unknown */
+    uint64_t entry;   /* link-time address of the function's first byte */
     enum sym_quality quality;
 };
 

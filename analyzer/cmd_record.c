@@ -1,0 +1,239 @@
+/*
+ * `cprof record`: runs a program built with cprof-cc with the profiling
+ * environment set (CPROF_DIR, CPROF_MODE, CPROF_CLOCK), waits for it, and
+ * says which files it wrote. The program's exit status becomes cprof's.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "cprof_format.h"
+#include "util.h"
+
+static const char record_usage[] =
+    "usage: cprof record [-o DIR] [--mode summary|trace|count] [--clock tsc|monotonic]\n"
+    "                    [--force | --append] -- PROGRAM [ARGS...]\n"
+    "\n"
+    "Runs PROGRAM (built with cprof-cc) with profiling on and prints where its\n"
+    "data went; then `cprof report DIR` shows it.\n"
+    "\n"
+    "  -o, --output DIR  where the .cprof files go (default ./cprof.data)\n"
+    "  -m, --mode M      summary (default): a calling-context tree per thread;\n"
+    "                    trace: every call with its timestamps; count: calls only\n"
+    "      --clock C     tsc (default where invariant) or monotonic\n"
+    "      --force       replace the .cprof files DIR holds from an earlier run\n"
+    "      --append      keep them: the next report merges both runs\n"
+    "\n"
+    "Exit status: PROGRAM's (128+N if signal N killed it), 1 bad command line,\n"
+    "2 DIR unusable, 127 PROGRAM could not be run.\n";
+
+/* The names of the .cprof files in dir, NULL-terminated, sorted. */
+static char **record_list(const char *dir, size_t *count)
+{
+    char **names = NULL;
+    size_t cap = 0;
+    *count = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t n = strlen(e->d_name), k = strlen(CPROF_FILE_SUFFIX);
+        if (e->d_name[0] == '.' || n <= k || strcmp(e->d_name + n - k, CPROF_FILE_SUFFIX))
+            continue;
+        cprof_grow(&names, &cap, *count + 2, sizeof(*names));
+        names[(*count)++] = cprof_xstrdup(e->d_name);
+    }
+    if (d)
+        closedir(d);
+    cprof_grow(&names, &cap, *count + 1, sizeof(*names));
+    names[*count] = NULL;
+    qsort(names, *count, sizeof(*names), (int (*)(const void *, const void *))strcmp);
+    return names;
+}
+
+static int record_has(char **names, const char *name)
+{
+    for (; *names; names++)
+        if (!strcmp(*names, name))
+            return 1;
+    return 0;
+}
+
+static void record_free_list(char **names)
+{
+    for (char **p = names; *p; p++)
+        free(*p);
+    free(names);
+}
+
+/* Makes dir (one level) and checks that earlier data in it is handled as
+ * asked. Returns 0 or an exit status. */
+static int record_prepare(const char *dir, int force, int append)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        cprof_error("record: cannot create %s: %s", dir, strerror(errno));
+        return CPROF_EXIT_DATA;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cprof_error("record: %s is not a directory", dir);
+        return CPROF_EXIT_DATA;
+    }
+    size_t count;
+    char **old = record_list(dir, &count);
+    int status = CPROF_EXIT_OK;
+    if (count && !force && !append) {
+        cprof_error(
+            "record: %s already holds %zu .cprof file%s from an earlier run: pass "
+            "--force to replace them, --append to add to them, or -o another DIR",
+            dir, count, count == 1 ? "" : "s");
+        status = CPROF_EXIT_USAGE;
+    }
+    for (size_t i = 0; force && i < count; i++) {
+        char *path = cprof_xasprintf("%s/%s", dir, old[i]);
+        if (unlink(path) != 0) {
+            cprof_error("record: cannot remove %s: %s", path, strerror(errno));
+            status = CPROF_EXIT_DATA;
+        }
+        free(path);
+    }
+    record_free_list(old);
+    return status;
+}
+
+static int record_run(char **argv, int *status)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        cprof_error("record: fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        cprof_error("record: cannot run %s: %s", argv[0], strerror(errno));
+        _exit(127);
+    }
+    /* the program owns the terminal's signals; cprof waits for it */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    while (waitpid(pid, status, 0) < 0) {
+        if (errno != EINTR) {
+            cprof_error("record: waitpid: %s", strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cmd_record(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"mode", required_argument, NULL, 'm'},
+        {"clock", required_argument, NULL, 'c'},
+        {"force", no_argument, NULL, 'F'},
+        {"append", no_argument, NULL, 'A'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *dir = "cprof.data", *mode = NULL, *clock = NULL;
+    int force = 0, append = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+o:m:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            dir = optarg;
+            break;
+        case 'm':
+            mode = optarg;
+            if (strcmp(mode, "summary") && strcmp(mode, "trace") &&
+                strcmp(mode, "count")) {
+                cprof_error("record: unknown mode '%s' (summary, trace or count)", mode);
+                return CPROF_EXIT_USAGE;
+            }
+            break;
+        case 'c':
+            clock = optarg;
+            if (strcmp(clock, "tsc") && strcmp(clock, "monotonic")) {
+                cprof_error("record: unknown clock '%s' (tsc or monotonic)", clock);
+                return CPROF_EXIT_USAGE;
+            }
+            break;
+        case 'F':
+            force = 1;
+            break;
+        case 'A':
+            append = 1;
+            break;
+        case 'h':
+            fputs(record_usage, stdout);
+            return CPROF_EXIT_OK;
+        default:
+            cprof_error("record: %s '%s' (cprof record --help lists the options)",
+                        optopt && strchr("om", optopt) ? "option needs a value:"
+                                                       : "unknown option",
+                        argv[optind - 1]);
+            return CPROF_EXIT_USAGE;
+        }
+    }
+    if (optind == argc) {
+        cprof_error("record: no program to run (usage: cprof record [-o DIR] -- PROGRAM "
+                    "[ARGS...])");
+        return CPROF_EXIT_USAGE;
+    }
+    if (force && append) {
+        cprof_error("record: --force and --append exclude each other");
+        return CPROF_EXIT_USAGE;
+    }
+    int prep = record_prepare(dir, force, append);
+    if (prep)
+        return prep;
+    char absdir[PATH_MAX];
+    if (!realpath(dir, absdir)) {
+        cprof_error("record: %s: %s", dir, strerror(errno));
+        return CPROF_EXIT_DATA;
+    }
+    size_t before_count;
+    char **before = record_list(absdir, &before_count);
+    setenv("CPROF_DIR", absdir, 1);
+    if (mode)
+        setenv("CPROF_MODE", mode, 1);
+    if (clock)
+        setenv("CPROF_CLOCK", clock, 1);
+
+    int wstatus = 0;
+    if (record_run(argv + optind, &wstatus) < 0) {
+        record_free_list(before);
+        return CPROF_EXIT_DATA;
+    }
+    size_t after_count;
+    char **after = record_list(absdir, &after_count);
+    size_t written = 0;
+    for (size_t i = 0; i < after_count; i++) {
+        if (record_has(before, after[i]))
+            continue;
+        fprintf(stderr, "cprof: wrote %s/%s\n", dir, after[i]);
+        written++;
+    }
+    int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    if (written == 0 && !(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127))
+        cprof_error("record: %s wrote no profile: was it built with cprof-cc?",
+                    argv[optind]);
+    else if (written)
+        fprintf(stderr, "cprof: see the report with: cprof report %s\n", dir);
+    if (WIFSIGNALED(wstatus))
+        cprof_error("record: %s was killed by signal %d (%s)", argv[optind],
+                    WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+    record_free_list(before);
+    record_free_list(after);
+    return code;
+}

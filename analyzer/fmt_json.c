@@ -1,0 +1,125 @@
+/*
+ * The JSON format: {"run": {...}, "<table>": [{...}, ...], "warnings": [...]}.
+ * Keys are the columns' keys; the run object describes every process the
+ * data came from. docs/cprof-report.md lists the keys, which are stable.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fmt.h"
+
+static void fmt_json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", out);
+        else if (*p == '\t')
+            fputs("\\t", out);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void fmt_json_num(FILE *out, enum fmt_kind kind, double v)
+{
+    if (!isfinite(v))
+        fputs("null", out);
+    else if (kind == FMT_PCT)
+        fprintf(out, "%.2f", v);
+    else
+        fprintf(out, "%.0f", v);
+}
+
+static void fmt_json_run(FILE *out, const struct model *m)
+{
+    fprintf(out, "\"run\": {\"timed\": %s, \"processes\": [",
+            m->timed ? "true" : "false");
+    for (size_t i = 0; i < m->nprocs; i++) {
+        const struct m_process *p = m->procs[i];
+        fprintf(out, "%s\n    {\"file\": ", i ? "," : "");
+        fmt_json_str(out, p->file);
+        fprintf(out, ", \"pid\": %llu, \"ppid\": %llu, ", (unsigned long long)p->pid,
+                (unsigned long long)p->ppid);
+        if (p->fork_parent)
+            fprintf(out, "\"fork_parent\": %llu, ", (unsigned long long)p->fork_parent);
+        fputs("\"exe\": ", out);
+        fmt_json_str(out, p->exe);
+        fputs(", \"argv\": [", out);
+        for (size_t k = 0; k < p->argc; k++) {
+            fputs(k ? ", " : "", out);
+            fmt_json_str(out, p->argv[k]);
+        }
+        fputs("], \"mode\": ", out);
+        fmt_json_str(out, p->mode);
+        fputs(", \"clock\": ", out);
+        fmt_json_str(out, p->clock);
+        fprintf(out,
+                ", \"ticks_per_sec\": %.0f, \"start_unix_ns\": %llu, \"complete\": %s",
+                p->ticks_per_sec, (unsigned long long)p->start_unix_ns,
+                p->complete ? "true" : "false");
+        fputs(", \"end_reason\": ", out);
+        if (p->end_reason)
+            fmt_json_str(out, p->end_reason);
+        else
+            fputs("null", out);
+        if (p->end_reason && !strcmp(p->end_reason, "signal"))
+            fprintf(out, ", \"signal\": %llu", (unsigned long long)p->end_signal);
+        fputs(", \"duration_ns\": ", out);
+        if (p->complete && p->ns_per_tick > 0 && p->end_ticks >= p->start_ticks)
+            fprintf(out, "%.0f",
+                    (double)(p->end_ticks - p->start_ticks) * p->ns_per_tick);
+        else
+            fputs("null", out);
+        fputs(", \"threads\": [", out);
+        for (size_t k = 0; k < p->nthreads; k++) {
+            fprintf(out, "%s{\"thread\": %u, \"tid\": %llu, \"name\": ", k ? ", " : "",
+                    p->threads[k]->serial, (unsigned long long)p->threads[k]->tid);
+            fmt_json_str(out, p->threads[k]->name);
+            fputc('}', out);
+        }
+        fputs("]}", out);
+    }
+    fputs("\n  ]}", out);
+}
+
+static void fmt_json_write(FILE *out, const struct fmt_doc *doc)
+{
+    const struct fmt_table *t = doc->table;
+    fputs("{\n  ", out);
+    fmt_json_run(out, doc->model);
+    fprintf(out, ",\n  \"%s\": [", t->name);
+    for (size_t r = 0; r < t->nrows; r++) {
+        fputs(r ? ",\n    {" : "\n    {", out);
+        int first = 1;
+        for (size_t c = 0; c < t->ncols; c++) {
+            const struct fmt_col *col = &t->cols[c];
+            const struct fmt_cell *cell = &t->cells[r * t->ncols + c];
+            if (col->where == FMT_TEXT_ONLY)
+                continue;
+            fprintf(out, "%s\"%s\": ", first ? "" : ", ", col->key);
+            first = 0;
+            if (cell->null)
+                fputs("null", out);
+            else if (col->kind == FMT_STR)
+                fmt_json_str(out, cell->str);
+            else
+                fmt_json_num(out, col->kind, cell->num);
+        }
+        fputc('}', out);
+    }
+    fputs(t->nrows ? "\n  ],\n  \"warnings\": [" : "],\n  \"warnings\": [", out);
+    for (size_t i = 0; doc->warnings && i < doc->warnings->count; i++) {
+        fputs(i ? ",\n    " : "\n    ", out);
+        fmt_json_str(out, doc->warnings->text[i]);
+    }
+    fputs(doc->warnings && doc->warnings->count ? "\n  ]\n}\n" : "]\n}\n", out);
+}
+
+const struct fmt_ops fmt_json = {"json", fmt_json_write};

@@ -1,0 +1,191 @@
+/*
+ * The text format: a description of the run, an aligned table in human
+ * units, and the warnings, for a terminal.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmt.h"
+#include "util.h"
+
+#define FMT_TEXT_MAX_STR 60 /* longer names are cut in the middle, with "…" */
+
+void fmt_human_ns(double ns, char *buf, size_t len)
+{
+    static const struct {
+        double scale;
+        const char *unit;
+    } units[] = {{1e9, "s"}, {1e6, "ms"}, {1e3, "µs"}};
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++) {
+        if (ns >= units[i].scale * 0.9995) {
+            double v = ns / units[i].scale;
+            snprintf(buf, len,
+                     v >= 99.95   ? "%.0f %s"
+                     : v >= 9.995 ? "%.1f %s"
+                                  : "%.2f %s",
+                     v, units[i].unit);
+            return;
+        }
+    }
+    snprintf(buf, len, "%.0f ns", ns);
+}
+
+/* Terminal columns of a UTF-8 string (continuation bytes take none). */
+static size_t fmt_width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xc0) != 0x80;
+    return w;
+}
+
+/* The text of one cell into buf. */
+static void fmt_text_cell(const struct fmt_col *col, const struct fmt_cell *cell,
+                          char *buf, size_t len)
+{
+    if (cell->null) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    switch (col->kind) {
+    case FMT_STR: {
+        size_t n = strlen(cell->str);
+        if (fmt_width(cell->str) <= FMT_TEXT_MAX_STR || n >= len) {
+            snprintf(buf, len, "%s", cell->str);
+        } else {
+            /* keep the end, where a path's file name and a line are */
+            const char *tail = cell->str + n;
+            size_t w = 0;
+            while (tail > cell->str && w < FMT_TEXT_MAX_STR - 1) {
+                tail--;
+                w += ((unsigned char)*tail & 0xc0) != 0x80;
+            }
+            snprintf(buf, len, "…%s", tail);
+        }
+        break;
+    }
+    case FMT_UINT:
+        snprintf(buf, len, "%.0f", cell->num);
+        break;
+    case FMT_NS:
+        fmt_human_ns(cell->num, buf, len);
+        break;
+    case FMT_PCT:
+        snprintf(buf, len, "%.1f%%", cell->num);
+        break;
+    }
+}
+
+static void fmt_text_pad(FILE *out, size_t n)
+{
+    while (n--)
+        fputc(' ', out);
+}
+
+static void fmt_text_run(FILE *out, const struct model *m)
+{
+    size_t threads = 0;
+    double longest_ns = 0;
+    const char *mode = m->nprocs ? m->procs[0]->mode : "";
+    for (size_t i = 0; i < m->nprocs; i++) {
+        const struct m_process *p = m->procs[i];
+        threads += p->nthreads;
+        if (strcmp(p->mode, mode))
+            mode = "mixed";
+        if (p->complete && p->end_ticks > p->start_ticks && p->ns_per_tick > 0) {
+            double ns = (double)(p->end_ticks - p->start_ticks) * p->ns_per_tick;
+            if (ns > longest_ns)
+                longest_ns = ns;
+        }
+    }
+    if (m->nprocs == 1) {
+        const struct m_process *p = m->procs[0];
+        fprintf(out, "program: ");
+        for (size_t i = 0; i < p->argc && i < 8; i++)
+            fprintf(out, "%s%s", i ? " " : "", p->argv[i]);
+        fprintf(out, "%s (pid %llu)\n", p->argc > 8 ? " …" : "",
+                (unsigned long long)p->pid);
+    } else {
+        fprintf(out, "processes: %zu (", m->nprocs);
+        for (size_t i = 0; i < m->nprocs && i < 6; i++) {
+            const char *exe = m->procs[i]->exe;
+            const char *base = strrchr(exe, '/');
+            fprintf(out, "%s%s[%llu]", i ? ", " : "", base ? base + 1 : exe,
+                    (unsigned long long)m->procs[i]->pid);
+        }
+        fprintf(out, "%s)\n", m->nprocs > 6 ? ", …" : "");
+    }
+    fprintf(out, "mode: %s, %zu thread%s", mode, threads, threads == 1 ? "" : "s");
+    if (longest_ns > 0) {
+        char buf[32];
+        fmt_human_ns(longest_ns, buf, sizeof buf);
+        fprintf(out, ", %s %s", m->nprocs == 1 ? "ran for" : "longest ran for", buf);
+    }
+    fputc('\n', out);
+}
+
+static void fmt_text_write(FILE *out, const struct fmt_doc *doc)
+{
+    const struct fmt_table *t = doc->table;
+    fmt_text_run(out, doc->model);
+    for (size_t i = 0; i < doc->nsummary; i++)
+        fprintf(out, "%s\n", doc->summary[i]);
+    if (doc->title)
+        fprintf(out, "\n%s\n\n", doc->title);
+
+    size_t rows = t->text_rows < t->nrows ? t->text_rows : t->nrows;
+    char **text = cprof_xcalloc((rows + 1) * t->ncols, sizeof(*text));
+    size_t *width = cprof_xcalloc(t->ncols, sizeof(*width));
+    char buf[512];
+    for (size_t c = 0; c < t->ncols; c++) {
+        text[c] = cprof_xstrdup(t->cols[c].title);
+        for (size_t r = 0; r < rows; r++) {
+            fmt_text_cell(&t->cols[c], &t->cells[r * t->ncols + c], buf, sizeof buf);
+            text[(r + 1) * t->ncols + c] = cprof_xstrdup(buf);
+        }
+    }
+    for (size_t i = 0; i < (rows + 1) * t->ncols; i++) {
+        size_t w = fmt_width(text[i]);
+        if (w > width[i % t->ncols])
+            width[i % t->ncols] = w;
+    }
+    for (size_t r = 0; r <= rows; r++) {
+        size_t pending = 0; /* spaces owed to a left-aligned cell, written lazily */
+        int first = 1;
+        for (size_t c = 0; c < t->ncols; c++) {
+            if (t->cols[c].where == FMT_DATA_ONLY)
+                continue;
+            const char *s = text[r * t->ncols + c];
+            size_t pad = width[c] - fmt_width(s);
+            fmt_text_pad(out, pending + (first ? 0 : 2));
+            pending = 0;
+            first = 0;
+            if (t->cols[c].kind == FMT_STR) {
+                fputs(s, out);
+                pending = pad;
+            } else {
+                fmt_text_pad(out, pad);
+                fputs(s, out);
+            }
+        }
+        fputc('\n', out);
+    }
+    if (rows < t->nrows)
+        fprintf(out, "… %zu more (--limit 0 shows all)\n", t->nrows - rows);
+    if (t->nrows == 0)
+        fprintf(out, "(no calls recorded)\n");
+    for (size_t i = 0; i < (rows + 1) * t->ncols; i++)
+        free(text[i]);
+    free(text);
+    free(width);
+
+    if (doc->warnings && doc->warnings->count) {
+        fputc('\n', out);
+        for (size_t i = 0; i < doc->warnings->count; i++)
+            fprintf(out, "warning: %s\n", doc->warnings->text[i]);
+    }
+}
+
+const struct fmt_ops fmt_text = {"text", fmt_text_write};

@@ -1,0 +1,708 @@
+/*
+ * Loading .cprof files into the model; see model.h. One pass over each
+ * file's records (reader.h) fills a process; a final pass per process
+ * resolves what may arrive out of order (node parents, modules recorded at
+ * the end for libraries loaded by dlopen), turns functions into
+ * module + link-time address, and turns the runtime's counters into
+ * warnings.
+ */
+#include "model.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cprof_format.h"
+#include "reader.h"
+
+void model_init(struct model *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->node_limit_func = M_NONE;
+}
+
+static void model_free_thread(struct m_thread *t)
+{
+    for (size_t i = 0; i < t->nnodes; i++)
+        free(t->nodes[i].hist);
+    free(t->nodes);
+    free(t->name);
+    free(t->node_parent_id);
+    hm_free(&t->children);
+    hm_free(&t->ids);
+    model_trace_free(t);
+    free(t);
+}
+
+static void model_free_process(struct m_process *p)
+{
+    for (size_t i = 0; i < p->nthreads; i++)
+        model_free_thread(p->threads[i]);
+    free(p->threads);
+    for (size_t i = 0; i < p->argc; i++)
+        free(p->argv[i]);
+    free(p->argv);
+    for (size_t i = 0; i < p->nconfig_warnings; i++)
+        free(p->config_warnings[i]);
+    free(p->config_warnings);
+    free(p->file);
+    free(p->mode);
+    free(p->clock);
+    free(p->exe);
+    free(p->end_reason);
+    for (size_t i = 0; i < p->nmodules; i++) {
+        free(p->modules[i].path);
+        free(p->modules[i].build_id);
+    }
+    free(p->modules);
+    free(p->local_fn_addr);
+    free(p->local_to_func);
+    hm_free(&p->local_fn);
+    free(p);
+}
+
+void model_free(struct model *m)
+{
+    for (size_t i = 0; i < m->nprocs; i++)
+        model_free_process(m->procs[i]);
+    free(m->procs);
+    for (size_t i = 0; i < m->nmodules; i++) {
+        free(m->modules[i].path);
+        free(m->modules[i].build_id);
+        hm_free(&m->modules[i].funcs);
+    }
+    free(m->modules);
+    free(m->funcs);
+    hm_free(&m->unmapped_funcs);
+    warn_free(&m->warnings);
+    model_init(m);
+}
+
+/* ---- building blocks the loaders share --------------------------------- */
+
+struct m_thread *model_thread(struct m_process *p, uint32_t serial)
+{
+    for (size_t i = 0; i < p->nthreads; i++)
+        if (p->threads[i]->serial == serial)
+            return p->threads[i];
+    struct m_thread *t = cprof_xcalloc(1, sizeof(*t));
+    t->proc = p;
+    t->serial = serial;
+    t->name = cprof_xstrdup("");
+    uint32_t root;
+    model_node_new(t, M_NONE, M_NONE, &root);
+    cprof_grow(&p->threads, &p->threads_cap, p->nthreads + 1, sizeof(*p->threads));
+    p->threads[p->nthreads++] = t;
+    return t;
+}
+
+uint32_t model_local_fn(struct m_process *p, uint64_t addr)
+{
+    uint32_t idx = hm_get(&p->local_fn, addr);
+    if (idx != HM_NONE)
+        return idx;
+    cprof_grow(&p->local_fn_addr, &p->local_cap, p->nlocal + 1,
+               sizeof(*p->local_fn_addr));
+    idx = (uint32_t)p->nlocal++;
+    p->local_fn_addr[idx] = addr;
+    hm_put(&p->local_fn, addr, idx);
+    return idx;
+}
+
+struct m_node *model_node_new(struct m_thread *t, uint32_t parent, uint32_t local_fn,
+                              uint32_t *index)
+{
+    cprof_grow(&t->nodes, &t->cap, t->nnodes + 1, sizeof(*t->nodes));
+    struct m_node *n = &t->nodes[t->nnodes];
+    memset(n, 0, sizeof(*n));
+    n->parent = parent;
+    n->func = local_fn;
+    n->first_child = n->next_sibling = M_NONE;
+    *index = (uint32_t)t->nnodes++;
+    return n;
+}
+
+void model_hist_add(struct m_node *n, uint32_t bucket, uint64_t count)
+{
+    for (uint32_t i = 0; i < n->hist_len; i++) {
+        if (n->hist[i].bucket == bucket) {
+            n->hist[i].count += count;
+            return;
+        }
+    }
+    size_t cap = n->hist_cap;
+    cprof_grow(&n->hist, &cap, n->hist_len + 1, sizeof(*n->hist));
+    n->hist_cap = (uint32_t)cap;
+    n->hist[n->hist_len].bucket = bucket;
+    n->hist[n->hist_len].count = count;
+    n->hist_len++;
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+/* Every record loader returns 0, or -1 after writing what was wrong. */
+
+static int model_module_rec(struct m_process *p, struct rd_record *rec, char *msg,
+                            size_t msglen)
+{
+    uint64_t bias, lo, hi;
+    const char *path, *build_id;
+    uint32_t path_len, id_len;
+    if (rd_field_uint(rec, &bias) || rd_field_uint(rec, &lo) || rd_field_uint(rec, &hi) ||
+        rd_field_str(rec, &path, &path_len) || rd_field_str(rec, &build_id, &id_len)) {
+        snprintf(msg, msglen, "bad module record");
+        return -1;
+    }
+    for (size_t i = 0; i < p->nmodules; i++)
+        if (p->modules[i].lo == lo && p->modules[i].hi == hi &&
+            p->modules[i].bias == bias)
+            return 0;
+    /* the module is resolved to model.modules when the process is finished;
+     * keep its strings in the process until then */
+    cprof_grow(&p->modules, &p->modules_cap, p->nmodules + 1, sizeof(*p->modules));
+    struct m_proc_module *pm = &p->modules[p->nmodules++];
+    pm->lo = lo;
+    pm->hi = hi;
+    pm->bias = bias;
+    pm->module = M_NONE;
+    pm->path = cprof_xstrndup(path, path_len);
+    pm->build_id = cprof_xstrndup(build_id, id_len);
+    return 0;
+}
+
+static struct m_thread *model_rec_thread(struct model *m, struct m_process *p,
+                                         struct rd_record *rec)
+{
+    uint64_t serial;
+    if (rd_field_uint(rec, &serial) || serial > UINT32_MAX)
+        return NULL;
+    struct m_thread *t = model_thread(p, (uint32_t)serial);
+    if (t->nnodes == 1 && !t->ended && m->filter.tid && !t->tid)
+        t->excluded = 1; /* until its thread record says otherwise */
+    return t;
+}
+
+static int model_thread_rec(struct model *m, struct m_process *p, struct rd_record *rec,
+                            char *msg, size_t msglen)
+{
+    struct m_thread *t = model_rec_thread(m, p, rec);
+    uint64_t tid;
+    const char *name;
+    uint32_t len;
+    if (!t || rd_field_uint(rec, &tid) || rd_field_str(rec, &name, &len)) {
+        snprintf(msg, msglen, "bad thread record");
+        return -1;
+    }
+    t->tid = tid;
+    free(t->name);
+    t->name = cprof_xstrndup(name, len);
+    t->excluded = m->filter.tid && m->filter.tid != tid;
+    return 0;
+}
+
+static int model_node_rec(struct model *m, struct m_process *p, struct rd_record *rec,
+                          char *msg, size_t msglen)
+{
+    struct m_thread *t = model_rec_thread(m, p, rec);
+    uint64_t id, parent, fn, calls, incl, min, max;
+    uint32_t nhist;
+    if (!t || rd_field_uint(rec, &id) || rd_field_uint(rec, &parent) ||
+        rd_field_uint(rec, &fn) || rd_field_uint(rec, &calls) ||
+        rd_field_uint(rec, &incl) || rd_field_uint(rec, &min) ||
+        rd_field_uint(rec, &max) || rec->nfields == 0 ||
+        mp_read_array(&rec->body, &nhist) != MP_OK || nhist % 2) {
+        snprintf(msg, msglen, "bad node record");
+        return -1;
+    }
+    if (id == 0 || parent >= id || hm_get(&t->ids, id) != HM_NONE || t->trace) {
+        snprintf(msg, msglen, "bad node record (node %llu, parent %llu of thread %u)",
+                 (unsigned long long)id, (unsigned long long)parent, t->serial);
+        return -1;
+    }
+    if (t->excluded)
+        return 0;
+    uint32_t idx;
+    struct m_node *n = model_node_new(t, M_NONE, model_local_fn(p, fn), &idx);
+    n->calls = calls;
+    n->incl_ticks = incl;
+    n->min_ticks = min;
+    n->max_ticks = max;
+    for (uint32_t i = 0; i < nhist / 2; i++) {
+        uint64_t bucket, count;
+        if (mp_read_uint(&rec->body, &bucket) || mp_read_uint(&rec->body, &count) ||
+            bucket > 1024) {
+            snprintf(msg, msglen, "bad histogram in node record %llu",
+                     (unsigned long long)id);
+            return -1;
+        }
+        model_hist_add(n, (uint32_t)bucket, count);
+        n->completed += count;
+    }
+    hm_put(&t->ids, id, idx);
+    cprof_grow(&t->node_parent_id, &t->parent_id_cap, t->nnodes,
+               sizeof(*t->node_parent_id));
+    t->node_parent_id[idx] = parent;
+    return 0;
+}
+
+static int model_clock_rec(struct m_process *p, struct rd_record *rec, char *msg,
+                           size_t msglen)
+{
+    uint64_t ticks, ns;
+    if (rd_field_uint(rec, &ticks) || rd_field_uint(rec, &ns)) {
+        snprintf(msg, msglen, "bad clock record");
+        return -1;
+    }
+    if (p->nclocks++ == 0) {
+        p->clock_first_ticks = ticks;
+        p->clock_first_ns = ns;
+    }
+    p->clock_last_ticks = ticks;
+    p->clock_last_ns = ns;
+    return 0;
+}
+
+/* Reads a map of uint counters, calling back for each known key. */
+static int model_thread_end_rec(struct model *m, struct m_process *p,
+                                struct rd_record *rec, char *msg, size_t msglen)
+{
+    struct m_thread *t = model_rec_thread(m, p, rec);
+    uint32_t n;
+    if (!t || rec->nfields == 0 || mp_read_map(&rec->body, &n) != MP_OK) {
+        snprintf(msg, msglen, "bad thread-end record");
+        return -1;
+    }
+    static const struct {
+        const char *key;
+        size_t offset;
+    } keys[] = {
+        {CPROF_STAT_ENTERS, offsetof(struct m_stats, enters)},
+        {CPROF_STAT_DROPPED_REENTRANT, offsetof(struct m_stats, dropped_reentrant)},
+        {CPROF_STAT_DROPPED_DEPTH, offsetof(struct m_stats, dropped_depth)},
+        {CPROF_STAT_DROPPED_NODES, offsetof(struct m_stats, dropped_nodes)},
+        {CPROF_STAT_REPAIRED_LONGJMP, offsetof(struct m_stats, repaired_longjmp)},
+        {CPROF_STAT_CLOSED_AT_END, offsetof(struct m_stats, closed_at_end)},
+        {CPROF_STAT_UNMATCHED_EXITS, offsetof(struct m_stats, unmatched_exits)},
+        {CPROF_STAT_TRACE_BYTES, offsetof(struct m_stats, trace_bytes)},
+    };
+    for (uint32_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < sizeof keys / sizeof keys[0] && !mp_match_str(&rec->body, keys[k].key))
+            k++;
+        uint64_t v;
+        int bad = k == sizeof keys / sizeof keys[0]
+                      ? mp_skip(&rec->body) != MP_OK || mp_skip(&rec->body) != MP_OK
+                      : mp_read_uint(&rec->body, &v) != MP_OK;
+        if (bad) {
+            snprintf(msg, msglen, "bad thread-end record");
+            return -1;
+        }
+        if (k < sizeof keys / sizeof keys[0])
+            *(uint64_t *)((char *)&t->stats + keys[k].offset) += v;
+    }
+    t->ended = 1;
+    if (t->trace)
+        model_trace_finish(t);
+    return 0;
+}
+
+static int model_end_rec(struct m_process *p, struct rd_record *rec, char *msg,
+                         size_t msglen)
+{
+    uint32_t n;
+    if (rec->nfields == 0 || mp_read_map(&rec->body, &n) != MP_OK) {
+        snprintf(msg, msglen, "bad end record");
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        int bad = 0;
+        double tps;
+        if (mp_match_str(&rec->body, "reason")) {
+            const char *s;
+            uint32_t len;
+            bad = mp_read_str(&rec->body, &s, &len) != MP_OK;
+            if (!bad) {
+                free(p->end_reason);
+                p->end_reason = cprof_xstrndup(s, len);
+            }
+        } else if (mp_match_str(&rec->body, "signal")) {
+            bad = mp_read_uint(&rec->body, &p->end_signal) != MP_OK;
+        } else if (mp_match_str(&rec->body, "end_ticks")) {
+            bad = mp_read_uint(&rec->body, &p->end_ticks) != MP_OK;
+        } else if (mp_match_str(&rec->body, "threads_lost")) {
+            bad = mp_read_uint(&rec->body, &p->threads_lost) != MP_OK;
+        } else if (mp_match_str(&rec->body, "ticks_per_sec")) {
+            bad = mp_read_f64(&rec->body, &tps) != MP_OK;
+            if (!bad && tps > 0 && isfinite(tps))
+                p->ticks_per_sec = tps;
+        } else {
+            bad = mp_skip(&rec->body) != MP_OK || mp_skip(&rec->body) != MP_OK;
+        }
+        if (bad) {
+            snprintf(msg, msglen, "bad end record");
+            return -1;
+        }
+    }
+    if (!p->end_reason)
+        p->end_reason = cprof_xstrdup("exit");
+    p->complete = 1;
+    return 0;
+}
+
+static int model_record(struct model *m, struct m_process *p, struct rd_record *rec,
+                        char *msg, size_t msglen)
+{
+    switch (rec->type) {
+    case CPROF_REC_MODULE:
+        return model_module_rec(p, rec, msg, msglen);
+    case CPROF_REC_THREAD:
+        return model_thread_rec(m, p, rec, msg, msglen);
+    case CPROF_REC_NODE:
+        return model_node_rec(m, p, rec, msg, msglen);
+    case CPROF_REC_TRACE:
+        return model_trace_chunk(m, p, rec, msg, msglen);
+    case CPROF_REC_CLOCK:
+        return model_clock_rec(p, rec, msg, msglen);
+    case CPROF_REC_THREAD_END:
+        return model_thread_end_rec(m, p, rec, msg, msglen);
+    case CPROF_REC_END:
+        return model_end_rec(p, rec, msg, msglen);
+    default:
+        return 0; /* a record type from a newer minor version */
+    }
+}
+
+/* ---- finishing a process -------------------------------------------------- */
+
+static uint32_t model_module(struct model *m, const char *path, const char *build_id)
+{
+    for (size_t i = 0; i < m->nmodules; i++)
+        if (!strcmp(m->modules[i].path, path) &&
+            !strcmp(m->modules[i].build_id, build_id))
+            return (uint32_t)i;
+    cprof_grow(&m->modules, &m->modules_cap, m->nmodules + 1, sizeof(*m->modules));
+    struct m_module *mod = &m->modules[m->nmodules];
+    memset(mod, 0, sizeof(*mod));
+    mod->path = cprof_xstrdup(path);
+    mod->build_id = cprof_xstrdup(build_id);
+    return (uint32_t)m->nmodules++;
+}
+
+static uint32_t model_func(struct model *m, uint32_t module, uint64_t addr,
+                           int node_limit)
+{
+    struct hashmap *index =
+        module == M_NONE ? &m->unmapped_funcs : &m->modules[module].funcs;
+    if (node_limit && m->node_limit_func != M_NONE)
+        return m->node_limit_func;
+    uint32_t f = node_limit ? HM_NONE : hm_get(index, addr);
+    if (f != HM_NONE)
+        return f;
+    cprof_grow(&m->funcs, &m->funcs_cap, m->nfuncs + 1, sizeof(*m->funcs));
+    f = (uint32_t)m->nfuncs++;
+    m->funcs[f].module = module;
+    m->funcs[f].addr = addr;
+    m->funcs[f].node_limit = node_limit;
+    if (node_limit)
+        m->node_limit_func = f;
+    else
+        hm_put(index, addr, f);
+    return f;
+}
+
+/* Maps the process's runtime function addresses to model functions. */
+static void model_map_functions(struct model *m, struct m_process *p)
+{
+    for (size_t i = 0; i < p->nmodules; i++)
+        p->modules[i].module =
+            model_module(m, p->modules[i].path, p->modules[i].build_id);
+    p->local_to_func = cprof_xcalloc(p->nlocal, sizeof(*p->local_to_func));
+    for (size_t i = 0; i < p->nlocal; i++) {
+        uint64_t addr = p->local_fn_addr[i];
+        const struct m_proc_module *best = NULL;
+        for (size_t k = 0; k < p->nmodules; k++) {
+            const struct m_proc_module *pm = &p->modules[k];
+            if (addr >= pm->lo && addr < pm->hi && (!best || pm->lo > best->lo))
+                best = pm;
+        }
+        if (addr == CPROF_FN_NODE_LIMIT)
+            p->local_to_func[i] = model_func(m, M_NONE, 0, 1);
+        else if (best)
+            p->local_to_func[i] = model_func(m, best->module, addr - best->bias, 0);
+        else
+            p->local_to_func[i] = model_func(m, M_NONE, addr, 0);
+    }
+}
+
+/* Resolves summary-mode parents, maps functions and links children. */
+static void model_finish_thread(struct model *m, struct m_thread *t)
+{
+    struct m_process *p = t->proc;
+    if (t->trace)
+        model_trace_finish(t);
+    for (size_t i = 1; i < t->nnodes; i++) {
+        struct m_node *n = &t->nodes[i];
+        if (t->node_parent_id) {
+            uint64_t pid = t->node_parent_id[i];
+            n->parent = pid ? hm_get(&t->ids, pid) : 0;
+            if (n->parent == HM_NONE) {
+                warn_add(&m->warnings,
+                         "%s: thread %u: node %zu names a parent that was not recorded; "
+                         "shown at the top of the call tree",
+                         p->file, t->serial, i);
+                n->parent = 0;
+            }
+        }
+        n->func = p->local_to_func[n->func];
+    }
+    for (size_t i = t->nnodes; i-- > 1;) {
+        struct m_node *parent = &t->nodes[t->nodes[i].parent];
+        t->nodes[i].next_sibling = parent->first_child;
+        parent->first_child = (uint32_t)i;
+    }
+    free(t->node_parent_id);
+    t->node_parent_id = NULL;
+    hm_free(&t->ids);
+    hm_free(&t->children);
+}
+
+static const char *model_basename(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash && slash[1] ? slash + 1 : path;
+}
+
+/* One warning per kind of loss or repair the runtime reported. */
+static void model_stat_warnings(struct model *m, struct m_process *p,
+                                const struct m_stats *s)
+{
+    const char *prog = model_basename(p->exe[0] ? p->exe : p->file);
+    unsigned long long pid = (unsigned long long)p->pid;
+    if (s->dropped_depth)
+        warn_add(
+            &m->warnings,
+            "%s[%llu]: %llu calls nested deeper than CPROF_MAX_DEPTH were not recorded",
+            prog, pid, (unsigned long long)s->dropped_depth);
+    if (s->dropped_reentrant)
+        warn_add(&m->warnings,
+                 "%s[%llu]: %llu events from signal handlers that interrupted the "
+                 "profiler were not recorded",
+                 prog, pid, (unsigned long long)s->dropped_reentrant);
+    if (s->dropped_nodes)
+        warn_add(&m->warnings,
+                 "%s[%llu]: %llu calls past CPROF_MAX_NODES call paths are counted "
+                 "under [node limit]",
+                 prog, pid, (unsigned long long)s->dropped_nodes);
+    if (s->dropped_events)
+        warn_add(&m->warnings, "%s[%llu]: the trace dropped %llu events", prog, pid,
+                 (unsigned long long)s->dropped_events);
+    if (s->repaired_longjmp)
+        warn_add(&m->warnings,
+                 "%s[%llu]: %llu frames left by longjmp were closed at the jump "
+                 "(counted as completed calls)",
+                 prog, pid, (unsigned long long)s->repaired_longjmp);
+    if (s->closed_at_end)
+        warn_add(&m->warnings,
+                 "%s[%llu]: %llu calls were still running when the data was written "
+                 "(exit() or a signal inside them): timed up to that moment",
+                 prog, pid, (unsigned long long)s->closed_at_end);
+    if (s->unmatched_exits)
+        warn_add(&m->warnings, "%s[%llu]: %llu function exits matched no call (ignored)",
+                 prog, pid, (unsigned long long)s->unmatched_exits);
+    if (s->cut_open)
+        warn_add(
+            &m->warnings,
+            "%s[%llu]: %llu calls had not returned where the trace ends: timed up to "
+            "its last event",
+            prog, pid, (unsigned long long)s->cut_open);
+}
+
+static void model_finish_process(struct model *m, struct m_process *p)
+{
+    model_map_functions(m, p);
+    struct m_stats total = {0};
+    size_t kept = 0;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        struct m_thread *t = p->threads[i];
+        if (t->excluded) {
+            model_free_thread(t);
+            continue;
+        }
+        model_finish_thread(m, t);
+        const uint64_t *from = (const uint64_t *)&t->stats;
+        uint64_t *to = (uint64_t *)&total;
+        for (size_t k = 0; k < sizeof(total) / sizeof(uint64_t); k++)
+            to[k] += from[k];
+        p->threads[kept++] = t;
+    }
+    p->nthreads = kept;
+    model_stat_warnings(m, p, &total);
+
+    int timed = strcmp(p->mode, "count") != 0 && strcmp(p->clock, "none") != 0;
+    if (timed && p->ticks_per_sec <= 0 && p->nclocks >= 2 &&
+        p->clock_last_ticks > p->clock_first_ticks &&
+        p->clock_last_ns > p->clock_first_ns + 20000000)
+        p->ticks_per_sec = (double)(p->clock_last_ticks - p->clock_first_ticks) * 1e9 /
+                           (double)(p->clock_last_ns - p->clock_first_ns);
+    if (timed && p->ticks_per_sec <= 0)
+        p->ticks_per_sec = p->header_ticks_per_sec;
+    if (timed && !(p->ticks_per_sec > 0 && isfinite(p->ticks_per_sec))) {
+        warn_add(&m->warnings, "%s: no usable clock rate: times are not shown", p->file);
+        timed = 0;
+    }
+    p->ns_per_tick = timed ? 1e9 / p->ticks_per_sec : 0;
+    m->timed |= timed;
+
+    const char *prog = model_basename(p->exe[0] ? p->exe : p->file);
+    for (size_t i = 0; i < p->nconfig_warnings; i++)
+        warn_add(&m->warnings, "%s[%llu]: %s", prog, (unsigned long long)p->pid,
+                 p->config_warnings[i]);
+    if (!p->complete)
+        warn_add(&m->warnings,
+                 "%s: cut short (no end record: the process was killed or is still "
+                 "running): the report covers what it holds",
+                 p->file);
+    else if (!strcmp(p->end_reason, "signal"))
+        warn_add(&m->warnings,
+                 "%s[%llu] was killed by signal %llu (%s); its data was saved", prog,
+                 (unsigned long long)p->pid, (unsigned long long)p->end_signal,
+                 strsignal((int)p->end_signal));
+    if (p->threads_lost)
+        warn_add(&m->warnings, "%s[%llu]: %llu threads could not be profiled", prog,
+                 (unsigned long long)p->pid, (unsigned long long)p->threads_lost);
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+static struct m_process *model_process_new(const char *name, const struct rd_header *h)
+{
+    struct m_process *p = cprof_xcalloc(1, sizeof(*p));
+    p->file = cprof_xstrdup(name);
+    p->mode = cprof_xstrdup(h->mode);
+    p->clock = cprof_xstrdup(h->clock);
+    p->exe = cprof_xstrdup(h->exe);
+    p->argc = h->argc;
+    p->argv = cprof_xcalloc(h->argc, sizeof(*p->argv));
+    for (size_t i = 0; i < h->argc; i++)
+        p->argv[i] = cprof_xstrdup(h->argv[i]);
+    p->nconfig_warnings = h->nconfig_warnings;
+    p->config_warnings = cprof_xcalloc(h->nconfig_warnings, sizeof(char *));
+    for (size_t i = 0; i < h->nconfig_warnings; i++)
+        p->config_warnings[i] = cprof_xstrdup(h->config_warnings[i]);
+    p->pid = h->pid;
+    p->ppid = h->ppid;
+    p->fork_parent = h->fork_parent;
+    p->hist_sub_bits = h->hist_sub_bits;
+    p->start_ticks = h->start_ticks;
+    p->start_unix_ns = h->start_unix_ns;
+    p->header_ticks_per_sec = h->ticks_per_sec;
+    return p;
+}
+
+static int model_load(struct model *m, const char *name, struct rd_file *f)
+{
+    const struct rd_header *h = rd_header(f);
+    if (m->filter.pid && h->pid != m->filter.pid) {
+        rd_close(f);
+        return 1;
+    }
+    struct m_process *p = model_process_new(name, h);
+    struct rd_record rec;
+    int r;
+    char why[200];
+    while ((r = rd_next(f, &rec)) > 0) {
+        why[0] = 0;
+        if (model_record(m, p, &rec, why, sizeof why) < 0) {
+            warn_add(
+                &m->warnings,
+                "%s: damaged at byte %llu (%s): the report covers the data before it",
+                name, (unsigned long long)rec.offset, why);
+            break;
+        }
+    }
+    if (r < 0)
+        warn_add(&m->warnings, "%s: %s: the report covers the data before it", name,
+                 rd_error(f));
+    rd_close(f);
+    model_finish_process(m, p);
+    cprof_grow(&m->procs, &m->procs_cap, m->nprocs + 1, sizeof(*m->procs));
+    m->procs[m->nprocs++] = p;
+    return 0;
+}
+
+int model_load_file(struct model *m, const char *path, char *msg, size_t msglen)
+{
+    struct rd_file *f = rd_open(path, msg, msglen);
+    return f ? model_load(m, path, f) : -1;
+}
+
+int model_load_mem(struct model *m, const char *name, const void *data, size_t len,
+                   char *msg, size_t msglen)
+{
+    struct rd_file *f = rd_open_mem(data, len, msg, msglen);
+    return f ? model_load(m, name, f) : -1;
+}
+
+static int model_cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int model_has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && !strcmp(s + n - k, suffix);
+}
+
+int model_load_path(struct model *m, const char *path)
+{
+    struct stat st;
+    char msg[300];
+    if (stat(path, &st) != 0) {
+        cprof_error("%s: %s", path, strerror(errno));
+        return CPROF_EXIT_DATA;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (model_load_file(m, path, msg, sizeof msg) < 0) {
+            cprof_error("%s: %s", path, msg);
+            return CPROF_EXIT_DATA;
+        }
+        return CPROF_EXIT_OK;
+    }
+    DIR *dir = opendir(path);
+    if (!dir) {
+        cprof_error("%s: %s", path, strerror(errno));
+        return CPROF_EXIT_DATA;
+    }
+    char **names = NULL;
+    size_t count = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (e->d_name[0] == '.' || !model_has_suffix(e->d_name, CPROF_FILE_SUFFIX))
+            continue;
+        cprof_grow(&names, &cap, count + 1, sizeof(*names));
+        names[count++] = cprof_xasprintf("%s/%s", path, e->d_name);
+    }
+    closedir(dir);
+    qsort(names, count, sizeof(*names), model_cmp_names);
+    int status = CPROF_EXIT_OK;
+    for (size_t i = 0; i < count; i++) {
+        if (model_load_file(m, names[i], msg, sizeof msg) < 0) {
+            cprof_error("%s: %s", names[i], msg);
+            status = CPROF_EXIT_DATA;
+        }
+        free(names[i]);
+    }
+    free(names);
+    if (count == 0) {
+        cprof_error("%s: no %s files in this directory (run a program built with "
+                    "cprof-cc first)",
+                    path, CPROF_FILE_SUFFIX);
+        return CPROF_EXIT_DATA;
+    }
+    return status;
+}

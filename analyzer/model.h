@@ -1,0 +1,179 @@
+/*
+ * The model: what every view reads. Files are loaded into processes, each
+ * with its threads, each thread with its calling-context tree, whether the
+ * file was recorded in summary mode (the tree comes ready-made in node
+ * records) or in trace mode (the tree is rebuilt by replaying the events).
+ * Functions are identified across processes by the module they live in and
+ * their link-time address, so the same function in several runs merges.
+ *
+ * Times stay in the recording clock's ticks per process; m_process.ns_per_tick
+ * converts them. Nothing is symbolized here: views ask sym.h with a
+ * function's module path and address.
+ */
+#ifndef CPROF_MODEL_H
+#define CPROF_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hashmap.h"
+#include "util.h"
+
+#define M_NONE UINT32_MAX
+
+/* An ELF object functions live in, merged across processes by path and
+ * build id. */
+struct m_module {
+    char *path;
+    char *build_id;       /* hex, "" when none */
+    struct hashmap funcs; /* link-time address -> model.funcs index */
+};
+
+/* A function: module and link-time address. Index 0.. in model.funcs. */
+struct m_func {
+    uint32_t module; /* index in model.modules, M_NONE when no module held it */
+    uint64_t addr;   /* link-time address; the runtime address when module is M_NONE */
+    int node_limit;  /* the pseudo-function holding calls past CPROF_MAX_NODES */
+};
+
+/* One (bucket, count) pair of a node's per-call time histogram. */
+struct m_bucket {
+    uint32_t bucket;
+    uint64_t count;
+};
+
+/* A calling-context tree node: one function reached by one call path. */
+struct m_node {
+    uint32_t parent;       /* node index, M_NONE for the root */
+    uint32_t func;         /* model.funcs index once loaded; M_NONE for the root */
+    uint32_t first_child;  /* M_NONE when none */
+    uint32_t next_sibling; /* M_NONE when last */
+    uint64_t calls;
+    uint64_t incl_ticks;           /* inclusive time summed over calls */
+    uint64_t min_ticks, max_ticks; /* over completed calls; 0, 0 when none */
+    uint64_t completed;            /* calls that completed (min/max/hist cover these) */
+    struct m_bucket *hist;
+    uint32_t hist_len, hist_cap;
+};
+
+/* Counters a thread's runtime reported (CPROF_STAT_*) plus what the model
+ * itself had to repair. */
+struct m_stats {
+    uint64_t enters, dropped_reentrant, dropped_depth, dropped_nodes;
+    uint64_t repaired_longjmp, closed_at_end, unmatched_exits, trace_bytes;
+    uint64_t dropped_events; /* trace DROP events */
+    uint64_t cut_open;       /* frames open when a cut-short trace ended */
+};
+
+struct m_trace_state;
+
+struct m_thread {
+    struct m_process *proc;
+    uint32_t serial; /* the per-process thread number of the file */
+    uint64_t tid;
+    char *name;
+    struct m_node *nodes; /* nodes[0] is the root */
+    size_t nnodes, cap;
+    struct hashmap children;  /* (parent << 32 | local fn) -> node, trace mode */
+    struct hashmap ids;       /* file node id -> node, summary mode */
+    uint64_t *node_parent_id; /* file parent id per node while loading */
+    size_t parent_id_cap;
+    struct m_stats stats;
+    int ended;    /* a thread-end record was seen */
+    int excluded; /* the tid filter leaves it out */
+    struct m_trace_state *trace;
+};
+
+struct m_proc_module {
+    uint64_t lo, hi, bias;
+    char *path, *build_id;
+    uint32_t module; /* model.modules index, once the process is loaded */
+};
+
+struct m_process {
+    char *file;
+    char *mode, *clock, *exe;
+    char **argv;
+    size_t argc;
+    uint64_t pid, ppid, fork_parent;
+    unsigned hist_sub_bits;
+    double ticks_per_sec; /* best known: end record, clock records, header */
+    double header_ticks_per_sec;
+    char **config_warnings; /* invalid CPROF_* settings the runtime reported */
+    size_t nconfig_warnings;
+    double ns_per_tick; /* 0 in count mode */
+    uint64_t start_ticks, end_ticks, start_unix_ns;
+    uint64_t clock_first_ticks, clock_first_ns, clock_last_ticks, clock_last_ns;
+    int nclocks;
+    int complete;     /* the end record was seen */
+    char *end_reason; /* "exit", "signal", "exec", NULL when cut short */
+    uint64_t end_signal, threads_lost;
+    struct m_proc_module *modules;
+    size_t nmodules, modules_cap;
+    uint64_t *local_fn_addr; /* runtime addresses of the functions seen */
+    size_t nlocal, local_cap;
+    struct hashmap local_fn; /* runtime address -> local index */
+    uint32_t *local_to_func; /* local index -> model.funcs, after loading */
+    struct m_thread **threads;
+    size_t nthreads, threads_cap;
+};
+
+/* What to load: 0 means everything. */
+struct m_filter {
+    uint64_t pid;
+    uint64_t tid;
+};
+
+struct model {
+    struct m_process **procs;
+    size_t nprocs, procs_cap;
+    struct m_module *modules;
+    size_t nmodules, modules_cap;
+    struct m_func *funcs;
+    size_t nfuncs, funcs_cap;
+    struct hashmap unmapped_funcs; /* runtime address -> funcs, no module */
+    uint32_t node_limit_func;      /* M_NONE until needed */
+    struct m_filter filter;
+    struct warnings warnings;
+    int timed; /* some process recorded times (not only count mode) */
+};
+
+void model_init(struct model *m);
+void model_free(struct model *m);
+
+/*
+ * Loads one .cprof file. Returns 0 when its data (maybe only part of it)
+ * was added, 1 when the filter excluded the process, -1 when nothing could
+ * be used: then msg (of msglen bytes) says why, without the path. Damage
+ * after the header keeps what came before it and adds a warning.
+ */
+int model_load_file(struct model *m, const char *path, char *msg, size_t msglen);
+/* The same from memory (tests, fuzzing); name stands for the path. */
+int model_load_mem(struct model *m, const char *name, const void *data, size_t len,
+                   char *msg, size_t msglen);
+
+/*
+ * Loads PATH: a .cprof file, or a directory whose *.cprof files are all
+ * loaded (sorted by name). Prints one "cprof: PATH: reason" line per file
+ * that could not be used. Returns CPROF_EXIT_OK when at least one process
+ * was loaded and no file failed, CPROF_EXIT_DATA otherwise (with the
+ * message printed when nothing at all was loaded).
+ */
+int model_load_path(struct model *m, const char *path);
+
+/* Helpers for the loaders (model.c, model_trace.c). */
+struct m_thread *model_thread(struct m_process *p, uint32_t serial);
+uint32_t model_local_fn(struct m_process *p, uint64_t addr);
+struct m_node *model_node_new(struct m_thread *t, uint32_t parent, uint32_t local_fn,
+                              uint32_t *index);
+void model_hist_add(struct m_node *n, uint32_t bucket, uint64_t count);
+/* Trace records: replay [thread, base_ticks, events] into the thread's
+ * tree. Returns 0, or -1 with msg set when the chunk is malformed. */
+struct rd_record;
+int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *rec,
+                      char *msg, size_t msglen);
+/* Ends a thread's replay: frames still open are closed at the last event. */
+void model_trace_finish(struct m_thread *t);
+void model_trace_free(struct m_thread *t);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * Trace replay: rebuilds a thread's calling-context tree from its enter and
+ * exit events, so that every view works on trace files as on summary files.
+ * The replay keeps the thread's open frames and function-index table
+ * across chunks; it holds one chunk at a time, never the whole trace.
+ *
+ * It mirrors what the runtime does in summary mode: a call counts at entry,
+ * a completed call (normal exit, or closed at a longjmp) adds its time to
+ * the node's total, min, max and histogram; a frame inherited from before a
+ * fork or still open at the end adds time only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cprof_format.h"
+#include "model.h"
+#include "reader.h"
+
+/* Function indexes above this are taken as damage, not data. */
+#define TR_MAX_INDEX (1u << 24)
+
+struct tr_frame {
+    uint32_t node;
+    int inherited; /* opened before fork: not a call of this process */
+    uint64_t start;
+};
+
+struct m_trace_state {
+    uint32_t *fn_of_index; /* function index -> process-local function */
+    size_t nindex;
+    struct tr_frame *stack;
+    size_t depth, cap;
+    uint64_t now;
+};
+
+static void tr_push(struct m_thread *t, uint32_t local_fn, int inherited)
+{
+    struct m_trace_state *s = t->trace;
+    uint32_t parent = s->depth ? s->stack[s->depth - 1].node : 0;
+    uint64_t key = (uint64_t)parent << 32 | local_fn;
+    uint32_t node = hm_get(&t->children, key);
+    if (node == HM_NONE) {
+        model_node_new(t, parent, local_fn, &node);
+        hm_put(&t->children, key, node);
+    }
+    if (!inherited)
+        t->nodes[node].calls++;
+    cprof_grow(&s->stack, &s->cap, s->depth + 1, sizeof(*s->stack));
+    s->stack[s->depth].node = node;
+    s->stack[s->depth].inherited = inherited;
+    s->stack[s->depth].start = s->now;
+    s->depth++;
+}
+
+/* Closes the innermost frame; completed says whether it was a call that
+ * ended (exit or longjmp) rather than one cut off by the end of the data. */
+static void tr_pop(struct m_thread *t, int completed)
+{
+    struct m_trace_state *s = t->trace;
+    struct tr_frame *f = &s->stack[--s->depth];
+    struct m_node *n = &t->nodes[f->node];
+    uint64_t ticks = s->now > f->start ? s->now - f->start : 0;
+    n->incl_ticks += ticks;
+    if (!completed || f->inherited)
+        return;
+    if (n->completed == 0 || ticks < n->min_ticks)
+        n->min_ticks = ticks;
+    if (ticks > n->max_ticks)
+        n->max_ticks = ticks;
+    n->completed++;
+    model_hist_add(n, cprof_hist_bucket(ticks, t->proc->hist_sub_bits), 1);
+}
+
+static int tr_index(struct m_trace_state *s, uint64_t index, uint32_t *local_fn)
+{
+    if (index >= s->nindex || s->fn_of_index[index] == M_NONE)
+        return -1;
+    *local_fn = s->fn_of_index[index];
+    return 0;
+}
+
+static int tr_define(struct m_process *p, struct m_trace_state *s, uint64_t index,
+                     uint64_t addr)
+{
+    if (index >= TR_MAX_INDEX)
+        return -1;
+    if (index >= s->nindex) {
+        size_t cap = s->nindex;
+        cprof_grow(&s->fn_of_index, &cap, index + 1, sizeof(*s->fn_of_index));
+        for (size_t i = s->nindex; i < cap; i++)
+            s->fn_of_index[i] = M_NONE;
+        s->nindex = cap;
+    }
+    s->fn_of_index[index] = model_local_fn(p, addr);
+    return 0;
+}
+
+/* The events array of one chunk, read uint by uint. */
+struct tr_events {
+    struct mp_in *in;
+    uint32_t left; /* elements of the array not read yet */
+};
+
+static int tr_uint(struct tr_events *ev, uint64_t *v)
+{
+    if (ev->left == 0 || mp_read_uint(ev->in, v) != MP_OK)
+        return -1;
+    ev->left--;
+    return 0;
+}
+
+/* One EXT event after its code. Returns 0 or -1 (malformed). */
+static int tr_ext(struct m_thread *t, struct tr_events *ev, uint64_t code)
+{
+    struct m_trace_state *s = t->trace;
+    uint64_t a, b;
+    uint32_t local_fn;
+    switch (code) {
+    case CPROF_EXT_FUNC:
+        return tr_uint(ev, &a) || tr_uint(ev, &b) || tr_define(t->proc, s, a, b);
+    case CPROF_EXT_INHERITED:
+        if (tr_uint(ev, &a) || a > ev->left)
+            return -1;
+        for (uint64_t i = 0; i < a; i++) {
+            if (tr_uint(ev, &b) || tr_index(s, b, &local_fn))
+                return -1;
+            tr_push(t, local_fn, 1);
+        }
+        return 0;
+    case CPROF_EXT_UNWIND:
+        if (tr_uint(ev, &a) || tr_uint(ev, &b) || b > s->depth)
+            return -1;
+        for (uint64_t i = 0; i < b; i++)
+            tr_pop(t, a == CPROF_UNWIND_LONGJMP);
+        return 0;
+    case CPROF_EXT_DROP:
+        if (tr_uint(ev, &a))
+            return -1;
+        t->stats.dropped_events += a;
+        return 0;
+    default:
+        return -1; /* its operands cannot be skipped without knowing it */
+    }
+}
+
+/* One event. Returns 0 or -1 (malformed). */
+static int tr_event(struct m_thread *t, struct tr_events *ev)
+{
+    struct m_trace_state *s = t->trace;
+    uint64_t token, operand;
+    uint32_t local_fn;
+    if (tr_uint(ev, &token))
+        return -1;
+    s->now += token >> CPROF_EV_KIND_BITS;
+    switch (token & ((1u << CPROF_EV_KIND_BITS) - 1)) {
+    case CPROF_EV_ENTER:
+        if (tr_uint(ev, &operand) || tr_index(s, operand, &local_fn))
+            return -1;
+        tr_push(t, local_fn, 0);
+        return 0;
+    case CPROF_EV_EXIT:
+        if (s->depth)
+            tr_pop(t, 1);
+        else
+            t->stats.unmatched_exits++;
+        return 0;
+    case CPROF_EV_LINE:
+        return tr_uint(ev, &operand);
+    default:
+        return tr_uint(ev, &operand) || tr_ext(t, ev, operand);
+    }
+}
+
+int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *rec,
+                      char *msg, size_t msglen)
+{
+    uint64_t serial, base;
+    uint32_t count;
+    if (rd_field_uint(rec, &serial) || serial > UINT32_MAX || rd_field_uint(rec, &base) ||
+        rec->nfields == 0 || mp_read_array(&rec->body, &count) != MP_OK) {
+        snprintf(msg, msglen, "bad trace record");
+        return -1;
+    }
+    rec->nfields--;
+    struct m_thread *t = model_thread(p, (uint32_t)serial);
+    if (m->filter.tid && !t->tid)
+        t->excluded = 1;
+    if (t->excluded)
+        return 0;
+    if (t->nnodes > 1 && !t->trace) {
+        snprintf(msg, msglen, "trace record for thread %u, which has node records",
+                 t->serial);
+        return -1;
+    }
+    if (!t->trace)
+        t->trace = cprof_xcalloc(1, sizeof(*t->trace));
+    t->trace->now = base;
+    struct tr_events ev = {&rec->body, count};
+    while (ev.left) {
+        if (tr_event(t, &ev) < 0) {
+            snprintf(msg, msglen,
+                     "bad event at element %u of the trace chunk of thread %u",
+                     count - ev.left, t->serial);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void model_trace_finish(struct m_thread *t)
+{
+    struct m_trace_state *s = t->trace;
+    if (!s)
+        return;
+    t->stats.cut_open += s->depth;
+    while (s->depth)
+        tr_pop(t, 0);
+}
+
+void model_trace_free(struct m_thread *t)
+{
+    if (!t->trace)
+        return;
+    free(t->trace->fn_of_index);
+    free(t->trace->stack);
+    free(t->trace);
+    t->trace = NULL;
+}

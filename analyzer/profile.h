@@ -1,0 +1,61 @@
+/*
+ * The per-function view: one row per function with its exact call count,
+ * self and inclusive time, per-call min and max, summed over every thread
+ * and process in the model. Inclusive time counts a recursive function's
+ * outermost activation only (as cProfile does), so a function's total never
+ * exceeds the time it was really on the stack.
+ */
+#ifndef CPROF_PROFILE_H
+#define CPROF_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "sym.h"
+
+struct pf_row {
+    uint32_t func;           /* model.funcs index */
+    const char *name, *file; /* owned by the symbol cache (or the profile) */
+    unsigned line;
+    const char *module; /* path of the ELF object, "" when unknown */
+    enum sym_quality quality;
+    uint64_t calls;
+    uint64_t completed; /* calls that returned (min/max cover these) */
+    double self_ns, total_ns;
+    double min_ns, max_ns; /* valid when completed > 0 */
+    double self_pct;       /* share of all self time, 0..100 */
+};
+
+struct profile {
+    struct pf_row *rows;
+    size_t nrows;
+    uint64_t total_calls;
+    double total_self_ns;
+    int timed;    /* times are known (not only count-mode data) */
+    char **owned; /* names made up here for functions without a module */
+    size_t nowned, owned_cap;
+};
+
+enum pf_sort {
+    PF_SORT_SELF,
+    PF_SORT_TOTAL,
+    PF_SORT_CALLS,
+    PF_SORT_SELF_PER_CALL,
+    PF_SORT_TOTAL_PER_CALL,
+    PF_SORT_MIN,
+    PF_SORT_MAX,
+    PF_SORT_NAME,
+    PF_SORT_FILE,
+};
+
+/* Builds the table; functions with neither calls nor time are left out.
+ * Names come from the symbol cache, which must outlive the profile. */
+void profile_build(const struct model *m, struct sym_cache *syms, struct profile *out);
+/* Sorts by key, largest first for numbers, alphabetically for names and
+ * files; ties go by name, file, line. Returns -1 for an unknown key name. */
+int profile_sort_key(const char *name, enum pf_sort *key);
+void profile_sort(struct profile *p, enum pf_sort key);
+void profile_free(struct profile *p);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * The reader: walks one .cprof file record by record without holding more
+ * of it in memory than the record being read (a window that grows to the
+ * largest record, normally a trace chunk of about a megabyte).
+ *
+ * It checks the header (magic, major version) and the framing of every
+ * record: each is a msgpack array whose first element is a known or unknown
+ * record type. What a record's fields mean is the model's business; the
+ * reader hands it the fields as a bounded msgpack input. Damage (a cut-off
+ * file, bytes that are not msgpack) ends the walk with a message that names
+ * the byte where the damage starts; everything before it stays usable.
+ */
+#ifndef CPROF_READER_H
+#define CPROF_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cprof_mp.h"
+
+struct rd_header {
+    unsigned major, minor;
+    char *mode;  /* "summary", "trace", "count" or what a newer runtime wrote */
+    char *clock; /* "tsc", "monotonic", "none" */
+    double ticks_per_sec;
+    uint64_t start_ticks, start_mono_ns, start_unix_ns;
+    uint64_t pid, ppid;
+    uint64_t fork_parent; /* 0 unless the process was forked */
+    unsigned hist_sub_bits;
+    char *exe;
+    char **argv;
+    size_t argc;
+    char **config_warnings;
+    size_t nconfig_warnings;
+};
+
+struct rd_record {
+    unsigned type;     /* CPROF_REC_*, or a type this reader does not know */
+    uint32_t nfields;  /* fields not read yet (the type excluded) */
+    struct mp_in body; /* positioned at the first field; bounded by the record */
+    uint64_t offset;   /* the record's first byte in the file */
+};
+
+struct rd_file;
+
+/*
+ * Opens path and reads its header. On failure returns NULL and writes a
+ * one-line reason (without the path) into err of size errlen: "no such
+ * file", "not a cprof file", "format 2.0 is newer than this cprof reads
+ * (1.0)", ...
+ */
+struct rd_file *rd_open(const char *path, char *err, size_t errlen);
+/* The same over a buffer the caller keeps alive until rd_close(). */
+struct rd_file *rd_open_mem(const void *data, size_t len, char *err, size_t errlen);
+void rd_close(struct rd_file *f);
+
+const struct rd_header *rd_header(const struct rd_file *f);
+
+/*
+ * The next record. Returns 1 with *rec filled (valid until the next call),
+ * 0 at the clean end of the file, -1 when the file is damaged from here on:
+ * rd_error() says how and where. A record's fields are read from rec->body;
+ * fields it does not read are simply ignored.
+ */
+int rd_next(struct rd_file *f, struct rd_record *rec);
+const char *rd_error(const struct rd_file *f);
+/* Bytes consumed so far (the offset of the next record). */
+uint64_t rd_offset(const struct rd_file *f);
+
+/*
+ * Field helpers for record bodies: read the next field as the given type.
+ * Return 0, or -1 when the record has no more fields or the field has
+ * another type.
+ */
+int rd_field_uint(struct rd_record *rec, uint64_t *v);
+int rd_field_str(struct rd_record *rec, const char **s, uint32_t *len);
+
+#endif
