@@ -227,6 +227,10 @@ static int model_node_rec(struct model *m, struct m_process *p, struct rd_record
         return 0;
     uint32_t idx;
     struct m_node *n = model_node_new(t, M_NONE, model_local_fn(p, fn), &idx);
+    cprof_grow(&t->node_parent_id, &t->parent_id_cap, t->nnodes,
+               sizeof(*t->node_parent_id));
+    t->node_parent_id[idx] = parent;
+    hm_put(&t->ids, id, idx);
     n->calls = calls;
     n->incl_ticks = incl;
     n->min_ticks = min;
@@ -242,10 +246,6 @@ static int model_node_rec(struct model *m, struct m_process *p, struct rd_record
         model_hist_add(n, (uint32_t)bucket, count);
         n->completed += count;
     }
-    hm_put(&t->ids, id, idx);
-    cprof_grow(&t->node_parent_id, &t->parent_id_cap, t->nnodes,
-               sizeof(*t->node_parent_id));
-    t->node_parent_id[idx] = parent;
     return 0;
 }
 
@@ -460,6 +460,8 @@ static void model_finish_thread(struct model *m, struct m_thread *t)
         n->func = p->local_to_func[n->func];
     }
     for (size_t i = t->nnodes; i-- > 1;) {
+        if (t->nodes[i].parent >= i)
+            t->nodes[i].parent = 0; /* parents come first; anything else is damage */
         struct m_node *parent = &t->nodes[t->nodes[i].parent];
         t->nodes[i].next_sibling = parent->first_child;
         parent->first_child = (uint32_t)i;

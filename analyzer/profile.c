@@ -80,13 +80,17 @@ static void profile_name(const struct model *m, struct sym_cache *syms, struct p
         return;
     }
     const struct m_module *mod = &m->modules[f->module];
+    row->module = mod->path;
+    if (!syms) {
+        row->name = "";
+        return;
+    }
     struct sym_func sf;
     sym_resolve(syms, mod->path, mod->build_id, f->addr, &sf);
     row->name = sf.name;
     row->file = sf.file;
     row->line = sf.line;
     row->quality = sf.quality;
-    row->module = mod->path;
 }
 
 void profile_build(const struct model *m, struct sym_cache *syms, struct profile *out)

@@ -50,7 +50,8 @@ enum pf_sort {
 };
 
 /* Builds the table; functions with neither calls nor time are left out.
- * Names come from the symbol cache, which must outlive the profile. */
+ * Names come from the symbol cache, which must outlive the profile; with
+ * syms NULL, functions in modules are left unnamed (""). */
 void profile_build(const struct model *m, struct sym_cache *syms, struct profile *out);
 /* Sorts by key, largest first for numbers, alphabetically for names and
  * files; ties go by name, file, line. Returns -1 for an unknown key name. */

@@ -126,12 +126,31 @@ static char *rd_strdup_field(struct mp_in *in)
     return cprof_xstrndup(s, n);
 }
 
-/* An array of strings into a newly allocated vector. */
+/* A string field into *dst, replacing what a repeated key set before. */
+static int rd_set_str(struct mp_in *in, char **dst)
+{
+    char *s = rd_strdup_field(in);
+    if (!s)
+        return -1;
+    free(*dst);
+    *dst = s;
+    return 0;
+}
+
+static void rd_free_strs(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* An array of strings into a newly allocated vector (replacing *out). */
 static int rd_str_array(struct mp_in *in, char ***out, size_t *count)
 {
     uint32_t n;
-    if (mp_read_array(in, &n) != MP_OK)
-        return -1;
+    if (mp_read_array(in, &n) != MP_OK || n > (size_t)(in->end - in->pos))
+        return -1; /* each string takes a byte at least */
+    rd_free_strs(*out, *count);
     char **v = cprof_xcalloc(n ? n : 1, sizeof(*v));
     *out = v;
     *count = 0;
@@ -181,11 +200,11 @@ static int rd_read_header(struct rd_file *f)
                 version = 1;
             }
         } else if (mp_match_str(&in, "mode")) {
-            bad = !(h->mode = rd_strdup_field(&in));
+            bad = rd_set_str(&in, &h->mode) < 0;
         } else if (mp_match_str(&in, "clock")) {
-            bad = !(h->clock = rd_strdup_field(&in));
+            bad = rd_set_str(&in, &h->clock) < 0;
         } else if (mp_match_str(&in, "exe")) {
-            bad = !(h->exe = rd_strdup_field(&in));
+            bad = rd_set_str(&in, &h->exe) < 0;
         } else if (mp_match_str(&in, "ticks_per_sec")) {
             bad = mp_read_f64(&in, &h->ticks_per_sec) != MP_OK;
         } else if (mp_match_str(&in, "start_ticks")) {
@@ -280,13 +299,6 @@ struct rd_file *rd_open_mem(const void *data, size_t len, char *err, size_t errl
     f->cap = f->len = len;
     f->eof = 1;
     return rd_start(f, err, errlen);
-}
-
-static void rd_free_strs(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
 }
 
 void rd_close(struct rd_file *f)
