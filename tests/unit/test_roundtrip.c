@@ -1,0 +1,160 @@
+/*
+ * The round trip: files the runtime writes, read back by the analyzer. A
+ * program with known exact counts (recursion, a loop, a thread, a longjmp,
+ * a fork) is built against the runtime of this build tree and run in each
+ * recording mode; the model must give the same counts from every mode, and
+ * times that nest (a caller's total covers its callees'). Functions are
+ * identified by the link-time addresses nm reports, so this test does not
+ * depend on the symbolizer.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "profile.h"
+
+static const char rt_prog_src[] =
+    "#include <pthread.h>\n"
+    "#include <setjmp.h>\n"
+    "#include <stdlib.h>\n"
+    "#include <sys/wait.h>\n"
+    "#include <unistd.h>\n"
+    "static jmp_buf env;\n"
+    "__attribute__((noinline)) int leaf(int i) { return i * 3; }\n"
+    "__attribute__((noinline)) int rec(int n) { return n ? 1 + rec(n - 1) : leaf(n); }\n"
+    "__attribute__((noinline)) void deep(int n) { if (!n) longjmp(env, 1); deep(n - 1); }\n"
+    "void *worker(void *a) { (void)a; for (int i = 0; i < 40; i++) leaf(i); return 0; }\n"
+    "int main(void) {\n"
+    "    pthread_t t; pthread_create(&t, 0, worker, 0); pthread_join(t, 0);\n"
+    "    for (int i = 0; i < 10; i++) rec(4);\n"
+    "    if (!setjmp(env)) deep(3);\n"
+    "    leaf(1);\n"
+    "    pid_t p = fork(); if (p == 0) { rec(2); exit(0); }\n"
+    "    waitpid(p, 0, 0);\n"
+    "    return 0; }\n";
+
+/* main 1, worker 1, leaf 40 + 10 + 1 (+1 in the child), rec 50 (+3 in the
+ * child), deep 4 */
+static const struct {
+    const char *name;
+    uint64_t calls;
+} rt_expected[] = {
+    {"main", 1}, {"worker", 1}, {"leaf", 52}, {"rec", 53}, {"deep", 4},
+};
+
+static char rt_dir[] = "/tmp/cprof-roundtrip-XXXXXX";
+
+static void rt_build(void)
+{
+    cr_assert(mkdtemp(rt_dir));
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cat > %s/prog.c <<'EOF'\n%sEOF\n", rt_dir, rt_prog_src);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "clang -O2 -finstrument-functions -o %s/prog %s/prog.c -lpthread "
+             "-L%s/lib/cprof -Wl,-rpath,%s/lib/cprof -lcprof-rt && nm %s/prog > %s/nm",
+             rt_dir, rt_dir, CPROF_BINARY_DIR, CPROF_BINARY_DIR, rt_dir, rt_dir);
+    cr_assert_eq(system(cmd), 0, "cannot build the test program");
+}
+
+/* The link-time address nm gives name. */
+static uint64_t rt_addr(const char *name)
+{
+    char path[256], line[512];
+    snprintf(path, sizeof path, "%s/nm", rt_dir);
+    FILE *f = fopen(path, "r");
+    cr_assert(f);
+    unsigned long long addr;
+    char type, sym[256];
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%llx %c %255s", &addr, &type, sym) == 3 && !strcmp(sym, name)) {
+            fclose(f);
+            return addr;
+        }
+    }
+    fclose(f);
+    cr_assert_fail("nm does not list %s", name);
+    return 0;
+}
+
+static void rt_cleanup(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", rt_dir);
+    (void)system(cmd);
+}
+
+/* Runs the program in mode and loads what it wrote. */
+static void rt_record(const char *mode, struct model *m, struct profile *pf)
+{
+    char cmd[1024], data[512];
+    snprintf(data, sizeof data, "%s/%s", rt_dir, mode);
+    snprintf(cmd, sizeof cmd, "cd %s && CPROF_MODE=%s CPROF_DIR=%s ./prog", rt_dir, mode, data);
+    cr_assert_eq(system(cmd), 0, "the profiled program failed in %s mode", mode);
+    model_init(m);
+    cr_assert_eq(model_load_path(m, data), 0);
+    cr_assert_eq(m->nprocs, 2, "%s: parent and forked child: %zu files", mode, m->nprocs);
+    profile_build(m, NULL, pf);
+}
+
+static const struct pf_row *rt_row(const struct model *m, const struct profile *pf,
+                                   const char *name)
+{
+    uint64_t addr = rt_addr(name);
+    for (size_t i = 0; i < pf->nrows; i++)
+        if (m->funcs[pf->rows[i].func].addr == addr)
+            return &pf->rows[i];
+    cr_assert_fail("no row for %s", name);
+    return NULL;
+}
+
+static void rt_check(const char *mode)
+{
+    struct model m;
+    struct profile pf;
+    rt_build();
+    rt_record(mode, &m, &pf);
+    for (size_t i = 0; i < sizeof rt_expected / sizeof *rt_expected; i++) {
+        const struct pf_row *r = rt_row(&m, &pf, rt_expected[i].name);
+        cr_expect_eq(r->calls, rt_expected[i].calls, "%s: %s called %llu times, expected %llu",
+                     mode, rt_expected[i].name, (unsigned long long)r->calls,
+                     (unsigned long long)rt_expected[i].calls);
+    }
+    cr_expect_eq(pf.timed, strcmp(mode, "count") != 0);
+    if (pf.timed) {
+        const struct pf_row *main_row = rt_row(&m, &pf, "main");
+        const struct pf_row *rec = rt_row(&m, &pf, "rec");
+        const struct pf_row *leaf = rt_row(&m, &pf, "leaf");
+        cr_expect(main_row->total_ns > 0 && rec->total_ns > 0 && leaf->total_ns > 0);
+        cr_expect(main_row->total_ns >= rec->total_ns, "main's total covers rec's");
+        cr_expect(rec->self_ns <= rec->total_ns + 1e-6);
+        cr_expect(rec->min_ns <= rec->max_ns);
+        cr_expect(rec->completed == rec->calls, "%s: every rec call returned", mode);
+        const struct pf_row *deep = rt_row(&m, &pf, "deep");
+        cr_expect_eq(deep->completed, 4, "longjmp'd frames are completed calls");
+    }
+    int longjmp_warned = 0;
+    for (size_t i = 0; i < m.warnings.count; i++)
+        longjmp_warned |= strstr(m.warnings.text[i], "4 frames left by longjmp") != NULL;
+    cr_expect(longjmp_warned, "%s: the longjmp repair is reported", mode);
+    profile_free(&pf);
+    model_free(&m);
+    rt_cleanup();
+}
+
+Test(roundtrip, summary_mode)
+{
+    rt_check("summary");
+}
+
+Test(roundtrip, trace_mode)
+{
+    rt_check("trace");
+}
+
+Test(roundtrip, count_mode)
+{
+    rt_check("count");
+}
