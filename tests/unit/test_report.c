@@ -1,0 +1,196 @@
+/*
+ * The output formats and the report command: exact text, JSON and CSV for
+ * a small table (quoting, nulls, human units, alignment), and the report
+ * command's exit statuses on good, missing and foreign input.
+ */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "fmt.h"
+#include "model.h"
+#include "stream.h"
+
+static const struct fmt_col cols[] = {
+    {"name", "function", FMT_STR, FMT_ALL},
+    {"location", "file:line", FMT_STR, FMT_TEXT_ONLY},
+    {"line", "line", FMT_UINT, FMT_DATA_ONLY},
+    {"calls", "calls", FMT_UINT, FMT_ALL},
+    {"total_ns", "total", FMT_NS, FMT_ALL},
+    {"self_pct", "self%", FMT_PCT, FMT_ALL},
+};
+
+static const struct fmt_cell cells[] = {
+    {.str = "main"},
+    {.str = "a.c:3"},
+    {.num = 3},
+    {.num = 1},
+    {.num = 2.5e9},
+    {.num = 60},
+    {.str = "odd, \"name\""},
+    {.str = "b.c"},
+    {.null = 1},
+    {.num = 12345},
+    {.num = 1500},
+    {.num = 40},
+};
+
+static char *render(const struct fmt_ops *ops, const struct warnings *w)
+{
+    struct model m;
+    model_init(&m);
+    struct fmt_table t = {"functions", cols, 6, cells, 2, 50};
+    struct fmt_doc doc = {.title = "functions", .model = &m, .table = &t, .warnings = w};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    ops->write(out, &doc);
+    fclose(out);
+    model_free(&m);
+    return buf;
+}
+
+Test(report, csv_quotes_and_leaves_unknowns_empty)
+{
+    char *csv = render(&fmt_csv, NULL);
+    cr_expect_str_eq(csv, "name,line,calls,total_ns,self_pct\n"
+                          "main,3,1,2500000000,60.00\n"
+                          "\"odd, \"\"name\"\"\",,12345,1500,40.00\n");
+    free(csv);
+}
+
+Test(report, json_has_stable_keys_nulls_and_warnings)
+{
+    struct warnings w = {0};
+    warn_add(&w, "a \"quoted\" warning");
+    char *json = render(&fmt_json, &w);
+    cr_expect(
+        strstr(json,
+               "\"functions\": [\n    {\"name\": \"main\", \"line\": 3, \"calls\": 1, "
+               "\"total_ns\": 2500000000, \"self_pct\": 60.00},\n"),
+        "%s", json);
+    cr_expect(
+        strstr(json,
+               "{\"name\": \"odd, \\\"name\\\"\", \"line\": null, \"calls\": 12345"),
+        "%s", json);
+    cr_expect(strstr(json, "\"warnings\": [\n    \"a \\\"quoted\\\" warning\"\n  ]"),
+              "%s", json);
+    cr_expect(!strstr(json, "location"), "text-only columns stay out of JSON");
+    free(json);
+    warn_free(&w);
+}
+
+Test(report, text_aligns_columns_in_human_units)
+{
+    char *text = render(&fmt_text, NULL);
+    cr_expect(strstr(text, "function     file:line  calls    total  self%\n"
+                           "main         a.c:3          1   2.50 s  60.0%\n"
+                           "odd, \"name\"  b.c        12345  1.50 µs  40.0%\n"),
+              "%s", text);
+    free(text);
+}
+
+Test(report, human_units_keep_three_digits)
+{
+    static const struct {
+        double ns;
+        const char *text;
+    } cases[] = {
+        {0, "0 ns"},        {999, "999 ns"},     {1000, "1.00 µs"},  {12345, "12.3 µs"},
+        {999499, "999 µs"}, {999600, "1.00 ms"}, {4.2e7, "42.0 ms"}, {3.6e12, "3600 s"},
+    };
+    char buf[32];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        fmt_human_ns(cases[i].ns, buf, sizeof buf);
+        cr_expect_str_eq(buf, cases[i].text, "%.0f ns", cases[i].ns);
+    }
+}
+
+/* ---- the command -------------------------------------------------------- */
+
+static char *write_sample(void)
+{
+    struct tstream s;
+    ts_begin(&s, "summary", 7);
+    ts_module(&s, 0, 0x1000, 0x2000, "/nonexistent/prog");
+    ts_thread(&s, 1, 7);
+    ts_node(&s, 1, 1, 0, 0x1100, 1, 100, 100, 100, 1);
+    ts_node(&s, 1, 2, 1, 0x1200, 3, 60, 10, 30, 3);
+    ts_thread_end(&s, 1, "");
+    ts_end(&s, 1e9, 100);
+    char *path = strdup("/tmp/cprof-report-XXXXXX.cprof");
+    int fd = mkstemps(path, 6);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, s.buf, ts_len(&s)), (ssize_t)ts_len(&s));
+    close(fd);
+    ts_free(&s);
+    return path;
+}
+
+static int report(int argc, char **argv)
+{
+    return cmd_report(argc, argv);
+}
+
+Test(report, csv_of_a_file, .init = cr_redirect_stdout)
+{
+    char *path = write_sample();
+    char *argv[] = {"report", path, "--format", "csv", "--sort", "calls", NULL};
+    cr_assert_eq(report(6, argv), 0);
+    fflush(stdout);
+    unlink(path);
+    free(path);
+    char line[512];
+    FILE *out = cr_get_redirected_stdout();
+    cr_assert(fgets(line, sizeof line, out));
+    cr_expect_str_eq(line, "name,file,line,calls,self_ns,total_ns,self_per_call_ns,"
+                           "total_per_call_ns,min_ns,max_ns,self_pct,module\n");
+    cr_assert(fgets(line, sizeof line, out));
+    cr_expect(strstr(line, ",3,60,60,20,20,10,30,60.00,/nonexistent/prog\n"), "%s", line);
+    cr_assert(fgets(line, sizeof line, out));
+    cr_expect(strstr(line, ",1,40,100,40,100,100,100,40.00,/nonexistent/prog\n"), "%s",
+              line);
+}
+
+Test(report, usage_errors_exit_1, .init = cr_redirect_stderr)
+{
+    char *bad_format[] = {"report", "--format", "xml", NULL};
+    cr_expect_eq(report(3, bad_format), CPROF_EXIT_USAGE);
+    char *bad_sort[] = {"report", "--sort", "speed", NULL};
+    cr_expect_eq(report(3, bad_sort), CPROF_EXIT_USAGE);
+    char *bad_limit[] = {"report", "--limit", "ten", NULL};
+    cr_expect_eq(report(3, bad_limit), CPROF_EXIT_USAGE);
+    char *unknown[] = {"report", "--frobnicate", NULL};
+    cr_expect_eq(report(2, unknown), CPROF_EXIT_USAGE);
+}
+
+Test(report, missing_and_foreign_input_exit_2, .init = cr_redirect_stderr)
+{
+    char *missing[] = {"report", "/nonexistent/cprof.data", NULL};
+    cr_expect_eq(report(2, missing), CPROF_EXIT_DATA);
+    char dir[] = "/tmp/cprof-empty-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char *empty[] = {"report", dir, NULL};
+    cr_expect_eq(report(2, empty), CPROF_EXIT_DATA);
+    char foreign[300];
+    snprintf(foreign, sizeof foreign, "%s/x.cprof", dir);
+    FILE *f = fopen(foreign, "w");
+    fputs("hello\n", f);
+    fclose(f);
+    char *not_ours[] = {"report", foreign, NULL};
+    cr_expect_eq(report(2, not_ours), CPROF_EXIT_DATA);
+    unlink(foreign);
+    rmdir(dir);
+    fflush(stderr);
+    char text[4096] = "";
+    size_t n = fread(text, 1, sizeof text - 1, cr_get_redirected_stderr());
+    text[n] = 0;
+    cr_expect(strstr(text, "cprof: /nonexistent/cprof.data: No such file or directory\n"),
+              "%s", text);
+    cr_expect(strstr(text, "no .cprof files in this directory"), "%s", text);
+    cr_expect(strstr(text, "x.cprof: not a cprof file"), "%s", text);
+}
