@@ -1,0 +1,70 @@
+/*
+ * The installed tree: `cmake --install` into a scratch prefix gives
+ * P/bin/cprof-cc and P/bin/cprof, and the installed cprof-cc builds a
+ * program that finds the installed runtime with no environment set, whose
+ * report has the sample's exact counts. The build tree is not used after
+ * the install (the prefix is then moved, to prove nothing points back).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "e2e_util.h"
+
+static void run_ok(const char *cwd, char *const argv[], char *const env[],
+                   struct e2e_result *res)
+{
+    char status[64];
+    cr_assert_eq(e2e_run(cwd, argv, env, (char *const[]){"CPROF_DIR", "CPROF_MODE", NULL}, 300,
+                         res),
+                 0, "cannot run %s", argv[0]);
+    cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0,
+              "%s: %s\nstdout: %s\nstderr: %s", argv[0], e2e_status_str(res, status, sizeof status),
+              res->out, res->err);
+}
+
+Test(install, installed_tools_work_from_anywhere, .timeout = 600)
+{
+    char *tmp = e2e_make_temp_dir(NULL, "cprof-install");
+    cr_assert(tmp);
+    char prefix[4096], moved[4096], cc[4200], cprof[4200], prog[4200], data[4200];
+    snprintf(prefix, sizeof prefix, "%s/prefix", tmp);
+    snprintf(moved, sizeof moved, "%s/moved", tmp);
+    struct e2e_result res;
+
+    run_ok(NULL,
+           (char *const[]){"cmake", "--install", CPROF_BINARY_DIR, "--prefix", prefix, NULL},
+           NULL, &res);
+    e2e_result_free(&res);
+    cr_assert_eq(rename(prefix, moved), 0);
+
+    snprintf(cc, sizeof cc, "%s/bin/cprof-cc", moved);
+    snprintf(cprof, sizeof cprof, "%s/bin/cprof", moved);
+    snprintf(prog, sizeof prog, "%s/fib", tmp);
+    snprintf(data, sizeof data, "%s/cprof.data", tmp);
+    run_ok(tmp,
+           (char *const[]){cc, "-O2", "-o", prog, CPROF_SOURCE_DIR "/samples/fib/main.c", NULL},
+           NULL, &res);
+    e2e_result_free(&res);
+    run_ok(tmp, (char *const[]){prog, NULL}, NULL, &res);
+    e2e_result_free(&res);
+    cr_assert_eq(e2e_count_files(data, ".cprof"), 1, "the program wrote no profile");
+
+    run_ok(tmp, (char *const[]){cprof, "report", "--format", "csv", NULL}, NULL, &res);
+    struct e2e_csv csv;
+    cr_assert_eq(e2e_csv_parse(res.out, &csv), 0);
+    int name = e2e_csv_column(&csv, "name"), calls = e2e_csv_column(&csv, "calls");
+    cr_assert(name >= 0 && calls >= 0, "CSV header: %s", res.out);
+    const char *fib_calls = NULL;
+    for (size_t r = 1; r < csv.n_rows; r++)
+        if (e2e_csv_cell(&csv, r, name) && !strcmp(e2e_csv_cell(&csv, r, name), "fib"))
+            fib_calls = e2e_csv_cell(&csv, r, calls);
+    cr_expect(fib_calls && !strcmp(fib_calls, "242785"), "fib calls: %s\n%s",
+              fib_calls ? fib_calls : "(no row)", res.out);
+    e2e_csv_free(&csv);
+    e2e_result_free(&res);
+    e2e_remove_tree(tmp);
+    free(tmp);
+}
