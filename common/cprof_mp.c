@@ -438,14 +438,24 @@ static int mp_read_bytes(struct mp_in *in, const uint8_t **b, uint32_t *len,
     return MP_OK;
 }
 
+/* The pointer is converted, not written through a cast pointer-to-pointer:
+ * that would break strict aliasing (and did, with gcc -O2). */
 int mp_read_str(struct mp_in *in, const char **s, uint32_t *len)
 {
-    return mp_read_bytes(in, (const uint8_t **)s, len, MP_T_STR);
+    const uint8_t *bytes;
+    int err = mp_read_bytes(in, &bytes, len, MP_T_STR);
+    if (err == MP_OK)
+        *s = (const char *)bytes;
+    return err;
 }
 
 int mp_read_bin(struct mp_in *in, const void **b, uint32_t *len)
 {
-    return mp_read_bytes(in, (const uint8_t **)b, len, MP_T_BIN);
+    const uint8_t *bytes;
+    int err = mp_read_bytes(in, &bytes, len, MP_T_BIN);
+    if (err == MP_OK)
+        *b = bytes;
+    return err;
 }
 
 /* Skips objects iteratively: `pending` counts the objects still to skip at
