@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "fmt.h"
@@ -81,16 +82,27 @@ static const char *const report_titles[] = {
     [PF_SORT_FILE] = "functions by file",
 };
 
+/* path relative to the directory cprof runs in when it lies below it: the
+ * text table's file:line column stays short for the usual case of a
+ * report made from the project's top directory. */
+static const char *report_short_path(const char *path, const char *cwd)
+{
+    size_t n = strlen(cwd);
+    if (n > 1 && !strncmp(path, cwd, n) && path[n] == '/' && path[n + 1])
+        return path + n + 1;
+    return path;
+}
+
 /* Fills one row of cells from a profile row; location is owned by the
  * caller's list of strings. */
-static void report_row(const struct profile *pf, const struct pf_row *r,
+static void report_row(const struct profile *pf, const struct pf_row *r, const char *cwd,
                        struct fmt_cell *cell, char **location)
 {
     for (int c = 0; c < RC_COUNT; c++)
         cell[c] = (struct fmt_cell){0};
     cell[RC_NAME].str = r->name;
-    *location = r->line ? cprof_xasprintf("%s:%u", r->file, r->line)
-                        : cprof_xstrdup(r->file[0] ? r->file : r->module);
+    const char *where = report_short_path(r->file[0] ? r->file : r->module, cwd);
+    *location = r->line ? cprof_xasprintf("%s:%u", where, r->line) : cprof_xstrdup(where);
     cell[RC_LOCATION].str = *location;
     cell[RC_FILE].str = r->file;
     cell[RC_LINE].num = r->line;
@@ -237,8 +249,11 @@ int cmd_report(int argc, char **argv)
             cols[c].where = FMT_DATA_ONLY;
     struct fmt_cell *cells = cprof_xcalloc(nrows * RC_COUNT, sizeof(*cells));
     char **locations = cprof_xcalloc(nrows, sizeof(*locations));
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        cwd[0] = 0;
     for (size_t i = 0; i < nrows; i++)
-        report_row(&pf, &pf.rows[i], &cells[i * RC_COUNT], &locations[i]);
+        report_row(&pf, &pf.rows[i], cwd, &cells[i * RC_COUNT], &locations[i]);
 
     struct fmt_table table = {
         .name = "functions",
