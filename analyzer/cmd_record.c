@@ -225,7 +225,12 @@ int cmd_record(int argc, char **argv)
         written++;
     }
     int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-    if (written == 0 && !(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127))
+    if (written == 0 && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)
+        cprof_error(
+            "record: %s was killed by SIGKILL before it could write its profile "
+            "(summary and count modes write at exit; trace mode writes as it goes)",
+            argv[optind]);
+    else if (written == 0 && !(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127))
         cprof_error("record: %s wrote no profile: was it built with cprof-cc?",
                     argv[optind]);
     else if (written)
