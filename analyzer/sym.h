@@ -26,13 +26,21 @@ enum sym_quality {
 struct sym_func {
     const char *name; /* function name, never NULL */
     const char *file; /* source file, "" when unknown */
-    unsigned line;    /* line of the function's declaration, 0 if unknown */
+    unsigned line;    /* line of the function's declaration, 0 if unknown; with
+                         -gline-tables-only (no declarations) the line of its
+                         first line-table row, usually the opening brace */
     uint64_t entry;   /* link-time address of the function's first byte */
     enum sym_quality quality;
 };
 
 struct sym_cache *sym_cache_new(void);
 void sym_cache_free(struct sym_cache *cache);
+
+/* Where separate debug files are looked for by build id and debug link
+ * (<dir>/.build-id/xx/yyyy.debug, <dir>/<module's folder>/<link>); the
+ * default is /usr/lib/debug, "" turns that search off. Call before the
+ * first sym_resolve(). */
+void sym_cache_set_debug_root(struct sym_cache *cache, const char *dir);
 
 /*
  * Resolves the function that contains link-time address vaddr in the ELF

@@ -1,0 +1,110 @@
+/*
+ * What the symbolizer's three files share: the index entry every source
+ * (DWARF subprograms, ELF symbols) is reduced to, a growable table of them,
+ * and the string arena that owns every name and file an entry points to.
+ * sym.c owns the cache and lookups, sym_elf.c reads ELF (symbols, build id,
+ * debug links), sym_dwarf.c reads DWARF (subprograms and line tables).
+ */
+#ifndef CPROF_SYM_INTERNAL_H
+#define CPROF_SYM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sym.h"
+
+/* One address range of one function. */
+struct sym_entry {
+    uint64_t lo, hi; /* [lo, hi), link-time addresses */
+    uint64_t entry;  /* the function's first byte (lo unless split in ranges) */
+    const char *name;
+    const char *file; /* "" when unknown */
+    unsigned line;    /* 0 when unknown */
+    uint8_t quality;  /* enum sym_quality */
+    uint8_t rank;     /* among aliases at one address, the lowest rank wins */
+};
+
+struct sym_table {
+    struct sym_entry *v;
+    size_t n, cap;
+};
+
+/* Appends a zeroed entry and returns it (valid until the next append). */
+struct sym_entry *sym_table_add(struct sym_table *t);
+/* Sorts by lo, keeps one entry per start address (the best ranked) and cuts
+ * each range at the next one's start, so that a lookup is one binary
+ * search. */
+void sym_table_finish(struct sym_table *t);
+/* The entry whose range holds addr, or NULL. t must be finished. */
+const struct sym_entry *sym_table_find(const struct sym_table *t, uint64_t addr);
+void sym_table_free(struct sym_table *t);
+
+/* Strings copied into large blocks, freed all at once. */
+struct sym_strings {
+    char **blocks;
+    size_t nblocks, cap;
+    char *cur;
+    size_t left;
+};
+
+/* Copies the n bytes at s (plus a NUL) into the arena. */
+const char *sym_strings_add(struct sym_strings *p, const char *s, size_t n);
+/* Copies a source path, dropping "./" components ("/src/./a.c" -> "/src/a.c"). */
+const char *sym_strings_path(struct sym_strings *p, const char *path);
+void sym_strings_free(struct sym_strings *p);
+
+/* What sym_elf_read learns about a file besides its symbols. */
+struct sym_elf_info {
+    char build_id[129];  /* lowercase hex, "" if none */
+    int has_debug_info;  /* a non-empty .debug_info with contents */
+    char debuglink[256]; /* .gnu_debuglink file name, "" if none */
+};
+
+/*
+ * Reads the ELF file open at fd: its build id and debug link into *info and
+ * its function symbols (.symtab and .dynsym, defined STT_FUNC and
+ * STT_GNU_IFUNC) into funcs, named from pool, quality SYM_SYMTAB. Returns 0,
+ * or -1 with a short reason in msg (the file is not ELF, or is damaged: then
+ * whatever was read before the damage stays in funcs).
+ */
+int sym_elf_read(int fd, struct sym_elf_info *info, struct sym_table *funcs,
+                 struct sym_strings *pool, char *msg, size_t msg_size);
+
+/* One row of a line-number table: the file is the number in the program,
+ * as written (DWARF 5 counts from 0, older versions from 1). */
+struct sym_line_row {
+    uint64_t addr;
+    uint64_t file;
+    unsigned line;
+    int end_sequence; /* the row after the sequence's last byte */
+};
+/* Called for each row; returning non-zero stops the program. */
+typedef int (*sym_line_fn)(void *arg, const struct sym_line_row *row);
+
+/* The version of the line table at offset off of .debug_line (sec, size),
+ * or -1 if its header is damaged. */
+int sym_line_version(const uint8_t *sec, size_t size, uint64_t off);
+/* Runs the line-number program at offset off, calling fn for each row.
+ * Returns 0, or -1 if the table is damaged (rows before the damage were
+ * given). */
+int sym_line_program(const uint8_t *sec, size_t size, uint64_t off, sym_line_fn fn,
+                     void *arg);
+
+/* The contents of the section called name of the ELF file open at fd,
+ * decompressed if need be, in *data (malloc'd, caller frees) and *size;
+ * 0 if found, -1 if not. */
+int sym_elf_section(int fd, const char *name, uint8_t **data, size_t *size);
+
+/*
+ * Reads the DWARF of the ELF file open at fd. Every concrete subprogram
+ * (not inlined copies) becomes entries in funcs, one per address range,
+ * with its name and declaration file:line. Entries that end up without a
+ * line, in funcs or in symbols (finished, so sorted), get the file:line of
+ * the first line-table row at their entry address and quality SYM_DWARF.
+ * Returns 1 when the file has DWARF, 0 when it has none, -1 when reading it
+ * failed (msg says why; what was read before the failure is kept).
+ */
+int sym_dwarf_read(int fd, struct sym_table *funcs, struct sym_table *symbols,
+                   struct sym_strings *pool, char *msg, size_t msg_size);
+
+#endif
