@@ -36,6 +36,11 @@ static const char record_usage[] =
     "Exit status: PROGRAM's (128+N if signal N killed it), 1 bad command line,\n"
     "2 DIR unusable, 127 PROGRAM could not be run.\n";
 
+static int record_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* The names of the .cprof files in dir, NULL-terminated, sorted. */
 static char **record_list(const char *dir, size_t *count)
 {
@@ -55,7 +60,7 @@ static char **record_list(const char *dir, size_t *count)
         closedir(d);
     cprof_grow(&names, &cap, *count + 1, sizeof(*names));
     names[*count] = NULL;
-    qsort(names, *count, sizeof(*names), (int (*)(const void *, const void *))strcmp);
+    qsort(names, *count, sizeof(*names), record_cmp);
     return names;
 }
 

@@ -690,7 +690,8 @@ int model_load_path(struct model *m, const char *path)
         names[count++] = cprof_xasprintf("%s/%s", path, e->d_name);
     }
     closedir(dir);
-    qsort(names, count, sizeof(*names), model_cmp_names);
+    if (count)
+        qsort(names, count, sizeof(*names), model_cmp_names);
     int status = CPROF_EXIT_OK;
     for (size_t i = 0; i < count; i++) {
         if (model_load_file(m, names[i], msg, sizeof msg) < 0) {

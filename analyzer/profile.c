@@ -198,7 +198,8 @@ static int profile_cmp(const void *a, const void *b)
 void profile_sort(struct profile *p, enum pf_sort key)
 {
     profile_sort_by = key;
-    qsort(p->rows, p->nrows, sizeof(*p->rows), profile_cmp);
+    if (p->nrows)
+        qsort(p->rows, p->nrows, sizeof(*p->rows), profile_cmp);
 }
 
 void profile_free(struct profile *p)

@@ -294,8 +294,8 @@ static void sym_load_dwarf(struct sym_cache *cache, struct sym_module *m, int fd
     char msg[512] = "";
     if (sym_dwarf_read(fd, &m->dwarf, &m->symbols, &m->strings, msg, sizeof msg) < 0)
         warn_add(&cache->warnings,
-                 "%s: damaged debug info (%s): some names come from "
-                 "the symbol table",
+                 "%s: debug info cprof cannot read (%s): names without a "
+                 "source location come from the symbol table",
                  file, msg);
 }
 
