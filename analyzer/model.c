@@ -478,49 +478,40 @@ static const char *model_basename(const char *path)
     return slash && slash[1] ? slash + 1 : path;
 }
 
-/* One warning per kind of loss or repair the runtime reported. */
+/* One warning per kind of loss or repair the runtime reported: what the
+ * count of each m_stats field means, in the user's terms. */
+static const struct {
+    size_t offset;
+    const char *what;
+} model_stat_texts[] = {
+    {offsetof(struct m_stats, dropped_depth),
+     "calls nested deeper than CPROF_MAX_DEPTH were not recorded"},
+    {offsetof(struct m_stats, dropped_reentrant),
+     "events from signal handlers that interrupted the profiler were not recorded"},
+    {offsetof(struct m_stats, dropped_nodes),
+     "calls past CPROF_MAX_NODES call paths are counted under [node limit]"},
+    {offsetof(struct m_stats, dropped_events), "events were dropped from the trace"},
+    {offsetof(struct m_stats, repaired_longjmp),
+     "frames left by longjmp were closed at the jump (counted as completed calls)"},
+    {offsetof(struct m_stats, closed_at_end),
+     "calls were still running when the data was written (exit() or a signal inside "
+     "them): timed up to that moment"},
+    {offsetof(struct m_stats, unmatched_exits),
+     "function exits matched no call (ignored)"},
+    {offsetof(struct m_stats, cut_open),
+     "calls had not returned where the trace ends: timed up to its last event"},
+};
+
 static void model_stat_warnings(struct model *m, struct m_process *p,
                                 const struct m_stats *s)
 {
     const char *prog = model_basename(p->exe[0] ? p->exe : p->file);
-    unsigned long long pid = (unsigned long long)p->pid;
-    if (s->dropped_depth)
-        warn_add(
-            &m->warnings,
-            "%s[%llu]: %llu calls nested deeper than CPROF_MAX_DEPTH were not recorded",
-            prog, pid, (unsigned long long)s->dropped_depth);
-    if (s->dropped_reentrant)
-        warn_add(&m->warnings,
-                 "%s[%llu]: %llu events from signal handlers that interrupted the "
-                 "profiler were not recorded",
-                 prog, pid, (unsigned long long)s->dropped_reentrant);
-    if (s->dropped_nodes)
-        warn_add(&m->warnings,
-                 "%s[%llu]: %llu calls past CPROF_MAX_NODES call paths are counted "
-                 "under [node limit]",
-                 prog, pid, (unsigned long long)s->dropped_nodes);
-    if (s->dropped_events)
-        warn_add(&m->warnings, "%s[%llu]: the trace dropped %llu events", prog, pid,
-                 (unsigned long long)s->dropped_events);
-    if (s->repaired_longjmp)
-        warn_add(&m->warnings,
-                 "%s[%llu]: %llu frames left by longjmp were closed at the jump "
-                 "(counted as completed calls)",
-                 prog, pid, (unsigned long long)s->repaired_longjmp);
-    if (s->closed_at_end)
-        warn_add(&m->warnings,
-                 "%s[%llu]: %llu calls were still running when the data was written "
-                 "(exit() or a signal inside them): timed up to that moment",
-                 prog, pid, (unsigned long long)s->closed_at_end);
-    if (s->unmatched_exits)
-        warn_add(&m->warnings, "%s[%llu]: %llu function exits matched no call (ignored)",
-                 prog, pid, (unsigned long long)s->unmatched_exits);
-    if (s->cut_open)
-        warn_add(
-            &m->warnings,
-            "%s[%llu]: %llu calls had not returned where the trace ends: timed up to "
-            "its last event",
-            prog, pid, (unsigned long long)s->cut_open);
+    for (size_t i = 0; i < sizeof model_stat_texts / sizeof *model_stat_texts; i++) {
+        uint64_t n = *(const uint64_t *)((const char *)s + model_stat_texts[i].offset);
+        if (n)
+            warn_add(&m->warnings, "%s[%llu]: %llu %s", prog, (unsigned long long)p->pid,
+                     (unsigned long long)n, model_stat_texts[i].what);
+    }
 }
 
 static void model_finish_process(struct model *m, struct m_process *p)

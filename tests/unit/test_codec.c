@@ -15,6 +15,7 @@
 
 #include "cprof_format.h"
 #include "cprof_mp.h"
+#include "testprog.h"
 
 static const uint64_t uint_edges[] = {
     0,
@@ -191,14 +192,7 @@ static const char prog_src[] =
 
 static void build_prog(const char *dir)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cat > %s/prog.c <<'EOF'\n%sEOF\n", dir, prog_src);
-    cr_assert_eq(system(cmd), 0);
-    snprintf(cmd, sizeof cmd,
-             "clang -O1 -finstrument-functions -o %s/prog %s/prog.c -lpthread "
-             "-L%s/lib/cprof -Wl,-rpath,%s/lib/cprof -lcprof-rt",
-             dir, dir, CPROF_BINARY_DIR, CPROF_BINARY_DIR);
-    cr_assert_eq(system(cmd), 0, "cannot build the test program");
+    tp_build(dir, "prog", prog_src, "");
 }
 
 static char *read_whole(const char *path, size_t *len)

@@ -14,6 +14,7 @@
 
 #include "model.h"
 #include "profile.h"
+#include "testprog.h"
 
 static const char rt_prog_src[] =
     "#include <pthread.h>\n"
@@ -24,7 +25,8 @@ static const char rt_prog_src[] =
     "static jmp_buf env;\n"
     "__attribute__((noinline)) int leaf(int i) { return i * 3; }\n"
     "__attribute__((noinline)) int rec(int n) { return n ? 1 + rec(n - 1) : leaf(n); }\n"
-    "__attribute__((noinline)) void deep(int n) { if (!n) longjmp(env, 1); deep(n - 1); }\n"
+    "__attribute__((noinline)) void deep(int n) { if (!n) longjmp(env, 1); deep(n - 1); "
+    "}\n"
     "void *worker(void *a) { (void)a; for (int i = 0; i < 40; i++) leaf(i); return 0; }\n"
     "int main(void) {\n"
     "    pthread_t t; pthread_create(&t, 0, worker, 0); pthread_join(t, 0);\n"
@@ -49,14 +51,9 @@ static char rt_dir[] = "/tmp/cprof-roundtrip-XXXXXX";
 static void rt_build(void)
 {
     cr_assert(mkdtemp(rt_dir));
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "cat > %s/prog.c <<'EOF'\n%sEOF\n", rt_dir, rt_prog_src);
-    cr_assert_eq(system(cmd), 0);
-    snprintf(cmd, sizeof cmd,
-             "clang -O2 -finstrument-functions -o %s/prog %s/prog.c -lpthread "
-             "-L%s/lib/cprof -Wl,-rpath,%s/lib/cprof -lcprof-rt && nm %s/prog > %s/nm",
-             rt_dir, rt_dir, CPROF_BINARY_DIR, CPROF_BINARY_DIR, rt_dir, rt_dir);
-    cr_assert_eq(system(cmd), 0, "cannot build the test program");
+    char nm[700];
+    snprintf(nm, sizeof nm, " && nm %s/prog > %s/nm", rt_dir, rt_dir);
+    tp_build(rt_dir, "prog", rt_prog_src, nm);
 }
 
 /* The link-time address nm gives name. */
@@ -91,7 +88,8 @@ static void rt_record(const char *mode, struct model *m, struct profile *pf)
 {
     char cmd[1024], data[512];
     snprintf(data, sizeof data, "%s/%s", rt_dir, mode);
-    snprintf(cmd, sizeof cmd, "cd %s && CPROF_MODE=%s CPROF_DIR=%s ./prog", rt_dir, mode, data);
+    snprintf(cmd, sizeof cmd, "cd %s && CPROF_MODE=%s CPROF_DIR=%s ./prog", rt_dir, mode,
+             data);
     cr_assert_eq(system(cmd), 0, "the profiled program failed in %s mode", mode);
     model_init(m);
     cr_assert_eq(model_load_path(m, data), 0);
@@ -118,8 +116,9 @@ static void rt_check(const char *mode)
     rt_record(mode, &m, &pf);
     for (size_t i = 0; i < sizeof rt_expected / sizeof *rt_expected; i++) {
         const struct pf_row *r = rt_row(&m, &pf, rt_expected[i].name);
-        cr_expect_eq(r->calls, rt_expected[i].calls, "%s: %s called %llu times, expected %llu",
-                     mode, rt_expected[i].name, (unsigned long long)r->calls,
+        cr_expect_eq(r->calls, rt_expected[i].calls,
+                     "%s: %s called %llu times, expected %llu", mode, rt_expected[i].name,
+                     (unsigned long long)r->calls,
                      (unsigned long long)rt_expected[i].calls);
     }
     cr_expect_eq(pf.timed, strcmp(mode, "count") != 0);

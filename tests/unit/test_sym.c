@@ -574,7 +574,8 @@ Test(sym, damaged_dwarf_falls_back_to_symbols)
         cr_expect_str_eq(f.name, program_funcs[i].name);
     }
     cr_assert_eq(sym_warning_count(c), 1);
-    cr_expect(strstr(sym_warning(c, 0), "debug info cprof cannot read"), "%s", sym_warning(c, 0));
+    cr_expect(strstr(sym_warning(c, 0), "debug info cprof cannot read"), "%s",
+              sym_warning(c, 0));
     sym_cache_free(c);
 }
 
