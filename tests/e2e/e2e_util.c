@@ -197,7 +197,7 @@ char *e2e_read_file(const char *path, size_t *len)
         }
     }
     close(fd);
-    size_t n;
+    size_t n = 0;
     char *data = e2e_buf_take(&b, &n);
     if (len)
         *len = n;
