@@ -56,7 +56,8 @@ enum rt_end_reason {
  * the hooks touch is in the first cache line. */
 struct rt_node {
     uint64_t fn;
-    struct rt_node *last_child; /* one-entry cache for the child lookup */
+    struct rt_node *last_child; /* two-entry cache for the child lookup: */
+    struct rt_node *prev_child; /* the last two children entered */
     uint64_t calls;             /* counted at entry */
     uint64_t incl;              /* ticks, added at exit */
     uint64_t min, max;
@@ -111,8 +112,10 @@ struct rt_thread {
     uint8_t *tpos, *tend; /* cursor and flush threshold in tbuf */
     uint64_t last_ts;     /* ticks of the previous event */
     uint32_t tcount;      /* tokens in the current chunk */
-    uint64_t last_fn;     /* one-entry cache of the function index table */
-    uint32_t last_idx;
+    uint64_t last_fn;     /* two-entry cache of the function index table: */
+    uint32_t last_idx;    /* the last two functions entered */
+    uint64_t prev_fn;
+    uint32_t prev_idx;
     uint32_t npending;
     struct rt_thread_stats stats;
     struct rt_pending pending[RT_PENDING];
@@ -161,6 +164,8 @@ struct rt_config {
 extern struct rt_config rt_config RT_HIDDEN;
 extern volatile int rt_ready RT_HIDDEN;    /* process init done */
 extern volatile int rt_finished RT_HIDDEN; /* process data written */
+/* the hooks' fast paths apply: summary mode on the TSC, or count mode */
+extern int rt_fast_path RT_HIDDEN;
 extern __thread struct rt_thread *rt_self __attribute__((tls_model("initial-exec")))
 RT_HIDDEN;
 
@@ -187,6 +192,8 @@ static inline RT_NOINST uint64_t rt_ticks(void)
 RT_HIDDEN int rt_tree_init(struct rt_thread *t);
 RT_HIDDEN struct rt_node *rt_tree_child(struct rt_thread *t, struct rt_node *parent,
                                         uint64_t fn);
+RT_HIDDEN struct rt_node *rt_tree_child_cached(struct rt_thread *t,
+                                               struct rt_node *parent, uint64_t fn);
 RT_HIDDEN struct rt_node *rt_tree_node(struct rt_thread *t, uint32_t id);
 RT_HIDDEN void rt_tree_zero(struct rt_thread *t);
 RT_HIDDEN void rt_tree_release(struct rt_thread *t);

@@ -205,6 +205,9 @@ RT_NOINST void rt_process_init(void)
     rt_install_signal_handlers();
     rt_modules_refresh();
     rt_exec_init();
+#if defined(__x86_64__)
+    rt_fast_path = rt_config.mode == RT_MODE_COUNT;
+#endif
     __atomic_store_n(&state, 2, __ATOMIC_RELEASE);
     rt_ready = 1;
 }

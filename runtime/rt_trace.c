@@ -108,6 +108,10 @@ RT_NOINST void rt_trace_ext(struct rt_thread *t, uint64_t now, uint32_t code,
 RT_NOINST uint32_t rt_trace_fn_index(struct rt_thread *t, uint64_t fn)
 {
     uint32_t idx = 0;
+    if (fn == t->prev_fn && fn) {
+        idx = t->prev_idx; /* a caller alternating between two callees */
+        goto found;
+    }
     if (t->fidx_keys) {
         uint32_t h = (uint32_t)((fn * 0x9e3779b97f4a7c15ull) >> 40) & t->fidx_mask;
         while (t->fidx_keys[h]) {
@@ -138,6 +142,8 @@ full : {
     idx = 0;
 }
 found:
+    t->prev_fn = t->last_fn;
+    t->prev_idx = t->last_idx;
     t->last_fn = fn;
     t->last_idx = idx;
     return idx;
@@ -169,6 +175,8 @@ RT_NOINST void rt_trace_inherit(struct rt_thread *t)
     t->fidx_next = 0;
     t->last_fn = 0;
     t->last_idx = 0;
+    t->prev_fn = 0;
+    t->prev_idx = 0;
     t->tcount = 0;
     t->announced = 0;
     t->last_ts = rt_ticks();

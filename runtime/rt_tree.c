@@ -27,6 +27,7 @@ RT_NOINST struct rt_node *rt_tree_node(struct rt_thread *t, uint32_t id)
 RT_NOINST static void rt_node_reset(struct rt_node *n)
 {
     n->last_child = NULL;
+    n->prev_child = NULL;
     n->calls = 0;
     n->incl = 0;
     n->min = UINT64_MAX;
@@ -136,6 +137,21 @@ RT_NOINST struct rt_node *rt_tree_child(struct rt_thread *t, struct rt_node *par
     return t->limit_node;
 }
 
+/* The child of parent for fn when it is not parent->last_child: the other
+ * cached child (a caller alternating between two callees hits it), else
+ * the hash table. Keeps the two most recent children cached. Hot path,
+ * on a cache miss. */
+RT_NOINST struct rt_node *rt_tree_child_cached(struct rt_thread *t,
+                                               struct rt_node *parent, uint64_t fn)
+{
+    struct rt_node *c = parent->prev_child;
+    if (!c || c->fn != fn)
+        c = rt_tree_child(t, parent, fn);
+    parent->prev_child = parent->last_child;
+    parent->last_child = c;
+    return c;
+}
+
 /* Applies the pending histogram updates. Owner thread only (or a forked
  * child, where the owner is the only thread). */
 RT_NOINST void rt_hist_drain(struct rt_thread *t)
@@ -153,9 +169,10 @@ RT_NOINST void rt_tree_zero(struct rt_thread *t)
     t->npending = 0;
     for (uint32_t id = 0; id < t->nnodes; id++) {
         struct rt_node *n = rt_tree_node(t, id);
-        struct rt_node *cache = n->last_child;
+        struct rt_node *last = n->last_child, *prev = n->prev_child;
         rt_node_reset(n);
-        n->last_child = cache;
+        n->last_child = last;
+        n->prev_child = prev;
     }
 }
 

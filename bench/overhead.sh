@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The overhead benchmark: what profiling adds per call, side by side.
+#
+#   bench/overhead.sh [BUILD_DIR] [--runs N] [--fib N] [--mix N]
+#
+# Builds bench/calls.c with clang -O2 in these variants and times each run
+# (best of N, wall clock):
+#   plain     no instrumentation
+#   empty     -finstrument-functions with hooks that do nothing (a shared
+#             library): the cost of the instrumentation itself
+#   summary   cprof, CPROF_MODE=summary (the default)
+#   trace     cprof, CPROF_MODE=trace
+#   count     cprof, CPROF_MODE=count
+#   uftrace   the empty-hook build under `uftrace record` (uftrace's
+#             libmcount takes over the hooks: same binary, same calls)
+# and prints the time added per call over the empty-hook build (and over
+# plain), and for traces the bytes written per event (an event is an entry
+# or an exit). Targets (issue 2): summary and trace <= 30 ns/call, count
+# <= 5 ns/call, trace <= 4 bytes/event. Exit status 0 whatever the figures
+# (this is a report); non-zero only when something could not be built or
+# run.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=$repo/build
+runs=5
+fib_n=32
+mix_n=3000
+while [ $# -gt 0 ]; do
+  case $1 in
+    --runs) runs=$2; shift 2 ;;
+    --fib) fib_n=$2; shift 2 ;;
+    --mix) mix_n=$2; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -*) echo "overhead: unknown option $1" >&2; exit 1 ;;
+    *) build=$(realpath "$1"); shift ;;
+  esac
+done
+cc=$(command -v clang || command -v clang-14) || { echo "overhead: clang is not installed" >&2; exit 1; }
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build "$build" -j"$(nproc)" --target cprof-rt >/dev/null
+rt=$build/lib/cprof
+work=$(mktemp -d "${TMPDIR:-/tmp}/cprof-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+src=$repo/bench/calls.c
+"$cc" -O2 -o "$work/plain" "$src"
+"$cc" -O2 -fPIC -shared -o "$work/libempty.so" "$repo/bench/empty_hooks.c"
+"$cc" -O2 -finstrument-functions -o "$work/empty" "$src" -L"$work" -Wl,-rpath,"$work" -lempty
+"$cc" -O2 -finstrument-functions -o "$work/cprof" "$src" -L"$rt" -Wl,-rpath,"$rt" \
+  -Wl,--no-as-needed -lcprof-rt
+have_uftrace=0
+command -v uftrace >/dev/null && have_uftrace=1
+
+now_ns() { date +%s%N; }
+
+# best_of VARIANT WORKLOAD N: prints the best wall time in ns; leaves the
+# last run's output in $work/out and its data in $work/data.
+best_of() {
+  local variant=$1 workload=$2 n=$3 best=0 t0 t1 i
+  for ((i = 0; i < runs; i++)); do
+    rm -rf "$work/data"
+    t0=$(now_ns)
+    case $variant in
+      plain|empty) "$work/$variant" "$workload" "$n" >"$work/out" ;;
+      summary|trace|count)
+        CPROF_DIR=$work/data CPROF_MODE=$variant "$work/cprof" "$workload" "$n" >"$work/out" ;;
+      uftrace) uftrace record -d "$work/data" "$work/empty" "$workload" "$n" >"$work/out" ;;
+    esac
+    t1=$(now_ns)
+    if [ "$best" -eq 0 ] || [ $((t1 - t0)) -lt "$best" ]; then best=$((t1 - t0)); fi
+  done
+  echo "$best"
+}
+
+verdict() { # value op limit
+  if awk -v v="$1" -v l="$3" "BEGIN { exit !(v $2 l) }"; then echo PASS; else echo FAIL; fi
+}
+
+echo "cprof overhead benchmark: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "best of $runs runs each; a shared VM is noisy: compare figures from one run of this script"
+
+for workload in fib mix; do
+  n=$fib_n
+  [ "$workload" = mix ] && n=$mix_n
+  "$work/plain" "$workload" "$n" >"$work/out"
+  calls=$(sed -n 's/.*, \([0-9]*\) calls$/\1/p' "$work/out")
+  echo
+  echo "== $workload $n: $calls calls"
+  printf '%-9s %11s %14s %14s %12s  %s\n' variant "best (ms)" "ns/call>empty" "ns/call>plain" "bytes/event" target
+  declare -A t=()
+  for v in plain empty summary trace count uftrace; do
+    if [ "$v" = uftrace ] && [ "$have_uftrace" -eq 0 ]; then
+      printf '%-9s %11s\n' uftrace "(uftrace is not installed: skipped)"
+      continue
+    fi
+    t[$v]=$(best_of "$v" "$workload" "$n")
+    got=$(sed -n 's/.*, \([0-9]*\) calls$/\1/p' "$work/out")
+    [ "$got" = "$calls" ] || { echo "overhead: $v made $got calls, expected $calls" >&2; exit 1; }
+    bytes=-
+    case $v in
+      trace) bytes=$(awk -v b="$(du -sb "$work/data" | cut -f1)" -v c="$calls" 'BEGIN { printf "%.2f", b / (2 * c) }') ;;
+      uftrace) bytes=$(awk -v b="$(du -sb "$work/data" | cut -f1)" -v c="$calls" 'BEGIN { printf "%.2f", b / (2 * c) }') ;;
+    esac
+    over_empty=-
+    over_plain=-
+    if [ "$v" != plain ] && [ "$v" != empty ]; then
+      over_empty=$(awk -v a="${t[$v]}" -v b="${t[empty]}" -v c="$calls" 'BEGIN { printf "%.1f", (a - b) / c }')
+    fi
+    if [ "$v" != plain ]; then
+      over_plain=$(awk -v a="${t[$v]}" -v b="${t[plain]}" -v c="$calls" 'BEGIN { printf "%.1f", (a - b) / c }')
+    fi
+    target=
+    case $v in
+      summary) target="<= 30 ns/call: $(verdict "$over_empty" '<=' 30)" ;;
+      trace) target="<= 30 ns/call: $(verdict "$over_empty" '<=' 30), <= 4 B/event: $(verdict "$bytes" '<=' 4)" ;;
+      count) target="<= 5 ns/call: $(verdict "$over_empty" '<=' 5)" ;;
+    esac
+    printf '%-9s %11.1f %14s %14s %12s  %s\n' "$v" "$(awk -v a="${t[$v]}" 'BEGIN { print a / 1e6 }')" \
+      "$over_empty" "$over_plain" "$bytes" "$target"
+  done
+  unset t
+done
