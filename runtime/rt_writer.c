@@ -100,6 +100,55 @@ RT_NOINST static void rt_build_id(struct dl_phdr_info *info, char *out)
     }
 }
 
+/* The absolute path of the file mapped at addr, from /proc/self/maps, into
+ * out (of size len). For objects the loader found through a relative path
+ * (LD_LIBRARY_PATH=. is common in test suites): dlpi_name is then relative
+ * to a directory the program may since have left. Returns 0 or -1. */
+RT_NOINST static int rt_maps_path(uint64_t addr, char *out, size_t len)
+{
+    static char buf[8192];
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t have = 0;
+    int found = -1;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = 0;
+        char *line = buf, *nl;
+        while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
+            *nl = 0;
+            unsigned long long lo = 0, hi = 0;
+            const char *c = line;
+            while (*c && *c != '-')
+                lo = lo * 16 + (uint64_t)(*c <= '9' ? *c - '0' : (*c | 32) - 'a' + 10),
+                c++;
+            for (c += *c == '-'; *c && *c != ' '; c++)
+                hi = hi * 16 + (uint64_t)(*c <= '9' ? *c - '0' : (*c | 32) - 'a' + 10);
+            const char *path = strchr(line, '/');
+            if (addr >= lo && addr < hi && path && strlen(path) < len) {
+                memcpy(out, path, strlen(path) + 1);
+                found = 0;
+                break;
+            }
+            line = nl + 1;
+        }
+        if (found == 0)
+            break;
+        have -= (size_t)(line - buf);
+        memmove(buf, line, have);
+        if (have == sizeof buf - 1)
+            have = 0; /* a line longer than the buffer: skip it */
+    }
+    close(fd);
+    return found;
+}
+
 RT_NOINST static int rt_module_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
@@ -109,7 +158,7 @@ RT_NOINST static int rt_module_cb(struct dl_phdr_info *info, size_t size, void *
         path = rt_config.exe;
         *first = 0;
     }
-    if (!path || path[0] != '/' || rt_nmodules >= RT_MAX_MODULES)
+    if (!path || !path[0] || rt_nmodules >= RT_MAX_MODULES)
         return 0;
     uint64_t lo = UINT64_MAX, hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -124,6 +173,12 @@ RT_NOINST static int rt_module_cb(struct dl_phdr_info *info, size_t size, void *
     }
     if (lo >= hi)
         return 0;
+    static char resolved[4096];
+    if (path[0] != '/') {
+        if (rt_maps_path(lo, resolved, sizeof resolved) != 0)
+            return 0;
+        path = resolved;
+    }
     size_t len = strlen(path) + 1;
     if (rt_module_paths_used + len > RT_MODULE_PATHS)
         return 0;

@@ -130,6 +130,29 @@ Test(cc_wrapper, compile_then_link_separately_and_through_an_archive)
     free(cmd);
 }
 
+/* The calls column of function name in `cprof report DATA --format csv`,
+ * or -1 when it is not listed. */
+static long long reported_calls(const char *data, const char *name)
+{
+    struct e2e_result res;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, data);
+    int status = run((char *const[]){CPROF_BINARY_DIR "/bin/cprof", "report", path,
+                                     "--format", "csv", NULL},
+                     &res);
+    cr_assert_eq(status, 0, "report: %s", res.err);
+    struct e2e_csv csv;
+    cr_assert_eq(e2e_csv_parse(res.out, &csv), 0);
+    int n = e2e_csv_column(&csv, "name"), c = e2e_csv_column(&csv, "calls");
+    long long calls = -1;
+    for (size_t r = 1; r < csv.n_rows && n >= 0 && c >= 0; r++)
+        if (e2e_csv_cell(&csv, r, n) && !strcmp(e2e_csv_cell(&csv, r, n), name))
+            calls = atoll(e2e_csv_cell(&csv, r, c));
+    e2e_csv_free(&csv);
+    e2e_result_free(&res);
+    return calls;
+}
+
 Test(cc_wrapper, shared_library_and_program_share_one_runtime)
 {
     put("main.c", main_src);
@@ -138,6 +161,27 @@ Test(cc_wrapper, shared_library_and_program_share_one_runtime)
     ok((char *const[]){CC, "-o", "prog", "main.c", "-L.", "-lhelper",
                        "-Wl,-rpath,$ORIGIN", NULL});
     cr_expect_eq(profiled_run("prog", "data"), 1, "one process, one file");
+    cr_expect_eq(reported_calls("data", "helper"), 1, "the library's function is named");
+    cr_expect_eq(reported_calls("data", "main"), 1);
+}
+
+/* A library the loader finds through a relative LD_LIBRARY_PATH (as test
+ * suites often run): its functions still resolve to its file. */
+Test(cc_wrapper, library_found_through_a_relative_path_is_named)
+{
+    put("main.c", main_src);
+    put("helper.c", helper_src);
+    ok((char *const[]){CC, "-shared", "-fPIC", "-o", "libhelper.so", "helper.c", NULL});
+    ok((char *const[]){CC, "-o", "prog", "main.c", "-L.", "-lhelper", NULL});
+    char data_dir[4300], env_dir[4400];
+    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
+    snprintf(env_dir, sizeof env_dir, "CPROF_DIR=%s", data_dir);
+    struct e2e_result res;
+    cr_assert_eq(run_env((char *const[]){"./prog", NULL},
+                         (char *const[]){env_dir, "LD_LIBRARY_PATH=.", NULL}, &res),
+                 0, "%s", res.err);
+    e2e_result_free(&res);
+    cr_expect_eq(reported_calls("data", "helper"), 1);
 }
 
 Test(cc_wrapper, static_link)
