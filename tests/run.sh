@@ -4,7 +4,9 @@
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build of the analyzer
 #      and its tests (the runtime is never sanitized: it lives inside the
 #      profiled program);
-#   3. a short libFuzzer run of the file reader (CPROF_FUZZ_SECONDS, 30).
+#   3. a short libFuzzer run of the file reader (CPROF_FUZZ_SECONDS, 30);
+#   4. a real project: Debian's bzip2 rebuilt with cprof-cc passes its own
+#      tests, and its call counts match uftrace's (tests/real/run.sh).
 # Build trees: build/ and build-san/ at the top of the repository.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,9 @@ step "unit tests"
 ./build/bin/cprof-unit-tests --jobs="$jobs" || failed+=(unit)
 step "end-to-end tests"
 ./build/bin/cprof-e2e-tests --jobs="$jobs" || failed+=(e2e)
+
+step "a real project: bzip2 built with cprof-cc, against uftrace"
+tests/real/run.sh build || failed+=(real)
 
 step "sanitizer build (build-san/: ASan + UBSan)"
 if cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DCPROF_SANITIZE=ON \
