@@ -15,6 +15,13 @@ failed=()
 
 step() { printf '\n==== %s\n' "$*"; }
 
+step "formatting (.clang-format)"
+if command -v clang-format >/dev/null; then
+  git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror || failed+=(format)
+else
+  echo "clang-format is not installed: skipped"
+fi
+
 step "build (build/)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
   cmake --build build -j"$jobs" || { echo "cprof: build failed"; exit 1; }

@@ -17,12 +17,12 @@ static void run_ok(const char *cwd, char *const argv[], char *const env[],
                    struct e2e_result *res)
 {
     char status[64];
-    cr_assert_eq(e2e_run(cwd, argv, env, (char *const[]){"CPROF_DIR", "CPROF_MODE", NULL}, 300,
-                         res),
+    cr_assert_eq(e2e_run(cwd, argv, env, (char *const[]){"CPROF_DIR", "CPROF_MODE", NULL},
+                         300, res),
                  0, "cannot run %s", argv[0]);
     cr_assert(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0,
-              "%s: %s\nstdout: %s\nstderr: %s", argv[0], e2e_status_str(res, status, sizeof status),
-              res->out, res->err);
+              "%s: %s\nstdout: %s\nstderr: %s", argv[0],
+              e2e_status_str(res, status, sizeof status), res->out, res->err);
 }
 
 Test(install, installed_tools_work_from_anywhere, .timeout = 600)
@@ -34,9 +34,10 @@ Test(install, installed_tools_work_from_anywhere, .timeout = 600)
     snprintf(moved, sizeof moved, "%s/moved", tmp);
     struct e2e_result res;
 
-    run_ok(NULL,
-           (char *const[]){"cmake", "--install", CPROF_BINARY_DIR, "--prefix", prefix, NULL},
-           NULL, &res);
+    run_ok(
+        NULL,
+        (char *const[]){"cmake", "--install", CPROF_BINARY_DIR, "--prefix", prefix, NULL},
+        NULL, &res);
     e2e_result_free(&res);
     cr_assert_eq(rename(prefix, moved), 0);
 
@@ -45,7 +46,8 @@ Test(install, installed_tools_work_from_anywhere, .timeout = 600)
     snprintf(prog, sizeof prog, "%s/fib", tmp);
     snprintf(data, sizeof data, "%s/cprof.data", tmp);
     run_ok(tmp,
-           (char *const[]){cc, "-O2", "-o", prog, CPROF_SOURCE_DIR "/samples/fib/main.c", NULL},
+           (char *const[]){cc, "-O2", "-o", prog, CPROF_SOURCE_DIR "/samples/fib/main.c",
+                           NULL},
            NULL, &res);
     e2e_result_free(&res);
     run_ok(tmp, (char *const[]){prog, NULL}, NULL, &res);
