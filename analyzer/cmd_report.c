@@ -34,8 +34,9 @@ static const char report_usage[] =
     "      --pid PID   only the process PID\n"
     "      --tid TID   only the thread with kernel thread id TID\n"
     "\n"
-    "Exit status: 0 report printed (warnings may say some data was damaged),\n"
-    "1 bad command line, 2 no usable data. See docs/cprof-report.md.\n";
+    "Exit status: 0 report printed, 1 bad command line, 2 no usable data, or a\n"
+    "file damaged or cut short (the report then covers what it holds). See\n"
+    "docs/cprof.md.\n";
 
 enum report_col {
     RC_NAME,
@@ -284,6 +285,13 @@ int cmd_report(int argc, char **argv)
     o.format->write(stdout, &doc);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cprof_error("report: cannot write the output");
+        status = CPROF_EXIT_DATA;
+    }
+    /* damaged or cut-short input: reported on what it holds, but an error
+     * (the CSV format has already put every warning on stderr) */
+    for (size_t i = 0; i < m.damage.count; i++) {
+        if (o.format != &fmt_csv)
+            cprof_error("%s", m.damage.text[i]);
         status = CPROF_EXIT_DATA;
     }
 

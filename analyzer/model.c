@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,24 @@ void model_free(struct model *m)
     free(m->funcs);
     hm_free(&m->unmapped_funcs);
     warn_free(&m->warnings);
+    warn_free(&m->damage);
     model_init(m);
+}
+
+/* A warning that a file is damaged or incomplete (see model.damage). */
+static void model_damage(struct model *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void model_damage(struct model *m, const char *fmt, ...)
+{
+    struct strbuf sb = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(&sb, fmt, ap);
+    va_end(ap);
+    warn_add(&m->warnings, "%s", sb.s);
+    warn_add(&m->damage, "%s", sb.s);
+    sb_free(&sb);
 }
 
 /* ---- building blocks the loaders share --------------------------------- */
@@ -555,10 +573,10 @@ static void model_finish_process(struct model *m, struct m_process *p)
         warn_add(&m->warnings, "%s[%llu]: %s", prog, (unsigned long long)p->pid,
                  p->config_warnings[i]);
     if (!p->complete)
-        warn_add(&m->warnings,
-                 "%s: cut short (no end record: the process was killed or is still "
-                 "running): the report covers what it holds",
-                 p->file);
+        model_damage(m,
+                     "%s: cut short (no end record: the process was killed or is still "
+                     "running): the report covers what it holds",
+                     p->file);
     else if (!strcmp(p->end_reason, "signal"))
         warn_add(&m->warnings,
                  "%s[%llu] was killed by signal %llu (%s); its data was saved", prog,
@@ -610,16 +628,15 @@ static int model_load(struct model *m, const char *name, struct rd_file *f)
     while ((r = rd_next(f, &rec)) > 0) {
         why[0] = 0;
         if (model_record(m, p, &rec, why, sizeof why) < 0) {
-            warn_add(
-                &m->warnings,
-                "%s: damaged at byte %llu (%s): the report covers the data before it",
+            model_damage(
+                m, "%s: damaged at byte %llu (%s): the report covers the data before it",
                 name, (unsigned long long)rec.offset, why);
             break;
         }
     }
     if (r < 0)
-        warn_add(&m->warnings, "%s: %s: the report covers the data before it", name,
-                 rd_error(f));
+        model_damage(m, "%s: %s: the report covers the data before it", name,
+                     rd_error(f));
     rd_close(f);
     model_finish_process(m, p);
     cprof_grow(&m->procs, &m->procs_cap, m->nprocs + 1, sizeof(*m->procs));

@@ -135,6 +135,9 @@ struct model {
     uint32_t node_limit_func;      /* M_NONE until needed */
     struct m_filter filter;
     struct warnings warnings;
+    /* the subset of warnings that say a file is damaged or cut short: the
+     * report still shows what it holds, but the command fails */
+    struct warnings damage;
     int timed; /* some process recorded times (not only count mode) */
 };
 

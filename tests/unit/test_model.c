@@ -121,6 +121,7 @@ Test(model, recursion_counts_total_once_in_traces)
     expect(FIB, 3, 50, 50);
     expect_minmax(FIB, 10, 50);
     cr_expect_eq(model.warnings.count, 0);
+    cr_expect_eq(model.damage.count, 0);
 }
 
 Test(model, recursion_counts_total_once_in_summaries)
@@ -385,6 +386,7 @@ Test(model, truncated_file_reports_the_data_before_the_cut)
         char expected[64];
         snprintf(expected, sizeof expected, "truncated at byte %zu", cut_record);
         cr_expect(has_warning(expected), "cut at %zu: no '%s' warning", len, expected);
+        cr_expect_eq(model.damage.count, 2, "truncated, and cut short (no end record)");
         profile_free(&prof);
         if (syms)
             sym_cache_free(syms);
