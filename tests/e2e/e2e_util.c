@@ -374,3 +374,19 @@ void e2e_csv_free(struct e2e_csv *csv)
     free(csv->row_len);
     memset(csv, 0, sizeof *csv);
 }
+
+long long e2e_report_calls(const char *csv_text, const char *name)
+{
+    struct e2e_csv csv;
+    if (e2e_csv_parse(csv_text, &csv) != 0)
+        return -2;
+    int n = e2e_csv_column(&csv, "name"), c = e2e_csv_column(&csv, "calls");
+    long long calls = n >= 0 && c >= 0 ? -1 : -2;
+    for (size_t r = 1; r < csv.n_rows && calls != -2; r++) {
+        const char *cell = e2e_csv_cell(&csv, r, n), *count = e2e_csv_cell(&csv, r, c);
+        if (cell && count && !strcmp(cell, name))
+            calls = (calls < 0 ? 0 : calls) + atoll(count);
+    }
+    e2e_csv_free(&csv);
+    return calls;
+}

@@ -80,4 +80,9 @@ const char *e2e_csv_cell(const struct e2e_csv *csv, size_t row, int col);
 
 void e2e_csv_free(struct e2e_csv *csv);
 
+/* The calls of function name in the text of a `cprof report --format csv`,
+ * summed over its rows; -1 when no row names it, -2 when the text is not
+ * such a CSV (no name or calls column). */
+long long e2e_report_calls(const char *csv_text, const char *name);
+
 #endif

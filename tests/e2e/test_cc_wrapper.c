@@ -141,14 +141,8 @@ static long long reported_calls(const char *data, const char *name)
                                      "--format", "csv", NULL},
                      &res);
     cr_assert_eq(status, 0, "report: %s", res.err);
-    struct e2e_csv csv;
-    cr_assert_eq(e2e_csv_parse(res.out, &csv), 0);
-    int n = e2e_csv_column(&csv, "name"), c = e2e_csv_column(&csv, "calls");
-    long long calls = -1;
-    for (size_t r = 1; r < csv.n_rows && n >= 0 && c >= 0; r++)
-        if (e2e_csv_cell(&csv, r, n) && !strcmp(e2e_csv_cell(&csv, r, n), name))
-            calls = atoll(e2e_csv_cell(&csv, r, c));
-    e2e_csv_free(&csv);
+    long long calls = e2e_report_calls(res.out, name);
+    cr_assert_neq(calls, -2, "not a CSV report: %s", res.out);
     e2e_result_free(&res);
     return calls;
 }

@@ -70,21 +70,6 @@ static int run(char *const argv[], struct e2e_result *res)
                                   : 128 + WTERMSIG(res->status);
 }
 
-/* The calls column of function name in a CSV report, or -1. */
-static long long csv_calls(const char *csv_text, const char *name)
-{
-    struct e2e_csv csv;
-    cr_assert_eq(e2e_csv_parse(csv_text, &csv), 0);
-    int n = e2e_csv_column(&csv, "name"), c = e2e_csv_column(&csv, "calls");
-    cr_assert(n >= 0 && c >= 0, "no name/calls columns in: %s", csv_text);
-    long long calls = -1;
-    for (size_t r = 1; r < csv.n_rows; r++)
-        if (e2e_csv_cell(&csv, r, n) && !strcmp(e2e_csv_cell(&csv, r, n), name))
-            calls = atoll(e2e_csv_cell(&csv, r, c));
-    e2e_csv_free(&csv);
-    return calls;
-}
-
 static long long report_calls(const char *data, const char *name, char *const extra[])
 {
     char *argv[12] = {CPROF, "report", (char *)data, "--format", "csv"};
@@ -93,7 +78,7 @@ static long long report_calls(const char *data, const char *name, char *const ex
         argv[argc++] = extra[i];
     struct e2e_result res;
     cr_assert_eq(run(argv, &res), 0, "report failed: %s", res.err);
-    long long calls = csv_calls(res.out, name);
+    long long calls = e2e_report_calls(res.out, name);
     e2e_result_free(&res);
     return calls;
 }
@@ -171,7 +156,7 @@ Test(cli, report_keeps_what_a_killed_run_wrote)
         run((char *const[]){CPROF, "report", "k", "--format", "csv", NULL}, &res), 2,
         "%s", res.err);
     cr_expect(strstr(res.err, "cut short"), "%s", res.err);
-    long long calls = csv_calls(res.out, "work");
+    long long calls = e2e_report_calls(res.out, "work");
     cr_expect(calls > 0 && calls <= 3000000, "work: %lld calls", calls);
     e2e_result_free(&res);
     cr_assert_eq(run((char *const[]){CPROF, "report", "k", NULL}, &res), 2, "%s",
@@ -200,7 +185,7 @@ Test(cli, report_of_a_truncated_file_warns_and_shows_the_rest)
         run((char *const[]){CPROF, "report", "cut.cprof", "--format", "csv", NULL}, &res),
         2, "%s", res.err);
     cr_expect(strstr(res.err, "cut.cprof: truncated at byte"), "%s", res.err);
-    long long calls = csv_calls(res.out, "work");
+    long long calls = e2e_report_calls(res.out, "work");
     cr_expect(calls > 0 && calls < 2000000, "work: %lld calls before the cut", calls);
     e2e_result_free(&res);
 }
