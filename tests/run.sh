@@ -16,10 +16,13 @@ failed=()
 step() { printf '\n==== %s\n' "$*"; }
 
 step "formatting (.clang-format)"
-if command -v clang-format >/dev/null; then
-  git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror || failed+=(format)
-else
+if ! command -v clang-format >/dev/null; then
   echo "clang-format is not installed: skipped"
+elif ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  echo "not a git checkout: skipped"
+else
+  git ls-files -z '*.c' '*.h' | xargs -0 -r clang-format --dry-run -Werror && echo "formatted" ||
+    failed+=(format)
 fi
 
 step "build (build/)"
