@@ -90,6 +90,18 @@ RT_COLD static void rt_note_repair(struct rt_thread *t, uint64_t closed, uint64_
     }
 }
 
+/* Can the innermost frame up be stale for a new call of fn at sp from site?
+ * Not when the call is deeper, nor when it is a function inlined into up
+ * (same physical frame and return address, another function): the common
+ * case at -O2, kept off the cold path. Hot path. */
+RT_NOINST static inline int rt_maybe_stale(const struct rt_frame *up, uintptr_t sp,
+                                           uintptr_t site, uint64_t fn)
+{
+    if (RT_LIKELY(up->sp > sp))
+        return 0;
+    return up->sp != sp || up->site != site || up->fn == fn;
+}
+
 /* Closes frames left behind by a longjmp before a new call of fn at sp from
  * site. Frames deeper than sp are stale, except that on a signal handler's
  * alternate stack only frames on that stack can be (and frames left on it
@@ -211,7 +223,7 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp)
     enum rt_mode mode = rt_config.mode;
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     uint32_t depth = t->depth;
-    if (RT_UNLIKELY(depth > 0 && t->stack[depth - 1].sp <= sp)) {
+    if (RT_UNLIKELY(depth > 0 && rt_maybe_stale(&t->stack[depth - 1], sp, site, fn))) {
         rt_unwind_stale(t, sp, site, fn, now);
         depth = t->depth;
     }
@@ -301,7 +313,7 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp)
     struct rt_node *parent = t->root;
     if (depth) {
         const struct rt_frame *up = &t->stack[depth - 1];
-        if (RT_UNLIKELY(up->sp <= sp))
+        if (RT_UNLIKELY(rt_maybe_stale(up, sp, (uintptr_t)call_site, fn)))
             goto slow;
         parent = up->node;
     }
