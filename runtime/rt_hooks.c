@@ -13,9 +13,12 @@
  * On x86-64 the exported hooks are two-instruction trampolines that hand
  * the caller's stack pointer to the C code, so no frame pointer is needed.
  * Frames that control left without an exit (longjmp, siglongjmp) are found
- * from it: a real ancestor always sits higher on the stack than its callee,
- * so a frame below the current one is stale. Stale frames are closed and
- * counted (repaired_longjmp), never lost.
+ * from it: a real ancestor's call frame always sits higher on the stack than
+ * its callee's, so a frame no higher than a new call's is stale. What is
+ * compared is each call's canonical frame address (where its return address
+ * lies, found once per function and cached), not the hook's own stack
+ * pointer, which also depends on the function's frame size. Stale frames are
+ * closed and counted (repaired_longjmp), never lost.
  */
 #include <signal.h>
 
@@ -90,35 +93,96 @@ RT_COLD static void rt_note_repair(struct rt_thread *t, uint64_t closed, uint64_
     }
 }
 
-/* Can the innermost frame up be stale for a new call of fn at sp from site?
- * Not when the call is deeper, nor when it is a function inlined into up
- * (same physical frame and return address, another function): the common
- * case at -O2, kept off the cold path. Hot path. */
-RT_NOINST static inline int rt_maybe_stale(const struct rt_frame *up, uintptr_t sp,
-                                           uintptr_t site, uint64_t fn)
+/* Bytes above the hook's frame searched for a function's return address.
+ * A frame that does not fit (a very large local array) leaves its calls'
+ * position unknown: longjmp past them is then repaired at the next exit
+ * instead of the next call. */
+#define RT_CFA_SCAN_BYTES 65536u
+
+RT_NOINST static inline struct rt_cfa_slot *rt_cfa_slot(struct rt_thread *t, uintptr_t pc)
 {
-    if (RT_LIKELY(up->sp > sp))
-        return 0;
-    return up->sp != sp || up->site != site || up->fn == fn;
+    return &t->cfa_cache[(pc ^ (pc >> 8)) & (RT_CFA_SLOTS - 1)];
 }
 
-/* Closes frames left behind by a longjmp before a new call of fn at sp from
- * site. Frames deeper than sp are stale, except that on a signal handler's
- * alternate stack only frames on that stack can be (and frames left on it
- * are stale once we are off it). A frame at the same sp is the new call's
- * host when fn was inlined into it (same site, another function; a function
- * is never inlined into itself), else a stale sibling. */
-RT_COLD static void rt_unwind_stale(struct rt_thread *t, uintptr_t sp, uintptr_t site,
-                                    uint64_t fn, uint64_t now)
+/* The canonical frame address of the call whose enter hook has frame
+ * address sp and whose return address is site, if the cache knows it (and
+ * the return address is where the cache says: a function that realigns its
+ * stack moves it); 0 when it must be looked for. Hot path. */
+RT_NOINST static inline uintptr_t rt_cfa_cached(struct rt_thread *t, uintptr_t sp,
+                                                uintptr_t site)
+{
+#if defined(__x86_64__)
+    uintptr_t pc = *(const uintptr_t *)sp; /* the hook's return address */
+    const struct rt_cfa_slot *e = rt_cfa_slot(t, pc);
+    if (RT_UNLIKELY(e->pc != pc))
+        return 0;
+    if (RT_UNLIKELY(e->off == 0))
+        return RT_CFA_UNKNOWN;
+    if (RT_LIKELY(*(const uintptr_t *)(sp + e->off) == site))
+        return sp + e->off + sizeof(uintptr_t);
+    return 0;
+#else
+    (void)t;
+    (void)site;
+    return sp; /* no trampoline: hook frame addresses stand in */
+#endif
+}
+
+/* Finds the return address above sp and caches where it was. It is always
+ * on the stack (x86-64's call pushes it; an inlined function's site is its
+ * host's), so the search stops at it or, for a frame larger than the
+ * window, inside that frame: it never reads past the stack's end. */
+RT_COLD static uintptr_t rt_cfa_find(struct rt_thread *t, uintptr_t sp, uintptr_t site)
+{
+#if defined(__x86_64__)
+    uintptr_t pc = *(const uintptr_t *)sp;
+    struct rt_cfa_slot *e = rt_cfa_slot(t, pc);
+    e->pc = pc;
+    e->off = 0;
+    for (uintptr_t off = sizeof(uintptr_t); off < RT_CFA_SCAN_BYTES;
+         off += sizeof(uintptr_t))
+        if (*(const uintptr_t *)(sp + off) == site) {
+            e->off = off;
+            return sp + off + sizeof(uintptr_t);
+        }
+    return RT_CFA_UNKNOWN;
+#else
+    (void)t;
+    (void)site;
+    return sp;
+#endif
+}
+
+/* Can the innermost frame up be stale for a new call of fn at cfa from
+ * site? Not when the call is deeper, nor when it is a function inlined into
+ * up (same physical frame and return address, another function): the
+ * common case at -O2, kept off the cold path. Hot path. */
+RT_NOINST static inline int rt_maybe_stale(const struct rt_frame *up, uintptr_t cfa,
+                                           uintptr_t site, uint64_t fn)
+{
+    if (RT_LIKELY(up->cfa > cfa) || cfa == RT_CFA_UNKNOWN)
+        return 0;
+    return up->cfa != cfa || up->site != site || up->fn == fn;
+}
+
+/* Closes frames left behind by a longjmp before a new call of fn at cfa
+ * (hook frame address sp) from site. Frames deeper than cfa are stale,
+ * except that on a signal handler's alternate stack only frames on that
+ * stack can be (and frames left on it are stale once we are off it). A
+ * frame at the same cfa is the new call's host when fn was inlined into it
+ * (same site, another function; a function is never inlined into itself),
+ * else a stale sibling. */
+RT_COLD static void rt_unwind_stale(struct rt_thread *t, uintptr_t sp, uintptr_t cfa,
+                                    uintptr_t site, uint64_t fn, uint64_t now)
 {
     uint64_t closed = 0;
-    if (t->stack[t->depth - 1].sp < sp) {
+    if (t->stack[t->depth - 1].cfa < cfa) {
         uintptr_t lo = 0, hi = 0;
         int on_alt = rt_sp_on_altstack(sp, &lo, &hi);
         while (t->depth > 0) {
-            uintptr_t fsp = t->stack[t->depth - 1].sp;
-            int in_alt = hi > lo && fsp >= lo && fsp < hi;
-            if (fsp >= sp && !(in_alt && !on_alt))
+            uintptr_t fcfa = t->stack[t->depth - 1].cfa;
+            int in_alt = hi > lo && fcfa > lo && fcfa <= hi;
+            if (fcfa >= cfa && !(in_alt && !on_alt))
                 break;
             if (on_alt && !in_alt)
                 break;
@@ -126,7 +190,7 @@ RT_COLD static void rt_unwind_stale(struct rt_thread *t, uintptr_t sp, uintptr_t
             closed++;
         }
     }
-    while (t->depth > 0 && t->stack[t->depth - 1].sp == sp &&
+    while (t->depth > 0 && t->stack[t->depth - 1].cfa == cfa &&
            (t->stack[t->depth - 1].site != site || t->stack[t->depth - 1].fn == fn)) {
         rt_pop_frame(t, now);
         closed++;
@@ -222,9 +286,12 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp)
     uintptr_t site = (uintptr_t)call_site;
     enum rt_mode mode = rt_config.mode;
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
+    uintptr_t cfa = rt_cfa_cached(t, sp, site);
+    if (RT_UNLIKELY(cfa == 0))
+        cfa = rt_cfa_find(t, sp, site);
     uint32_t depth = t->depth;
-    if (RT_UNLIKELY(depth > 0 && rt_maybe_stale(&t->stack[depth - 1], sp, site, fn))) {
-        rt_unwind_stale(t, sp, site, fn, now);
+    if (RT_UNLIKELY(depth > 0 && rt_maybe_stale(&t->stack[depth - 1], cfa, site, fn))) {
+        rt_unwind_stale(t, sp, cfa, site, fn, now);
         depth = t->depth;
     }
     if (RT_UNLIKELY(depth >= t->capacity || t->overflow)) {
@@ -234,6 +301,7 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp)
         f->fn = fn;
         f->ts = now;
         f->sp = sp;
+        f->cfa = cfa;
         f->site = site;
         if (mode == RT_MODE_TRACE) {
             f->node = NULL;
@@ -310,10 +378,13 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp)
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth >= t->capacity))
         goto slow;
+    uintptr_t cfa = rt_cfa_cached(t, sp, (uintptr_t)call_site);
+    if (RT_UNLIKELY(cfa == 0))
+        goto slow;
     struct rt_node *parent = t->root;
     if (depth) {
         const struct rt_frame *up = &t->stack[depth - 1];
-        if (RT_UNLIKELY(rt_maybe_stale(up, sp, (uintptr_t)call_site, fn)))
+        if (RT_UNLIKELY(rt_maybe_stale(up, cfa, (uintptr_t)call_site, fn)))
             goto slow;
         parent = up->node;
     }
@@ -326,6 +397,7 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp)
     f->fn = fn;
     f->ts = 0;
     f->sp = sp;
+    f->cfa = cfa;
     f->site = (uintptr_t)call_site;
     f->node = c;
     c->calls++;

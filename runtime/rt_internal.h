@@ -68,17 +68,34 @@ struct rt_node {
 } __attribute__((aligned(64)));
 
 /* One open call on the shadow stack. sp is the hook's frame address, a
- * fixed distance below the instrumented function's stack pointer: deeper
- * calls have smaller values, which is how frames abandoned by longjmp are
- * recognised. A function inlined into another shares its host's physical
- * frame, so it has the same sp and the same site (the host's return
- * address), which tells it apart from a stale sibling at that position. */
+ * fixed distance below the instrumented function's stack pointer: the exit
+ * hook of the same call sees the same value. cfa is the stack pointer the
+ * function's caller had before the call (the address just above its return
+ * address): a real ancestor's is always higher than a new call's, a frame
+ * abandoned by longjmp has one no higher, whatever the two functions' frame
+ * sizes (sp alone cannot tell: a stale sibling with a big frame sits lower
+ * than a new call with a small one). RT_CFA_UNKNOWN where it could not be
+ * found. A function inlined into another shares its host's physical frame,
+ * so it has the same cfa and the same site (the host's return address),
+ * which tells it apart from a stale sibling at that position. */
 struct rt_frame {
     uint64_t fn;
     uint64_t ts;
     struct rt_node *node; /* NULL in trace mode */
     uintptr_t sp;
+    uintptr_t cfa;
     uintptr_t site;
+};
+
+#define RT_CFA_UNKNOWN UINTPTR_MAX
+
+/* Where, above the enter hook's frame address, a function's return address
+ * lies: fixed for each place a hook is called from (the function's frame
+ * size), so cached per thread by that place (the hook's return address). */
+#define RT_CFA_SLOTS 256u
+struct rt_cfa_slot {
+    uintptr_t pc;  /* the hook's return address */
+    uintptr_t off; /* bytes from sp to the return address; 0: not found */
 };
 
 #define RT_NODES_PER_CHUNK 1024u
@@ -119,6 +136,7 @@ struct rt_thread {
     uint32_t npending;
     struct rt_thread_stats stats;
     struct rt_pending pending[RT_PENDING];
+    struct rt_cfa_slot cfa_cache[RT_CFA_SLOTS];
 
     /* calling-context tree */
     struct rt_node *chunks[RT_MAX_CHUNKS];

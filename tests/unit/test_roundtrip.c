@@ -27,23 +27,26 @@ static const char rt_prog_src[] =
     "__attribute__((noinline)) int rec(int n) { return n ? 1 + rec(n - 1) : leaf(n); }\n"
     "__attribute__((noinline)) void deep(int n) { if (!n) longjmp(env, 1); deep(n - 1); "
     "}\n"
+    "__attribute__((noinline)) int after(int n) {\n"
+    "    volatile char pad[512]; pad[n] = 1; return pad[n]; }\n"
     "void *worker(void *a) { (void)a; for (int i = 0; i < 40; i++) leaf(i); return 0; }\n"
     "int main(void) {\n"
     "    pthread_t t; pthread_create(&t, 0, worker, 0); pthread_join(t, 0);\n"
     "    for (int i = 0; i < 10; i++) rec(4);\n"
     "    if (!setjmp(env)) deep(3);\n"
+    "    after(3);\n"
     "    leaf(1);\n"
     "    pid_t p = fork(); if (p == 0) { rec(2); exit(0); }\n"
     "    waitpid(p, 0, 0);\n"
     "    return 0; }\n";
 
 /* main 1, worker 1, leaf 40 + 10 + 1 (+1 in the child), rec 50 (+3 in the
- * child), deep 4 */
+ * child), deep 4, after 1 */
 static const struct {
     const char *name;
     uint64_t calls;
 } rt_expected[] = {
-    {"main", 1}, {"worker", 1}, {"leaf", 52}, {"rec", 53}, {"deep", 4},
+    {"main", 1}, {"worker", 1}, {"leaf", 52}, {"rec", 53}, {"deep", 4}, {"after", 1},
 };
 
 static char rt_dir[] = "/tmp/cprof-roundtrip-XXXXXX";
@@ -108,6 +111,33 @@ static const struct pf_row *rt_row(const struct model *m, const struct profile *
     return NULL;
 }
 
+/* No call of name was recorded under a call of caller. deep's frames are
+ * left by longjmp, and after(), called next from main, has a much larger
+ * stack frame than deep: it would sit under the stale deep(3) if stale
+ * frames were recognised by the hooks' stack pointers (which depend on the
+ * frame size) rather than by call frame. */
+static void rt_expect_not_under(const struct model *m, const char *name,
+                                const char *caller, const char *mode)
+{
+    uint64_t addr = rt_addr(name), caller_addr = rt_addr(caller);
+    size_t seen = 0;
+    for (size_t p = 0; p < m->nprocs; p++)
+        for (size_t t = 0; t < m->procs[p]->nthreads; t++) {
+            const struct m_thread *th = m->procs[p]->threads[t];
+            for (size_t i = 1; i < th->nnodes; i++) {
+                const struct m_node *n = &th->nodes[i];
+                if (m->funcs[n->func].addr != addr || !n->calls)
+                    continue;
+                seen++;
+                const struct m_node *up = &th->nodes[n->parent];
+                cr_expect(up->func == M_NONE || m->funcs[up->func].addr != caller_addr,
+                          "%s: %llu calls of %s recorded under %s", mode,
+                          (unsigned long long)n->calls, name, caller);
+            }
+        }
+    cr_expect(seen > 0, "%s: no calls of %s", mode, name);
+}
+
 static void rt_check(const char *mode)
 {
     struct model m;
@@ -134,6 +164,8 @@ static void rt_check(const char *mode)
         const struct pf_row *deep = rt_row(&m, &pf, "deep");
         cr_expect_eq(deep->completed, 4, "longjmp'd frames are completed calls");
     }
+    rt_expect_not_under(&m, "after", "deep", mode);
+    rt_expect_not_under(&m, "leaf", "deep", mode);
     int longjmp_warned = 0;
     for (size_t i = 0; i < m.warnings.count; i++)
         longjmp_warned |= strstr(m.warnings.text[i], "4 frames left by longjmp") != NULL;
