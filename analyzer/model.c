@@ -520,15 +520,66 @@ static const struct {
      "calls had not returned where the trace ends: timed up to its last event"},
 };
 
+/* The note kinds past the counters. */
+enum { M_NOTE_KILLED = 8, M_NOTE_THREADS_LOST = 9 };
+_Static_assert(sizeof model_stat_texts / sizeof *model_stat_texts == M_NOTE_KILLED,
+               "one note kind per counter");
+_Static_assert(M_NOTE_THREADS_LOST < M_NOTES, "room for every note kind");
+
+/* Adds count occurrences of note kind by process who (detail: what to say
+ * of it in the list, e.g. the signal) and rewrites that note's warning. */
+static void model_note(struct model *m, size_t kind, const char *who, uint64_t count)
+{
+    struct m_note *n = &m->notes[kind];
+    if (n->procs < 3)
+        snprintf(n->who[n->procs], sizeof n->who[0], "%s", who);
+    n->procs++;
+    n->total += count;
+    struct strbuf sb = {0};
+    if (n->procs == 1 && kind == M_NOTE_KILLED)
+        sb_printf(&sb, "%s; its data was saved", who);
+    else if (n->procs == 1 && kind == M_NOTE_THREADS_LOST)
+        sb_printf(&sb, "%s: %llu threads could not be profiled", who,
+                  (unsigned long long)n->total);
+    else if (n->procs == 1)
+        sb_printf(&sb, "%s: %llu %s", who, (unsigned long long)n->total,
+                  model_stat_texts[kind].what);
+    else if (kind == M_NOTE_KILLED)
+        sb_printf(&sb, "%zu processes were killed by a signal; their data was saved (",
+                  n->procs);
+    else if (kind == M_NOTE_THREADS_LOST)
+        sb_printf(&sb, "%llu threads could not be profiled, in %zu processes (",
+                  (unsigned long long)n->total, n->procs);
+    else
+        sb_printf(&sb, "%llu %s, in %zu processes (", (unsigned long long)n->total,
+                  model_stat_texts[kind].what, n->procs);
+    for (size_t i = 0; n->procs > 1 && i < n->procs && i < 3; i++)
+        sb_printf(&sb, "%s%s", i ? ", " : "", n->who[i]);
+    if (n->procs > 3)
+        sb_printf(&sb, " and %zu more)", n->procs - 3);
+    else if (n->procs > 1)
+        sb_puts(&sb, ")");
+    if (n->warning) {
+        free(m->warnings.text[n->warning - 1]);
+        m->warnings.text[n->warning - 1] = sb.s;
+    } else {
+        cprof_grow(&m->warnings.text, &m->warnings.cap, m->warnings.count + 1,
+                   sizeof(*m->warnings.text));
+        m->warnings.text[m->warnings.count++] = sb.s;
+        n->warning = m->warnings.count;
+    }
+}
+
 static void model_stat_warnings(struct model *m, struct m_process *p,
                                 const struct m_stats *s)
 {
-    const char *prog = model_basename(p->exe[0] ? p->exe : p->file);
+    char who[96];
+    snprintf(who, sizeof who, "%s[%llu]", model_basename(p->exe[0] ? p->exe : p->file),
+             (unsigned long long)p->pid);
     for (size_t i = 0; i < sizeof model_stat_texts / sizeof *model_stat_texts; i++) {
         uint64_t n = *(const uint64_t *)((const char *)s + model_stat_texts[i].offset);
         if (n)
-            warn_add(&m->warnings, "%s[%llu]: %llu %s", prog, (unsigned long long)p->pid,
-                     (unsigned long long)n, model_stat_texts[i].what);
+            model_note(m, i, who, n);
     }
 }
 
@@ -570,21 +621,23 @@ static void model_finish_process(struct model *m, struct m_process *p)
 
     const char *prog = model_basename(p->exe[0] ? p->exe : p->file);
     for (size_t i = 0; i < p->nconfig_warnings; i++)
-        warn_add(&m->warnings, "%s[%llu]: %s", prog, (unsigned long long)p->pid,
-                 p->config_warnings[i]);
+        warn_add(&m->warnings, "%s: %s", prog, p->config_warnings[i]);
     if (!p->complete)
         model_damage(m,
                      "%s: cut short (no end record: the process was killed or is still "
                      "running): the report covers what it holds",
                      p->file);
-    else if (!strcmp(p->end_reason, "signal"))
-        warn_add(&m->warnings,
-                 "%s[%llu] was killed by signal %llu (%s); its data was saved", prog,
+    char who[96];
+    if (p->complete && !strcmp(p->end_reason, "signal")) {
+        snprintf(who, sizeof who, "%s[%llu] was killed by signal %llu (%s)", prog,
                  (unsigned long long)p->pid, (unsigned long long)p->end_signal,
                  strsignal((int)p->end_signal));
-    if (p->threads_lost)
-        warn_add(&m->warnings, "%s[%llu]: %llu threads could not be profiled", prog,
-                 (unsigned long long)p->pid, (unsigned long long)p->threads_lost);
+        model_note(m, M_NOTE_KILLED, who, 1);
+    }
+    if (p->threads_lost) {
+        snprintf(who, sizeof who, "%s[%llu]", prog, (unsigned long long)p->pid);
+        model_note(m, M_NOTE_THREADS_LOST, who, p->threads_lost);
+    }
 }
 
 /* ---- files ---------------------------------------------------------------- */

@@ -124,6 +124,17 @@ struct m_filter {
     uint64_t tid;
 };
 
+/* One kind of runtime report (a counter, a death by signal) summed over
+ * processes, so that a test suite's hundreds of runs give one warning
+ * each, not hundreds. */
+#define M_NOTES 10
+struct m_note {
+    uint64_t total;  /* the counter summed over processes */
+    size_t procs;    /* processes that reported it */
+    char who[3][96]; /* the first few, as "prog[pid]" */
+    size_t warning;  /* its index in model.warnings + 1; 0 before the first */
+};
+
 struct model {
     struct m_process **procs;
     size_t nprocs, procs_cap;
@@ -138,6 +149,7 @@ struct model {
     /* the subset of warnings that say a file is damaged or cut short: the
      * report still shows what it holds, but the command fails */
     struct warnings damage;
+    struct m_note notes[M_NOTES];
     int timed; /* some process recorded times (not only count mode) */
 };
 

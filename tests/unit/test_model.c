@@ -252,6 +252,32 @@ Test(model, processes_merge_by_link_time_address)
     expect_minmax(MAIN, 100, 200);
 }
 
+/* A test suite's many runs each repairing some frames: one warning that
+ * sums them and names the first few processes, not one per process. */
+Test(model, warnings_of_many_processes_are_summed)
+{
+    for (uint64_t pid = 1; pid <= 5; pid++) {
+        struct tstream s;
+        ts_begin(&s, "summary", pid);
+        ts_module(&s, 0, 0x1000, 0x2000, "/nonexistent/prog");
+        ts_thread(&s, 1, pid);
+        ts_node(&s, 1, 1, 0, MAIN, 1, 100, 100, 100, 1);
+        ts_thread_end(&s, 1, "repaired_longjmp=2");
+        ts_end(&s, 1e9, 100);
+        load(&s);
+    }
+    build();
+    size_t longjmp_warnings = 0;
+    for (size_t i = 0; i < model.warnings.count; i++)
+        longjmp_warnings += strstr(model.warnings.text[i], "longjmp") != NULL;
+    cr_expect_eq(longjmp_warnings, 1, "%zu longjmp warnings", longjmp_warnings);
+    cr_expect(has_warning("10 frames left by longjmp"));
+    cr_expect(has_warning("in 5 processes ("));
+    cr_expect(has_warning("[1], "));
+    cr_expect(has_warning("[3] and 2 more)"));
+    expect(MAIN, 5, 500, 500);
+}
+
 Test(model, ticks_convert_with_the_recorded_rate)
 {
     struct tstream s;
