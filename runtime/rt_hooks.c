@@ -107,18 +107,15 @@ RT_NOINST static inline struct rt_cfa_slot *rt_cfa_slot(struct rt_thread *t, uin
 /* The canonical frame address of the call whose enter hook has frame
  * address sp and whose return address is site, if the cache knows it (and
  * the return address is where the cache says: a function that realigns its
- * stack moves it); 0 when it must be looked for. Hot path. */
+ * stack moves it); 0 when it must be looked for or is not known. Hot path. */
 RT_NOINST static inline uintptr_t rt_cfa_cached(struct rt_thread *t, uintptr_t sp,
                                                 uintptr_t site)
 {
 #if defined(__x86_64__)
     uintptr_t pc = *(const uintptr_t *)sp; /* the hook's return address */
     const struct rt_cfa_slot *e = rt_cfa_slot(t, pc);
-    if (RT_UNLIKELY(e->pc != pc))
-        return 0;
-    if (RT_UNLIKELY(e->off == 0))
-        return RT_CFA_UNKNOWN;
-    if (RT_LIKELY(*(const uintptr_t *)(sp + e->off) == site))
+    if (RT_LIKELY(e->pc == pc && e->off != 0) &&
+        RT_LIKELY(*(const uintptr_t *)(sp + e->off) == site))
         return sp + e->off + sizeof(uintptr_t);
     return 0;
 #else
@@ -128,15 +125,18 @@ RT_NOINST static inline uintptr_t rt_cfa_cached(struct rt_thread *t, uintptr_t s
 #endif
 }
 
-/* Finds the return address above sp and caches where it was. It is always
- * on the stack (x86-64's call pushes it; an inlined function's site is its
- * host's), so the search stops at it or, for a frame larger than the
- * window, inside that frame: it never reads past the stack's end. */
+/* Finds the return address above sp and caches where it was (or that it
+ * is out of reach: RT_CFA_UNKNOWN). It is always on the stack (x86-64's
+ * call pushes it; an inlined function's site is its host's), so the search
+ * stops at it or, for a frame larger than the window, inside that frame:
+ * it never reads past the stack's end. */
 RT_COLD static uintptr_t rt_cfa_find(struct rt_thread *t, uintptr_t sp, uintptr_t site)
 {
 #if defined(__x86_64__)
     uintptr_t pc = *(const uintptr_t *)sp;
     struct rt_cfa_slot *e = rt_cfa_slot(t, pc);
+    if (e->pc == pc && e->off == 0)
+        return RT_CFA_UNKNOWN;
     e->pc = pc;
     e->off = 0;
     for (uintptr_t off = sizeof(uintptr_t); off < RT_CFA_SCAN_BYTES;
@@ -151,6 +151,17 @@ RT_COLD static uintptr_t rt_cfa_find(struct rt_thread *t, uintptr_t sp, uintptr_
     (void)site;
     return sp;
 #endif
+}
+
+/* What a frame whose call frame address is unknown stores in its place.
+ * While the function runs, every call it makes has a frame address no
+ * higher than sp + 8 (its calls start where its hook call did, or lower),
+ * so a new call whose frame address is higher cannot be its descendant:
+ * the frame is stale. sp + 15 compares that way and, being odd, never
+ * equals a real frame address. */
+RT_NOINST static inline uintptr_t rt_cfa_bound(uintptr_t sp)
+{
+    return sp + 2 * sizeof(uintptr_t) - 1;
 }
 
 /* Can the innermost frame up be stale for a new call of fn at cfa from
@@ -301,7 +312,7 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp)
         f->fn = fn;
         f->ts = now;
         f->sp = sp;
-        f->cfa = cfa;
+        f->cfa = cfa != RT_CFA_UNKNOWN ? cfa : rt_cfa_bound(sp);
         f->site = site;
         if (mode == RT_MODE_TRACE) {
             f->node = NULL;

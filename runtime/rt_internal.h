@@ -74,9 +74,9 @@ struct rt_node {
  * address): a real ancestor's is always higher than a new call's, a frame
  * abandoned by longjmp has one no higher, whatever the two functions' frame
  * sizes (sp alone cannot tell: a stale sibling with a big frame sits lower
- * than a new call with a small one). RT_CFA_UNKNOWN where it could not be
- * found. A function inlined into another shares its host's physical frame,
- * so it has the same cfa and the same site (the host's return address),
+ * than a new call with a small one). Where it could not be found, a bound
+ * that still tells (rt_hooks.c). A function inlined into another shares its host's
+ * physical frame, so it has the same cfa and the same site (the host's return address),
  * which tells it apart from a stale sibling at that position. */
 struct rt_frame {
     uint64_t fn;

@@ -29,24 +29,29 @@ static const char rt_prog_src[] =
     "}\n"
     "__attribute__((noinline)) int after(int n) {\n"
     "    volatile char pad[512]; pad[n] = 1; return pad[n]; }\n"
+    "__attribute__((noinline)) void huge(int n) {\n"
+    "    volatile char pad[100000]; pad[n] = 1; deep(n); }\n"
     "void *worker(void *a) { (void)a; for (int i = 0; i < 40; i++) leaf(i); return 0; }\n"
     "int main(void) {\n"
     "    pthread_t t; pthread_create(&t, 0, worker, 0); pthread_join(t, 0);\n"
     "    for (int i = 0; i < 10; i++) rec(4);\n"
     "    if (!setjmp(env)) deep(3);\n"
     "    after(3);\n"
+    "    if (!setjmp(env)) huge(1);\n"
+    "    after(4);\n"
     "    leaf(1);\n"
     "    pid_t p = fork(); if (p == 0) { rec(2); exit(0); }\n"
     "    waitpid(p, 0, 0);\n"
     "    return 0; }\n";
 
 /* main 1, worker 1, leaf 40 + 10 + 1 (+1 in the child), rec 50 (+3 in the
- * child), deep 4, after 1 */
+ * child), deep 4 + 2, after 2, huge 1 */
 static const struct {
     const char *name;
     uint64_t calls;
 } rt_expected[] = {
-    {"main", 1}, {"worker", 1}, {"leaf", 52}, {"rec", 53}, {"deep", 4}, {"after", 1},
+    {"main", 1}, {"worker", 1}, {"leaf", 52}, {"rec", 53},
+    {"deep", 6}, {"after", 2},  {"huge", 1},
 };
 
 static char rt_dir[] = "/tmp/cprof-roundtrip-XXXXXX";
@@ -115,7 +120,8 @@ static const struct pf_row *rt_row(const struct model *m, const struct profile *
  * left by longjmp, and after(), called next from main, has a much larger
  * stack frame than deep: it would sit under the stale deep(3) if stale
  * frames were recognised by the hooks' stack pointers (which depend on the
- * frame size) rather than by call frame. */
+ * frame size) rather than by call frame. huge's frame is too large for its
+ * call frame address to be found: it must be recognised all the same. */
 static void rt_expect_not_under(const struct model *m, const char *name,
                                 const char *caller, const char *mode)
 {
@@ -162,13 +168,14 @@ static void rt_check(const char *mode)
         cr_expect(rec->min_ns <= rec->max_ns);
         cr_expect(rec->completed == rec->calls, "%s: every rec call returned", mode);
         const struct pf_row *deep = rt_row(&m, &pf, "deep");
-        cr_expect_eq(deep->completed, 4, "longjmp'd frames are completed calls");
+        cr_expect_eq(deep->completed, 6, "longjmp'd frames are completed calls");
     }
     rt_expect_not_under(&m, "after", "deep", mode);
     rt_expect_not_under(&m, "leaf", "deep", mode);
+    rt_expect_not_under(&m, "after", "huge", mode);
     int longjmp_warned = 0;
     for (size_t i = 0; i < m.warnings.count; i++)
-        longjmp_warned |= strstr(m.warnings.text[i], "4 frames left by longjmp") != NULL;
+        longjmp_warned |= strstr(m.warnings.text[i], "7 frames left by longjmp") != NULL;
     cr_expect(longjmp_warned, "%s: the longjmp repair is reported", mode);
     profile_free(&pf);
     model_free(&m);
