@@ -277,6 +277,19 @@ RT_NOINST static inline void rt_trace_put(struct rt_thread *t, uint64_t now,
         rt_trace_flush(t);
 }
 
+/* Marks t as inside the runtime, or counts the event as dropped when it
+ * already is (a signal handler interrupted a hook). */
+RT_NOINST static inline int rt_hook_begin(struct rt_thread *t)
+{
+    if (RT_UNLIKELY(t->busy)) {
+        t->stats.dropped_reentrant++;
+        return 0;
+    }
+    t->busy = 1;
+    RT_SIGNAL_FENCE();
+    return 1;
+}
+
 __attribute__((noinline)) RT_NOINST static void
 rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp)
 {
@@ -286,12 +299,8 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp)
         if (!t)
             return;
     }
-    if (RT_UNLIKELY(t->busy)) {
-        t->stats.dropped_reentrant++;
+    if (RT_UNLIKELY(!rt_hook_begin(t)))
         return;
-    }
-    t->busy = 1;
-    RT_SIGNAL_FENCE();
 
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
     uintptr_t site = (uintptr_t)call_site;
@@ -340,12 +349,8 @@ rt_exit_slow(void *this_fn, void *call_site, uintptr_t sp)
     struct rt_thread *t = rt_self;
     if (RT_UNLIKELY(t == NULL))
         return; /* no enter was recorded on this thread */
-    if (RT_UNLIKELY(t->busy)) {
-        t->stats.dropped_reentrant++;
+    if (RT_UNLIKELY(!rt_hook_begin(t)))
         return;
-    }
-    t->busy = 1;
-    RT_SIGNAL_FENCE();
 
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
     enum rt_mode mode = rt_config.mode;
