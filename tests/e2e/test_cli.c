@@ -3,8 +3,8 @@
  * the right environment, passes its exit status and death by signal on,
  * refuses to mix runs by accident; `cprof report` on a run killed by
  * SIGKILL (no end record), on a truncated copy, with --pid and --tid, and
- * in every format. Programs are built with clang against this build's
- * runtime, so these tests do not depend on cprof-cc.
+ * in every format; both clocks measure real time. Programs are built with clang against
+ * this build's runtime, so these tests do not depend on cprof-cc.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "e2e_util.h"
@@ -24,11 +25,13 @@ static const char cli_src[] =
     "#include <string.h>\n"
     "#include <unistd.h>\n"
     "__attribute__((noinline)) int work(int i) { return i * 7; }\n"
+    "__attribute__((noinline)) void nap(void) { usleep(50000); }\n"
     "int main(int argc, char **argv) {\n"
     "    long n = argc > 1 ? atol(argv[1]) : 10, s = 0;\n"
     "    for (long i = 0; i < n; i++) s += work((int)i);\n"
     "    if (argc > 2 && !strcmp(argv[2], \"kill\")) kill(getpid(), SIGKILL);\n"
     "    if (argc > 2 && !strcmp(argv[2], \"term\")) raise(SIGTERM);\n"
+    "    if (argc > 2 && !strcmp(argv[2], \"nap\")) { nap(); return 0; }\n"
     "    return argc > 2 ? atoi(argv[2]) : (int)(s & 0);\n"
     "}\n";
 
@@ -237,4 +240,66 @@ Test(cli, usage_errors_exit_1_and_version_works)
     cr_expect_eq(run((char *const[]){CPROF, "help", "report", NULL}, &res), 0);
     cr_expect(strstr(res.out, "usage: cprof report"), "%s", res.out);
     e2e_result_free(&res);
+}
+
+/* Does this CPU have an invariant TSC (the runtime then uses it unless
+ * told otherwise)? */
+static int cpu_has_invariant_tsc(void)
+{
+    char *info = e2e_read_file("/proc/cpuinfo", NULL);
+    int has = info && strstr(info, " nonstop_tsc") && strstr(info, " constant_tsc");
+    free(info);
+    return has;
+}
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* A 50 ms sleep measures at least 50 ms and no more than the whole run
+ * took, whichever clock records it (a wrong tick rate would break one
+ * bound or the other); the file says which clock did. */
+Test(cli, both_clocks_measure_real_time)
+{
+    const char *clocks[] = {"tsc", "monotonic"};
+    for (int i = 0; i < 2; i++) {
+        struct e2e_result res;
+        char out[32];
+        snprintf(out, sizeof out, "clock-%s", clocks[i]);
+        double start = now_ns();
+        cr_assert_eq(run((char *const[]){CPROF, "record", "-o", out, "--clock",
+                                         (char *)clocks[i], "--", prog, "1", "nap", NULL},
+                         &res),
+                     0, "%s: %s", clocks[i], res.err);
+        double wall = now_ns() - start;
+        e2e_result_free(&res);
+        cr_assert_eq(
+            run((char *const[]){CPROF, "report", out, "--format", "json", NULL}, &res),
+            0);
+        const char *used = i == 0 && cpu_has_invariant_tsc() ? "tsc" : "monotonic";
+        char want[64];
+        snprintf(want, sizeof want, "\"clock\": \"%s\"", used);
+        cr_expect(strstr(res.out, want), "%s: expected %s in %s", clocks[i], want,
+                  res.out);
+        e2e_result_free(&res);
+        cr_assert_eq(
+            run((char *const[]){CPROF, "report", out, "--format", "csv", NULL}, &res), 0);
+        struct e2e_csv csv;
+        cr_assert_eq(e2e_csv_parse(res.out, &csv), 0);
+        int name = e2e_csv_column(&csv, "name"), total = e2e_csv_column(&csv, "total_ns");
+        cr_assert(name >= 0 && total >= 0);
+        double nap_ns = -1;
+        for (size_t r = 1; r < csv.n_rows; r++)
+            if (e2e_csv_cell(&csv, r, name) &&
+                !strcmp(e2e_csv_cell(&csv, r, name), "nap"))
+                nap_ns = atof(e2e_csv_cell(&csv, r, total));
+        cr_expect(nap_ns >= 50e6 && nap_ns <= wall,
+                  "%s: a 50 ms sleep took %.0f ns, in a run of %.0f ns", clocks[i],
+                  nap_ns, wall);
+        e2e_csv_free(&csv);
+        e2e_result_free(&res);
+    }
 }
