@@ -70,7 +70,9 @@ RT_NOINST static int rt_sp_on_altstack(uintptr_t sp, uintptr_t *lo, uintptr_t *h
 /* Closes the innermost frame at time now as a completed call (summary
  * mode), or just pops it (count and trace modes). calls were counted at
  * entry. A frame opened before fork adds only the child's share of its time
- * and is not a completed call of the child's. */
+ * and is not a completed call of the child's. A call past the node limit
+ * made by another such call shares its caller's node (rt_tree_child), whose
+ * time already covers it: it adds nothing. */
 RT_NOINST static inline void rt_pop_frame(struct rt_thread *t, uint64_t now)
 {
     struct rt_frame *f = &t->stack[--t->depth];
@@ -80,7 +82,8 @@ RT_NOINST static inline void rt_pop_frame(struct rt_thread *t, uint64_t now)
             f->node->incl += now > f->ts ? now - f->ts : 0;
         return;
     }
-    if (rt_config.mode == RT_MODE_SUMMARY)
+    if (rt_config.mode == RT_MODE_SUMMARY &&
+        RT_LIKELY(t->depth == 0 || t->stack[t->depth - 1].node != f->node))
         rt_node_record_call(t, f->node, now > f->ts ? now - f->ts : 0);
 }
 
@@ -356,8 +359,7 @@ rt_exit_slow(void *this_fn, void *call_site, uintptr_t sp)
     enum rt_mode mode = rt_config.mode;
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     if (RT_UNLIKELY(t->overflow)) {
-        t->overflow--;
-        t->stats.dropped_depth++;
+        t->overflow--; /* the call was counted as dropped at its entry */
     } else if (RT_LIKELY((t->depth > 0 && t->stack[t->depth - 1].fn == fn &&
                           t->stack[t->depth - 1].sp == sp)) ||
                rt_exit_mismatch(t, fn, sp, now)) {

@@ -142,8 +142,7 @@ struct rt_thread {
     struct rt_node *chunks[RT_MAX_CHUNKS];
     uint32_t nnodes; /* published with release order: readers may race */
     uint32_t max_nodes;
-    struct rt_node *limit_node; /* RT_FN_NODE_LIMIT pseudo-node, lazily made */
-    uint32_t *child_hash;       /* node ids, open addressing on (parent, fn) */
+    uint32_t *child_hash; /* node ids, open addressing on (parent, fn) */
     uint32_t child_mask;
     uint32_t child_used;
 

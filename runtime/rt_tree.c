@@ -37,12 +37,13 @@ RT_NOINST static void rt_node_reset(struct rt_node *n)
         n->hist[i] = 0;
 }
 
-/* A new node, or NULL when the thread's node budget or memory is spent. */
+/* A new node, or NULL when there are budget nodes already or memory is
+ * spent. */
 RT_NOINST static struct rt_node *rt_node_new(struct rt_thread *t, uint32_t parent,
-                                             uint64_t fn)
+                                             uint64_t fn, uint32_t budget)
 {
     uint32_t id = t->nnodes;
-    if (id >= t->max_nodes)
+    if (id >= budget)
         return NULL;
     uint32_t chunk = id / RT_NODES_PER_CHUNK;
     if (chunk >= RT_MAX_CHUNKS)
@@ -91,50 +92,62 @@ RT_NOINST int rt_tree_init(struct rt_thread *t)
     t->nnodes = 0;
     if (rt_hash_grow(t) != 0)
         return -1;
-    t->root = rt_node_new(t, 0, 0);
+    t->root = rt_node_new(t, 0, 0, t->max_nodes);
     return t->root ? 0 : -1;
 }
 
-/* The child of parent for fn, created on first use. When no node can be
- * made, the call is counted under one RT_FN_NODE_LIMIT pseudo-function below
- * the root, so that it stays visible (the writer reports those calls as
- * dropped_nodes). */
+/* The child of parent for fn, or NULL. */
+RT_NOINST static struct rt_node *rt_tree_find(struct rt_thread *t, uint32_t parent,
+                                              uint64_t fn)
+{
+    for (uint32_t h = rt_hash(parent, fn) & t->child_mask;; h = (h + 1) & t->child_mask) {
+        uint32_t id = t->child_hash[h];
+        if (!id)
+            return NULL;
+        struct rt_node *n = rt_tree_node(t, id);
+        if (n->fn == fn && n->parent == parent)
+            return n;
+    }
+}
+
+/* A new child of parent for fn, within budget nodes, or NULL. */
+RT_NOINST static struct rt_node *rt_tree_add(struct rt_thread *t, uint32_t parent,
+                                             uint64_t fn, uint32_t budget)
+{
+    if ((t->child_used + 1) * 2 > t->child_mask + 1 && rt_hash_grow(t) != 0)
+        return NULL;
+    struct rt_node *n = rt_node_new(t, parent, fn, budget);
+    if (!n)
+        return NULL;
+    uint32_t h = rt_hash(parent, fn) & t->child_mask;
+    while (t->child_hash[h])
+        h = (h + 1) & t->child_mask;
+    t->child_hash[h] = n->id;
+    t->child_used++;
+    return n;
+}
+
+/* The child of parent for fn, created on first use. Once the thread has
+ * CPROF_MAX_NODES nodes, a call that needs a new one is counted on its
+ * parent's RT_FN_NODE_LIMIT child instead (made past the budget: at most
+ * one per node), and so are all the calls it makes: they fold into that
+ * node, which has no children. The parent's self time stays its own, and
+ * the writer reports those calls as dropped_nodes. Should even that node be
+ * impossible (no memory), the call is counted on the root. */
 RT_NOINST struct rt_node *rt_tree_child(struct rt_thread *t, struct rt_node *parent,
                                         uint64_t fn)
 {
-    uint32_t h = rt_hash(parent->id, fn) & t->child_mask;
-    for (;;) {
-        uint32_t id = t->child_hash[h];
-        if (!id)
-            break;
-        struct rt_node *n = rt_tree_node(t, id);
-        if (n->fn == fn && n->parent == parent->id)
-            return n;
-        h = (h + 1) & t->child_mask;
-    }
-    struct rt_node *n = NULL;
-    if ((t->child_used + 1) * 2 <= t->child_mask + 1 || rt_hash_grow(t) == 0) {
-        n = rt_node_new(t, parent->id, fn);
-        if (n) {
-            h = rt_hash(parent->id, fn) & t->child_mask;
-            while (t->child_hash[h])
-                h = (h + 1) & t->child_mask;
-            t->child_hash[h] = n->id;
-            t->child_used++;
-            return n;
-        }
-    }
-    if (!t->limit_node) {
-        /* one node past the budget holds every call that found none; the
-         * writer reports its calls as dropped_nodes */
-        uint32_t budget = t->max_nodes;
-        t->max_nodes = t->nnodes + 1;
-        t->limit_node = rt_node_new(t, 0, RT_FN_NODE_LIMIT);
-        t->max_nodes = budget;
-        if (!t->limit_node)
-            t->limit_node = t->root; /* out of memory: counted, not named */
-    }
-    return t->limit_node;
+    if (parent->fn == RT_FN_NODE_LIMIT)
+        return parent;
+    struct rt_node *n = rt_tree_find(t, parent->id, fn);
+    if (!n)
+        n = rt_tree_add(t, parent->id, fn, t->max_nodes);
+    if (!n)
+        n = rt_tree_find(t, parent->id, RT_FN_NODE_LIMIT);
+    if (!n)
+        n = rt_tree_add(t, parent->id, RT_FN_NODE_LIMIT,
+                        RT_MAX_CHUNKS * RT_NODES_PER_CHUNK - 1);
+    return n ? n : t->root;
 }
 
 /* The child of parent for fn when it is not parent->last_child: the other

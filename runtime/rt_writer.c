@@ -515,13 +515,13 @@ RT_NOINST static void rt_put_stat(struct mp_out *o, const char *key, uint64_t v)
     mp_uint(o, v);
 }
 
-/* [6, thread, stats]. enters (summary and count modes) is the sum of the
- * tree's call counts, passed in by the caller; a trace counts its own. */
+/* [6, thread, stats]. enters and dropped_nodes (summary and count modes)
+ * are summed over the tree by the caller; a trace counts its own events. */
 RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
-                                        uint32_t open_frames, uint64_t enters)
+                                        uint32_t open_frames, uint64_t enters,
+                                        uint64_t dropped_nodes)
 {
     const struct rt_thread_stats *s = &t->stats;
-    uint64_t dropped_nodes = t->limit_node ? t->limit_node->calls : 0;
     int tree = rt_config.mode != RT_MODE_TRACE;
     mp_array(o, 3);
     mp_uint(o, CPROF_REC_THREAD_END);
@@ -580,7 +580,8 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
     if (rt_config.mode == RT_MODE_SUMMARY) {
         for (uint32_t i = 0; i < depth; i++) {
             const struct rt_frame *f = &t->stack[i];
-            if (f->node && now > f->ts)
+            /* a call folded into its caller's node is timed by the caller */
+            if (f->node && now > f->ts && !(i > 0 && t->stack[i - 1].node == f->node))
                 f->node->open_extra += now - f->ts;
         }
     }
@@ -594,16 +595,19 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
     }
     static struct rt_pending_view pending; /* one writer at a time per thread */
     rt_pending_view(&pending, t);
-    uint64_t enters = 0;
+    /* calls that found no node at all (no memory) were counted on the root */
+    uint64_t enters = t->root->calls, dropped_nodes = t->root->calls;
     for (uint32_t id = 1; id < nnodes; id++) {
         struct rt_node *n = rt_tree_node(t, id);
         if (!n->keep)
             continue;
         enters += n->calls;
+        if (n->fn == RT_FN_NODE_LIMIT)
+            dropped_nodes += n->calls;
         rt_put_node(&out.o, t, n, &pending);
         rt_out_flush(&out, 0);
     }
-    rt_put_thread_end(&out.o, t, depth, enters);
+    rt_put_thread_end(&out.o, t, depth, enters, dropped_nodes);
     rt_out_flush(&out, 1);
     rt_unmap(buf, RT_OUT_SIZE);
 }
@@ -682,7 +686,7 @@ RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
         cut_tokens += 4;
     }
     mp_patch_array32(copy + header, cut_tokens);
-    rt_put_thread_end(&o, t, depth, 0);
+    rt_put_thread_end(&o, t, depth, 0, 0);
     rt_writer_write(copy, (size_t)(o.pos - copy));
     rt_unmap(copy, size);
 }

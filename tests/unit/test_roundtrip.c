@@ -196,3 +196,94 @@ Test(roundtrip, count_mode)
 {
     rt_check("count");
 }
+
+/* Past CPROF_MAX_NODES: every call is still counted (under [node limit]
+ * for those that found no node), and times still add up: the calls folded
+ * into one node nest, and only the outermost one's time may count, or the
+ * self times would add up to more than the run. */
+Test(roundtrip, node_limit_keeps_counts_and_times_consistent)
+{
+    static const char src[] =
+        "__attribute__((noinline)) int rec(int n) { return n ? 1 + rec(n - 1) : 0; }\n"
+        "__attribute__((noinline)) int other(int n) { return rec(n) + 1; }\n"
+        "int main(void) { int s = 0;\n"
+        "    for (int i = 0; i < 3; i++) { s += other(50); s += rec(99); }\n"
+        "    return s == 3 * (99 + 51) ? 0 : 1; }\n";
+    cr_assert(mkdtemp(rt_dir));
+    char nm[700];
+    snprintf(nm, sizeof nm, " && nm %s/prog > %s/nm", rt_dir, rt_dir);
+    tp_build(rt_dir, "prog", src, nm);
+    char cmd[1024], data[512];
+    snprintf(data, sizeof data, "%s/data", rt_dir);
+    snprintf(cmd, sizeof cmd, "cd %s && CPROF_MAX_NODES=16 CPROF_DIR=%s ./prog", rt_dir,
+             data);
+    cr_assert_eq(system(cmd), 0, "the profiled program failed");
+    struct model m;
+    struct profile pf;
+    model_init(&m);
+    cr_assert_eq(model_load_path(&m, data), 0);
+    profile_build(&m, NULL, &pf);
+    const struct pf_row *main_row = rt_row(&m, &pf, "main");
+    const struct pf_row *rec = rt_row(&m, &pf, "rec");
+    const struct pf_row *other = rt_row(&m, &pf, "other");
+    const struct pf_row *limit = NULL;
+    for (size_t i = 0; i < pf.nrows; i++)
+        if (m.funcs[pf.rows[i].func].node_limit)
+            limit = &pf.rows[i];
+    cr_assert(limit, "no [node limit] row");
+    cr_expect_eq(main_row->calls, 1);
+    cr_expect_eq(rec->calls + other->calls + limit->calls, 3 * (100 + 51 + 1),
+                 "rec %llu + other %llu + [node limit] %llu",
+                 (unsigned long long)rec->calls, (unsigned long long)other->calls,
+                 (unsigned long long)limit->calls);
+    cr_expect(limit->calls > 0 && rec->calls < 300);
+    cr_expect(pf.total_self_ns <= main_row->total_ns * 1.000001 + 1,
+              "self times add up to %.0f ns, more than main's total %.0f ns",
+              pf.total_self_ns, main_row->total_ns);
+    cr_expect(limit->total_ns <= main_row->total_ns);
+    int warned = 0;
+    for (size_t i = 0; i < m.warnings.count; i++)
+        warned |= strstr(m.warnings.text[i], "calls past CPROF_MAX_NODES") != NULL;
+    cr_expect(warned, "the node limit is reported");
+    profile_free(&pf);
+    model_free(&m);
+    rt_cleanup();
+}
+
+/* Past CPROF_MAX_DEPTH: the calls too deep to record are counted, once
+ * each, and with the recorded ones make every call the program made. */
+Test(roundtrip, depth_limit_counts_each_dropped_call_once)
+{
+    static const char src[] =
+        "__attribute__((noinline)) int rec(int n) { return n ? 1 + rec(n - 1) : 0; }\n"
+        "int main(void) { int s = 0;\n"
+        "    for (int i = 0; i < 3; i++) s += rec(99);\n"
+        "    return s == 3 * 99 ? 0 : 1; }\n";
+    cr_assert(mkdtemp(rt_dir));
+    char nm[700];
+    snprintf(nm, sizeof nm, " && nm %s/prog > %s/nm", rt_dir, rt_dir);
+    tp_build(rt_dir, "prog", src, nm);
+    const char *modes[] = {"summary", "trace", "count"};
+    for (int i = 0; i < 3; i++) {
+        char cmd[1024], data[512];
+        snprintf(data, sizeof data, "%s/%s", rt_dir, modes[i]);
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && CPROF_MODE=%s CPROF_MAX_DEPTH=20 CPROF_DIR=%s ./prog", rt_dir,
+                 modes[i], data);
+        cr_assert_eq(system(cmd), 0, "the profiled program failed");
+        struct model m;
+        struct profile pf;
+        model_init(&m);
+        cr_assert_eq(model_load_path(&m, data), 0);
+        profile_build(&m, NULL, &pf);
+        uint64_t recorded = rt_row(&m, &pf, "rec")->calls;
+        uint64_t dropped = m.procs[0]->threads[0]->stats.dropped_depth;
+        cr_expect_eq(recorded, 3 * 19, "%s: %llu calls recorded, frames for main and 19",
+                     modes[i], (unsigned long long)recorded);
+        cr_expect_eq(recorded + dropped, 300, "%s: %llu recorded + %llu dropped",
+                     modes[i], (unsigned long long)recorded, (unsigned long long)dropped);
+        profile_free(&pf);
+        model_free(&m);
+    }
+    rt_cleanup();
+}
