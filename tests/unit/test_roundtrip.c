@@ -56,12 +56,12 @@ static const struct {
 
 static char rt_dir[] = "/tmp/cprof-roundtrip-XXXXXX";
 
-static void rt_build(void)
+static void rt_build(const char *src)
 {
     cr_assert(mkdtemp(rt_dir));
     char nm[700];
     snprintf(nm, sizeof nm, " && nm %s/prog > %s/nm", rt_dir, rt_dir);
-    tp_build(rt_dir, "prog", rt_prog_src, nm);
+    tp_build(rt_dir, "prog", src, nm);
 }
 
 /* The link-time address nm gives name. */
@@ -91,17 +91,17 @@ static void rt_cleanup(void)
     (void)system(cmd);
 }
 
-/* Runs the program in mode and loads what it wrote. */
-static void rt_record(const char *mode, struct model *m, struct profile *pf)
+/* Runs the program in mode with the extra environment settings env ("" for
+ * none) and loads what it wrote. */
+static void rt_run(const char *mode, const char *env, struct model *m, struct profile *pf)
 {
     char cmd[1024], data[512];
     snprintf(data, sizeof data, "%s/%s", rt_dir, mode);
-    snprintf(cmd, sizeof cmd, "cd %s && CPROF_MODE=%s CPROF_DIR=%s ./prog", rt_dir, mode,
-             data);
+    snprintf(cmd, sizeof cmd, "cd %s && CPROF_MODE=%s %s CPROF_DIR=%s ./prog", rt_dir,
+             mode, env, data);
     cr_assert_eq(system(cmd), 0, "the profiled program failed in %s mode", mode);
     model_init(m);
     cr_assert_eq(model_load_path(m, data), 0);
-    cr_assert_eq(m->nprocs, 2, "%s: parent and forked child: %zu files", mode, m->nprocs);
     profile_build(m, NULL, pf);
 }
 
@@ -148,8 +148,9 @@ static void rt_check(const char *mode)
 {
     struct model m;
     struct profile pf;
-    rt_build();
-    rt_record(mode, &m, &pf);
+    rt_build(rt_prog_src);
+    rt_run(mode, "", &m, &pf);
+    cr_assert_eq(m.nprocs, 2, "%s: parent and forked child: %zu files", mode, m.nprocs);
     for (size_t i = 0; i < sizeof rt_expected / sizeof *rt_expected; i++) {
         const struct pf_row *r = rt_row(&m, &pf, rt_expected[i].name);
         cr_expect_eq(r->calls, rt_expected[i].calls,
@@ -209,20 +210,10 @@ Test(roundtrip, node_limit_keeps_counts_and_times_consistent)
         "int main(void) { int s = 0;\n"
         "    for (int i = 0; i < 3; i++) { s += other(50); s += rec(99); }\n"
         "    return s == 3 * (99 + 51) ? 0 : 1; }\n";
-    cr_assert(mkdtemp(rt_dir));
-    char nm[700];
-    snprintf(nm, sizeof nm, " && nm %s/prog > %s/nm", rt_dir, rt_dir);
-    tp_build(rt_dir, "prog", src, nm);
-    char cmd[1024], data[512];
-    snprintf(data, sizeof data, "%s/data", rt_dir);
-    snprintf(cmd, sizeof cmd, "cd %s && CPROF_MAX_NODES=16 CPROF_DIR=%s ./prog", rt_dir,
-             data);
-    cr_assert_eq(system(cmd), 0, "the profiled program failed");
+    rt_build(src);
     struct model m;
     struct profile pf;
-    model_init(&m);
-    cr_assert_eq(model_load_path(&m, data), 0);
-    profile_build(&m, NULL, &pf);
+    rt_run("summary", "CPROF_MAX_NODES=16", &m, &pf);
     const struct pf_row *main_row = rt_row(&m, &pf, "main");
     const struct pf_row *rec = rt_row(&m, &pf, "rec");
     const struct pf_row *other = rt_row(&m, &pf, "other");
@@ -259,23 +250,12 @@ Test(roundtrip, depth_limit_counts_each_dropped_call_once)
         "int main(void) { int s = 0;\n"
         "    for (int i = 0; i < 3; i++) s += rec(99);\n"
         "    return s == 3 * 99 ? 0 : 1; }\n";
-    cr_assert(mkdtemp(rt_dir));
-    char nm[700];
-    snprintf(nm, sizeof nm, " && nm %s/prog > %s/nm", rt_dir, rt_dir);
-    tp_build(rt_dir, "prog", src, nm);
+    rt_build(src);
     const char *modes[] = {"summary", "trace", "count"};
     for (int i = 0; i < 3; i++) {
-        char cmd[1024], data[512];
-        snprintf(data, sizeof data, "%s/%s", rt_dir, modes[i]);
-        snprintf(cmd, sizeof cmd,
-                 "cd %s && CPROF_MODE=%s CPROF_MAX_DEPTH=20 CPROF_DIR=%s ./prog", rt_dir,
-                 modes[i], data);
-        cr_assert_eq(system(cmd), 0, "the profiled program failed");
         struct model m;
         struct profile pf;
-        model_init(&m);
-        cr_assert_eq(model_load_path(&m, data), 0);
-        profile_build(&m, NULL, &pf);
+        rt_run(modes[i], "CPROF_MAX_DEPTH=20", &m, &pf);
         uint64_t recorded = rt_row(&m, &pf, "rec")->calls;
         uint64_t dropped = m.procs[0]->threads[0]->stats.dropped_depth;
         cr_expect_eq(recorded, 3 * 19, "%s: %llu calls recorded, frames for main and 19",
