@@ -56,6 +56,7 @@ static const struct {
 
 static char rt_dir[] = "/tmp/cprof-roundtrip-XXXXXX";
 
+/* Builds <rt_dir>/prog from src, and the list of its symbols. */
 static void rt_build(const char *src)
 {
     cr_assert(mkdtemp(rt_dir));
