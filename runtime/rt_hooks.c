@@ -26,17 +26,20 @@
 
 #define RT_COLD __attribute__((cold, noinline))
 
-RT_HIDDEN void rt_enter(void *this_fn, void *call_site, uintptr_t sp);
+RT_HIDDEN void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp);
 RT_HIDDEN void rt_exit(void *this_fn, void *call_site, uintptr_t sp);
 
 #if defined(__x86_64__)
 /* sp is the caller's stack pointer less the return address: the same
- * distance below the instrumented function's frame for both hooks. */
+ * distance below the instrumented function's frame for both hooks. The
+ * enter hook also passes rbp, which unwind tables may define the caller's
+ * frame by. */
 __asm__(".text\n"
         ".globl __cyg_profile_func_enter\n"
         ".type __cyg_profile_func_enter, @function\n"
         "__cyg_profile_func_enter:\n"
         "    movq %rsp, %rdx\n"
+        "    movq %rbp, %rcx\n"
         "    jmp rt_enter\n"
         ".size __cyg_profile_func_enter, .-__cyg_profile_func_enter\n"
         ".globl __cyg_profile_func_exit\n"
@@ -48,7 +51,7 @@ __asm__(".text\n"
 #else
 RT_EXPORT RT_NOINST void __cyg_profile_func_enter(void *this_fn, void *call_site)
 {
-    rt_enter(this_fn, call_site, (uintptr_t)__builtin_frame_address(0));
+    rt_enter(this_fn, call_site, (uintptr_t)__builtin_frame_address(0), 0);
 }
 
 RT_EXPORT RT_NOINST void __cyg_profile_func_exit(void *this_fn, void *call_site)
@@ -96,75 +99,56 @@ RT_COLD static void rt_note_repair(struct rt_thread *t, uint64_t closed, uint64_
     }
 }
 
-/* Bytes above the hook's frame searched for a function's return address.
- * A frame that does not fit (a very large local array) leaves its calls'
- * position unknown: longjmp past them is then repaired at the next exit
- * instead of the next call. */
-#define RT_CFA_SCAN_BYTES 65536u
-
-RT_NOINST static inline struct rt_cfa_slot *rt_cfa_slot(struct rt_thread *t, uintptr_t pc)
-{
-    return &t->cfa_cache[(pc ^ (pc >> 8)) & (RT_CFA_SLOTS - 1)];
-}
-
 /* The canonical frame address of the call whose enter hook has frame
- * address sp and whose return address is site, if the cache knows it (and
- * the return address is where the cache says: a function that realigns its
- * stack moves it); 0 when it must be looked for or is not known. Hot path. */
-RT_NOINST static inline uintptr_t rt_cfa_cached(struct rt_thread *t, uintptr_t sp,
+ * address sp (and rbp bp) and whose return address is site, when the rule
+ * for the hook's place is in the first slot it hashes to and holds; 0
+ * otherwise (rt_cfa_find, cold, then looks further). Hot path. */
+RT_NOINST static inline uintptr_t rt_cfa_cached(uintptr_t sp, uintptr_t bp,
                                                 uintptr_t site)
 {
 #if defined(__x86_64__)
     uintptr_t pc = *(const uintptr_t *)sp; /* the hook's return address */
-    const struct rt_cfa_slot *e = rt_cfa_slot(t, pc);
-    if (RT_LIKELY(e->pc == pc && e->off != 0) &&
-        RT_LIKELY(*(const uintptr_t *)(sp + e->off) == site))
-        return sp + e->off + sizeof(uintptr_t);
+    const struct rt_cfa_entry *e = &rt_cfa_table[rt_cfa_hash(pc) & (RT_CFA_ENTRIES - 1)];
+    if (RT_LIKELY(__atomic_load_n(&e->pc, __ATOMIC_ACQUIRE) == pc)) {
+        uint64_t rule = __atomic_load_n(&e->rule, __ATOMIC_ACQUIRE);
+        return rule == RT_CFA_NONE ? RT_CFA_UNKNOWN : rt_cfa_apply(rule, sp, bp, site);
+    }
     return 0;
 #else
-    (void)t;
+    (void)bp;
     (void)site;
     return sp; /* no trampoline: hook frame addresses stand in */
 #endif
 }
 
-/* Finds the return address above sp and caches where it was (or that it
- * is out of reach: RT_CFA_UNKNOWN). It is always on the stack (x86-64's
- * call pushes it; an inlined function's site is its host's), so the search
- * stops at it or, for a frame larger than the window, inside that frame:
- * it never reads past the stack's end. */
-RT_COLD static uintptr_t rt_cfa_find(struct rt_thread *t, uintptr_t sp, uintptr_t site)
+/* Where the call whose frame address is cfa (RT_CFA_UNKNOWN for code
+ * without unwind tables) and whose hook has frame address sp stands when
+ * compared with the frames on the stack: its frame address, or when that
+ * is unknown the lowest it can be, sp + 16 (its return address and the
+ * hook's lie above sp): a frame no higher is surely stale. */
+RT_NOINST static inline uintptr_t rt_cfa_at(uintptr_t cfa, uintptr_t sp)
 {
-#if defined(__x86_64__)
-    uintptr_t pc = *(const uintptr_t *)sp;
-    struct rt_cfa_slot *e = rt_cfa_slot(t, pc);
-    if (e->pc == pc && e->off == 0)
-        return RT_CFA_UNKNOWN;
-    e->pc = pc;
-    e->off = 0;
-    for (uintptr_t off = sizeof(uintptr_t); off < RT_CFA_SCAN_BYTES;
-         off += sizeof(uintptr_t))
-        if (*(const uintptr_t *)(sp + off) == site) {
-            e->off = off;
-            return sp + off + sizeof(uintptr_t);
-        }
-    return RT_CFA_UNKNOWN;
-#else
-    (void)t;
-    (void)site;
-    return sp;
-#endif
+    return cfa != RT_CFA_UNKNOWN ? cfa : sp + 2 * sizeof(uintptr_t);
 }
 
-/* What a frame whose call frame address is unknown stores in its place.
- * While the function runs, every call it makes has a frame address no
- * higher than sp + 8 (its calls start where its hook call did, or lower),
- * so a new call whose frame address is higher cannot be its descendant:
- * the frame is stale. sp + 15 compares that way and, being odd, never
- * equals a real frame address. */
-RT_NOINST static inline uintptr_t rt_cfa_bound(uintptr_t sp)
+/* What the frame of that call keeps: its frame address, or when that is
+ * unknown a bound. While the function runs, every call it makes has a
+ * frame address no higher than sp + 8 (its calls start where its hook call
+ * did, or lower), so a new call whose frame address is higher cannot be its
+ * descendant. sp + 15 compares that way and, being odd, never equals a
+ * real frame address. */
+RT_NOINST static inline uintptr_t rt_cfa_kept(uintptr_t cfa, uintptr_t sp)
 {
-    return sp + 2 * sizeof(uintptr_t) - 1;
+    return cfa != RT_CFA_UNKNOWN ? cfa : sp + 2 * sizeof(uintptr_t) - 1;
+}
+
+/* Can a frame whose position is only bounded be the host of a function
+ * inlined into it (same return address, another function), which shares
+ * its frame? Then it is not stale, whatever the bound says. */
+RT_NOINST static inline int rt_may_host(const struct rt_frame *f, uintptr_t site,
+                                        uint64_t fn)
+{
+    return (f->cfa & 1) && f->site == site && f->fn != fn;
 }
 
 /* Can the innermost frame up be stale for a new call of fn at cfa from
@@ -174,9 +158,11 @@ RT_NOINST static inline uintptr_t rt_cfa_bound(uintptr_t sp)
 RT_NOINST static inline int rt_maybe_stale(const struct rt_frame *up, uintptr_t cfa,
                                            uintptr_t site, uint64_t fn)
 {
-    if (RT_LIKELY(up->cfa > cfa) || cfa == RT_CFA_UNKNOWN)
+    if (RT_LIKELY(up->cfa > cfa))
         return 0;
-    return up->cfa != cfa || up->site != site || up->fn == fn;
+    if (up->cfa != cfa)
+        return !rt_may_host(up, site, fn);
+    return up->site != site || up->fn == fn;
 }
 
 /* Closes frames left behind by a longjmp before a new call of fn at cfa
@@ -197,6 +183,8 @@ RT_COLD static void rt_unwind_stale(struct rt_thread *t, uintptr_t sp, uintptr_t
             uintptr_t fcfa = t->stack[t->depth - 1].cfa;
             int in_alt = hi > lo && fcfa > lo && fcfa <= hi;
             if (fcfa >= cfa && !(in_alt && !on_alt))
+                break;
+            if (rt_may_host(&t->stack[t->depth - 1], site, fn))
                 break;
             if (on_alt && !in_alt)
                 break;
@@ -294,7 +282,7 @@ RT_NOINST static inline int rt_hook_begin(struct rt_thread *t)
 }
 
 __attribute__((noinline)) RT_NOINST static void
-rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp)
+rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
 {
     struct rt_thread *t = rt_self;
     if (RT_UNLIKELY(t == NULL)) {
@@ -309,12 +297,13 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp)
     uintptr_t site = (uintptr_t)call_site;
     enum rt_mode mode = rt_config.mode;
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
-    uintptr_t cfa = rt_cfa_cached(t, sp, site);
+    uintptr_t cfa = rt_cfa_cached(sp, bp, site);
     if (RT_UNLIKELY(cfa == 0))
-        cfa = rt_cfa_find(t, sp, site);
+        cfa = rt_cfa_find(sp, bp, site);
+    uintptr_t at = rt_cfa_at(cfa, sp);
     uint32_t depth = t->depth;
-    if (RT_UNLIKELY(depth > 0 && rt_maybe_stale(&t->stack[depth - 1], cfa, site, fn))) {
-        rt_unwind_stale(t, sp, cfa, site, fn, now);
+    if (RT_UNLIKELY(depth > 0 && rt_maybe_stale(&t->stack[depth - 1], at, site, fn))) {
+        rt_unwind_stale(t, sp, at, site, fn, now);
         depth = t->depth;
     }
     if (RT_UNLIKELY(depth >= t->capacity || t->overflow)) {
@@ -324,7 +313,7 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp)
         f->fn = fn;
         f->ts = now;
         f->sp = sp;
-        f->cfa = cfa != RT_CFA_UNKNOWN ? cfa : rt_cfa_bound(sp);
+        f->cfa = rt_cfa_kept(cfa, sp);
         f->site = site;
         if (mode == RT_MODE_TRACE) {
             f->node = NULL;
@@ -387,7 +376,7 @@ rt_exit_slow(void *this_fn, void *call_site, uintptr_t sp)
  */
 int rt_fast_path;
 
-RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp)
+RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
 {
     struct rt_thread *t = rt_self;
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
@@ -396,13 +385,13 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp)
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth >= t->capacity))
         goto slow;
-    uintptr_t cfa = rt_cfa_cached(t, sp, (uintptr_t)call_site);
+    uintptr_t cfa = rt_cfa_cached(sp, bp, (uintptr_t)call_site);
     if (RT_UNLIKELY(cfa == 0))
         goto slow;
     struct rt_node *parent = t->root;
     if (depth) {
         const struct rt_frame *up = &t->stack[depth - 1];
-        if (RT_UNLIKELY(rt_maybe_stale(up, cfa, (uintptr_t)call_site, fn)))
+        if (RT_UNLIKELY(rt_maybe_stale(up, rt_cfa_at(cfa, sp), (uintptr_t)call_site, fn)))
             goto slow;
         parent = up->node;
     }
@@ -415,7 +404,7 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp)
     f->fn = fn;
     f->ts = 0;
     f->sp = sp;
-    f->cfa = cfa;
+    f->cfa = rt_cfa_kept(cfa, sp);
     f->site = (uintptr_t)call_site;
     f->node = c;
     c->calls++;
@@ -424,7 +413,7 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp)
     t->busy = 0;
     return;
 slow:
-    rt_enter_slow(this_fn, call_site, sp);
+    rt_enter_slow(this_fn, call_site, sp, bp);
 }
 
 RT_NOINST void rt_exit(void *this_fn, void *call_site, uintptr_t sp)

@@ -89,14 +89,45 @@ struct rt_frame {
 
 #define RT_CFA_UNKNOWN UINTPTR_MAX
 
-/* Where, above the enter hook's frame address, a function's return address
- * lies: fixed for each place a hook is called from (the function's frame
- * size), so cached per thread by that place (the hook's return address). */
-#define RT_CFA_SLOTS 256u
-struct rt_cfa_slot {
-    uintptr_t pc;  /* the hook's return address */
-    uintptr_t off; /* bytes from sp to the return address; 0: not found */
+/* Rules for finding a call's canonical frame address from its enter
+ * hook, read from the unwind tables once per place a hook is called from
+ * (rt_cfa.c) and kept in one process-wide table: the low two bits say
+ * which register the rule starts from, the rest is the offset. */
+#define RT_CFA_RSP 1u          /* CFA = rsp of the instrumented function + offset */
+#define RT_CFA_RBP 2u          /* CFA = rbp + offset */
+#define RT_CFA_NONE 3u         /* no usable rule there */
+#define RT_CFA_ENTRIES 262144u /* 4 MiB of .bss, touched only where used */
+#define RT_CFA_PROBES 8u
+#define RT_CFA_MAX_FRAME (1u << 20) /* larger frames are treated as unknown */
+struct rt_cfa_entry {
+    uintptr_t pc;  /* the hook's return address; 0: free */
+    uint64_t rule; /* 0: being filled in */
 };
+extern struct rt_cfa_entry rt_cfa_table[RT_CFA_ENTRIES] RT_HIDDEN;
+
+static inline RT_NOINST uint32_t rt_cfa_hash(uintptr_t pc)
+{
+    return (uint32_t)(((uint64_t)pc * 0x9e3779b97f4a7c15ull) >> 40);
+}
+
+/* The frame address rule gives for an enter hook with frame address sp
+ * and rbp bp, if the return address site is where it says (it always is
+ * when the rule is right; checking it guards against code unloaded and
+ * replaced at the same address); 0 otherwise. */
+static inline RT_NOINST uintptr_t rt_cfa_apply(uint64_t rule, uintptr_t sp, uintptr_t bp,
+                                               uintptr_t site)
+{
+    uintptr_t off = (uintptr_t)(rule >> 2), base;
+    if ((rule & 3) == RT_CFA_RSP)
+        base = sp + sizeof(uintptr_t);
+    else if ((rule & 3) == RT_CFA_RBP && bp > sp && bp - sp < RT_CFA_MAX_FRAME)
+        base = bp;
+    else
+        return 0;
+    if (off < sizeof(uintptr_t) || off > RT_CFA_MAX_FRAME)
+        return 0;
+    return *(const uintptr_t *)(base + off - sizeof(uintptr_t)) == site ? base + off : 0;
+}
 
 #define RT_NODES_PER_CHUNK 1024u
 #define RT_MAX_CHUNKS 4096u
@@ -136,7 +167,6 @@ struct rt_thread {
     uint32_t npending;
     struct rt_thread_stats stats;
     struct rt_pending pending[RT_PENDING];
-    struct rt_cfa_slot cfa_cache[RT_CFA_SLOTS];
 
     /* calling-context tree */
     struct rt_node *chunks[RT_MAX_CHUNKS];
@@ -185,6 +215,12 @@ extern volatile int rt_finished RT_HIDDEN; /* process data written */
 extern int rt_fast_path RT_HIDDEN;
 extern __thread struct rt_thread *rt_self __attribute__((tls_model("initial-exec")))
 RT_HIDDEN;
+
+/* rt_cfa.c: the frame address of the call whose enter hook has frame
+ * address sp and rbp bp and whose return address is site, reading the
+ * unwind tables when needed; RT_CFA_UNKNOWN when they have no rule for it.
+ * Cold. */
+RT_HIDDEN uintptr_t rt_cfa_find(uintptr_t sp, uintptr_t bp, uintptr_t site);
 
 /* rt_clock.c */
 RT_HIDDEN void rt_clock_init(enum rt_clock_source wanted);

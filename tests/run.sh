@@ -7,6 +7,8 @@
 #   3. a short libFuzzer run of the file reader (CPROF_FUZZ_SECONDS, 30);
 #   4. a real project: Debian's bzip2 rebuilt with cprof-cc passes its own
 #      tests, and its call counts match uftrace's (tests/real/run.sh).
+#   5. real code that longjmps all the time: the Lua interpreter rebuilt with
+#      cprof-cc has gprof's call counts and loses no frame (tests/real/lua.sh).
 # Build trees: build/ and build-san/ at the top of the repository.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +38,8 @@ step "end-to-end tests"
 
 step "a real project: bzip2 built with cprof-cc, against uftrace"
 tests/real/run.sh build || failed+=(real)
+step "real longjmp-heavy code: the Lua interpreter built with cprof-cc, against gprof"
+tests/real/lua.sh build || failed+=(real-lua)
 
 step "sanitizer build (build-san/: ASan + UBSan)"
 if cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DCPROF_SANITIZE=ON \

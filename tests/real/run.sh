@@ -13,41 +13,12 @@
 # Exits 0 when everything matched, 1 on any failure, and 0 with a SKIP line
 # only when the source package cannot be fetched at all (no archive).
 set -euo pipefail
-build=$(realpath "${1:?usage: tests/real/run.sh BUILD_DIR}")
-cc=$build/bin/cprof-cc
-cprof=$build/bin/cprof
-for tool in "$cc" "$cprof"; do
-  [ -x "$tool" ] || { echo "real: $tool is not built"; exit 1; }
-done
-command -v uftrace >/dev/null || { echo "real: uftrace is not installed (.ci/install-deps installs it)"; exit 1; }
-work=$build/real
-mkdir -p "$work"
-cd "$work"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+real_setup real "${1:?usage: tests/real/run.sh BUILD_DIR}" uftrace
 
 # ---- 1. the source -----------------------------------------------------------
-src=$(ls -d bzip2-*/ 2>/dev/null | head -1 || true)
-if [ -z "$src" ]; then
-  if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    if [ "$(id -u)" -ne 0 ]; then
-      echo "real: no deb-src entry in apt's sources and not root to add one"; exit 1
-    fi
-    cat >/etc/apt/sources.list.d/cprof-deb-src.sources <<'SRC'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-    apt-get update -qq
-  fi
-  if ! apt-get source -qq bzip2 >fetch.log 2>&1; then
-    if grep -qiE 'could not resolve|failed to fetch|temporary failure|unable to fetch' fetch.log; then
-      echo "real: SKIP: Debian's archive cannot be reached:"; tail -3 fetch.log; exit 0
-    fi
-    echo "real: apt-get source bzip2 failed:"; tail -5 fetch.log; exit 1
-  fi
-  src=$(ls -d bzip2-*/ | head -1)
-fi
+real_fetch bzip2
 cd "$work/$src"
 echo "real: $(basename "$src"), built with $cc"
 
@@ -66,14 +37,9 @@ echo "real: make test passed (6 runs of bzip2, 6 profiles)"
 # ---- 3. exact counts against uftrace ---------------------------------------
 cat sample1.ref sample2.ref sample3.ref >"$work/input"
 status=0
-# csv_counts FILE: "name calls" lines from a cprof CSV report. uftrace
-# merges functions by name: two static functions called myfeof (one in
-# bzip2.c, one in the library's bzlib.c) are one row there and two here, so
-# the comparison sums by name too.
-csv_counts() {
-  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-           { n[$col["name"]] += $col["calls"] } END { for (f in n) print f, n[f] }' "$1" | sort
-}
+# uftrace merges functions by name: two static functions called myfeof (one
+# in bzip2.c, one in the library's bzlib.c) are one row there and two here,
+# so the comparison sums by name too (csv_counts does).
 for job in "-1 -c $work/input" "-d -c sample2.bz2"; do
   read -r -a args <<<"$job"
   expected=$(LD_LIBRARY_PATH=. ./bzip2 "${args[@]}" | cksum)

@@ -56,12 +56,13 @@ static const struct {
 
 static char rt_dir[] = "/tmp/cprof-roundtrip-XXXXXX";
 
-/* Builds <rt_dir>/prog from src, and the list of its symbols. */
-static void rt_build(const char *src)
+/* Builds <rt_dir>/prog from src with the extra compiler flags, and the
+ * list of its symbols. */
+static void rt_build(const char *src, const char *flags)
 {
     cr_assert(mkdtemp(rt_dir));
-    char nm[700];
-    snprintf(nm, sizeof nm, " && nm %s/prog > %s/nm", rt_dir, rt_dir);
+    char nm[900];
+    snprintf(nm, sizeof nm, " %s && nm %s/prog > %s/nm", flags, rt_dir, rt_dir);
     tp_build(rt_dir, "prog", src, nm);
 }
 
@@ -145,20 +146,27 @@ static void rt_expect_not_under(const struct model *m, const char *name,
     cr_expect(seen > 0, "%s: no calls of %s", mode, name);
 }
 
+/* Every function of rt_prog_src has its exact count. */
+static void rt_expect_counts(const struct model *m, const struct profile *pf,
+                             const char *what)
+{
+    for (size_t i = 0; i < sizeof rt_expected / sizeof *rt_expected; i++) {
+        const struct pf_row *r = rt_row(m, pf, rt_expected[i].name);
+        cr_expect_eq(r->calls, rt_expected[i].calls,
+                     "%s: %s called %llu times, expected %llu", what, rt_expected[i].name,
+                     (unsigned long long)r->calls,
+                     (unsigned long long)rt_expected[i].calls);
+    }
+}
+
 static void rt_check(const char *mode)
 {
     struct model m;
     struct profile pf;
-    rt_build(rt_prog_src);
+    rt_build(rt_prog_src, "");
     rt_run(mode, "", &m, &pf);
     cr_assert_eq(m.nprocs, 2, "%s: parent and forked child: %zu files", mode, m.nprocs);
-    for (size_t i = 0; i < sizeof rt_expected / sizeof *rt_expected; i++) {
-        const struct pf_row *r = rt_row(&m, &pf, rt_expected[i].name);
-        cr_expect_eq(r->calls, rt_expected[i].calls,
-                     "%s: %s called %llu times, expected %llu", mode, rt_expected[i].name,
-                     (unsigned long long)r->calls,
-                     (unsigned long long)rt_expected[i].calls);
-    }
+    rt_expect_counts(&m, &pf, mode);
     cr_expect_eq(pf.timed, strcmp(mode, "count") != 0);
     if (pf.timed) {
         const struct pf_row *main_row = rt_row(&m, &pf, "main");
@@ -211,7 +219,7 @@ Test(roundtrip, node_limit_keeps_counts_and_times_consistent)
         "int main(void) { int s = 0;\n"
         "    for (int i = 0; i < 3; i++) { s += other(50); s += rec(99); }\n"
         "    return s == 3 * (99 + 51) ? 0 : 1; }\n";
-    rt_build(src);
+    rt_build(src, "");
     struct model m;
     struct profile pf;
     rt_run("summary", "CPROF_MAX_NODES=16", &m, &pf);
@@ -251,7 +259,7 @@ Test(roundtrip, depth_limit_counts_each_dropped_call_once)
         "int main(void) { int s = 0;\n"
         "    for (int i = 0; i < 3; i++) s += rec(99);\n"
         "    return s == 3 * 99 ? 0 : 1; }\n";
-    rt_build(src);
+    rt_build(src, "");
     const char *modes[] = {"summary", "trace", "count"};
     for (int i = 0; i < 3; i++) {
         struct model m;
@@ -266,5 +274,23 @@ Test(roundtrip, depth_limit_counts_each_dropped_call_once)
         profile_free(&pf);
         model_free(&m);
     }
+    rt_cleanup();
+}
+
+/* Code built without unwind tables gives no call frame addresses: the
+ * hooks' stack pointers stand in. Counts stay exact and every exit still
+ * finds its call. */
+Test(roundtrip, code_without_unwind_tables_keeps_exact_counts)
+{
+    rt_build(rt_prog_src, "-fno-asynchronous-unwind-tables -fno-unwind-tables");
+    struct model m;
+    struct profile pf;
+    rt_run("summary", "", &m, &pf);
+    rt_expect_counts(&m, &pf, "no unwind tables");
+    for (size_t i = 0; i < m.warnings.count; i++)
+        cr_expect(!strstr(m.warnings.text[i], "matched no call"), "%s",
+                  m.warnings.text[i]);
+    profile_free(&pf);
+    model_free(&m);
     rt_cleanup();
 }

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Real code that leaves C frames by longjmp all the time: the Lua 5.4
+# interpreter (Debian's lua5.4 source package), where every error caught by
+# pcall and every coroutine yield unwinds the C stack with longjmp.
+#   tests/real/lua.sh BUILD_DIR
+# 1. fetches the source (as tests/real/run.sh does),
+# 2. builds the interpreter twice from it: with cprof-cc at -O2, and with
+#    clang -O0 -pg for gprof, whose mcount counts every call of every
+#    function exactly by a mechanism of its own (uftrace cannot be the
+#    reference here: with its library-call hooks the interpreter crashes,
+#    and without them it loses its place at each longjmp),
+# 3. runs tests/real/lua.lua with each, in each cprof recording mode: the
+#    output must be the same, every function of the interpreter must have
+#    gprof's call count (main aside: gprof does not count it), every
+#    function exit must find its call (an exit that does not means a frame
+#    was taken for abandoned while it was running), and the number of
+#    frames closed as left by longjmp must be the same in every mode.
+# Lua's string hash seed and its cache of C string addresses are made
+# deterministic (luai_makeseed, STRCACHE_N) so that both builds, laid out
+# differently in memory, make exactly the same calls.
+# Exits 0 when everything matched, 1 on any failure, 0 with a SKIP line
+# only when the source package cannot be fetched at all.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+real_setup lua "${1:?usage: tests/real/lua.sh BUILD_DIR}" clang gprof
+real_fetch lua5.4
+lua_src=$work/${src%/}/src
+echo "lua: $(basename "${src%/}"), built with $cc"
+
+sources=()
+for f in "$lua_src"/*.c; do
+  [ "$(basename "$f")" = luac.c ] || sources+=("$f")
+done
+# Debian's luaconf.h includes a header its packaging generates
+printf '#define DEB_HOST_MULTIARCH "%s"\n' "$(gcc -dumpmachine)" >"$lua_src/lua5.4-deb-multiarch.h"
+defs=(-std=gnu99 -DLUA_COMPAT_5_3 -DLUA_USE_LINUX '-Dluai_makeseed(L)=0' -DSTRCACHE_N=1 -DSTRCACHE_M=1)
+rm -rf "$work/lua-gprof" "$work/lua-cprof"
+mkdir -p "$work/lua-gprof" "$work/lua-cprof"
+clang -O0 -pg -w "${defs[@]}" "${sources[@]}" -o "$work/lua-gprof/lua" -lm -ldl >"$work/lua-gprof/build.log" 2>&1 ||
+  { tail -20 "$work/lua-gprof/build.log"; echo "lua: FAIL: the -pg build failed"; exit 1; }
+"$cc" -O2 -w "${defs[@]}" "${sources[@]}" -o "$work/lua-cprof/lua" -lm -ldl >"$work/lua-cprof/build.log" 2>&1 ||
+  { tail -20 "$work/lua-cprof/build.log"; echo "lua: FAIL: the build with cprof-cc failed"; exit 1; }
+
+# Both run as ./lua from their own directory: argv[0] is the same string.
+cd "$work/lua-gprof"
+expected=$(./lua "$here/lua.lua")
+# gprof's call graph: the primary line of each function gives its calls as
+# N, or N+M where M are recursive calls
+gprof -b -q lua gmon.out |
+  awk '/^\[[0-9]+\]/ && $6 !~ /^</ && $5 ~ /^[0-9]+(\+[0-9]+)?$/ {
+         split($5, c, "+"); print $6, c[1] + c[2] }' | sort >"$work/lua-gprof.counts"
+n=$(wc -l <"$work/lua-gprof.counts")
+[ "$n" -gt 300 ] || { echo "lua: FAIL: gprof counted only $n functions"; exit 1; }
+
+cd "$work/lua-cprof"
+status=0
+first_repaired=
+for mode in summary trace count; do
+  rm -rf "data-$mode"
+  got=$(CPROF_DIR=data-$mode CPROF_MODE=$mode ./lua "$here/lua.lua")
+  [ "$got" = "$expected" ] || { echo "lua: FAIL: other output in $mode mode: $got, not $expected"; exit 1; }
+  "$cprof" report "data-$mode" --format csv >report.csv 2>report.err
+  repaired=$(grep -o '[0-9]* frames left by longjmp' report.err | head -1 || true)
+  if grep -q 'matched no call' report.err; then
+    echo "lua: $mode mode: FAIL: $(grep -o '[0-9]* function exits matched no call' report.err)"
+    status=1
+  fi
+  first_repaired=${first_repaired:-$repaired}
+  if [ "$repaired" != "$first_repaired" ]; then
+    echo "lua: $mode mode: FAIL: $repaired, against $first_repaired in summary mode"
+    status=1
+  fi
+  # the interpreter's own functions (not libc's, whose inline bodies clang
+  # instrumented at -O2); main is not counted by gprof
+  awk -F, -v exe="$work/lua-cprof/lua" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+       $col["module"] == exe && $col["name"] != "main" { n[$col["name"]] += $col["calls"] }
+       END { for (f in n) print f, n[f] }' report.csv | sort >cprof.counts
+  if diff "$work/lua-gprof.counts" cprof.counts >counts.diff; then
+    echo "lua: $mode mode: all $n functions have gprof's call counts (${repaired:-no frames left by longjmp}): PASS"
+  else
+    echo "lua: $mode mode: counts differ from gprof's (< gprof, > cprof): FAIL"
+    head -40 counts.diff
+    status=1
+  fi
+done
+[ "$status" -eq 0 ] && echo "lua: PASS" || echo "lua: FAIL"
+exit "$status"
