@@ -15,13 +15,16 @@
  * Changelog:
  *   1.0  first version: header, module, thread, node (summary and count
  *        modes), trace chunk, clock, thread end and end records.
+ *   1.1  line data of functions built with line instrumentation
+ *        (cprof-cc --cprof-lines): line records (every mode), line site
+ *        records and LINE events (trace mode).
  */
 #ifndef CPROF_FORMAT_H
 #define CPROF_FORMAT_H
 
 #define CPROF_MAGIC "cprof"
 #define CPROF_FORMAT_MAJOR 1
-#define CPROF_FORMAT_MINOR 0
+#define CPROF_FORMAT_MINOR 1
 #define CPROF_FILE_SUFFIX ".cprof"
 
 /*
@@ -84,6 +87,20 @@ enum cprof_rec {
      *   "threads_lost"  uint  threads that could not be profiled
      * A file without it was cut short (killed, crashed in the writer). */
     CPROF_REC_END = 7,
+    /* [8, thread, fn, func, file, line, hits, time_ticks, self_ticks]: one
+     * source line of a function built with line instrumentation, summed
+     * over the thread's run (every mode). fn is the function's runtime
+     * address, func its name and file its source file as the compiler's
+     * debug information gives them. hits counts the times control entered
+     * the line's code from elsewhere (a new basic block or a line change);
+     * time_ticks the time from each hit to the next line event in the same
+     * call (callees included); self_ticks the same less the time spent in
+     * instrumented callees. Tick fields are 0 in count mode. */
+    CPROF_REC_LINE = 8,
+    /* [9, thread, site, fn, func, file, line]: defines a line site index of
+     * the thread's trace (trace mode), before the first chunk that uses it.
+     * Fields as in CPROF_REC_LINE. */
+    CPROF_REC_LINE_SITE = 9,
 };
 
 /*
@@ -118,7 +135,9 @@ enum cprof_rec {
  * and continues with operands, each one more uint in the events array:
  *   ENTER  fn_index          a call; fn_index was defined by EXT_FUNC
  *   EXIT                     the innermost open call returns
- *   LINE   site_index        reserved for line events
+ *   LINE   site_index        control entered a line of the innermost open
+ *                            call; site_index was defined by a
+ *                            CPROF_REC_LINE_SITE record
  *   EXT    code, operands    see CPROF_EXT_*
  * Function indexes are per thread and stay valid across that thread's
  * chunks.
