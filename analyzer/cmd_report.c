@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_common.h"
 #include "commands.h"
 #include "fmt.h"
 #include "model.h"
@@ -23,7 +24,8 @@ static const char report_usage[] =
     "\n"
     "Prints each function's exact call count, self and total time (recursion\n"
     "counted once), time per call, fastest and slowest call, and share of all\n"
-    "self time, merged over every process and thread recorded.\n"
+    "self time, merged over every process and thread recorded. In the text\n"
+    "table, * after a name marks a function with line data (see cprof lines).\n"
     "\n"
     "  PATH            a .cprof file or a directory of them (default ./cprof.data)\n"
     "  -f, --format F  text (default), json or csv\n"
@@ -40,6 +42,7 @@ static const char report_usage[] =
 
 enum report_col {
     RC_NAME,
+    RC_NAME_TEXT,
     RC_LOCATION,
     RC_FILE,
     RC_LINE,
@@ -52,24 +55,30 @@ enum report_col {
     RC_MAX,
     RC_SELF_PCT,
     RC_MODULE,
+    RC_HAS_LINES,
     RC_COUNT
 };
 
 static const struct fmt_col report_cols[RC_COUNT] = {
-    [RC_NAME] = {"name", "function", FMT_STR, FMT_ALL},
-    [RC_LOCATION] = {"location", "file:line", FMT_STR, FMT_TEXT_ONLY},
-    [RC_FILE] = {"file", "file", FMT_STR, FMT_DATA_ONLY},
-    [RC_LINE] = {"line", "line", FMT_UINT, FMT_DATA_ONLY},
-    [RC_CALLS] = {"calls", "calls", FMT_UINT, FMT_ALL},
-    [RC_SELF] = {"self_ns", "self", FMT_NS, FMT_ALL},
-    [RC_TOTAL] = {"total_ns", "total", FMT_NS, FMT_ALL},
-    [RC_SELF_PER_CALL] = {"self_per_call_ns", "self/call", FMT_NS, FMT_ALL},
-    [RC_TOTAL_PER_CALL] = {"total_per_call_ns", "total/call", FMT_NS, FMT_ALL},
-    [RC_MIN] = {"min_ns", "min", FMT_NS, FMT_ALL},
-    [RC_MAX] = {"max_ns", "max", FMT_NS, FMT_ALL},
-    [RC_SELF_PCT] = {"self_pct", "self%", FMT_PCT, FMT_ALL},
-    [RC_MODULE] = {"module", "module", FMT_STR, FMT_DATA_ONLY},
+    [RC_NAME] = {"name", "function", FMT_STR, FMT_DATA_ONLY, 0},
+    [RC_NAME_TEXT] = {"name", "function", FMT_STR, FMT_TEXT_ONLY, 0},
+    [RC_LOCATION] = {"location", "file:line", FMT_STR, FMT_TEXT_ONLY, 0},
+    [RC_FILE] = {"file", "file", FMT_STR, FMT_DATA_ONLY, 0},
+    [RC_LINE] = {"line", "line", FMT_UINT, FMT_DATA_ONLY, 0},
+    [RC_CALLS] = {"calls", "calls", FMT_UINT, FMT_ALL, 0},
+    [RC_SELF] = {"self_ns", "self", FMT_NS, FMT_ALL, 0},
+    [RC_TOTAL] = {"total_ns", "total", FMT_NS, FMT_ALL, 0},
+    [RC_SELF_PER_CALL] = {"self_per_call_ns", "self/call", FMT_NS, FMT_ALL, 0},
+    [RC_TOTAL_PER_CALL] = {"total_per_call_ns", "total/call", FMT_NS, FMT_ALL, 0},
+    [RC_MIN] = {"min_ns", "min", FMT_NS, FMT_ALL, 0},
+    [RC_MAX] = {"max_ns", "max", FMT_NS, FMT_ALL, 0},
+    [RC_SELF_PCT] = {"self_pct", "self%", FMT_PCT, FMT_ALL, 0},
+    [RC_MODULE] = {"module", "module", FMT_STR, FMT_DATA_ONLY, 0},
+    [RC_HAS_LINES] = {"has_lines", "has_lines", FMT_BOOL, FMT_DATA_ONLY, 0},
 };
+
+/* The text table's mark after the name of a function with line data. */
+#define REPORT_LINES_MARK " *"
 
 static const char *const report_titles[] = {
     [PF_SORT_SELF] = "functions by self time",
@@ -83,26 +92,20 @@ static const char *const report_titles[] = {
     [PF_SORT_FILE] = "functions by file",
 };
 
-/* path relative to the directory cprof runs in when it lies below it: the
- * text table's file:line column stays short for the usual case of a
- * report made from the project's top directory. */
-static const char *report_short_path(const char *path, const char *cwd)
-{
-    size_t n = strlen(cwd);
-    if (n > 1 && !strncmp(path, cwd, n) && path[n] == '/' && path[n + 1])
-        return path + n + 1;
-    return path;
-}
-
-/* Fills one row of cells from a profile row; location is owned by the
- * caller's list of strings. */
-static void report_row(const struct profile *pf, const struct pf_row *r, const char *cwd,
-                       struct fmt_cell *cell, char **location)
+/* Fills one row of cells from a profile row; location and the marked name
+ * are owned by the caller's list of strings. */
+static void report_row(const struct model *m, const struct profile *pf,
+                       const struct pf_row *r, const char *cwd, struct fmt_cell *cell,
+                       char **location, char **marked)
 {
     for (int c = 0; c < RC_COUNT; c++)
         cell[c] = (struct fmt_cell){0};
+    int has_lines = m->funcs[r->func].has_lines;
     cell[RC_NAME].str = r->name;
-    const char *where = report_short_path(r->file[0] ? r->file : r->module, cwd);
+    *marked = has_lines ? cprof_xasprintf("%s%s", r->name, REPORT_LINES_MARK) : NULL;
+    cell[RC_NAME_TEXT].str = has_lines ? *marked : r->name;
+    cell[RC_HAS_LINES].num = has_lines;
+    const char *where = cmd_short_path(r->file[0] ? r->file : r->module, cwd);
     *location = r->line ? cprof_xasprintf("%s:%u", where, r->line) : cprof_xstrdup(where);
     cell[RC_LOCATION].str = *location;
     cell[RC_FILE].str = r->file;
@@ -154,10 +157,8 @@ static int report_parse(int argc, char **argv, struct report_opts *o, int *first
     while ((c = getopt_long(argc, argv, "f:s:n:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
-            if (!(o->format = fmt_find(optarg))) {
-                cprof_error("report: unknown format '%s' (text, json or csv)", optarg);
+            if (cmd_format_arg("report", optarg, &o->format) < 0)
                 return -1;
-            }
             break;
         case 's':
             if (profile_sort_key(optarg, &o->sort) < 0) {
@@ -176,23 +177,15 @@ static int report_parse(int argc, char **argv, struct report_opts *o, int *first
             break;
         case 'p':
         case 't':
-            if (cprof_parse_u64(optarg, c == 'p' ? &o->filter.pid : &o->filter.tid) < 0 ||
-                !strcmp(optarg, "0")) {
-                cprof_error("report: --%s wants a process or thread id, not '%s'",
-                            c == 'p' ? "pid" : "tid", optarg);
+            if (cmd_id_arg("report", c == 'p' ? "pid" : "tid", optarg,
+                           c == 'p' ? &o->filter.pid : &o->filter.tid) < 0)
                 return -1;
-            }
             break;
         case 'h':
             fputs(report_usage, stdout);
             return 1;
         default:
-            if (optopt)
-                cprof_error("report: option '-%c' %s", optopt,
-                            strchr("fsn", optopt) ? "needs a value" : "is unknown");
-            else
-                cprof_error("report: unknown option '%s'", argv[optind - 1]);
-            fputs("(cprof report --help lists the options)\n", stderr);
+            cmd_bad_option("report", optopt, "fsn", argv[optind - 1]);
             return -1;
         }
     }
@@ -210,26 +203,13 @@ int cmd_report(int argc, char **argv)
 
     struct model m;
     model_init(&m);
-    m.filter = o.filter;
-    int status = CPROF_EXIT_OK;
-    if (first_path == argc)
-        status = model_load_path(&m, "cprof.data");
-    for (int i = first_path; i < argc; i++)
-        if (model_load_path(&m, argv[i]) != CPROF_EXIT_OK)
-            status = CPROF_EXIT_DATA;
-    if (m.nprocs == 0) {
-        if (status == CPROF_EXIT_OK)
-            cprof_error("no process with pid %llu in the data",
-                        (unsigned long long)o.filter.pid);
+    int nothing;
+    int status =
+        cmd_load(&m, &o.filter, argv + first_path, (size_t)(argc - first_path), &nothing);
+    if (nothing) {
         model_free(&m);
         return CPROF_EXIT_DATA;
     }
-    size_t threads = 0;
-    for (size_t i = 0; i < m.nprocs; i++)
-        threads += m.procs[i]->nthreads;
-    if (o.filter.tid && threads == 0)
-        warn_add(&m.warnings, "no thread with tid %llu in the data",
-                 (unsigned long long)o.filter.tid);
 
     struct sym_cache *syms = sym_cache_new();
     struct profile pf;
@@ -250,11 +230,17 @@ int cmd_report(int argc, char **argv)
             cols[c].where = FMT_DATA_ONLY;
     struct fmt_cell *cells = cprof_xcalloc(nrows * RC_COUNT, sizeof(*cells));
     char **locations = cprof_xcalloc(nrows, sizeof(*locations));
+    char **marked = cprof_xcalloc(nrows, sizeof(*marked));
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd))
         cwd[0] = 0;
-    for (size_t i = 0; i < nrows; i++)
-        report_row(&pf, &pf.rows[i], cwd, &cells[i * RC_COUNT], &locations[i]);
+    int any_lines = 0;
+    for (size_t i = 0; i < nrows; i++) {
+        report_row(&m, &pf, &pf.rows[i], cwd, &cells[i * RC_COUNT], &locations[i],
+                   &marked[i]);
+        any_lines |= marked[i] != NULL;
+    }
+    const char *key = "*  has line data: cprof lines NAME shows its time line by line";
 
     struct fmt_table table = {
         .name = "functions",
@@ -280,26 +266,21 @@ int cmd_report(int argc, char **argv)
         .table = &table,
         .summary = (const char *const *)summary,
         .nsummary = nsummary,
+        .notes = &key,
+        .nnotes = any_lines,
         .warnings = &m.warnings,
     };
     o.format->write(stdout, &doc);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        cprof_error("report: cannot write the output");
-        status = CPROF_EXIT_DATA;
-    }
-    /* damaged or cut-short input: reported on what it holds, but an error
-     * (the CSV format has already put every warning on stderr) */
-    for (size_t i = 0; i < m.damage.count; i++) {
-        if (o.format != &fmt_csv)
-            cprof_error("%s", m.damage.text[i]);
-        status = CPROF_EXIT_DATA;
-    }
+    status = cmd_finish("report", &m, o.format, status);
 
     for (size_t i = 0; i < nsummary; i++)
         free(summary[i]);
-    for (size_t i = 0; i < nrows; i++)
+    for (size_t i = 0; i < nrows; i++) {
         free(locations[i]);
+        free(marked[i]);
+    }
     free(locations);
+    free(marked);
     free(cells);
     profile_free(&pf);
     sym_cache_free(syms);

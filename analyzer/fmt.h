@@ -19,6 +19,7 @@ enum fmt_kind {
     FMT_UINT, /* an exact count */
     FMT_NS,   /* a time in nanoseconds: human units in text, integers in data */
     FMT_PCT,  /* a percentage 0..100 */
+    FMT_BOOL, /* num != 0: true / false */
 };
 
 /* Where a column appears. */
@@ -28,17 +29,46 @@ enum fmt_where {
     FMT_DATA_ONLY = 2, /* e.g. "file" and "line" kept apart for programs */
 };
 
+/* fmt_col.flags */
+#define FMT_WHOLE 1u   /* text: never shorten the string (source lines) */
+#define FMT_IN_ROWS 2u /* a group column CSV repeats in each row, under its title */
+
 struct fmt_col {
     const char *key;   /* JSON key and CSV header: stable, documented */
     const char *title; /* text header */
     enum fmt_kind kind;
     enum fmt_where where;
+    unsigned flags; /* FMT_WHOLE, FMT_IN_ROWS */
 };
 
 struct fmt_cell {
     const char *str; /* FMT_STR */
-    double num;      /* FMT_UINT (exact below 2^53), FMT_NS, FMT_PCT */
+    double num;      /* FMT_UINT (exact below 2^53), FMT_NS, FMT_PCT, FMT_BOOL */
     int null;        /* unknown: "-" in text, null in JSON, empty in CSV */
+    int blank;       /* nothing to say: empty in text, else as null */
+};
+
+/*
+ * Rows may come in groups, each with fields of its own: `cprof lines` has a
+ * group per function and a row per source line. JSON writes the table's
+ * array as one object per group (its fields, then its rows under
+ * rows_key); CSV writes the table's rows, each after the fields of its
+ * group's columns flagged FMT_IN_ROWS; text writes each group's text lines
+ * and then its rows as a table of their own.
+ */
+struct fmt_group {
+    const struct fmt_cell *cells; /* one per fmt_groups.cols */
+    const char *const *text;      /* text: the lines above the group's rows */
+    size_t ntext;
+    size_t first, count; /* the group's rows in the table */
+};
+
+struct fmt_groups {
+    const char *rows_key; /* JSON key of a group's rows, e.g. "lines" */
+    const struct fmt_col *cols;
+    size_t ncols;
+    const struct fmt_group *groups;
+    size_t ngroups;
 };
 
 struct fmt_table {
@@ -47,7 +77,9 @@ struct fmt_table {
     size_t ncols;
     const struct fmt_cell *cells; /* row-major, nrows * ncols */
     size_t nrows;
-    size_t text_rows; /* rows text shows; the rest are counted in a footer */
+    size_t text_rows;  /* rows text shows; the rest are counted in a footer */
+    const char *empty; /* text: what no rows means; NULL: "(no calls recorded)" */
+    const struct fmt_groups *groups; /* NULL: one plain table */
 };
 
 struct fmt_doc {
@@ -56,6 +88,8 @@ struct fmt_doc {
     const struct fmt_table *table;
     const char *const *summary; /* text: lines under the run description */
     size_t nsummary;
+    const char *const *notes; /* text: lines under the table, e.g. a key */
+    size_t nnotes;
     const struct warnings *warnings;
 };
 

@@ -24,10 +24,35 @@ static void fmt_csv_str(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* One cell; first says whether it starts the row. */
+static void fmt_csv_cell(FILE *out, const struct fmt_col *col,
+                         const struct fmt_cell *cell, int first)
+{
+    if (!first)
+        fputc(',', out);
+    if (cell->null || cell->blank || (col->kind != FMT_STR && !isfinite(cell->num)))
+        return;
+    if (col->kind == FMT_STR)
+        fmt_csv_str(out, cell->str);
+    else if (col->kind == FMT_BOOL)
+        fputs(cell->num != 0 ? "true" : "false", out);
+    else if (col->kind == FMT_PCT)
+        fprintf(out, "%.2f", cell->num);
+    else
+        fprintf(out, "%.0f", cell->num);
+}
+
 static void fmt_csv_write(FILE *out, const struct fmt_doc *doc)
 {
     const struct fmt_table *t = doc->table;
+    const struct fmt_groups *g = t->groups;
     int first = 1;
+    for (size_t c = 0; g && c < g->ncols; c++) {
+        if (!(g->cols[c].flags & FMT_IN_ROWS))
+            continue;
+        fprintf(out, "%s%s", first ? "" : ",", g->cols[c].title);
+        first = 0;
+    }
     for (size_t c = 0; c < t->ncols; c++) {
         if (t->cols[c].where == FMT_TEXT_ONLY)
             continue;
@@ -35,26 +60,27 @@ static void fmt_csv_write(FILE *out, const struct fmt_doc *doc)
         first = 0;
     }
     fputc('\n', out);
-    for (size_t r = 0; r < t->nrows; r++) {
-        first = 1;
-        for (size_t c = 0; c < t->ncols; c++) {
-            const struct fmt_col *col = &t->cols[c];
-            const struct fmt_cell *cell = &t->cells[r * t->ncols + c];
-            if (col->where == FMT_TEXT_ONLY)
-                continue;
-            if (!first)
-                fputc(',', out);
-            first = 0;
-            if (cell->null || (col->kind != FMT_STR && !isfinite(cell->num)))
-                continue;
-            if (col->kind == FMT_STR)
-                fmt_csv_str(out, cell->str);
-            else if (col->kind == FMT_PCT)
-                fprintf(out, "%.2f", cell->num);
-            else
-                fprintf(out, "%.0f", cell->num);
+    size_t ngroups = g ? g->ngroups : 1;
+    for (size_t i = 0; i < ngroups; i++) {
+        const struct fmt_group *group = g ? &g->groups[i] : NULL;
+        size_t from = group ? group->first : 0,
+               to = group ? from + group->count : t->nrows;
+        for (size_t r = from; r < to; r++) {
+            first = 1;
+            for (size_t c = 0; g && c < g->ncols; c++) {
+                if (!(g->cols[c].flags & FMT_IN_ROWS))
+                    continue;
+                fmt_csv_cell(out, &g->cols[c], &group->cells[c], first);
+                first = 0;
+            }
+            for (size_t c = 0; c < t->ncols; c++) {
+                if (t->cols[c].where == FMT_TEXT_ONLY)
+                    continue;
+                fmt_csv_cell(out, &t->cols[c], &t->cells[r * t->ncols + c], first);
+                first = 0;
+            }
+            fputc('\n', out);
         }
-        fputc('\n', out);
     }
     for (size_t i = 0; doc->warnings && i < doc->warnings->count; i++)
         fprintf(stderr, "cprof: warning: %s\n", doc->warnings->text[i]);

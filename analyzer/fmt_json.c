@@ -89,32 +89,66 @@ static void fmt_json_run(FILE *out, const struct model *m)
     fputs("\n  ]}", out);
 }
 
+/* One object's fields: the columns of cols that are not text-only. */
+static void fmt_json_fields(FILE *out, const struct fmt_col *cols, size_t ncols,
+                            const struct fmt_cell *cells)
+{
+    int first = 1;
+    for (size_t c = 0; c < ncols; c++) {
+        const struct fmt_col *col = &cols[c];
+        const struct fmt_cell *cell = &cells[c];
+        if (col->where == FMT_TEXT_ONLY)
+            continue;
+        fprintf(out, "%s\"%s\": ", first ? "" : ", ", col->key);
+        first = 0;
+        if (cell->null || cell->blank)
+            fputs("null", out);
+        else if (col->kind == FMT_STR)
+            fmt_json_str(out, cell->str);
+        else if (col->kind == FMT_BOOL)
+            fputs(cell->num != 0 ? "true" : "false", out);
+        else
+            fmt_json_num(out, col->kind, cell->num);
+    }
+}
+
+/* Rows [first, first + count) as an array of objects, one per line. */
+static void fmt_json_rows(FILE *out, const struct fmt_table *t, size_t first,
+                          size_t count, const char *indent)
+{
+    fputc('[', out);
+    for (size_t r = first; r < first + count; r++) {
+        fprintf(out, "%s\n%s{", r > first ? "," : "", indent);
+        fmt_json_fields(out, t->cols, t->ncols, &t->cells[r * t->ncols]);
+        fputc('}', out);
+    }
+    if (count)
+        fprintf(out, "\n%.*s", (int)strlen(indent) - 2, indent);
+    fputc(']', out);
+}
+
 static void fmt_json_write(FILE *out, const struct fmt_doc *doc)
 {
     const struct fmt_table *t = doc->table;
+    const struct fmt_groups *g = t->groups;
     fputs("{\n  ", out);
     fmt_json_run(out, doc->model);
-    fprintf(out, ",\n  \"%s\": [", t->name);
-    for (size_t r = 0; r < t->nrows; r++) {
-        fputs(r ? ",\n    {" : "\n    {", out);
-        int first = 1;
-        for (size_t c = 0; c < t->ncols; c++) {
-            const struct fmt_col *col = &t->cols[c];
-            const struct fmt_cell *cell = &t->cells[r * t->ncols + c];
-            if (col->where == FMT_TEXT_ONLY)
-                continue;
-            fprintf(out, "%s\"%s\": ", first ? "" : ", ", col->key);
-            first = 0;
-            if (cell->null)
-                fputs("null", out);
-            else if (col->kind == FMT_STR)
-                fmt_json_str(out, cell->str);
-            else
-                fmt_json_num(out, col->kind, cell->num);
+    fprintf(out, ",\n  \"%s\": ", t->name);
+    if (!g) {
+        fmt_json_rows(out, t, 0, t->nrows, "    ");
+    } else {
+        fputc('[', out);
+        for (size_t i = 0; i < g->ngroups; i++) {
+            const struct fmt_group *group = &g->groups[i];
+            fputs(i ? ",\n    {" : "\n    {", out);
+            fmt_json_fields(out, g->cols, g->ncols, group->cells);
+            fprintf(out, ", \"%s\": ", g->rows_key);
+            fmt_json_rows(out, t, group->first, group->count, "        ");
+            fputc('}', out);
         }
-        fputc('}', out);
+        fputs(g->ngroups ? "\n  ]" : "]", out);
     }
-    fputs(t->nrows ? "\n  ],\n  \"warnings\": [" : "],\n  \"warnings\": [", out);
+    fputs(",\n  \"warnings\": [", out);
     for (size_t i = 0; doc->warnings && i < doc->warnings->count; i++) {
         fputs(i ? ",\n    " : "\n    ", out);
         fmt_json_str(out, doc->warnings->text[i]);

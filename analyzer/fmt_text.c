@@ -41,47 +41,48 @@ static size_t fmt_width(const char *s)
     return w;
 }
 
-/* The text of one cell into buf. */
-static void fmt_text_cell(const struct fmt_col *col, const struct fmt_cell *cell,
-                          char *buf, size_t len)
+/* The text of one cell, allocated. */
+static char *fmt_text_cell(const struct fmt_col *col, const struct fmt_cell *cell)
 {
-    if (cell->null) {
-        snprintf(buf, len, "-");
-        return;
-    }
+    char buf[512];
+    if (cell->blank)
+        return cprof_xstrdup("");
+    if (cell->null)
+        return cprof_xstrdup("-");
     switch (col->kind) {
     case FMT_STR: {
         size_t n = strlen(cell->str);
-        if (fmt_width(cell->str) <= FMT_TEXT_MAX_STR || n >= len) {
-            snprintf(buf, len, "%s", cell->str);
-        } else {
-            /* keep the end, where a path's file name and a line are */
-            const char *tail = cell->str + n;
-            size_t w = 0;
-            while (tail > cell->str && w < FMT_TEXT_MAX_STR - 1) {
-                tail--;
-                w += ((unsigned char)*tail & 0xc0) != 0x80;
-            }
-            snprintf(buf, len, "…%s", tail);
+        if ((col->flags & FMT_WHOLE) || fmt_width(cell->str) <= FMT_TEXT_MAX_STR)
+            return cprof_xstrdup(cell->str);
+        /* keep the end, where a path's file name and a line are */
+        const char *tail = cell->str + n;
+        size_t w = 0;
+        while (tail > cell->str && w < FMT_TEXT_MAX_STR - 1) {
+            tail--;
+            w += ((unsigned char)*tail & 0xc0) != 0x80;
         }
-        break;
+        return cprof_xasprintf("…%s", tail);
     }
     case FMT_UINT:
-        snprintf(buf, len, "%.0f", cell->num);
+        snprintf(buf, sizeof buf, "%.0f", cell->num);
         break;
     case FMT_NS:
-        fmt_human_ns(cell->num, buf, len);
+        fmt_human_ns(cell->num, buf, sizeof buf);
         break;
     case FMT_PCT:
-        snprintf(buf, len, "%.1f%%", cell->num);
+        snprintf(buf, sizeof buf, "%.1f%%", cell->num);
+        break;
+    case FMT_BOOL:
+        snprintf(buf, sizeof buf, "%s", cell->num != 0 ? "yes" : "no");
         break;
     }
+    return cprof_xstrdup(buf);
 }
 
-static void fmt_text_pad(FILE *out, size_t n)
+static void fmt_text_pad(struct strbuf *line, size_t n)
 {
     while (n--)
-        fputc(' ', out);
+        sb_add(line, " ", 1);
 }
 
 static void fmt_text_run(FILE *out, const struct model *m)
@@ -126,6 +127,61 @@ static void fmt_text_run(FILE *out, const struct model *m)
     fputc('\n', out);
 }
 
+/* Rows [first, first + rows) of t as an aligned table with its header
+ * (underlined when rule is set). */
+static void fmt_text_table(FILE *out, const struct fmt_table *t, size_t first,
+                           size_t rows, int rule)
+{
+    char **text = cprof_xcalloc((rows + 1) * t->ncols, sizeof(*text));
+    size_t *width = cprof_xcalloc(t->ncols, sizeof(*width));
+    for (size_t c = 0; c < t->ncols; c++) {
+        text[c] = cprof_xstrdup(t->cols[c].title);
+        for (size_t r = 0; r < rows; r++)
+            text[(r + 1) * t->ncols + c] =
+                fmt_text_cell(&t->cols[c], &t->cells[(first + r) * t->ncols + c]);
+    }
+    for (size_t i = 0; i < (rows + 1) * t->ncols; i++) {
+        size_t w = fmt_width(text[i]);
+        if (w > width[i % t->ncols])
+            width[i % t->ncols] = w;
+    }
+    struct strbuf line = {0};
+    for (size_t r = 0; r <= rows; r++) {
+        size_t pending = 0; /* spaces owed to a left-aligned cell, written lazily */
+        int first_col = 1;
+        line.len = 0;
+        for (size_t c = 0; c < t->ncols; c++) {
+            if (t->cols[c].where == FMT_DATA_ONLY)
+                continue;
+            const char *s = text[r * t->ncols + c];
+            size_t pad = width[c] - fmt_width(s);
+            fmt_text_pad(&line, pending + (first_col ? 0 : 2));
+            pending = 0;
+            first_col = 0;
+            if (t->cols[c].kind == FMT_STR) {
+                sb_puts(&line, s);
+                pending = pad;
+            } else {
+                fmt_text_pad(&line, pad);
+                sb_puts(&line, s);
+            }
+        }
+        while (line.len && line.s[line.len - 1] == ' ')
+            line.s[--line.len] = 0; /* an empty last cell */
+        fprintf(out, "%s\n", line.len ? line.s : "");
+        if (r == 0 && rule) {
+            for (size_t i = fmt_width(line.s); i > 0; i--)
+                fputc('=', out);
+            fputc('\n', out);
+        }
+    }
+    sb_free(&line);
+    for (size_t i = 0; i < (rows + 1) * t->ncols; i++)
+        free(text[i]);
+    free(text);
+    free(width);
+}
+
 static void fmt_text_write(FILE *out, const struct fmt_doc *doc)
 {
     const struct fmt_table *t = doc->table;
@@ -135,51 +191,28 @@ static void fmt_text_write(FILE *out, const struct fmt_doc *doc)
     if (doc->title)
         fprintf(out, "\n%s\n\n", doc->title);
 
-    size_t rows = t->text_rows < t->nrows ? t->text_rows : t->nrows;
-    char **text = cprof_xcalloc((rows + 1) * t->ncols, sizeof(*text));
-    size_t *width = cprof_xcalloc(t->ncols, sizeof(*width));
-    char buf[512];
-    for (size_t c = 0; c < t->ncols; c++) {
-        text[c] = cprof_xstrdup(t->cols[c].title);
-        for (size_t r = 0; r < rows; r++) {
-            fmt_text_cell(&t->cols[c], &t->cells[r * t->ncols + c], buf, sizeof buf);
-            text[(r + 1) * t->ncols + c] = cprof_xstrdup(buf);
+    if (t->groups) {
+        for (size_t g = 0; g < t->groups->ngroups; g++) {
+            const struct fmt_group *group = &t->groups->groups[g];
+            if (g)
+                fputc('\n', out);
+            for (size_t i = 0; i < group->ntext; i++)
+                fprintf(out, "%s\n", group->text[i]);
+            fputc('\n', out);
+            fmt_text_table(out, t, group->first, group->count, 1);
         }
+    } else {
+        size_t rows = t->text_rows < t->nrows ? t->text_rows : t->nrows;
+        fmt_text_table(out, t, 0, rows, 0);
+        if (rows < t->nrows)
+            fprintf(out, "… %zu more (--limit 0 shows all)\n", t->nrows - rows);
     }
-    for (size_t i = 0; i < (rows + 1) * t->ncols; i++) {
-        size_t w = fmt_width(text[i]);
-        if (w > width[i % t->ncols])
-            width[i % t->ncols] = w;
-    }
-    for (size_t r = 0; r <= rows; r++) {
-        size_t pending = 0; /* spaces owed to a left-aligned cell, written lazily */
-        int first = 1;
-        for (size_t c = 0; c < t->ncols; c++) {
-            if (t->cols[c].where == FMT_DATA_ONLY)
-                continue;
-            const char *s = text[r * t->ncols + c];
-            size_t pad = width[c] - fmt_width(s);
-            fmt_text_pad(out, pending + (first ? 0 : 2));
-            pending = 0;
-            first = 0;
-            if (t->cols[c].kind == FMT_STR) {
-                fputs(s, out);
-                pending = pad;
-            } else {
-                fmt_text_pad(out, pad);
-                fputs(s, out);
-            }
-        }
-        fputc('\n', out);
-    }
-    if (rows < t->nrows)
-        fprintf(out, "… %zu more (--limit 0 shows all)\n", t->nrows - rows);
     if (t->nrows == 0)
-        fprintf(out, "(no calls recorded)\n");
-    for (size_t i = 0; i < (rows + 1) * t->ncols; i++)
-        free(text[i]);
-    free(text);
-    free(width);
+        fprintf(out, "%s\n", t->empty ? t->empty : "(no calls recorded)");
+    if (doc->nnotes)
+        fputc('\n', out);
+    for (size_t i = 0; i < doc->nnotes; i++)
+        fprintf(out, "%s\n", doc->notes[i]);
 
     if (doc->warnings && doc->warnings->count) {
         fputc('\n', out);

@@ -15,6 +15,8 @@ static const struct command {
     {"record", cmd_record, "run a program built with cprof-cc and keep its profile"},
     {"report", cmd_report,
      "exact per-function table: calls, self and total time, min, max"},
+    {"lines", cmd_lines,
+     "hits and time per source line (functions built with --cprof-lines)"},
 };
 
 static void usage(FILE *out)

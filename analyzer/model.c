@@ -36,6 +36,7 @@ static void model_free_thread(struct m_thread *t)
     hm_free(&t->children);
     hm_free(&t->ids);
     model_trace_free(t);
+    free(t->line_sites);
     free(t);
 }
 
@@ -63,6 +64,7 @@ static void model_free_process(struct m_process *p)
     free(p->local_fn_addr);
     free(p->local_to_func);
     hm_free(&p->local_fn);
+    free(p->lines);
     free(p);
 }
 
@@ -81,6 +83,7 @@ void model_free(struct model *m)
     hm_free(&m->unmapped_funcs);
     warn_free(&m->warnings);
     warn_free(&m->damage);
+    model_lines_free(m);
     model_init(m);
 }
 
@@ -305,6 +308,8 @@ static int model_thread_end_rec(struct model *m, struct m_process *p,
         {CPROF_STAT_REPAIRED_LONGJMP, offsetof(struct m_stats, repaired_longjmp)},
         {CPROF_STAT_CLOSED_AT_END, offsetof(struct m_stats, closed_at_end)},
         {CPROF_STAT_UNMATCHED_EXITS, offsetof(struct m_stats, unmatched_exits)},
+        {CPROF_STAT_LINES_UNMATCHED, offsetof(struct m_stats, lines_unmatched)},
+        {CPROF_STAT_LINES_DROPPED, offsetof(struct m_stats, lines_dropped)},
         {CPROF_STAT_TRACE_BYTES, offsetof(struct m_stats, trace_bytes)},
     };
     for (uint32_t i = 0; i < n; i++) {
@@ -389,6 +394,10 @@ static int model_record(struct model *m, struct m_process *p, struct rd_record *
         return model_thread_end_rec(m, p, rec, msg, msglen);
     case CPROF_REC_END:
         return model_end_rec(p, rec, msg, msglen);
+    case CPROF_REC_LINE:
+        return model_line_rec(m, p, rec, msg, msglen);
+    case CPROF_REC_LINE_SITE:
+        return model_line_site_rec(m, p, rec, msg, msglen);
     default:
         return 0; /* a record type from a newer minor version */
     }
@@ -425,6 +434,7 @@ static uint32_t model_func(struct model *m, uint32_t module, uint64_t addr,
     m->funcs[f].module = module;
     m->funcs[f].addr = addr;
     m->funcs[f].node_limit = node_limit;
+    m->funcs[f].has_lines = 0;
     if (node_limit)
         m->node_limit_func = f;
     else
@@ -518,10 +528,15 @@ static const struct {
      "function exits matched no call (ignored)"},
     {offsetof(struct m_stats, cut_open),
      "calls had not returned where the trace ends: timed up to its last event"},
+    {offsetof(struct m_stats, lines_unmatched),
+     "line hits came from outside a recorded call of their function (counted, not "
+     "timed)"},
+    {offsetof(struct m_stats, lines_dropped),
+     "line hits past the runtime's line table are counted under [line limit]"},
 };
 
 /* The note kinds past the counters. */
-enum { M_NOTE_KILLED = 8, M_NOTE_THREADS_LOST = 9 };
+enum { M_NOTE_KILLED = 10, M_NOTE_THREADS_LOST = 11 };
 _Static_assert(sizeof model_stat_texts / sizeof *model_stat_texts == M_NOTE_KILLED,
                "one note kind per counter");
 _Static_assert(M_NOTE_THREADS_LOST < M_NOTES, "room for every note kind");
@@ -586,6 +601,7 @@ static void model_stat_warnings(struct model *m, struct m_process *p,
 static void model_finish_process(struct model *m, struct m_process *p)
 {
     model_map_functions(m, p);
+    model_lines_drop_excluded(p);
     struct m_stats total = {0};
     size_t kept = 0;
     for (size_t i = 0; i < p->nthreads; i++) {
@@ -618,6 +634,7 @@ static void model_finish_process(struct model *m, struct m_process *p)
     }
     p->ns_per_tick = timed ? 1e9 / p->ticks_per_sec : 0;
     m->timed |= timed;
+    model_lines_merge(m, p);
 
     const char *prog = model_basename(p->exe[0] ? p->exe : p->file);
     for (size_t i = 0; i < p->nconfig_warnings; i++)

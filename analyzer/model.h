@@ -6,6 +6,10 @@
  * Functions are identified across processes by the module they live in and
  * their link-time address, so the same function in several runs merges.
  *
+ * Line data (format 1.1: line records of functions built with line
+ * instrumentation) is merged over threads and processes by function, file
+ * and line into model.lines, already in nanoseconds (model_lines.c).
+ *
  * Times stay in the recording clock's ticks per process; m_process.ns_per_tick
  * converts them. Nothing is symbolized here: views ask sym.h with a
  * function's module path and address.
@@ -34,6 +38,28 @@ struct m_func {
     uint32_t module; /* index in model.modules, M_NONE when no module held it */
     uint64_t addr;   /* link-time address; the runtime address when module is M_NONE */
     int node_limit;  /* the pseudo-function holding calls past CPROF_MAX_NODES */
+    int has_lines;   /* some line record names it (see model.lines) */
+};
+
+/* One source line of a function built with line instrumentation, summed
+ * over every thread and process loaded. */
+struct m_line {
+    uint32_t func;         /* model.funcs index */
+    uint32_t next;         /* the same func and line in another file; M_NONE */
+    const char *func_name; /* the name the compiler gave (model.strings) */
+    const char *file;      /* the source file as recorded (model.strings) */
+    uint32_t line;
+    uint64_t hits;  /* times control entered the line from elsewhere */
+    double time_ns; /* from each hit to the next line event of the call */
+    double self_ns; /* the same less the time in instrumented callees */
+};
+
+/* Interned strings: one copy of each file and function name of the line
+ * records, however many records repeat it. */
+struct m_strings {
+    char **text;
+    size_t count, cap;
+    struct hashmap index; /* hash -> text index (probing on collision) */
 };
 
 /* One (bucket, count) pair of a node's per-call time histogram. */
@@ -61,8 +87,10 @@ struct m_node {
 struct m_stats {
     uint64_t enters, dropped_reentrant, dropped_depth, dropped_nodes;
     uint64_t repaired_longjmp, closed_at_end, unmatched_exits, trace_bytes;
-    uint64_t dropped_events; /* trace DROP events */
-    uint64_t cut_open;       /* frames open when a cut-short trace ended */
+    uint64_t lines_unmatched; /* line events outside a call of their function */
+    uint64_t lines_dropped;   /* line hits counted under [line limit] */
+    uint64_t dropped_events;  /* trace DROP events */
+    uint64_t cut_open;        /* frames open when a cut-short trace ended */
 };
 
 struct m_trace_state;
@@ -82,12 +110,24 @@ struct m_thread {
     int ended;    /* a thread-end record was seen */
     int excluded; /* the tid filter leaves it out */
     struct m_trace_state *trace;
+    uint32_t *line_sites; /* trace line site index -> local fn; M_NONE: undefined */
+    size_t nline_sites;
 };
 
 struct m_proc_module {
     uint64_t lo, hi, bias;
     char *path, *build_id;
     uint32_t module; /* model.modules index, once the process is loaded */
+};
+
+/* A line record of one process, kept until the process's functions and
+ * tick rate are known (model_lines_merge). */
+struct m_proc_line {
+    struct m_thread *thread;
+    uint32_t local_fn;
+    const char *func_name, *file; /* model.strings */
+    uint32_t line;
+    uint64_t hits, time_ticks, self_ticks;
 };
 
 struct m_process {
@@ -116,6 +156,8 @@ struct m_process {
     uint32_t *local_to_func; /* local index -> model.funcs, after loading */
     struct m_thread **threads;
     size_t nthreads, threads_cap;
+    struct m_proc_line *lines;
+    size_t nlines, lines_cap;
 };
 
 /* What to load: 0 means everything. */
@@ -127,7 +169,7 @@ struct m_filter {
 /* One kind of runtime report (a counter, a death by signal) summed over
  * processes, so that a test suite's hundreds of runs give one warning
  * each, not hundreds. */
-#define M_NOTES 10
+#define M_NOTES 12
 struct m_note {
     uint64_t total;  /* the counter summed over processes */
     size_t procs;    /* processes that reported it */
@@ -150,7 +192,11 @@ struct model {
      * report still shows what it holds, but the command fails */
     struct warnings damage;
     struct m_note notes[M_NOTES];
-    int timed; /* some process recorded times (not only count mode) */
+    int timed;            /* some process recorded times (not only count mode) */
+    struct m_line *lines; /* line data, in the order first seen */
+    size_t nlines, lines_cap;
+    struct hashmap line_index; /* func << 32 | line -> first m_line */
+    struct m_strings strings;
 };
 
 void model_init(struct model *m);
@@ -190,5 +236,23 @@ int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *re
 /* Ends a thread's replay: frames still open are closed at the last event. */
 void model_trace_finish(struct m_thread *t);
 void model_trace_free(struct m_thread *t);
+
+/* Line records (model_lines.c). [8, ...] into the process's list and
+ * [9, ...] into the thread's site table; each returns 0, or -1 with msg
+ * saying which field was wrong. */
+int model_line_rec(struct model *m, struct m_process *p, struct rd_record *rec, char *msg,
+                   size_t msglen);
+int model_line_site_rec(struct model *m, struct m_process *p, struct rd_record *rec,
+                        char *msg, size_t msglen);
+/* Whether a trace's LINE event may use site index site of thread t. */
+int model_line_site_defined(const struct m_thread *t, uint64_t site);
+/* Drops the line records of threads the filter excluded (before they are
+ * freed), and, once the process's functions are mapped and its tick rate
+ * known, adds the rest to model.lines. */
+void model_lines_drop_excluded(struct m_process *p);
+void model_lines_merge(struct model *m, struct m_process *p);
+/* The interned copy of the n bytes at s. */
+const char *model_intern(struct model *m, const char *s, size_t n);
+void model_lines_free(struct model *m);
 
 #endif

@@ -7,7 +7,9 @@
  * It mirrors what the runtime does in summary mode: a call counts at entry,
  * a completed call (normal exit, or closed at a longjmp) adds its time to
  * the node's total, min, max and histogram; a frame inherited from before a
- * fork or still open at the end adds time only.
+ * fork or still open at the end adds time only. LINE events are checked and
+ * skipped: the runtime writes a trace's line data as line records too
+ * (model_lines.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +100,9 @@ static int tr_define(struct m_process *p, struct m_trace_state *s, uint64_t inde
 /* The events array of one chunk, read uint by uint. */
 struct tr_events {
     struct mp_in *in;
-    uint32_t left; /* elements of the array not read yet */
+    uint32_t left;      /* elements of the array not read yet */
+    uint64_t bad_site;  /* a LINE event's undefined site index ... */
+    int bad_site_found; /* ... when one was found */
 };
 
 static int tr_uint(struct tr_events *ev, uint64_t *v)
@@ -165,7 +169,14 @@ static int tr_event(struct m_thread *t, struct tr_events *ev)
             t->stats.unmatched_exits++;
         return 0;
     case CPROF_EV_LINE:
-        return tr_uint(ev, &operand);
+        if (tr_uint(ev, &operand))
+            return -1;
+        if (!model_line_site_defined(t, operand)) {
+            ev->bad_site = operand;
+            ev->bad_site_found = 1;
+            return -1;
+        }
+        return 0;
     default:
         return tr_uint(ev, &operand) || tr_ext(t, ev, operand);
     }
@@ -195,14 +206,21 @@ int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *re
     if (!t->trace)
         t->trace = cprof_xcalloc(1, sizeof(*t->trace));
     t->trace->now = base;
-    struct tr_events ev = {&rec->body, count};
+    struct tr_events ev = {&rec->body, count, 0, 0};
     while (ev.left) {
-        if (tr_event(t, &ev) < 0) {
+        uint32_t at = count - ev.left;
+        if (tr_event(t, &ev) == 0)
+            continue;
+        if (ev.bad_site_found)
             snprintf(msg, msglen,
-                     "bad event at element %u of the trace chunk of thread %u",
-                     count - ev.left, t->serial);
-            return -1;
-        }
+                     "LINE event at element %u of the trace chunk of thread %u uses line "
+                     "site %llu, which no line site record defined",
+                     at, t->serial, (unsigned long long)ev.bad_site);
+        else
+            snprintf(msg, msglen,
+                     "bad event at element %u of the trace chunk of thread %u", at,
+                     t->serial);
+        return -1;
     }
     return 0;
 }

@@ -17,3 +17,11 @@ __cyg_profile_func_exit(void *fn, void *site)
     (void)fn;
     (void)site;
 }
+
+/* The line hook that does nothing (bench/lines.c). */
+struct cprof_line_site;
+__attribute__((visibility("default"), no_instrument_function)) void
+__cprof_line(const struct cprof_line_site *site)
+{
+    (void)site;
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The overhead benchmark: what profiling adds per call, side by side.
 #
-#   bench/overhead.sh [BUILD_DIR] [--runs N] [--fib N] [--mix N]
+#   bench/overhead.sh [BUILD_DIR] [--runs N] [--fib N] [--mix N] [--lines N]
 #
 # Builds bench/calls.c with clang -O2 in these variants and times each run
 # (best of N, wall clock):
@@ -16,21 +16,31 @@
 # and prints the time added per call over the empty-hook build (and over
 # plain), and for traces the bytes written per event (an event is an entry
 # or an exit). Targets (issue 2): summary and trace <= 30 ns/call, count
-# <= 5 ns/call, trace <= 4 bytes/event. Exit status 0 whatever the figures
-# (this is a report); non-zero only when something could not be built or
-# run.
+# <= 5 ns/call, trace <= 4 bytes/event.
+#
+# Then the line hook (issue 3): bench/lines.c makes 2*N+2 line events
+# (__cprof_line calls placed by hand where cprof-cc's line pass puts them)
+# in one instrumented function, built as plain (no line calls), empty (the
+# do-nothing hooks, __cprof_line included) and cprof in the three modes;
+# the time added per line event over the empty build, target <= 15 ns in
+# every mode.
+#
+# Exit status 0 whatever the figures (this is a report); non-zero only when
+# something could not be built or run.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=$repo/build
 runs=5
 fib_n=32
 mix_n=3000
+lines_n=10000000
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --fib) fib_n=$2; shift 2 ;;
     --mix) mix_n=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --lines) lines_n=$2; shift 2 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     -*) echo "overhead: unknown option $1" >&2; exit 1 ;;
     *) build=$(realpath "$1"); shift ;;
   esac
@@ -51,6 +61,13 @@ src=$repo/bench/calls.c
 "$cc" -O2 -finstrument-functions -o "$work/empty" "$src" -L"$work" -Wl,-rpath,"$work" -lempty
 "$cc" -O2 -finstrument-functions -o "$work/cprof" "$src" -L"$rt" -Wl,-rpath,"$rt" \
   -Wl,--no-as-needed -lcprof-rt
+lsrc=$repo/bench/lines.c
+"$cc" -O2 -finstrument-functions -I"$repo/common" -o "$work/lines-plain" "$lsrc" \
+  -L"$work" -Wl,-rpath,"$work" -lempty
+"$cc" -O2 -finstrument-functions -DCPROF_BENCH_LINES -I"$repo/common" -o "$work/lines-empty" \
+  "$lsrc" -L"$work" -Wl,-rpath,"$work" -lempty
+"$cc" -O2 -finstrument-functions -DCPROF_BENCH_LINES -I"$repo/common" -o "$work/lines-cprof" \
+  "$lsrc" -L"$rt" -Wl,-rpath,"$rt" -Wl,--no-as-needed -lcprof-rt
 have_uftrace=0
 command -v uftrace >/dev/null && have_uftrace=1
 
@@ -64,9 +81,18 @@ best_of() {
     rm -rf "$work/data"
     t0=$(now_ns)
     case $variant in
-      plain|empty) "$work/$variant" "$workload" "$n" >"$work/out" ;;
+      plain|empty)
+        if [ "$workload" = lines ]; then
+          "$work/lines-$variant" "$workload" "$n" >"$work/out"
+        else
+          "$work/$variant" "$workload" "$n" >"$work/out"
+        fi ;;
       summary|trace|count)
-        CPROF_DIR=$work/data CPROF_MODE=$variant "$work/cprof" "$workload" "$n" >"$work/out" ;;
+        if [ "$workload" = lines ]; then
+          CPROF_DIR=$work/data CPROF_MODE=$variant "$work/lines-cprof" "$workload" "$n" >"$work/out"
+        else
+          CPROF_DIR=$work/data CPROF_MODE=$variant "$work/cprof" "$workload" "$n" >"$work/out"
+        fi ;;
       uftrace) uftrace record -d "$work/data" "$work/empty" "$workload" "$n" >"$work/out" ;;
     esac
     t1=$(now_ns)
@@ -122,4 +148,34 @@ for workload in fib mix; do
       "$over_empty" "$over_plain" "$bytes" "$target"
   done
   unset t
+done
+
+# The line hook: time added per line event over the empty hooks.
+n=$lines_n
+"$work/lines-empty" lines "$n" >"$work/out"
+events=$(sed -n 's/.*, \([0-9]*\) line events$/\1/p' "$work/out")
+echo
+echo "== lines $n: $events line events (one call of an instrumented function)"
+printf '%-9s %11s %14s %14s %12s  %s\n' variant "best (ms)" "ns/line>empty" "ns/line>plain" "bytes/event" target
+declare -A t=()
+for v in plain empty summary trace count; do
+  t[$v]=$(best_of "$v" lines "$n")
+  got=$(sed -n 's/.*, \([0-9]*\) line events$/\1/p' "$work/out")
+  [ "$got" = "$events" ] || { echo "overhead: $v made $got line events, expected $events" >&2; exit 1; }
+  bytes=-
+  [ "$v" = trace ] && bytes=$(awk -v b="$(du -sb "$work/data" | cut -f1)" -v c="$events" 'BEGIN { printf "%.2f", b / c }')
+  over_empty=-
+  over_plain=-
+  if [ "$v" != plain ] && [ "$v" != empty ]; then
+    over_empty=$(awk -v a="${t[$v]}" -v b="${t[empty]}" -v c="$events" 'BEGIN { printf "%.1f", (a - b) / c }')
+  fi
+  if [ "$v" != plain ]; then
+    over_plain=$(awk -v a="${t[$v]}" -v b="${t[plain]}" -v c="$events" 'BEGIN { printf "%.1f", (a - b) / c }')
+  fi
+  target=
+  case $v in
+    summary|trace|count) target="<= 15 ns/line: $(verdict "$over_empty" '<=' 15)" ;;
+  esac
+  printf '%-9s %11.1f %14s %14s %12s  %s\n' "$v" "$(awk -v a="${t[$v]}" 'BEGIN { print a / 1e6 }')" \
+    "$over_empty" "$over_plain" "$bytes" "$target"
 done

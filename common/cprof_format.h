@@ -124,6 +124,14 @@ enum cprof_rec {
 #define CPROF_STAT_CLOSED_AT_END "closed_at_end"
 /* exits that matched no open frame */
 #define CPROF_STAT_UNMATCHED_EXITS "unmatched_exits"
+/* line events whose site belongs to another function than the innermost
+ * open call (that call's enter was dropped, or the function is not
+ * instrumented): hits counted, no time measured */
+#define CPROF_STAT_LINES_UNMATCHED "lines_unmatched"
+/* line hits not counted under their own site: under the line-limit record
+ * (fn CPROF_FN_NODE_LIMIT, file "", line 0) because the thread's table of
+ * line sites was full, or not at all when there was no memory for one */
+#define CPROF_STAT_LINES_DROPPED "lines_dropped"
 /* bytes of trace chunks written */
 #define CPROF_STAT_TRACE_BYTES "trace_bytes"
 

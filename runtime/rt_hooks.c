@@ -19,6 +19,11 @@
  * lies, found once per function and cached), not the hook's own stack
  * pointer, which also depends on the function's frame size. Stale frames are
  * closed and counted (repaired_longjmp), never lost.
+ *
+ * The line hook __cprof_line (rt_lines.c) is entered through a trampoline
+ * here too, so that a line event after a longjmp can close the frames the
+ * jump left (rt_line_repair); frames closed anywhere close their current
+ * line (rt_line_frame_end).
  */
 #include <signal.h>
 
@@ -28,6 +33,7 @@
 
 RT_HIDDEN void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp);
 RT_HIDDEN void rt_exit(void *this_fn, void *call_site, uintptr_t sp);
+RT_HIDDEN void rt_line(const struct cprof_line_site *site, uintptr_t sp);
 
 #if defined(__x86_64__)
 /* sp is the caller's stack pointer less the return address: the same
@@ -47,7 +53,13 @@ __asm__(".text\n"
         "__cyg_profile_func_exit:\n"
         "    movq %rsp, %rdx\n"
         "    jmp rt_exit\n"
-        ".size __cyg_profile_func_exit, .-__cyg_profile_func_exit\n");
+        ".size __cyg_profile_func_exit, .-__cyg_profile_func_exit\n"
+        ".globl __cprof_line\n"
+        ".type __cprof_line, @function\n"
+        "__cprof_line:\n"
+        "    movq %rsp, %rsi\n"
+        "    jmp rt_line\n"
+        ".size __cprof_line, .-__cprof_line\n");
 #else
 RT_EXPORT RT_NOINST void __cyg_profile_func_enter(void *this_fn, void *call_site)
 {
@@ -57,6 +69,11 @@ RT_EXPORT RT_NOINST void __cyg_profile_func_enter(void *this_fn, void *call_site
 RT_EXPORT RT_NOINST void __cyg_profile_func_exit(void *this_fn, void *call_site)
 {
     rt_exit(this_fn, call_site, (uintptr_t)__builtin_frame_address(0));
+}
+
+RT_EXPORT RT_NOINST void __cprof_line(const struct cprof_line_site *site)
+{
+    rt_line(site, 0); /* no stack pointer: no longjmp repair at line events */
 }
 #endif
 
@@ -78,6 +95,8 @@ RT_NOINST static int rt_sp_on_altstack(uintptr_t sp, uintptr_t *lo, uintptr_t *h
  * time already covers it: it adds nothing. */
 RT_NOINST static inline void rt_pop_frame(struct rt_thread *t, uint64_t now)
 {
+    if (rt_config.mode != RT_MODE_COUNT)
+        rt_line_frame_end(t, t->depth - 1, now);
     struct rt_frame *f = &t->stack[--t->depth];
     if (RT_UNLIKELY(t->depth < t->inherited)) {
         t->inherited = t->depth;
@@ -237,6 +256,31 @@ RT_COLD static int rt_exit_mismatch(struct rt_thread *t, uint64_t fn, uintptr_t 
     return 1;
 }
 
+/* A line event of fn whose hook ran with stack pointer sp (its return
+ * address lies at sp) found another call innermost, or one that control has
+ * left: a frame whose frame address is no higher than the stack pointer fn
+ * had at the hook call lies below it and was left without an exit
+ * (longjmp). If the innermost frame not left is a call of fn, the frames
+ * above it are closed, as at a call or return, and fn's call is innermost.
+ * Otherwise (fn's enter was dropped, or fn is not instrumented) nothing
+ * changes. Frames whose frame address is only bounded (no unwind tables)
+ * are never taken as left. Returns whether fn's call is now innermost. */
+RT_COLD int rt_line_repair(struct rt_thread *t, uint64_t fn, uintptr_t sp, uint64_t now)
+{
+    if (!sp || t->overflow)
+        return 0;
+    uint32_t d = t->depth;
+    while (d > 0 && rt_frame_left(&t->stack[d - 1], sp))
+        d--;
+    if (d == 0 || d == t->depth || t->stack[d - 1].fn != fn)
+        return 0;
+    uint64_t closed = t->depth - d;
+    while (t->depth > d)
+        rt_pop_frame(t, now);
+    rt_note_repair(t, closed, now);
+    return 1;
+}
+
 /* The first event on a thread (or before the process was set up). */
 RT_COLD static struct rt_thread *rt_first_event(void)
 {
@@ -249,23 +293,6 @@ RT_COLD static void rt_enter_deep(struct rt_thread *t)
 {
     t->overflow++;
     t->stats.dropped_depth++;
-}
-
-/* Appends one event token and its operand, if any. The buffer keeps room
- * for the largest event past tend, so the check is one compare per event. */
-RT_NOINST static inline void rt_trace_put(struct rt_thread *t, uint64_t now,
-                                          unsigned kind, int with_operand,
-                                          uint64_t operand)
-{
-    uint64_t delta = now > t->last_ts ? now - t->last_ts : 0;
-    t->last_ts = now;
-    uint8_t *p = mp_put_uint_unchecked(t->tpos, (delta << CPROF_EV_KIND_BITS) | kind);
-    if (with_operand)
-        p = mp_put_uint_unchecked(p, operand);
-    t->tcount += 1u + (unsigned)with_operand;
-    t->tpos = p;
-    if (RT_UNLIKELY(p >= t->tend))
-        rt_trace_flush(t);
 }
 
 /* Marks t as inside the runtime, or counts the event as dropped when it
@@ -315,6 +342,7 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
         f->sp = sp;
         f->cfa = rt_cfa_kept(cfa, sp);
         f->site = site;
+        f->line = NULL;
         if (mode == RT_MODE_TRACE) {
             f->node = NULL;
             uint32_t idx =
@@ -353,6 +381,7 @@ rt_exit_slow(void *this_fn, void *call_site, uintptr_t sp)
                           t->stack[t->depth - 1].sp == sp)) ||
                rt_exit_mismatch(t, fn, sp, now)) {
         if (mode == RT_MODE_TRACE) {
+            rt_line_frame_end(t, t->depth - 1, now);
             if (RT_UNLIKELY(--t->depth < t->inherited))
                 t->inherited = t->depth;
             rt_trace_put(t, now, CPROF_EV_EXIT, 0, 0);

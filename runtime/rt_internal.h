@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "cprof_format.h"
+#include "cprof_lines.h"
 #include "cprof_mp.h"
 
 #define RT_HIDDEN __attribute__((visibility("hidden")))
@@ -85,6 +86,12 @@ struct rt_frame {
     uintptr_t sp;
     uintptr_t cfa;
     uintptr_t site;
+    /* the call's current source line (summary and trace modes; rt_lines.c):
+     * its slot, NULL before the call's first line event, the tick it
+     * started and the ticks spent in instrumented callees since */
+    struct rt_line *line;
+    uint64_t line_ts;
+    uint64_t line_child;
 };
 
 #define RT_CFA_UNKNOWN UINTPTR_MAX
@@ -132,12 +139,39 @@ static inline RT_NOINST uintptr_t rt_cfa_apply(uint64_t rule, uintptr_t sp, uint
 #define RT_NODES_PER_CHUNK 1024u
 #define RT_MAX_CHUNKS 4096u
 
+/* One source line of a function built with line instrumentation, summed
+ * over the thread's run: a slot of the thread's line table (rt_lines.c),
+ * keyed by the site's address. One cache line. */
+struct rt_line {
+    const struct cprof_line_site *site; /* NULL: free; published last */
+    uint64_t hits;
+    uint64_t time, self;           /* ticks of visits already closed */
+    uint32_t index;                /* trace mode: the site's index, 0 until defined */
+    uint32_t line;                 /* the site's, kept should its library be unloaded */
+    uint64_t open_time, open_self; /* writer scratch: visits still open */
+    uint64_t fn;                   /* the site's, kept likewise */
+} __attribute__((aligned(64)));
+
+#define RT_LINE_BITS 14
+#define RT_LINE_SLOTS (1u << RT_LINE_BITS)         /* 1 MiB, touched where used */
+#define RT_LINE_MAX_USED (RT_LINE_SLOTS / 4u * 3u) /* then [line limit] */
+#define RT_LINE_DEFS (64u * 1024u)                 /* trace mode: site records waiting */
+#define RT_LINE_STR_MAX 4096u                      /* longer names are cut in the file */
+
+static inline RT_NOINST uint32_t rt_line_hash(const struct cprof_line_site *site)
+{
+    return (uint32_t)(((uint64_t)(uintptr_t)site * 0x9e3779b97f4a7c15ull) >>
+                      (64 - RT_LINE_BITS));
+}
+
 /* What the thread could not record or had to repair (never per event:
  * counts of calls come from the tree or the trace itself). */
 struct rt_thread_stats {
     uint64_t dropped_reentrant, dropped_depth;
     uint64_t repaired_longjmp, unmatched_exits;
     uint64_t trace_bytes;
+    uint64_t lines_unmatched; /* line events outside their function's call */
+    uint64_t lines_dropped;   /* line hits not counted under their own site */
 };
 
 /* A completed call whose histogram update is still to be applied. */
@@ -156,6 +190,7 @@ struct rt_thread {
     uint32_t inherited; /* frames [0, inherited) were opened before fork */
     struct rt_frame *stack;
     struct rt_node *root;
+    struct rt_line *lines; /* line table (rt_lines.c), from the first line event */
     /* trace mode */
     uint8_t *tpos, *tend; /* cursor and flush threshold in tbuf */
     uint64_t last_ts;     /* ticks of the previous event */
@@ -180,10 +215,19 @@ struct rt_thread {
     uint8_t *tbuf;
     size_t tbuf_size;
     uint8_t *tcount_at; /* the chunk's array32 header, patched at flush */
+    uint8_t *tchunk_at; /* where the chunk's clock record starts */
     int announced;      /* the thread record is in the trace */
     uint64_t *fidx_keys;
     uint32_t *fidx_vals;
     uint32_t fidx_mask, fidx_used, fidx_next;
+
+    /* line table: the rest (rt_lines.c) */
+    struct rt_line *line_limit; /* [line limit]: sites past RT_LINE_MAX_USED */
+    uint32_t lines_used;
+    uint32_t line_next_index; /* trace mode: the last site index handed out */
+    uint8_t *line_defs;       /* trace mode: LINE_SITE records not yet */
+    uint32_t line_defs_len;   /* written, go before the next chunk */
+    uint64_t fork_ticks;      /* when this process forked off, or 0 */
 
     /* identity and lifecycle */
     uint32_t serial;
@@ -294,6 +338,85 @@ RT_HIDDEN void rt_trace_ext(struct rt_thread *t, uint64_t now, uint32_t code,
                             const uint64_t *ops, int nops);
 RT_HIDDEN void rt_trace_inherit(struct rt_thread *t);
 RT_HIDDEN void rt_trace_release(struct rt_thread *t);
+
+/* Hot path: appends one event token and its operand, if any. The buffer
+ * keeps room for the largest event past tend, so the check is one compare
+ * per event. */
+static inline RT_NOINST void rt_trace_put(struct rt_thread *t, uint64_t now,
+                                          unsigned kind, int with_operand,
+                                          uint64_t operand)
+{
+    uint64_t delta = now > t->last_ts ? now - t->last_ts : 0;
+    t->last_ts = now;
+    uint8_t *p = mp_put_uint_unchecked(t->tpos, (delta << CPROF_EV_KIND_BITS) | kind);
+    if (with_operand)
+        p = mp_put_uint_unchecked(p, operand);
+    t->tcount += 1u + (unsigned)with_operand;
+    t->tpos = p;
+    if (RT_UNLIKELY(p >= t->tend))
+        rt_trace_flush(t);
+}
+
+/* rt_lines.c */
+/* What a line record says of its site. rt_line_describe reads it from the
+ * site after checking that its memory is still mapped (a library with line
+ * sites may be dlclose'd before the data is written) and still holds the
+ * function and line kept in the slot: names it cannot read are empty, and
+ * a site that is gone gives the function address and line kept in its
+ * slot. Signal-safe, cold. */
+struct rt_line_names {
+    uint64_t fn;
+    uint32_t line;
+    const char *func, *file;
+    size_t func_len, file_len;
+};
+RT_HIDDEN void rt_line_describe(const struct rt_line *l, struct rt_line_names *out);
+RT_HIDDEN void rt_lines_after_fork(struct rt_thread *t, uint64_t now);
+RT_HIDDEN void rt_lines_release(struct rt_thread *t);
+/* Fills the table's writer scratch with the visits still open at now, as
+ * if every open frame were closed then; changes nothing else. */
+RT_HIDDEN void rt_lines_open_extra(struct rt_thread *t, uint64_t now);
+/* rt_hooks.c: closes frames a longjmp left above the call of fn whose
+ * line hook ran with stack pointer sp, if the innermost frame not left is
+ * a call of fn; returns whether fn's call is now the innermost. Cold. */
+RT_HIDDEN int rt_line_repair(struct rt_thread *t, uint64_t fn, uintptr_t sp,
+                             uint64_t now);
+
+/* Has control left frame f, seen from a line hook whose stack pointer is
+ * sp (0: unknown)? Its frame address lies below the stack pointer of the
+ * function running the line. A frame address that is only a bound (odd,
+ * rt_hooks.c) cannot tell. */
+static inline RT_NOINST int rt_frame_left(const struct rt_frame *f, uintptr_t sp)
+{
+    return sp && !(f->cfa & 1) && f->cfa <= sp + sizeof(uintptr_t);
+}
+
+/* When frame i's time in this process began: its entry, or the fork for a
+ * frame the process inherited. */
+static inline RT_NOINST uint64_t rt_frame_start(const struct rt_thread *t, uint32_t i)
+{
+    uint64_t ts = t->stack[i].ts;
+    return RT_UNLIKELY(i < t->inherited) && t->fork_ticks > ts ? t->fork_ticks : ts;
+}
+
+/* Hot path (time modes): frame i, the innermost, ends at now (exit, repair
+ * or end): its current line is closed, and its caller's current line gains
+ * its time as callee time. */
+static inline RT_NOINST void rt_line_frame_end(struct rt_thread *t, uint32_t i,
+                                               uint64_t now)
+{
+    struct rt_frame *f = &t->stack[i];
+    if (RT_UNLIKELY(f->line != NULL)) {
+        uint64_t spent = now > f->line_ts ? now - f->line_ts : 0;
+        f->line->time += spent;
+        f->line->self += spent > f->line_child ? spent - f->line_child : 0;
+        f->line = NULL;
+    }
+    if (i > 0) {
+        uint64_t from = rt_frame_start(t, i);
+        f[-1].line_child += now > from ? now - from : 0;
+    }
+}
 
 /* rt_thread.c */
 RT_HIDDEN struct rt_thread *rt_thread_attach(void);

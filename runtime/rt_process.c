@@ -184,6 +184,7 @@ RT_NOINST static void rt_after_fork_child(void)
     if (!t)
         return;
     t->inherited = t->depth;
+    rt_lines_after_fork(t, rt_config.mode == RT_MODE_COUNT ? 0 : rt_ticks());
     if (rt_config.mode == RT_MODE_TRACE)
         rt_trace_inherit(t);
     else

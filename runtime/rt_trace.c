@@ -22,6 +22,7 @@ RT_NOINST void rt_trace_begin_chunk(struct rt_thread *t)
         rt_writer_put_thread(&o, t);
         t->announced = 1;
     }
+    t->tchunk_at = o.pos;
     mp_array(&o, 3);
     mp_uint(&o, CPROF_REC_CLOCK);
     mp_uint(&o, rt_ticks());
@@ -42,8 +43,19 @@ RT_NOINST void rt_trace_flush(struct rt_thread *t)
         return;
     mp_patch_array32(t->tcount_at, t->tcount);
     size_t len = (size_t)(t->tpos - t->tbuf);
-    if (rt_writer_write(t->tbuf, len) == 0)
+    if (t->line_defs_len) {
+        /* the sites the chunk uses are defined before it (and after the
+         * thread record, which the first chunk's buffer starts with) */
+        size_t head = (size_t)(t->tchunk_at - t->tbuf);
+        if (head)
+            rt_writer_write(t->tbuf, head);
+        rt_writer_write(t->line_defs, t->line_defs_len);
+        __atomic_store_n(&t->line_defs_len, 0, __ATOMIC_RELEASE);
+        if (rt_writer_write(t->tchunk_at, len - head) == 0)
+            t->stats.trace_bytes += len;
+    } else if (rt_writer_write(t->tbuf, len) == 0) {
         t->stats.trace_bytes += len;
+    }
     rt_trace_begin_chunk(t);
 }
 

@@ -526,7 +526,7 @@ RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
     mp_array(o, 3);
     mp_uint(o, CPROF_REC_THREAD_END);
     mp_uint(o, t->serial);
-    mp_map(o, tree ? 8 : 7);
+    mp_map(o, (tree ? 9u : 8u) + (s->lines_dropped != 0));
     if (tree)
         rt_put_stat(o, CPROF_STAT_ENTERS, enters);
     rt_put_stat(o, CPROF_STAT_DROPPED_REENTRANT, s->dropped_reentrant);
@@ -536,6 +536,48 @@ RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
     rt_put_stat(o, CPROF_STAT_CLOSED_AT_END, open_frames);
     rt_put_stat(o, CPROF_STAT_UNMATCHED_EXITS, s->unmatched_exits);
     rt_put_stat(o, CPROF_STAT_TRACE_BYTES, s->trace_bytes);
+    rt_put_stat(o, CPROF_STAT_LINES_UNMATCHED, s->lines_unmatched);
+    if (s->lines_dropped)
+        rt_put_stat(o, CPROF_STAT_LINES_DROPPED, s->lines_dropped);
+}
+
+/* [8, thread, fn, func, file, line, hits, time_ticks, self_ticks]. */
+RT_NOINST static void rt_put_line(struct mp_out *o, struct rt_thread *t,
+                                  const struct rt_line *l)
+{
+    struct rt_line_names n;
+    rt_line_describe(l, &n);
+    int timed = rt_config.mode != RT_MODE_COUNT;
+    mp_array(o, 9);
+    mp_uint(o, CPROF_REC_LINE);
+    mp_uint(o, t->serial);
+    mp_uint(o, n.fn);
+    mp_str(o, n.func, n.func_len);
+    mp_str(o, n.file, n.file_len);
+    mp_uint(o, n.line);
+    mp_uint(o, l->hits);
+    mp_uint(o, timed ? l->time + l->open_time : 0);
+    mp_uint(o, timed ? l->self + l->open_self : 0);
+}
+
+/* The thread's line records, with the lines still open closed at now in
+ * what is written only. Sites with nothing to show (a forked child's
+ * inherited table) are left out. */
+RT_NOINST static void rt_put_lines(struct rt_out *out, struct rt_thread *t, uint64_t now)
+{
+    struct rt_line *lines = __atomic_load_n(&t->lines, __ATOMIC_ACQUIRE);
+    if (!lines)
+        return;
+    rt_lines_open_extra(t, now);
+    for (uint32_t i = 0; i <= RT_LINE_SLOTS; i++) {
+        const struct rt_line *l = &lines[i];
+        if (!__atomic_load_n(&l->site, __ATOMIC_ACQUIRE))
+            continue;
+        if (!l->hits && !l->time && !l->open_time)
+            continue;
+        rt_put_line(&out->o, t, l);
+        rt_out_flush(out, 0);
+    }
 }
 
 RT_NOINST void rt_writer_put_thread(struct mp_out *o, struct rt_thread *t)
@@ -607,6 +649,7 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
         rt_put_node(&out.o, t, n, &pending);
         rt_out_flush(&out, 0);
     }
+    rt_put_lines(&out, t, now);
     rt_put_thread_end(&out.o, t, depth, enters, dropped_nodes);
     rt_out_flush(&out, 1);
     rt_unmap(buf, RT_OUT_SIZE);
@@ -686,8 +729,27 @@ RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
         cut_tokens += 4;
     }
     mp_patch_array32(copy + header, cut_tokens);
-    rt_put_thread_end(&o, t, depth, 0, 0);
-    rt_writer_write(copy, (size_t)(o.pos - copy));
+    /* sites not yet defined go before the chunk that uses them, after the
+     * thread record the first chunk starts with */
+    uint32_t defs = __atomic_load_n(&t->line_defs_len, __ATOMIC_ACQUIRE);
+    size_t head = defs && t->line_defs ? (size_t)(t->tchunk_at - t->tbuf) : 0;
+    if (head)
+        rt_writer_write(copy, head);
+    if (defs && t->line_defs)
+        rt_writer_write(t->line_defs, defs);
+    uint8_t *buf = rt_map(RT_OUT_SIZE);
+    if (buf) {
+        rt_writer_write(copy + head, (size_t)(o.pos - copy) - head);
+        struct rt_out out;
+        rt_out_begin(&out, buf);
+        rt_put_lines(&out, t, now);
+        rt_put_thread_end(&out.o, t, depth, 0, 0);
+        rt_out_flush(&out, 1);
+        rt_unmap(buf, RT_OUT_SIZE);
+    } else {
+        rt_put_thread_end(&o, t, depth, 0, 0);
+        rt_writer_write(copy + head, (size_t)(o.pos - copy) - head);
+    }
     rt_unmap(copy, size);
 }
 

@@ -23,7 +23,7 @@ if ! command -v clang-format >/dev/null; then
 elif ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   echo "not a git checkout: skipped"
 else
-  git ls-files -z '*.c' '*.h' | xargs -0 -r clang-format --dry-run -Werror && echo "formatted" ||
+  git ls-files -z '*.c' '*.h' '*.cpp' | xargs -0 -r clang-format --dry-run -Werror && echo "formatted" ||
     failed+=(format)
 fi
 

@@ -56,7 +56,8 @@
     X(exit_deep)                                                                         \
     X(threads)                                                                           \
     X(fork)                                                                              \
-    X(quickstart)
+    X(quickstart)                                                                        \
+    X(lines)
 
 /* The run environment variables a test sets itself: inherited values would
  * change what is measured. */
@@ -67,12 +68,22 @@ struct expected_call {
     unsigned long long calls;
 };
 
-/* What samples/<name>/expected promises. */
+struct expected_line {
+    char func[128];
+    unsigned line;
+    unsigned long long hits;
+};
+
+/* What samples/<name>/expected (and expected-lines, when the sample has
+ * one) promises. */
 struct sample_spec {
     int exit_status;
     int files;
+    char cflags[256]; /* space-separated cprof-cc options of the build */
     size_t n_calls;
     struct expected_call calls[64];
+    size_t n_lines;
+    struct expected_line lines[256];
 };
 
 ReportHook(PRE_ALL)(struct criterion_test_set *tests)
@@ -98,6 +109,38 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
         e2e_remove_tree(cache);
 }
 
+/* Reads SAMPLES_DIR/<sample>/expected-lines, when there is one, into
+ * spec's lines: `function line hits` per line, # comments. */
+static void load_line_spec(const char *sample, struct sample_spec *spec)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s/expected-lines", SAMPLES_DIR, sample);
+    if (access(path, F_OK) != 0)
+        return;
+    char *text = e2e_read_file(path, NULL);
+    cr_assert(text != NULL, "%s: cannot read the expected line hits", path);
+    int line_no = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        line_no++;
+        line += strspn(line, " \t");
+        if (*line == '#' || *line == '\0')
+            continue;
+        cr_assert(spec->n_lines < sizeof spec->lines / sizeof spec->lines[0],
+                  "%s: too many lines", path);
+        struct expected_line *want = &spec->lines[spec->n_lines++];
+        char extra;
+        int fields = sscanf(line, "%127s %u %llu %c", want->func, &want->line,
+                            &want->hits, &extra);
+        cr_assert(fields == 3 && want->line > 0,
+                  "%s: line %d: want `function line hits`, got \"%s\"", path, line_no,
+                  line);
+    }
+    free(text);
+}
+
 /* Reads SAMPLES_DIR/<sample>/expected into spec; fails the test, naming
  * the file and line, when it is missing or malformed. */
 static void load_spec(const char *sample, struct sample_spec *spec)
@@ -120,6 +163,10 @@ static void load_spec(const char *sample, struct sample_spec *spec)
         line += strspn(line, " \t");
         if (*line == '#' || *line == '\0')
             continue;
+        if (strncmp(line, "!cflags ", 8) == 0) {
+            snprintf(spec->cflags, sizeof spec->cflags, "%s", line + 8);
+            continue;
+        }
         int fields = sscanf(line, "%127s %lld %c", word, &number, &extra);
         cr_assert(fields == 2 && number >= 0,
                   "%s: line %d: want `name calls`, got \"%s\"", path, line_no, line);
@@ -139,6 +186,7 @@ static void load_spec(const char *sample, struct sample_spec *spec)
     }
     free(text);
     cr_assert(spec->n_calls > 0, "%s: lists no function", path);
+    load_line_spec(sample, spec);
 }
 
 static int compare_strings(const void *a, const void *b)
@@ -181,7 +229,8 @@ static const char *cache_dir(void)
  * path. level is "-O0" or "-O2" (cprof-cc) or "plain" (clang -O2, or
  * $CPROF_CC, without cprof). Fails the test with the compiler's messages
  * when the build fails. */
-static char *build_sample(const char *sample, const char *level)
+static char *build_sample(const char *sample, const char *level,
+                          const struct sample_spec *spec)
 {
     char *dir, *lock_path, *prog;
     cr_assert(asprintf(&dir, "%s/build-%s%s", cache_dir(), sample, level) > 0);
@@ -196,10 +245,17 @@ static char *build_sample(const char *sample, const char *level)
         size_t n_sources = find_sources(sample, sources);
         int plain = strcmp(level, "plain") == 0;
         const char *plain_cc = getenv("CPROF_CC") ? getenv("CPROF_CC") : "clang";
-        char *argv[MAX_SOURCES + 8];
+        char *argv[MAX_SOURCES + 24];
+        char cflags[sizeof spec->cflags];
+        snprintf(cflags, sizeof cflags, "%s", spec->cflags);
         size_t argc = 0;
         argv[argc++] = (char *)(plain ? plain_cc : CPROF_CC_PATH);
         argv[argc++] = (char *)(plain ? "-O2" : level);
+        for (char *save, *word = strtok_r(cflags, " \t", &save); word && !plain;
+             word = strtok_r(NULL, " \t", &save)) {
+            cr_assert(argc < 16, "%s: too many !cflags", sample);
+            argv[argc++] = word;
+        }
         argv[argc++] = "-o";
         argv[argc++] = "prog";
         for (size_t i = 0; i < n_sources; i++)
@@ -326,13 +382,89 @@ static void check_counts(const char *what, const struct sample_spec *spec,
     e2e_result_free(&res);
 }
 
+/* Runs `cprof lines --format csv` on data_dir and compares the hits of
+ * every line of the spec's functions with the spec: each listed line has
+ * exactly its hits, no other line of those functions has any. */
+static void check_line_hits(const char *what, const struct sample_spec *spec,
+                            const char *data_dir)
+{
+    char *argv[] = {CPROF_PATH, "lines", "--format", "csv", (char *)data_dir, NULL};
+    struct e2e_result res;
+    char status[128];
+    cr_assert(e2e_run(NULL, argv, NULL, NULL, RUN_TIMEOUT_S, &res) == 0,
+              "%s: cannot start " CPROF_PATH, what);
+    cr_assert(!res.timed_out && WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
+              "%s: cprof lines ended with %s:\n%s", what,
+              e2e_status_str(&res, status, sizeof status), res.err);
+    struct e2e_csv csv;
+    cr_assert(e2e_csv_parse(res.out, &csv) == 0, "%s: cprof lines printed bad CSV:\n%s",
+              what, res.out);
+    int func_col = e2e_csv_column(&csv, "function");
+    int line_col = e2e_csv_column(&csv, "line");
+    int hits_col = e2e_csv_column(&csv, "hits");
+    cr_assert(func_col >= 0 && line_col >= 0 && hits_col >= 0,
+              "%s: the CSV header lacks function, line or hits:\n%s", what, res.out);
+
+    char report[8192] = "";
+    size_t used = 0, bad = 0;
+    int *matched = calloc(spec->n_lines, sizeof *matched);
+    cr_assert(matched != NULL);
+    for (size_t r = 1; r < csv.n_rows; r++) {
+        const char *func = e2e_csv_cell(&csv, r, func_col);
+        const char *line = e2e_csv_cell(&csv, r, line_col);
+        const char *hits = e2e_csv_cell(&csv, r, hits_col);
+        cr_assert(func && line && hits, "%s: short CSV row %zu", what, r);
+        unsigned long long got = strtoull(hits, NULL, 10);
+        unsigned line_no = (unsigned)strtoul(line, NULL, 10);
+        int known_func = 0;
+        size_t i;
+        for (i = 0; i < spec->n_lines; i++) {
+            known_func |= strcmp(spec->lines[i].func, func) == 0;
+            if (strcmp(spec->lines[i].func, func) == 0 && spec->lines[i].line == line_no)
+                break;
+        }
+        char msg[256] = "";
+        if (i < spec->n_lines) {
+            matched[i]++;
+            if (got != spec->lines[i].hits)
+                snprintf(msg, sizeof msg, "  %s:%u expected %llu hits, got %llu\n", func,
+                         line_no, spec->lines[i].hits, got);
+        } else if (known_func && got != 0) {
+            snprintf(msg, sizeof msg, "  %s:%u expected no hits, got %llu\n", func,
+                     line_no, got);
+        }
+        if (*msg) {
+            bad++;
+            used += (size_t)snprintf(report + used, sizeof report - used, "%s", msg);
+            if (used >= sizeof report)
+                used = sizeof report - 1;
+        }
+    }
+    for (size_t i = 0; i < spec->n_lines; i++) {
+        if (matched[i] == 1)
+            continue;
+        bad++;
+        used += (size_t)snprintf(report + used, sizeof report - used,
+                                 "  %s:%u expected %llu hits, on %d rows\n",
+                                 spec->lines[i].func, spec->lines[i].line,
+                                 spec->lines[i].hits, matched[i]);
+        if (used >= sizeof report)
+            used = sizeof report - 1;
+    }
+    free(matched);
+    cr_assert(bad == 0, "%s: %zu line(s) with wrong hits:\n%slines:\n%s", what, bad,
+              report, res.out);
+    e2e_csv_free(&csv);
+    e2e_result_free(&res);
+}
+
 /* Builds the sample at level, runs it in mode (NULL: the default) and
  * checks its exit status, the number of .cprof files and every count. */
 static void check_sample(const char *sample, const char *level, const char *mode)
 {
     struct sample_spec spec;
     load_spec(sample, &spec);
-    char *prog = build_sample(sample, level);
+    char *prog = build_sample(sample, level, &spec);
     struct e2e_result res;
     char *run_dir = run_sample(sample, prog, mode, &res);
     char what[128];
@@ -346,6 +478,8 @@ static void check_sample(const char *sample, const char *level, const char *mode
     cr_assert(files == spec.files, "%s: %d .cprof file(s) in %s, expected %d", what,
               files, data_dir, spec.files);
     check_counts(what, &spec, data_dir);
+    if (spec.n_lines)
+        check_line_hits(what, &spec, data_dir);
 
     free(data_dir);
     free(run_dir);
@@ -360,8 +494,8 @@ static void check_plain(const char *sample)
 {
     struct sample_spec spec;
     load_spec(sample, &spec);
-    char *plain = build_sample(sample, "plain");
-    char *profiled = build_sample(sample, "-O2");
+    char *plain = build_sample(sample, "plain", &spec);
+    char *profiled = build_sample(sample, "-O2", &spec);
     struct e2e_result plain_res, prof_res;
     free(run_sample(sample, plain, NULL, &plain_res));
     free(run_sample(sample, profiled, NULL, &prof_res));

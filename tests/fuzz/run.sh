@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A fuzz smoke run of the reader and the model: seeds are real .cprof files
-# recorded here (a small program with recursion, a thread, longjmp and a
-# fork, in each recording mode); libFuzzer then mutates them for SECONDS.
+# recorded here (a small program with recursion, a thread, longjmp, a
+# fork and hand-made line events, in each recording mode); libFuzzer then
+# mutates them for SECONDS.
 # Any crash, leak or sanitizer report fails the run; the failing input is
 # kept in the work directory (printed) for a regression test.
 #   usage: tests/fuzz/run.sh BUILD_DIR [SECONDS]
@@ -21,7 +22,12 @@ cat >"$work/seed.c" <<'C'
 #include <sys/wait.h>
 #include <unistd.h>
 static jmp_buf env;
-static int fib(int n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
+/* a line site as common/cprof_lines.h defines it, for line records */
+struct site { void *fn; const char *func, *file; unsigned line, flags; };
+void __cprof_line(const struct site *site);
+static int fib(int n);
+static const struct site fib_line = {(void *)fib, "fib", "seed.c", 12, 0};
+static int fib(int n) { __cprof_line(&fib_line); return n < 2 ? n : fib(n - 1) + fib(n - 2); }
 static void jump(int d) { if (d == 0) longjmp(env, 1); jump(d - 1); }
 static void *worker(void *arg) { (void)arg; fib(12); return NULL; }
 int main(void)

@@ -14,7 +14,10 @@
 #    gprof's call count (main aside: gprof does not count it), every
 #    function exit must find its call (an exit that does not means a frame
 #    was taken for abandoned while it was running), and the number of
-#    frames closed as left by longjmp must be the same in every mode.
+#    frames closed as left by longjmp must be the same in every mode,
+# 4. builds it again with line timing of the table functions and the
+#    interpreter loop (--cprof-lines) at -O0 and -O2: every line's hits must
+#    be the same in both builds and all modes, and the calls gprof's.
 # Lua's string hash seed and its cache of C string addresses are made
 # deterministic (luai_makeseed, STRCACHE_N) so that both builds, laid out
 # differently in memory, make exactly the same calls.
@@ -84,5 +87,59 @@ for mode in summary trace count; do
     status=1
   fi
 done
+
+# 4. line timing on real code: the table functions and the interpreter's
+# main loop built with --cprof-lines at -O0 and at -O2. Line hits are exact
+# and independent of optimisation: the same in both builds and in every
+# mode; the call counts stay gprof's; no line's self time exceeds its time.
+lines_funcs='luaH_*,luaV_execute,luaS_hash'
+for level in -O0 -O2; do
+  dir=$work/lua-lines$level
+  rm -rf "$dir" && mkdir -p "$dir"
+  "$cc" "$level" -w --cprof-lines="$lines_funcs" "${defs[@]}" "${sources[@]}" -o "$dir/lua" -lm -ldl \
+    >"$dir/build.log" 2>&1 ||
+    { tail -20 "$dir/build.log"; echo "lua: FAIL: the $level --cprof-lines build failed"; exit 1; }
+done
+first_hits=
+for run in -O0:summary -O2:summary -O2:trace -O2:count; do
+  level=${run%%:*} mode=${run#*:}
+  cd "$work/lua-lines$level"
+  rm -rf "data-$mode"
+  got=$(CPROF_DIR=data-$mode CPROF_MODE=$mode ./lua "$here/lua.lua")
+  [ "$got" = "$expected" ] || { echo "lua: FAIL: other output with --cprof-lines $level $mode"; exit 1; }
+  "$cprof" lines "data-$mode" --format csv >lines.csv
+  # function,line -> hits, summed over static functions of the same name
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+       { h[$col["function"] " " $col["line"]] += $col["hits"] }
+       END { for (k in h) print k, h[k] }' lines.csv | sort >hits-$mode
+  nlines=$(wc -l <hits-$mode)
+  nfuncs=$(cut -d' ' -f1 hits-$mode | sort -u | wc -l)
+  [ "$nfuncs" -ge 12 ] || { echo "lua: FAIL: line data for only $nfuncs functions ($level $mode)"; status=1; }
+  first_hits=${first_hits:-$PWD/hits-$mode}
+  if ! diff "$first_hits" hits-$mode >hits.diff; then
+    echo "lua: --cprof-lines $level $mode: line hits differ from -O0 summary: FAIL"
+    head -20 hits.diff
+    status=1
+  fi
+  if [ "$mode" != count ]; then
+    bad=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+          $col["self_ns"] + 0 > $col["time_ns"] + 0 || $col["self_ns"] + 0 < 0 { n++ } END { print n + 0 }' lines.csv)
+    [ "$bad" -eq 0 ] || { echo "lua: FAIL: $bad lines with self time above their time ($level $mode)"; status=1; }
+  fi
+  "$cprof" report "data-$mode" --format csv >report.csv
+  awk -F, -v exe="$PWD/lua" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+       $col["module"] == exe && $col["name"] != "main" { n[$col["name"]] += $col["calls"] }
+       END { for (f in n) print f, n[f] }' report.csv | sort >cprof.counts
+  if diff "$work/lua-gprof.counts" cprof.counts >counts.diff; then
+    echo "lua: --cprof-lines $level $mode: $nlines lines of $nfuncs functions, hits as at -O0, all calls as gprof's: PASS"
+  else
+    echo "lua: --cprof-lines $level $mode: call counts differ from gprof's: FAIL"
+    head -20 counts.diff
+    status=1
+  fi
+done
+cd "$work/lua-lines-O2"
+"$cprof" lines luaH_getshortstr data-summary || status=1
+
 [ "$status" -eq 0 ] && echo "lua: PASS" || echo "lua: FAIL"
 exit "$status"

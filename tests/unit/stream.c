@@ -213,6 +213,49 @@ void ts_thread_end(struct tstream *s, uint32_t thread, const char *stats)
     }
 }
 
+void ts_line(struct tstream *s, uint32_t thread, uint64_t fn, const char *func,
+             const char *file, uint32_t line, uint64_t hits, uint64_t time, uint64_t self)
+{
+    struct mp_out *o = &s->out;
+    mp_array(o, 9);
+    mp_uint(o, CPROF_REC_LINE);
+    mp_uint(o, thread);
+    mp_uint(o, fn);
+    mp_cstr(o, func);
+    mp_cstr(o, file);
+    mp_uint(o, line);
+    mp_uint(o, hits);
+    mp_uint(o, time);
+    mp_uint(o, self);
+}
+
+void ts_line_site(struct tstream *s, uint32_t thread, uint32_t site, uint64_t fn,
+                  const char *func, const char *file, uint32_t line)
+{
+    struct mp_out *o = &s->out;
+    mp_array(o, 7);
+    mp_uint(o, CPROF_REC_LINE_SITE);
+    mp_uint(o, thread);
+    mp_uint(o, site);
+    mp_uint(o, fn);
+    mp_cstr(o, func);
+    mp_cstr(o, file);
+    mp_uint(o, line);
+}
+
+void ts_trace_raw(struct tstream *s, uint32_t thread, uint64_t base,
+                  const uint64_t *events, size_t n)
+{
+    struct mp_out *o = &s->out;
+    mp_array(o, 4);
+    mp_uint(o, CPROF_REC_TRACE);
+    mp_uint(o, thread);
+    mp_uint(o, base);
+    mp_array(o, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        mp_uint(o, events[i]);
+}
+
 void ts_end(struct tstream *s, double ticks_per_sec, uint64_t end_ticks)
 {
     struct mp_out *o = &s->out;

@@ -39,6 +39,17 @@ void ts_node(struct tstream *s, uint32_t thread, uint64_t id, uint64_t parent,
 void ts_trace(struct tstream *s, uint32_t thread, uint64_t base, const char *events);
 /* stats: "key=value,key=value" with the CPROF_STAT_* names, or "". */
 void ts_thread_end(struct tstream *s, uint32_t thread, const char *stats);
+/* A line record [8, ...] (format 1.1). */
+void ts_line(struct tstream *s, uint32_t thread, uint64_t fn, const char *func,
+             const char *file, uint32_t line, uint64_t hits, uint64_t time,
+             uint64_t self);
+/* A line site record [9, ...]: defines site index site of the thread's trace. */
+void ts_line_site(struct tstream *s, uint32_t thread, uint32_t site, uint64_t fn,
+                  const char *func, const char *file, uint32_t line);
+/* A trace chunk whose events are given as raw uints (tokens and operands),
+ * for events the text form has no letter for (LINE events). */
+void ts_trace_raw(struct tstream *s, uint32_t thread, uint64_t base,
+                  const uint64_t *events, size_t n);
 void ts_end(struct tstream *s, double ticks_per_sec, uint64_t end_ticks);
 size_t ts_len(const struct tstream *s);
 void ts_free(struct tstream *s);

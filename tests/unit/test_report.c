@@ -16,12 +16,12 @@
 #include "stream.h"
 
 static const struct fmt_col cols[] = {
-    {"name", "function", FMT_STR, FMT_ALL},
-    {"location", "file:line", FMT_STR, FMT_TEXT_ONLY},
-    {"line", "line", FMT_UINT, FMT_DATA_ONLY},
-    {"calls", "calls", FMT_UINT, FMT_ALL},
-    {"total_ns", "total", FMT_NS, FMT_ALL},
-    {"self_pct", "self%", FMT_PCT, FMT_ALL},
+    {"name", "function", FMT_STR, FMT_ALL, 0},
+    {"location", "file:line", FMT_STR, FMT_TEXT_ONLY, 0},
+    {"line", "line", FMT_UINT, FMT_DATA_ONLY, 0},
+    {"calls", "calls", FMT_UINT, FMT_ALL, 0},
+    {"total_ns", "total", FMT_NS, FMT_ALL, 0},
+    {"self_pct", "self%", FMT_PCT, FMT_ALL, 0},
 };
 
 static const struct fmt_cell cells[] = {
@@ -43,7 +43,7 @@ static char *render(const struct fmt_ops *ops, const struct warnings *w)
 {
     struct model m;
     model_init(&m);
-    struct fmt_table t = {"functions", cols, 6, cells, 2, 50};
+    struct fmt_table t = {"functions", cols, 6, cells, 2, 50, NULL, NULL};
     struct fmt_doc doc = {.title = "functions", .model = &m, .table = &t, .warnings = w};
     char *buf = NULL;
     size_t len = 0;
@@ -149,12 +149,13 @@ Test(report, csv_of_a_file, .init = cr_redirect_stdout)
     FILE *out = cr_get_redirected_stdout();
     cr_assert(fgets(line, sizeof line, out));
     cr_expect_str_eq(line, "name,file,line,calls,self_ns,total_ns,self_per_call_ns,"
-                           "total_per_call_ns,min_ns,max_ns,self_pct,module\n");
+                           "total_per_call_ns,min_ns,max_ns,self_pct,module,has_lines\n");
     cr_assert(fgets(line, sizeof line, out));
-    cr_expect(strstr(line, ",3,60,60,20,20,10,30,60.00,/nonexistent/prog\n"), "%s", line);
-    cr_assert(fgets(line, sizeof line, out));
-    cr_expect(strstr(line, ",1,40,100,40,100,100,100,40.00,/nonexistent/prog\n"), "%s",
+    cr_expect(strstr(line, ",3,60,60,20,20,10,30,60.00,/nonexistent/prog,false\n"), "%s",
               line);
+    cr_assert(fgets(line, sizeof line, out));
+    cr_expect(strstr(line, ",1,40,100,40,100,100,100,40.00,/nonexistent/prog,false\n"),
+              "%s", line);
 }
 
 Test(report, usage_errors_exit_1, .init = cr_redirect_stderr)

@@ -1,0 +1,673 @@
+/*
+ * The runtime's line hook (issue 3, cprof lines) inside real programs. The
+ * test program calls __cprof_line(&site) by hand, with one constant site
+ * per line, exactly where cprof-cc's line pass puts the calls (at block
+ * starts and line changes, after the function's enter hook), so these
+ * tests do not depend on the pass. Each program runs in summary, trace and
+ * count modes; the file it wrote is decoded with msgpack-c (an independent
+ * decoder) and checked: exact hits per line, time and self time of lines
+ * that call a function sleeping 30 ms, recursion, threads, longjmp out of a
+ * frame with an open line, exit from inside a line, a line outside its
+ * function's call (lines_unmatched), fork, and in trace mode LINE events
+ * whose sites are defined (LINE_SITE records) before the chunk using them.
+ */
+#include <criterion/criterion.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "e2e_util.h"
+
+static const char lines_src[] =
+    "#include <pthread.h>\n"
+    "#include <setjmp.h>\n"
+    "#include <stdlib.h>\n"
+    "#include <string.h>\n"
+    "#include <time.h>\n"
+    "#include <unistd.h>\n"
+    "#include <sys/wait.h>\n"
+    "#include \"cprof_lines.h\"\n"
+    "#define L(fn, n) do { static const struct cprof_line_site s_ =\\\n"
+    "    {(void *)fn, #fn, \"/src/prog.c\", n, 0}; __cprof_line(&s_); } while (0)\n"
+    "#define NI __attribute__((noinline))\n"
+    "NI static void nap(void) { struct timespec ts = {0, 30000000};\n"
+    "    nanosleep(&ts, 0); }\n"
+    "NI static int loop(int n) { int s = 0;\n"
+    "    L(loop, 1);\n"
+    "    for (int i = 0; i < n; i++) { L(loop, 2); s += i; }\n"
+    "    L(loop, 3);\n"
+    "    return s; }\n"
+    "NI static void sleeper(void) { L(sleeper, 1); nap(); L(sleeper, 2); }\n"
+    "NI static int rec(int n) {\n"
+    "    L(rec, 1);\n"
+    "    if (n == 0) { L(rec, 2); nap(); return 0; }\n"
+    "    L(rec, 3);\n"
+    "    int r = rec(n - 1) + 1;\n"
+    "    L(rec, 4);\n"
+    "    return r; }\n"
+    "static jmp_buf jb;\n"
+    "NI static void jumper(void) { L(jumper, 1); nap(); L(jumper, 2); nap();\n"
+    "    longjmp(jb, 1); }\n"
+    "NI static void lj(void) {\n"
+    "    if (!setjmp(jb)) { L(lj, 1); jumper(); }\n"
+    "    L(lj, 2); }\n"
+    "static jmp_buf jb2;\n"
+    "NI static int rj(int n) {\n"
+    "    if (n == 0) { L(rj, 1); longjmp(jb2, 1); }\n"
+    "    if (n == 2 && setjmp(jb2)) { L(rj, 2); nap(); L(rj, 3); return 0; }\n"
+    "    L(rj, 4);\n"
+    "    return rj(n - 1); }\n"
+    "__attribute__((no_instrument_function)) NI static void uninst(void) {\n"
+    "    L(uninst, 1); }\n"
+    "NI static void quitter(void) { L(quitter, 1); nap(); exit(0); }\n"
+    "static void *worker(void *a) { loop(20); return a; }\n"
+    "static struct cprof_line_site sites[13000];\n"
+    "NI static void many(void) {\n"
+    "    for (int i = 0; i < 13000; i++) __cprof_line(&sites[i]); }\n"
+    "int main(int argc, char **argv) {\n"
+    "    const char *w = argc > 1 ? argv[1] : \"\";\n"
+    "    if (!strcmp(w, \"basic\")) { loop(10); loop(5); sleeper(); uninst(); }\n"
+    "    if (!strcmp(w, \"rec\")) rec(3);\n"
+    "    if (!strcmp(w, \"many\")) { for (int i = 0; i < 13000; i++) {\n"
+    "            struct cprof_line_site s = {(void *)many, \"many\", \"/src/prog.c\",\n"
+    "                                        (unsigned)i + 1, 0}; sites[i] = s; }\n"
+    "        many(); many(); }\n"
+    "    if (!strcmp(w, \"threads\")) { pthread_t t;\n"
+    "        pthread_create(&t, 0, worker, 0); pthread_join(t, 0); loop(10); }\n"
+    "    if (!strcmp(w, \"longjmp\")) lj();\n"
+    "    if (!strcmp(w, \"rjump\")) rj(2);\n"
+    "    if (!strcmp(w, \"exit\")) { loop(2); quitter(); }\n"
+    "    if (!strcmp(w, \"fork\")) { loop(3); pid_t p = fork();\n"
+    "        if (p == 0) { loop(5); exit(0); }\n"
+    "        waitpid(p, 0, 0); loop(7); }\n"
+    "    return 0; }\n";
+
+#define MAX_LINES 16384 /* the "many" scenario: past the runtime's 12288 */
+#define MAX_THREADS 4
+
+struct line_rec {
+    unsigned thread;
+    char func[32];
+    char file[32];
+    unsigned line;
+    unsigned long long hits, time, self;
+    unsigned long long events; /* trace mode: LINE events of this site */
+};
+
+struct site_def {
+    int defined;
+    char func[32];
+    unsigned line;
+    unsigned long long events;
+};
+
+/* What one .cprof file holds, as far as these tests look. */
+struct lines_file {
+    char mode[16];
+    int fork_child;
+    double ticks_per_sec;
+    int nlines;
+    struct line_rec lines[MAX_LINES];
+    int nsites;
+    struct site_def sites[MAX_THREADS][MAX_LINES + 2]; /* by thread, index */
+    unsigned long long events;                         /* LINE events in all */
+    long lines_unmatched, lines_dropped, repaired, closed_at_end;
+    int thread_ends;
+};
+
+static int key_is(const msgpack_object *k, const char *s)
+{
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(s) &&
+           memcmp(k->via.str.ptr, s, k->via.str.size) == 0;
+}
+
+static void copy_str(char *dst, size_t size, const msgpack_object *o)
+{
+    size_t n = o->type == MSGPACK_OBJECT_STR ? o->via.str.size : 0;
+    if (n >= size)
+        n = size - 1;
+    if (n)
+        memcpy(dst, o->via.str.ptr, n);
+    dst[n] = 0;
+}
+
+static unsigned long long u64_at(const msgpack_object *a, uint32_t i)
+{
+    cr_assert(i < a->via.array.size, "record too short");
+    cr_assert_eq(a->via.array.ptr[i].type, MSGPACK_OBJECT_POSITIVE_INTEGER,
+                 "element %u is not a uint", i);
+    return a->via.array.ptr[i].via.u64;
+}
+
+static struct site_def *find_site(struct lines_file *f, unsigned thread, unsigned index)
+{
+    cr_assert(thread < MAX_THREADS && index < MAX_LINES + 2,
+              "thread %u, site index %u: out of the test's range", thread, index);
+    return &f->sites[thread][index];
+}
+
+/* Walks one trace chunk's events, counting LINE events per site; every
+ * site must have been defined before. */
+static void read_chunk(struct lines_file *f, unsigned thread, const msgpack_object *ev)
+{
+    uint32_t n = ev->via.array.size, i = 0;
+    while (i < n) {
+        uint64_t token = ev->via.array.ptr[i++].via.u64;
+        unsigned kind = (unsigned)(token & 3);
+        if (kind == 0) {
+            i++;
+        } else if (kind == 2) {
+            cr_assert(i < n, "LINE event without its operand");
+            unsigned index = (unsigned)ev->via.array.ptr[i++].via.u64;
+            struct site_def *s = find_site(f, thread, index);
+            cr_assert(s->defined,
+                      "thread %u: LINE event of site %u before its LINE_SITE record",
+                      thread, index);
+            s->events++;
+            f->events++;
+        } else if (kind == 3) {
+            uint64_t code = ev->via.array.ptr[i++].via.u64;
+            if (code == 2) /* INHERITED n fn*n */
+                i += 1 + (uint32_t)ev->via.array.ptr[i].via.u64;
+            else
+                i += code == 4 ? 1 : 2;
+        }
+    }
+    cr_assert_eq(i, n, "a trace chunk ends inside an event");
+}
+
+static void read_lines_file(const char *path, struct lines_file *f)
+{
+    memset(f, 0, sizeof *f);
+    size_t len;
+    char *data = e2e_read_file(path, &len);
+    cr_assert(data, "cannot read %s", path);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int first = 1;
+    while (msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS) {
+        const msgpack_object *o = &u.data;
+        if (first) {
+            first = 0;
+            cr_assert_eq(o->type, MSGPACK_OBJECT_MAP, "%s: no header", path);
+            for (uint32_t i = 0; i < o->via.map.size; i++) {
+                const msgpack_object_kv *kv = &o->via.map.ptr[i];
+                if (key_is(&kv->key, "mode"))
+                    copy_str(f->mode, sizeof f->mode, &kv->val);
+                if (key_is(&kv->key, "fork_parent"))
+                    f->fork_child = 1;
+            }
+            continue;
+        }
+        cr_assert_eq(o->type, MSGPACK_OBJECT_ARRAY);
+        const msgpack_object *a = o->via.array.ptr;
+        uint64_t type = u64_at(o, 0);
+        if (type == 8) {
+            cr_assert_eq(o->via.array.size, 9, "LINE record of %u elements",
+                         o->via.array.size);
+            cr_assert_lt(f->nlines, MAX_LINES);
+            struct line_rec *l = &f->lines[f->nlines++];
+            memset(l, 0, sizeof *l);
+            l->thread = (unsigned)u64_at(o, 1);
+            copy_str(l->func, sizeof l->func, &a[3]);
+            copy_str(l->file, sizeof l->file, &a[4]);
+            l->line = (unsigned)u64_at(o, 5);
+            l->hits = u64_at(o, 6);
+            l->time = u64_at(o, 7);
+            l->self = u64_at(o, 8);
+        } else if (type == 9) {
+            cr_assert_eq(o->via.array.size, 7, "LINE_SITE record of %u elements",
+                         o->via.array.size);
+            unsigned thread = (unsigned)u64_at(o, 1), index = (unsigned)u64_at(o, 2);
+            struct site_def *s = find_site(f, thread, index);
+            cr_assert(!s->defined, "site %u defined twice", index);
+            s->defined = 1;
+            f->nsites++;
+            copy_str(s->func, sizeof s->func, &a[4]);
+            s->line = (unsigned)u64_at(o, 6);
+            s->events = 0;
+        } else if (type == 4) {
+            read_chunk(f, (unsigned)u64_at(o, 1), &a[3]);
+        } else if (type == 6 || type == 7) {
+            const msgpack_object *map = &a[type == 6 ? 2 : 1];
+            f->thread_ends += type == 6;
+            for (uint32_t i = 0; i < map->via.map.size; i++) {
+                const msgpack_object_kv *kv = &map->via.map.ptr[i];
+                long v = kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                             ? (long)kv->val.via.u64
+                             : 0;
+                if (key_is(&kv->key, "lines_unmatched"))
+                    f->lines_unmatched += v;
+                else if (key_is(&kv->key, "lines_dropped"))
+                    f->lines_dropped += v;
+                else if (key_is(&kv->key, "repaired_longjmp"))
+                    f->repaired += v;
+                else if (key_is(&kv->key, "closed_at_end"))
+                    f->closed_at_end += v;
+                else if (key_is(&kv->key, "ticks_per_sec"))
+                    f->ticks_per_sec = kv->val.via.f64;
+            }
+        }
+    }
+    cr_assert_eq(off, len, "%s: not msgpack after byte %zu", path, off);
+    msgpack_unpacked_destroy(&u);
+    free(data);
+    /* a trace's events, by site, next to the line records (quadratic: not
+     * for the thousands of lines of the "many" scenario) */
+    for (int j = 0; j < f->nlines && f->nlines <= 1024; j++) {
+        struct line_rec *l = &f->lines[j];
+        for (unsigned i = 1; f->nsites && l->thread < MAX_THREADS && i < MAX_LINES + 2;
+             i++) {
+            const struct site_def *s = &f->sites[l->thread][i];
+            if (!s->defined)
+                break;
+            if (s->line == l->line && !strcmp(l->func, s->func))
+                l->events += s->events;
+        }
+    }
+}
+
+struct lines_case {
+    char *dir;
+    char prog[512];
+    char data[512];
+};
+
+/* A zeroed lines_file: too big for the stack. Freed by the caller. */
+static struct lines_file *new_file(void)
+{
+    struct lines_file *f = calloc(1, sizeof *f);
+    cr_assert(f);
+    return f;
+}
+
+static void build_lines(struct lines_case *c)
+{
+    c->dir = e2e_make_temp_dir(NULL, "cprof-lines");
+    cr_assert(c->dir);
+    char path[600], cmd[2600];
+    snprintf(path, sizeof path, "%s/prog.c", c->dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fputs(lines_src, f);
+    fclose(f);
+    snprintf(c->prog, sizeof c->prog, "%s/prog", c->dir);
+    snprintf(c->data, sizeof c->data, "%s/data", c->dir);
+    snprintf(
+        cmd, sizeof cmd,
+        "clang -O1 -Wall -Wextra -Werror -finstrument-functions -I%s/common -o %s %s "
+        "-lpthread -L%s/lib/cprof -Wl,-rpath,%s/lib/cprof -lcprof-rt",
+        CPROF_SOURCE_DIR, c->prog, path, CPROF_BINARY_DIR, CPROF_BINARY_DIR);
+    cr_assert_eq(system(cmd), 0, "cannot build: %s", cmd);
+}
+
+/* Runs scenario in mode and reads the files it wrote: the process's into
+ * *f, a forked child's (if any) into *child (may be NULL). */
+static void run_lines(struct lines_case *c, const char *scenario, const char *mode,
+                      struct lines_file *f, struct lines_file *child)
+{
+    char env_dir[600], env_mode[64];
+    snprintf(env_dir, sizeof env_dir, "CPROF_DIR=%s", c->data);
+    snprintf(env_mode, sizeof env_mode, "CPROF_MODE=%s", mode);
+    char *env[] = {env_dir, env_mode, NULL};
+    char *argv[] = {c->prog, (char *)scenario, NULL};
+    char *unset[] = {"CPROF_VERBOSE", NULL};
+    e2e_remove_tree(c->data);
+    struct e2e_result res;
+    cr_assert_eq(e2e_run(c->dir, argv, env, unset, 60, &res), 0);
+    cr_assert(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
+              "%s %s: the program failed", scenario, mode);
+    e2e_result_free(&res);
+
+    char cmd[700], line[700];
+    snprintf(cmd, sizeof cmd, "ls %s/*.cprof 2>/dev/null", c->data);
+    FILE *p = popen(cmd, "r");
+    int n = 0, children = 0;
+    while (p && fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = 0;
+        struct lines_file *tmp = new_file();
+        read_lines_file(line, tmp);
+        cr_assert_str_eq(tmp->mode, mode);
+        if (tmp->fork_child) {
+            cr_assert(child, "%s: an unexpected forked child's file", scenario);
+            memcpy(child, tmp, sizeof *tmp);
+            children++;
+        } else {
+            memcpy(f, tmp, sizeof *tmp);
+            n++;
+        }
+        free(tmp);
+    }
+    if (p)
+        pclose(p);
+    cr_assert_eq(n, 1, "%s %s: %d files of the process", scenario, mode, n);
+    cr_assert_eq(children, child ? 1 : 0, "%s %s: %d files of children", scenario, mode,
+                 children);
+}
+
+/* The record of func's line on thread (0: summed over threads). */
+static struct line_rec get_line(const struct lines_file *f, const char *func,
+                                unsigned line, unsigned thread)
+{
+    struct line_rec sum = {0};
+    int found = 0;
+    for (int i = 0; i < f->nlines; i++) {
+        const struct line_rec *l = &f->lines[i];
+        if (strcmp(l->func, func) || l->line != line || (thread && l->thread != thread))
+            continue;
+        cr_assert_str_eq(l->file, "/src/prog.c");
+        cr_assert_leq(l->self, l->time, "%s:%u: self time above time", func, line);
+        sum.hits += l->hits;
+        sum.time += l->time;
+        sum.self += l->self;
+        sum.events += l->events;
+        found++;
+    }
+    cr_assert(found, "no record of %s line %u (thread %u)", func, line, thread);
+    return sum;
+}
+
+static double ms(const struct lines_file *f, unsigned long long ticks)
+{
+    cr_assert_gt(f->ticks_per_sec, 0);
+    return (double)ticks * 1e3 / f->ticks_per_sec;
+}
+
+/* Checks func's line: exact hits; in time modes time of at least min_ms
+ * and self time below max_self_ms; in count mode no time; in trace mode
+ * one LINE event per hit (matched says the hits were inside their call). */
+static void expect_line(const struct lines_file *f, const char *mode, const char *func,
+                        unsigned line, unsigned thread, unsigned long long hits,
+                        double min_ms, double max_self_ms, int matched)
+{
+    struct line_rec l = get_line(f, func, line, thread);
+    cr_assert_eq(l.hits, hits, "%s: %s line %u: %llu hits, expected %llu", mode, func,
+                 line, l.hits, hits);
+    if (!strcmp(mode, "count")) {
+        cr_assert_eq(l.time + l.self, 0, "count mode: %s line %u has time", func, line);
+        return;
+    }
+    cr_assert_geq(ms(f, l.time), min_ms, "%s: %s line %u: %.3f ms, expected >= %.1f",
+                  mode, func, line, ms(f, l.time), min_ms);
+    cr_assert_lt(ms(f, l.self), max_self_ms,
+                 "%s: %s line %u: self %.3f ms, expected < %.1f", mode, func, line,
+                 ms(f, l.self), max_self_ms);
+    if (!strcmp(mode, "trace"))
+        cr_assert_eq(l.events, matched ? hits : 0,
+                     "trace: %s line %u: %llu LINE events for %llu hits", func, line,
+                     l.events, hits);
+}
+
+static const char *const modes[] = {"summary", "trace", "count"};
+
+Test(lines_runtime, hits_time_and_self_time)
+{
+    struct lines_case c = {0};
+    build_lines(&c);
+    for (int m = 0; m < 3; m++) {
+        struct lines_file *f = new_file();
+        run_lines(&c, "basic", modes[m], f, NULL);
+        expect_line(f, modes[m], "loop", 1, 0, 2, 0, 10, 1);
+        expect_line(f, modes[m], "loop", 2, 0, 15, 0, 10, 1);
+        expect_line(f, modes[m], "loop", 3, 0, 2, 0, 10, 1);
+        /* the line that calls nap() holds its 30 ms, but not as self time */
+        expect_line(f, modes[m], "sleeper", 1, 0, 1, 30, 5, 1);
+        expect_line(f, modes[m], "sleeper", 2, 0, 1, 0, 5, 1);
+        /* a function without enter hook: its hit, no time */
+        expect_line(f, modes[m], "uninst", 1, 0, 1, 0, 0.001, 0);
+        struct line_rec u = get_line(f, "uninst", 1, 0);
+        cr_assert_eq(u.time, 0);
+        cr_assert_eq(f->lines_unmatched, 1, "%s: lines_unmatched %ld", modes[m],
+                     f->lines_unmatched);
+        cr_assert_eq(f->repaired, 0);
+        cr_assert_eq(f->nlines, 6, "%s: %d line records", modes[m], f->nlines);
+        if (m == 1)
+            cr_assert_eq(f->nsites, 6, "trace: %d sites defined", f->nsites);
+        free(f);
+    }
+    e2e_remove_tree(c.dir);
+    free(c.dir);
+}
+
+Test(lines_runtime, recursion_keeps_each_activation_s_line)
+{
+    struct lines_case c = {0};
+    build_lines(&c);
+    for (int m = 0; m < 3; m++) {
+        struct lines_file *f = new_file();
+        run_lines(&c, "rec", modes[m], f, NULL);
+        expect_line(f, modes[m], "rec", 1, 0, 4, 0, 10, 1);
+        /* the base case's line calls nap() */
+        expect_line(f, modes[m], "rec", 2, 0, 1, 30, 5, 1);
+        /* each of the three activations has this line open across the nap
+         * at the bottom: its time includes recursive callees, 3 x 30 ms */
+        expect_line(f, modes[m], "rec", 3, 0, 3, 90, 5, 1);
+        expect_line(f, modes[m], "rec", 4, 0, 3, 0, 5, 1);
+        cr_assert_eq(f->lines_unmatched, 0);
+        free(f);
+    }
+    e2e_remove_tree(c.dir);
+    free(c.dir);
+}
+
+Test(lines_runtime, threads_have_their_own_records)
+{
+    struct lines_case c = {0};
+    build_lines(&c);
+    for (int m = 0; m < 3; m++) {
+        struct lines_file *f = new_file();
+        run_lines(&c, "threads", modes[m], f, NULL);
+        /* thread 1 is main (its first event is main's enter), 2 the worker */
+        expect_line(f, modes[m], "loop", 2, 1, 10, 0, 10, 1);
+        expect_line(f, modes[m], "loop", 2, 2, 20, 0, 10, 1);
+        expect_line(f, modes[m], "loop", 1, 1, 1, 0, 10, 1);
+        expect_line(f, modes[m], "loop", 1, 2, 1, 0, 10, 1);
+        cr_assert_eq(f->nlines, 6, "%s: three lines on each of two threads", modes[m]);
+        cr_assert_eq(f->thread_ends, 2);
+        free(f);
+    }
+    e2e_remove_tree(c.dir);
+    free(c.dir);
+}
+
+Test(lines_runtime, longjmp_closes_the_open_line)
+{
+    struct lines_case c = {0};
+    build_lines(&c);
+    for (int m = 0; m < 3; m++) {
+        struct lines_file *f = new_file();
+        run_lines(&c, "longjmp", modes[m], f, NULL);
+        expect_line(f, modes[m], "jumper", 1, 0, 1, 30, 5, 1);
+        /* open when longjmp left jumper: closed when the jump is noticed
+         * (lj's next line), not lost */
+        expect_line(f, modes[m], "jumper", 2, 0, 1, 30, 5, 1);
+        /* jumper's time, both naps, is callee time of lj's line */
+        expect_line(f, modes[m], "lj", 1, 0, 1, 60, 5, 1);
+        expect_line(f, modes[m], "lj", 2, 0, 1, 0, 5, 1);
+        cr_assert_eq(f->repaired, 1, "%s: jumper's frame repaired once", modes[m]);
+        cr_assert_eq(f->lines_unmatched, 0, "%s: lj's line after the jump is lj's",
+                     modes[m]);
+        free(f);
+    }
+    e2e_remove_tree(c.dir);
+    free(c.dir);
+}
+
+/* A longjmp from a recursive call back into an outer activation of the
+ * same function: the line after the jump is the outer activation's, not
+ * that of the abandoned inner one on top of the stack. */
+Test(lines_runtime, longjmp_to_an_outer_activation)
+{
+    struct lines_case c = {0};
+    build_lines(&c);
+    for (int m = 0; m < 3; m++) {
+        struct lines_file *f = new_file();
+        run_lines(&c, "rjump", modes[m], f, NULL);
+        expect_line(f, modes[m], "rj", 1, 0, 1, 0, 5, 1);
+        expect_line(f, modes[m], "rj", 2, 0, 1, 30, 5, 1);
+        expect_line(f, modes[m], "rj", 3, 0, 1, 0, 5, 1);
+        expect_line(f, modes[m], "rj", 4, 0, 2, 0, 5, 1);
+        if (m != 2)
+            cr_assert_lt(ms(f, get_line(f, "rj", 4, 0).time), 10,
+                         "%s: the nap is not in the line that made the calls", modes[m]);
+        cr_assert_eq(f->repaired, 2, "%s: two activations left", modes[m]);
+        cr_assert_eq(f->lines_unmatched, 0);
+        free(f);
+    }
+    e2e_remove_tree(c.dir);
+    free(c.dir);
+}
+
+Test(lines_runtime, exit_closes_the_open_line)
+{
+    struct lines_case c = {0};
+    build_lines(&c);
+    for (int m = 0; m < 3; m++) {
+        struct lines_file *f = new_file();
+        run_lines(&c, "exit", modes[m], f, NULL);
+        expect_line(f, modes[m], "loop", 2, 0, 2, 0, 10, 1);
+        expect_line(f, modes[m], "quitter", 1, 0, 1, 30, 5, 1);
+        cr_assert_eq(f->closed_at_end, 2, "main and quitter were open at exit");
+        free(f);
+    }
+    e2e_remove_tree(c.dir);
+    free(c.dir);
+}
+
+Test(lines_runtime, forked_child_starts_from_zero)
+{
+    struct lines_case c = {0};
+    build_lines(&c);
+    for (int m = 0; m < 3; m++) {
+        struct lines_file *f = new_file(), *child = new_file();
+        run_lines(&c, "fork", modes[m], f, child);
+        expect_line(f, modes[m], "loop", 1, 0, 2, 0, 10, 1);
+        expect_line(f, modes[m], "loop", 2, 0, 10, 0, 10, 1);
+        expect_line(child, modes[m], "loop", 1, 0, 1, 0, 10, 1);
+        expect_line(child, modes[m], "loop", 2, 0, 5, 0, 10, 1);
+        expect_line(child, modes[m], "loop", 3, 0, 1, 0, 10, 1);
+        cr_assert_eq(child->nlines, 3, "%s: the child has only its own lines", modes[m]);
+        free(child);
+        free(f);
+    }
+    e2e_remove_tree(c.dir);
+    free(c.dir);
+}
+
+/* More sites than a thread's table holds: the hits past it are counted
+ * under [line limit] and as lines_dropped, none lost; the rest keep their
+ * own records (and go through the table's collisions). */
+Test(lines_runtime, table_limit_loses_no_hit)
+{
+    struct lines_case c = {0};
+    build_lines(&c);
+    for (int m = 0; m < 3; m++) {
+        struct lines_file *f = new_file();
+        run_lines(&c, "many", modes[m], f, NULL);
+        unsigned long long own = 0, limit = 0;
+        int nown = 0, nlimit = 0;
+        for (int i = 0; i < f->nlines; i++) {
+            const struct line_rec *l = &f->lines[i];
+            if (!strcmp(l->func, "many")) {
+                cr_assert_eq(l->hits, 2, "%s: many line %u: %llu hits", modes[m], l->line,
+                             l->hits);
+                own += l->hits;
+                nown++;
+            } else if (!strcmp(l->func, "[line limit]")) {
+                limit += l->hits;
+                nlimit++;
+            }
+        }
+        cr_assert_eq(nlimit, 1, "%s: one [line limit] record", modes[m]);
+        cr_assert_eq(own + limit, 2 * 13000, "%s: %llu + %llu hits", modes[m], own,
+                     limit);
+        cr_assert_eq((long)limit, f->lines_dropped, "%s: lines_dropped", modes[m]);
+        cr_assert_gt(limit, 0);
+        cr_assert_gt(nown, 12000);
+        if (m == 1)
+            cr_assert_eq(f->events, 2 * 13000, "trace: a LINE event per hit");
+        free(f);
+    }
+    e2e_remove_tree(c.dir);
+    free(c.dir);
+}
+
+/* A library with line sites unloaded before the end: its lines are
+ * written with their function address, line and hits, without the names
+ * that went with it, and the program is not hurt. */
+Test(lines_runtime, unloaded_library_keeps_its_counts)
+{
+    struct lines_case c = {0};
+    c.dir = e2e_make_temp_dir(NULL, "cprof-lines");
+    cr_assert(c.dir);
+    char path[600], cmd[3000];
+    snprintf(path, sizeof path, "%s/lib.c", c.dir);
+    FILE *src = fopen(path, "w");
+    cr_assert(src);
+    fputs("#include \"cprof_lines.h\"\n"
+          "void libfn(void) { static const struct cprof_line_site s =\n"
+          "    {(void *)libfn, \"libfn\", \"/src/lib.c\", 7, 0}; __cprof_line(&s); }\n",
+          src);
+    fclose(src);
+    snprintf(path, sizeof path, "%s/prog.c", c.dir);
+    src = fopen(path, "w");
+    cr_assert(src);
+    fputs(
+        "#include <dlfcn.h>\n#include <stdio.h>\n#include <string.h>\n"
+        "int main(int argc, char **argv) { (void)argc;\n"
+        "    void *h = dlopen(argv[1], RTLD_NOW); if (!h) return 3;\n"
+        "    void (*f)(void) = (void (*)(void))dlsym(h, \"libfn\"); f(); f();\n"
+        "    dlclose(h); FILE *m = fopen(\"/proc/self/maps\", \"r\"); char l[4096];\n"
+        "    int mapped = 0; while (fgets(l, sizeof l, m)) mapped |= !!strstr(l, "
+        "\"libl.so\");\n"
+        "    fclose(m); printf(\"%s\\n\", mapped ? \"mapped\" : \"unloaded\"); return 0; "
+        "}\n",
+        src);
+    fclose(src);
+    snprintf(cmd, sizeof cmd,
+             "clang -O1 -shared -fPIC -finstrument-functions -I%s/common -o %s/libl.so "
+             "%s/lib.c && clang -O1 -finstrument-functions -o %s/prog %s/prog.c -ldl "
+             "-L%s/lib/cprof -Wl,-rpath,%s/lib/cprof -lcprof-rt",
+             CPROF_SOURCE_DIR, c.dir, c.dir, c.dir, c.dir, CPROF_BINARY_DIR,
+             CPROF_BINARY_DIR);
+    cr_assert_eq(system(cmd), 0, "cannot build: %s", cmd);
+    snprintf(c.prog, sizeof c.prog, "%s/prog", c.dir);
+    snprintf(c.data, sizeof c.data, "%s/data", c.dir);
+    char lib[700];
+    snprintf(lib, sizeof lib, "%s/libl.so", c.dir);
+    for (int m = 0; m < 3; m++) {
+        char env_dir[600], env_mode[64];
+        snprintf(env_dir, sizeof env_dir, "CPROF_DIR=%s", c.data);
+        snprintf(env_mode, sizeof env_mode, "CPROF_MODE=%s", modes[m]);
+        char *env[] = {env_dir, env_mode, NULL};
+        char *argv[] = {c.prog, lib, NULL};
+        e2e_remove_tree(c.data);
+        struct e2e_result res;
+        cr_assert_eq(e2e_run(c.dir, argv, env, NULL, 60, &res), 0);
+        cr_assert(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0);
+        int unloaded = strstr(res.out, "unloaded") != NULL;
+        e2e_result_free(&res);
+        char ls[700], file[700] = "";
+        snprintf(ls, sizeof ls, "ls %s/*.cprof", c.data);
+        FILE *p = popen(ls, "r");
+        cr_assert(p && fgets(file, sizeof file, p));
+        pclose(p);
+        file[strcspn(file, "\n")] = 0;
+        struct lines_file *f = new_file();
+        read_lines_file(file, f);
+        cr_assert_eq(f->nlines, 1);
+        cr_assert_eq(f->lines[0].hits, 2);
+        cr_assert_eq(f->lines[0].line, 7);
+        /* line records are written at the end: the names are gone with the
+         * library; a trace defined the site, names included, at first use */
+        cr_assert_str_eq(f->lines[0].func, unloaded ? "" : "libfn", "%s", modes[m]);
+        if (m == 1)
+            cr_assert_str_eq(f->sites[1][1].func, "libfn");
+        free(f);
+    }
+    e2e_remove_tree(c.dir);
+    free(c.dir);
+}
