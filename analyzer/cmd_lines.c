@@ -492,13 +492,8 @@ int cmd_lines(int argc, char **argv)
     size_t nfuncs = lines_functions(&m, &pf, &funcs);
     long kept = lines_select(funcs, nfuncs, o.funcs, o.nfuncs);
     if (kept < 0) {
-        lines_free_functions(funcs, nfuncs);
-        profile_free(&pf);
-        sym_cache_free(syms);
-        model_free(&m);
-        free(o.paths);
-        free(o.funcs);
-        return CPROF_EXIT_USAGE;
+        status = CPROF_EXIT_USAGE;
+        goto out;
     }
     size_t shown = (size_t)kept;
     qsort(funcs, shown, sizeof(*funcs), lines_cmp_func);
@@ -561,6 +556,7 @@ int cmd_lines(int argc, char **argv)
     free(v.group_cells);
     free(v.cells);
     src_cache_free(src);
+out:
     lines_free_functions(funcs, nfuncs);
     profile_free(&pf);
     sym_cache_free(syms);

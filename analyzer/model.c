@@ -121,6 +121,18 @@ struct m_thread *model_thread(struct m_process *p, uint32_t serial)
     return t;
 }
 
+void model_index_set(uint32_t **table, size_t *len, uint64_t index, uint32_t value)
+{
+    if (index >= *len) {
+        size_t cap = *len;
+        cprof_grow(table, &cap, (size_t)index + 1, sizeof(**table));
+        for (size_t i = *len; i < cap; i++)
+            (*table)[i] = M_NONE;
+        *len = cap;
+    }
+    (*table)[index] = value;
+}
+
 uint32_t model_local_fn(struct m_process *p, uint64_t addr)
 {
     uint32_t idx = hm_get(&p->local_fn, addr);

@@ -225,6 +225,10 @@ int model_load_path(struct model *m, const char *path);
 /* Helpers for the loaders (model.c, model_trace.c). */
 struct m_thread *model_thread(struct m_process *p, uint32_t serial);
 uint32_t model_local_fn(struct m_process *p, uint64_t addr);
+/* Sets (*table)[index] = value in a table of *len entries indexed by a
+ * file's own numbering (trace function or line site indexes), growing it
+ * with M_NONE (undefined) entries as needed. */
+void model_index_set(uint32_t **table, size_t *len, uint64_t index, uint32_t value);
 struct m_node *model_node_new(struct m_thread *t, uint32_t parent, uint32_t local_fn,
                               uint32_t *index);
 void model_hist_add(struct m_node *n, uint32_t bucket, uint64_t count);

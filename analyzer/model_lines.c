@@ -158,14 +158,7 @@ int model_line_site_rec(struct model *m, struct m_process *p, struct rd_record *
         return -1;
     }
     struct m_thread *t = model_thread(p, (uint32_t)serial);
-    if (index >= t->nline_sites) {
-        size_t cap = t->nline_sites;
-        cprof_grow(&t->line_sites, &cap, index + 1, sizeof(*t->line_sites));
-        for (size_t i = t->nline_sites; i < cap; i++)
-            t->line_sites[i] = M_NONE;
-        t->nline_sites = cap;
-    }
-    t->line_sites[index] = model_local_fn(p, site.fn);
+    model_index_set(&t->line_sites, &t->nline_sites, index, model_local_fn(p, site.fn));
     return 0;
 }
 

@@ -86,14 +86,7 @@ static int tr_define(struct m_process *p, struct m_trace_state *s, uint64_t inde
 {
     if (index >= TR_MAX_INDEX)
         return -1;
-    if (index >= s->nindex) {
-        size_t cap = s->nindex;
-        cprof_grow(&s->fn_of_index, &cap, index + 1, sizeof(*s->fn_of_index));
-        for (size_t i = s->nindex; i < cap; i++)
-            s->fn_of_index[i] = M_NONE;
-        s->nindex = cap;
-    }
-    s->fn_of_index[index] = model_local_fn(p, addr);
+    model_index_set(&s->fn_of_index, &s->nindex, index, model_local_fn(p, addr));
     return 0;
 }
 

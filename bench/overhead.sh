@@ -73,6 +73,18 @@ command -v uftrace >/dev/null && have_uftrace=1
 
 now_ns() { date +%s%N; }
 
+# per_unit A B N: (A - B) / N with one decimal: ns per call or per event
+# from two times in ns.
+per_unit() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN { printf "%.1f", (a - b) / c }'; }
+
+# data_bytes_per N: bytes of the last run's data directory per N units.
+data_bytes_per() { awk -v b="$(du -sb "$work/data" | cut -f1)" -v c="$1" 'BEGIN { printf "%.2f", b / c }'; }
+
+# print_row VARIANT TIME_NS OVER_EMPTY OVER_PLAIN BYTES TARGET
+print_row() {
+  printf '%-9s %11.1f %14s %14s %12s  %s\n' "$1" "$(awk -v a="$2" 'BEGIN { print a / 1e6 }')" "$3" "$4" "$5" "$6"
+}
+
 # best_of VARIANT WORKLOAD N: prints the best wall time in ns; leaves the
 # last run's output in $work/out and its data in $work/data.
 best_of() {
@@ -127,16 +139,15 @@ for workload in fib mix; do
     [ "$got" = "$calls" ] || { echo "overhead: $v made $got calls, expected $calls" >&2; exit 1; }
     bytes=-
     case $v in
-      trace) bytes=$(awk -v b="$(du -sb "$work/data" | cut -f1)" -v c="$calls" 'BEGIN { printf "%.2f", b / (2 * c) }') ;;
-      uftrace) bytes=$(awk -v b="$(du -sb "$work/data" | cut -f1)" -v c="$calls" 'BEGIN { printf "%.2f", b / (2 * c) }') ;;
+      trace | uftrace) bytes=$(data_bytes_per $((2 * calls))) ;;
     esac
     over_empty=-
     over_plain=-
     if [ "$v" != plain ] && [ "$v" != empty ]; then
-      over_empty=$(awk -v a="${t[$v]}" -v b="${t[empty]}" -v c="$calls" 'BEGIN { printf "%.1f", (a - b) / c }')
+      over_empty=$(per_unit "${t[$v]}" "${t[empty]}" "$calls")
     fi
     if [ "$v" != plain ]; then
-      over_plain=$(awk -v a="${t[$v]}" -v b="${t[plain]}" -v c="$calls" 'BEGIN { printf "%.1f", (a - b) / c }')
+      over_plain=$(per_unit "${t[$v]}" "${t[plain]}" "$calls")
     fi
     target=
     case $v in
@@ -144,8 +155,7 @@ for workload in fib mix; do
       trace) target="<= 30 ns/call: $(verdict "$over_empty" '<=' 30), <= 4 B/event: $(verdict "$bytes" '<=' 4)" ;;
       count) target="<= 5 ns/call: $(verdict "$over_empty" '<=' 5)" ;;
     esac
-    printf '%-9s %11.1f %14s %14s %12s  %s\n' "$v" "$(awk -v a="${t[$v]}" 'BEGIN { print a / 1e6 }')" \
-      "$over_empty" "$over_plain" "$bytes" "$target"
+    print_row "$v" "${t[$v]}" "$over_empty" "$over_plain" "$bytes" "$target"
   done
   unset t
 done
@@ -163,19 +173,18 @@ for v in plain empty summary trace count; do
   got=$(sed -n 's/.*, \([0-9]*\) line events$/\1/p' "$work/out")
   [ "$got" = "$events" ] || { echo "overhead: $v made $got line events, expected $events" >&2; exit 1; }
   bytes=-
-  [ "$v" = trace ] && bytes=$(awk -v b="$(du -sb "$work/data" | cut -f1)" -v c="$events" 'BEGIN { printf "%.2f", b / c }')
+  [ "$v" = trace ] && bytes=$(data_bytes_per "$events")
   over_empty=-
   over_plain=-
   if [ "$v" != plain ] && [ "$v" != empty ]; then
-    over_empty=$(awk -v a="${t[$v]}" -v b="${t[empty]}" -v c="$events" 'BEGIN { printf "%.1f", (a - b) / c }')
+    over_empty=$(per_unit "${t[$v]}" "${t[empty]}" "$events")
   fi
   if [ "$v" != plain ]; then
-    over_plain=$(awk -v a="${t[$v]}" -v b="${t[plain]}" -v c="$events" 'BEGIN { printf "%.1f", (a - b) / c }')
+    over_plain=$(per_unit "${t[$v]}" "${t[plain]}" "$events")
   fi
   target=
   case $v in
     summary|trace|count) target="<= 15 ns/line: $(verdict "$over_empty" '<=' 15)" ;;
   esac
-  printf '%-9s %11.1f %14s %14s %12s  %s\n' "$v" "$(awk -v a="${t[$v]}" 'BEGIN { print a / 1e6 }')" \
-    "$over_empty" "$over_plain" "$bytes" "$target"
+  print_row "$v" "${t[$v]}" "$over_empty" "$over_plain" "$bytes" "$target"
 done

@@ -204,6 +204,15 @@ char *e2e_read_file(const char *path, size_t *len)
     return data;
 }
 
+int e2e_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
 char *e2e_make_temp_dir(const char *parent, const char *tag)
 {
     if (!parent)
@@ -235,6 +244,12 @@ int e2e_remove_tree(const char *path)
 
 int e2e_count_files(const char *dir, const char *suffix)
 {
+    return e2e_each_file(dir, suffix, NULL, NULL);
+}
+
+int e2e_each_file(const char *dir, const char *suffix,
+                  void (*fn)(const char *path, void *ctx), void *ctx)
+{
     DIR *d = opendir(dir);
     if (!d)
         return -1;
@@ -243,8 +258,18 @@ int e2e_count_files(const char *dir, const char *suffix)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
-        if (n > slen && strcmp(e->d_name + n - slen, suffix) == 0)
-            count++;
+        if (n <= slen || strcmp(e->d_name + n - slen, suffix) != 0)
+            continue;
+        count++;
+        char *path;
+        if (!fn)
+            continue;
+        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0) {
+            count = -1;
+            break;
+        }
+        fn(path, ctx);
+        free(path);
     }
     closedir(d);
     return count;

@@ -47,6 +47,10 @@ const char *e2e_status_str(const struct e2e_result *res, char *buf, size_t size)
  * caller frees; *len (may be NULL) gets its length. NULL on error. */
 char *e2e_read_file(const char *path, size_t *len);
 
+/* Writes text to the file at path, replacing what was there. Returns 0 or
+ * -1. */
+int e2e_write_file(const char *path, const char *text);
+
 /* Makes a fresh directory "<parent>/<tag>.XXXXXX" (parent NULL: $TMPDIR or
  * /tmp) and returns its malloc'd path, or NULL. */
 char *e2e_make_temp_dir(const char *parent, const char *tag);
@@ -57,6 +61,13 @@ int e2e_remove_tree(const char *path);
 /* Counts the entries of directory dir whose names end with suffix;
  * -1 when dir cannot be opened. */
 int e2e_count_files(const char *dir, const char *suffix);
+
+/* Calls fn with the path ("<dir>/<name>") of each entry of directory dir
+ * whose name ends with suffix, in no particular order, and ctx. Returns how
+ * many there were, -1 when dir cannot be opened (or no memory). fn may be
+ * NULL. */
+int e2e_each_file(const char *dir, const char *suffix,
+                  void (*fn)(const char *path, void *ctx), void *ctx);
 
 /* A parsed CSV table: rows[0] is the header. Cells are NUL-terminated with
  * quoting undone. Owned by the struct; release with e2e_csv_free. */

@@ -10,48 +10,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "e2e_scratch.h"
 #include "e2e_util.h"
 
 #define CC CPROF_BINARY_DIR "/bin/cprof-cc"
 
-static char *dir;
-
-static void cc_setup(void)
-{
-    dir = e2e_make_temp_dir(NULL, "cprof-cc");
-    cr_assert(dir);
-}
-
-static void cc_teardown(void)
-{
-    e2e_remove_tree(dir);
-    free(dir);
-}
-
-TestSuite(cc_wrapper, .init = cc_setup, .fini = cc_teardown, .timeout = 300);
+TestSuite(cc_wrapper, .init = e2e_scratch_init, .fini = e2e_scratch_fini, .timeout = 300);
 
 static char *const unset[] = {"CPROF_DIR", "CPROF_MODE", "CPROF_VERBOSE", "CPROF_CC",
                               NULL};
 
-static void put(const char *name, const char *text)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Runs argv in the scratch directory; returns the exit status. */
 static int run_env(char *const argv[], char *const env[], struct e2e_result *res)
 {
-    cr_assert_eq(e2e_run(dir, argv, env, unset, 240, res), 0, "cannot run %s", argv[0]);
-    return WIFEXITED(res->status) ? WEXITSTATUS(res->status)
-                                  : 128 + WTERMSIG(res->status);
+    return e2e_scratch_run(argv, env, unset, res);
 }
 
 static int run(char *const argv[], struct e2e_result *res)
@@ -68,14 +42,14 @@ static void ok(char *const argv[])
     e2e_result_free(&res);
 }
 
-/* Runs a built program with CPROF_DIR=<dir>/<data>; returns how many
+/* Runs a built program with CPROF_DIR=<scratch>/<data>; returns how many
  * .cprof files it wrote. */
 static int profiled_run(const char *prog, const char *data)
 {
     char env_dir[4300], path[4200], data_dir[4200];
-    snprintf(data_dir, sizeof data_dir, "%s/%s", dir, data);
+    snprintf(data_dir, sizeof data_dir, "%s/%s", e2e_scratch, data);
     snprintf(env_dir, sizeof env_dir, "CPROF_DIR=%s", data_dir);
-    snprintf(path, sizeof path, "%s/%s", dir, prog);
+    snprintf(path, sizeof path, "%s/%s", e2e_scratch, prog);
     struct e2e_result res;
     int status =
         run_env((char *const[]){path, NULL}, (char *const[]){env_dir, NULL}, &res);
@@ -103,16 +77,16 @@ static char *verbose_command(char *const argv[])
 
 Test(cc_wrapper, compile_and_link_in_one_step)
 {
-    put("main.c", main_src);
-    put("helper.c", helper_src);
+    e2e_scratch_put("main.c", main_src);
+    e2e_scratch_put("helper.c", helper_src);
     ok((char *const[]){CC, "-O2", "-o", "prog", "main.c", "helper.c", NULL});
     cr_expect_eq(profiled_run("prog", "data"), 1);
 }
 
 Test(cc_wrapper, compile_then_link_separately_and_through_an_archive)
 {
-    put("main.c", main_src);
-    put("helper.c", helper_src);
+    e2e_scratch_put("main.c", main_src);
+    e2e_scratch_put("helper.c", helper_src);
     ok((char *const[]){CC, "-c", "main.c", NULL});
     ok((char *const[]){CC, "-c", "-o", "helper.o", "helper.c", NULL});
     ok((char *const[]){"ar", "rcs", "libhelper.a", "helper.o", NULL});
@@ -136,7 +110,7 @@ static long long reported_calls(const char *data, const char *name)
 {
     struct e2e_result res;
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, data);
+    snprintf(path, sizeof path, "%s/%s", e2e_scratch, data);
     int status = run((char *const[]){CPROF_BINARY_DIR "/bin/cprof", "report", path,
                                      "--format", "csv", NULL},
                      &res);
@@ -149,8 +123,8 @@ static long long reported_calls(const char *data, const char *name)
 
 Test(cc_wrapper, shared_library_and_program_share_one_runtime)
 {
-    put("main.c", main_src);
-    put("helper.c", helper_src);
+    e2e_scratch_put("main.c", main_src);
+    e2e_scratch_put("helper.c", helper_src);
     ok((char *const[]){CC, "-shared", "-fPIC", "-o", "libhelper.so", "helper.c", NULL});
     ok((char *const[]){CC, "-o", "prog", "main.c", "-L.", "-lhelper",
                        "-Wl,-rpath,$ORIGIN", NULL});
@@ -163,12 +137,12 @@ Test(cc_wrapper, shared_library_and_program_share_one_runtime)
  * suites often run): its functions still resolve to its file. */
 Test(cc_wrapper, library_found_through_a_relative_path_is_named)
 {
-    put("main.c", main_src);
-    put("helper.c", helper_src);
+    e2e_scratch_put("main.c", main_src);
+    e2e_scratch_put("helper.c", helper_src);
     ok((char *const[]){CC, "-shared", "-fPIC", "-o", "libhelper.so", "helper.c", NULL});
     ok((char *const[]){CC, "-o", "prog", "main.c", "-L.", "-lhelper", NULL});
     char data_dir[4300], env_dir[4400];
-    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
+    snprintf(data_dir, sizeof data_dir, "%s/data", e2e_scratch);
     snprintf(env_dir, sizeof env_dir, "CPROF_DIR=%s", data_dir);
     struct e2e_result res;
     cr_assert_eq(run_env((char *const[]){"./prog", NULL},
@@ -180,8 +154,8 @@ Test(cc_wrapper, library_found_through_a_relative_path_is_named)
 
 Test(cc_wrapper, static_link)
 {
-    put("main.c", main_src);
-    put("helper.c", helper_src);
+    e2e_scratch_put("main.c", main_src);
+    e2e_scratch_put("helper.c", helper_src);
     struct e2e_result res;
     int status = run(
         (char *const[]){CC, "-static", "-o", "prog", "main.c", "helper.c", NULL}, &res);
@@ -196,8 +170,9 @@ Test(cc_wrapper, static_link)
 
 Test(cc_wrapper, preprocess_assemble_and_dependencies_add_nothing)
 {
-    put("main.c", "#include \"helper.h\"\nint main(void) { return VALUE; }\n");
-    put("helper.h", "#define VALUE 0\n");
+    e2e_scratch_put("main.c",
+                    "#include \"helper.h\"\nint main(void) { return VALUE; }\n");
+    e2e_scratch_put("helper.h", "#define VALUE 0\n");
     struct e2e_result res;
     cr_assert_eq(run((char *const[]){CC, "--cprof-verbose", "-E", "main.c", NULL}, &res),
                  0);
@@ -216,7 +191,7 @@ Test(cc_wrapper, preprocess_assemble_and_dependencies_add_nothing)
               res.err);
     e2e_result_free(&res);
     char path[4200];
-    snprintf(path, sizeof path, "%s/main.d", dir);
+    snprintf(path, sizeof path, "%s/main.d", e2e_scratch);
     char *dep = e2e_read_file(path, NULL);
     cr_expect(dep && strstr(dep, "helper.h"), "main.d: %s", dep ? dep : "(missing)");
     free(dep);
@@ -233,7 +208,7 @@ Test(cc_wrapper, preprocess_assemble_and_dependencies_add_nothing)
 
 Test(cc_wrapper, user_flags_reach_clang_in_order)
 {
-    put("main.c", "int main(void) { return 0; }\n");
+    e2e_scratch_put("main.c", "int main(void) { return 0; }\n");
     char *cmd =
         verbose_command((char *const[]){CC, "--cprof-verbose", "-O1", "-DX=1", "-Wall",
                                         "-o", "prog", "main.c", "-lm", "-DY", NULL});
@@ -258,9 +233,9 @@ Test(cc_wrapper, user_flags_reach_clang_in_order)
 
 Test(cc_wrapper, response_files_are_read_and_passed_on)
 {
-    put("main.c", main_src);
-    put("helper.c", helper_src);
-    put("args.rsp", "-O2 -c\n\"helper.c\"\n");
+    e2e_scratch_put("main.c", main_src);
+    e2e_scratch_put("helper.c", helper_src);
+    e2e_scratch_put("args.rsp", "-O2 -c\n\"helper.c\"\n");
     char *cmd =
         verbose_command((char *const[]){CC, "--cprof-verbose", "@args.rsp", NULL});
     cr_expect(strstr(cmd, "-finstrument-functions"), "%s", cmd);
@@ -290,7 +265,7 @@ Test(cc_wrapper, own_options_version_and_help)
     cr_expect(strstr(res.out, "--cprof-verbose") && strstr(res.out, "CPROF_CC"), "%s",
               res.out);
     e2e_result_free(&res);
-    put("main.c", "int main(void) { return 0; }\n");
+    e2e_scratch_put("main.c", "int main(void) { return 0; }\n");
     char *cmd = verbose_command(
         (char *const[]){CC, "--cprof-verbose", "--cprof-no-instrument", "main.c", NULL});
     cr_expect(strstr(cmd, "cprof-cc: clang main.c"), "%s", cmd);
@@ -299,7 +274,7 @@ Test(cc_wrapper, own_options_version_and_help)
 
 Test(cc_wrapper, cprof_cc_env_picks_the_compiler)
 {
-    put("main.c", "int main(void) { return 0; }\n");
+    e2e_scratch_put("main.c", "int main(void) { return 0; }\n");
     struct e2e_result res;
     cr_assert_eq(run_env((char *const[]){CC, "--cprof-verbose", "-c", "main.c", NULL},
                          (char *const[]){"CPROF_CC=clang-14", NULL}, &res),
@@ -324,15 +299,16 @@ Test(cc_wrapper, finds_its_runtime_relative_to_itself)
     snprintf(cmd, sizeof cmd,
              "mkdir -p %s/tree/bin %s/tree/lib && cp %s/bin/cprof-cc %s/tree/bin/ && "
              "cp -r %s/lib/cprof %s/tree/lib/",
-             dir, dir, CPROF_BINARY_DIR, dir, CPROF_BINARY_DIR, dir);
+             e2e_scratch, e2e_scratch, CPROF_BINARY_DIR, e2e_scratch, CPROF_BINARY_DIR,
+             e2e_scratch);
     cr_assert_eq(system(cmd), 0);
-    put("main.c", main_src);
-    put("helper.c", helper_src);
+    e2e_scratch_put("main.c", main_src);
+    e2e_scratch_put("helper.c", helper_src);
     char cc[4200];
-    snprintf(cc, sizeof cc, "%s/tree/bin/cprof-cc", dir);
+    snprintf(cc, sizeof cc, "%s/tree/bin/cprof-cc", e2e_scratch);
     ok((char *const[]){cc, "-o", "prog", "main.c", "helper.c", NULL});
     cr_expect_eq(profiled_run("prog", "data"), 1);
-    snprintf(cmd, sizeof cmd, "rm -rf %s/tree/lib", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf %s/tree/lib", e2e_scratch);
     cr_assert_eq(system(cmd), 0);
     struct e2e_result res;
     cr_expect_eq(
@@ -345,15 +321,15 @@ Test(cc_wrapper, cmake_compiler_checks_pass)
 {
     if (system("command -v cmake >/dev/null 2>&1") != 0)
         cr_skip_test("cmake is not installed");
-    put("CMakeLists.txt",
-        "cmake_minimum_required(VERSION 3.13)\n"
-        "project(t C)\n"
-        "include(CheckFunctionExists)\n"
-        "check_function_exists(printf HAVE_PRINTF)\n"
-        "if(NOT HAVE_PRINTF)\n  message(FATAL_ERROR \"no printf\")\nendif()\n"
-        "add_executable(prog main.c helper.c)\n");
-    put("main.c", main_src);
-    put("helper.c", helper_src);
+    e2e_scratch_put("CMakeLists.txt",
+                    "cmake_minimum_required(VERSION 3.13)\n"
+                    "project(t C)\n"
+                    "include(CheckFunctionExists)\n"
+                    "check_function_exists(printf HAVE_PRINTF)\n"
+                    "if(NOT HAVE_PRINTF)\n  message(FATAL_ERROR \"no printf\")\nendif()\n"
+                    "add_executable(prog main.c helper.c)\n");
+    e2e_scratch_put("main.c", main_src);
+    e2e_scratch_put("helper.c", helper_src);
     ok((char *const[]){"cmake", "-S", ".", "-B", "build", "-DCMAKE_C_COMPILER=" CC,
                        NULL});
     ok((char *const[]){"cmake", "--build", "build", NULL});
@@ -364,13 +340,15 @@ Test(cc_wrapper, cmake_compiler_checks_pass)
  * must compile, link and run a test program, and reject a bad one. */
 Test(cc_wrapper, configure_style_checks_pass)
 {
-    put("conftest.c",
+    e2e_scratch_put(
+        "conftest.c",
         "#include <stdio.h>\nint main(void) { printf(\"ok\\n\"); return 0; }\n");
-    put("conftest_bad.c", "int main(void) { return undefined_function(); }\n");
+    e2e_scratch_put("conftest_bad.c",
+                    "int main(void) { return undefined_function(); }\n");
     ok((char *const[]){CC, "-o", "conftest", "conftest.c", NULL});
     struct e2e_result res;
     char path[4200];
-    snprintf(path, sizeof path, "%s/conftest", dir);
+    snprintf(path, sizeof path, "%s/conftest", e2e_scratch);
     cr_assert_eq(run((char *const[]){path, NULL}, &res), 0);
     cr_expect_str_eq(res.out, "ok\n", "the program's output is its own");
     e2e_result_free(&res);

@@ -11,46 +11,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
+#include "e2e_scratch.h"
 #include "e2e_util.h"
 
 #define CC CPROF_BINARY_DIR "/bin/cprof-cc"
 
-static char *dir;
-
-static void lines_setup(void)
-{
-    dir = e2e_make_temp_dir(NULL, "cprof-lines-pass");
-    cr_assert(dir);
-}
-
-static void lines_teardown(void)
-{
-    e2e_remove_tree(dir);
-    free(dir);
-}
-
-TestSuite(lines_pass, .init = lines_setup, .fini = lines_teardown, .timeout = 300);
+TestSuite(lines_pass, .init = e2e_scratch_init, .fini = e2e_scratch_fini, .timeout = 300);
 
 static char *const unset[] = {"CPROF_DIR",   "CPROF_MODE",    "CPROF_CC",
                               "CPROF_LINES", "CPROF_VERBOSE", "CPROF_LINES_PASS_PATTERNS",
                               NULL};
 
-static void put(const char *name, const char *text)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
 static char *slurp(const char *name)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", e2e_scratch, name);
     char *text = e2e_read_file(path, NULL);
     cr_assert(text, "cannot read %s", path);
     return text;
@@ -60,9 +36,7 @@ static char *slurp(const char *name)
  * status. */
 static int run_env(char *const argv[], char *const env[], struct e2e_result *res)
 {
-    cr_assert_eq(e2e_run(dir, argv, env, unset, 240, res), 0, "cannot run %s", argv[0]);
-    return WIFEXITED(res->status) ? WEXITSTATUS(res->status)
-                                  : 128 + WTERMSIG(res->status);
+    return e2e_scratch_run(argv, env, unset, res);
 }
 
 /* Runs argv, which must succeed; returns what it wrote on stderr (the
@@ -154,7 +128,7 @@ static const char *instrumented(const char *ir, char *buf, size_t size)
 static const char *selected(char *const extra[], char *const env[], char *buf,
                             size_t size)
 {
-    put("funcs.c", funcs_src);
+    e2e_scratch_put("funcs.c", funcs_src);
     char *argv[32] = {CC, "-S", "-emit-llvm", "-o", "funcs.ll", "funcs.c"};
     int n = 6;
     for (int i = 0; extra && extra[i]; i++)
@@ -218,7 +192,7 @@ Test(lines_pass, every_optimisation_level_instruments_the_selected_function)
  * existed: the same command, the same assembly. */
 Test(lines_pass, no_pattern_changes_nothing)
 {
-    put("funcs.c", funcs_src);
+    e2e_scratch_put("funcs.c", funcs_src);
     for (int empty = 0; empty < 2; empty++) {
         char *err = ok_env(
             (char *[]){CC, "--cprof-verbose", "-O2", "-S", "-o", "a.s", "funcs.c", NULL},
@@ -239,7 +213,7 @@ Test(lines_pass, no_pattern_changes_nothing)
 
 Test(lines_pass, no_debug_information_warns_once_and_instruments_nothing)
 {
-    put("funcs.c", funcs_src);
+    e2e_scratch_put("funcs.c", funcs_src);
     char *err = ok_env((char *[]){CC, "--cprof-lines=hot_*", "-g0", "-S", "-emit-llvm",
                                   "-o", "funcs.ll", "funcs.c", NULL},
                        NULL);
@@ -272,7 +246,7 @@ static char *verbose_command(char *const argv[])
 
 Test(lines_pass, only_commands_that_compile_get_the_plugin)
 {
-    put("funcs.c", funcs_src);
+    e2e_scratch_put("funcs.c", funcs_src);
     char *cmd = verbose_command(
         (char *[]){CC, "--cprof-verbose", "--cprof-lines=hot_*", "-c", "funcs.c", NULL});
     cr_expect(strstr(cmd, "CPROF_LINES_PASS_PATTERNS='hot_*'"), "%s", cmd);
@@ -297,13 +271,13 @@ Test(lines_pass, only_commands_that_compile_get_the_plugin)
 
 Test(lines_pass, bad_option_missing_plugin_and_other_clang_are_explained)
 {
-    put("funcs.c", funcs_src);
+    e2e_scratch_put("funcs.c", funcs_src);
     struct e2e_result res;
     cr_expect_eq(
         run_env((char *[]){CC, "--cprof-lines", "-c", "funcs.c", NULL}, NULL, &res), 1);
     cr_expect(strstr(res.err, "--cprof-lines=GLOB"), "%s", res.err);
     e2e_result_free(&res);
-    put("clang15", "#!/bin/sh\necho 'clang version 15.0.7'\n");
+    e2e_scratch_put("clang15", "#!/bin/sh\necho 'clang version 15.0.7'\n");
     ok((char *[]){"chmod", "+x", "clang15", NULL});
     cr_expect_eq(run_env((char *[]){CC, "--cprof-lines=f", "-c", "funcs.c", NULL},
                          (char *[]){"CPROF_CC=./clang15", NULL}, &res),
@@ -341,7 +315,7 @@ static long position(const char *text, const char *what, int last)
 
 Test(lines_pass, enter_hook_comes_first_and_exit_hook_last)
 {
-    put("funcs.c", funcs_src);
+    e2e_scratch_put("funcs.c", funcs_src);
     static char *const levels[] = {"-O0", "-O2"};
     for (size_t i = 0; i < 2; i++) {
         ok((char *[]){CC, "--cprof-lines=hot_loop", levels[i], "-S", "-emit-llvm", "-o",
@@ -426,7 +400,7 @@ static const char loop_main_src[] = "int sum(int);\n"
 static char *run_for_hits(const char *prog)
 {
     char data[4300];
-    snprintf(data, sizeof data, "CPROF_DIR=%s/data", dir);
+    snprintf(data, sizeof data, "CPROF_DIR=%s/data", e2e_scratch);
     struct e2e_result res;
     int status = run_env((char *[]){(char *)prog, NULL}, (char *[]){data, NULL}, &res);
     cr_assert_eq(status, 0, "%s: %d %s", prog, status, res.err);
@@ -444,7 +418,7 @@ static void expect_loop_hits(const char *hits, const char *how)
                                       {8, 18}, {9, 30}, {10, 3}};
     char line[4400];
     for (size_t i = 0; i < sizeof expected / sizeof *expected; i++) {
-        snprintf(line, sizeof line, "sum %s/loop.c %d %d\n", dir, expected[i][0],
+        snprintf(line, sizeof line, "sum %s/loop.c %d %d\n", e2e_scratch, expected[i][0],
                  expected[i][1]);
         cr_expect(strstr(hits, line), "%s: no \"%.*s\" in\n%s", how,
                   (int)strlen(line) - 1, line, hits);
@@ -456,12 +430,28 @@ static void expect_loop_hits(const char *hits, const char *how)
     cr_expect(!strstr(hits, "main "), "main is not selected: %s", hits);
 }
 
+/* Writes the loop program (loop.c, main.c) and the counting __cprof_line
+ * (counter.c), and builds counter.o to link with the program. */
+static void put_loop_program(void)
+{
+    e2e_scratch_put("counter.c", counter_src);
+    e2e_scratch_put("loop.c", loop_src);
+    e2e_scratch_put("main.c", loop_main_src);
+    ok((char *[]){CC, "--cprof-no-instrument", "-O2", "-c", "counter.c", NULL});
+}
+
+/* Runs prog and checks it counted the loop program's hits exactly; how
+ * says how it was built. */
+static void expect_prog_hits(const char *prog, const char *how)
+{
+    char *hits = run_for_hits(prog);
+    expect_loop_hits(hits, how);
+    free(hits);
+}
+
 Test(lines_pass, hits_are_exact_and_the_same_at_every_level)
 {
-    put("counter.c", counter_src);
-    put("loop.c", loop_src);
-    put("main.c", loop_main_src);
-    ok((char *[]){CC, "--cprof-no-instrument", "-O2", "-c", "counter.c", NULL});
+    put_loop_program();
     static char *const levels[] = {"-O0", "-O1", "-O2", "-O3", "-Os"};
     char *first = NULL;
     for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) {
@@ -481,35 +471,23 @@ Test(lines_pass, hits_are_exact_and_the_same_at_every_level)
 
 Test(lines_pass, link_time_optimisation)
 {
-    put("counter.c", counter_src);
-    put("loop.c", loop_src);
-    put("main.c", loop_main_src);
-    ok((char *[]){CC, "--cprof-no-instrument", "-O2", "-c", "counter.c", NULL});
+    put_loop_program();
     ok((char *[]){CC, "--cprof-lines=sum", "-flto", "-O2", "-c", "loop.c", "main.c",
                   NULL});
     ok((char *[]){CC, "-flto", "-O2", "-o", "prog", "loop.o", "main.o", "counter.o",
                   NULL});
-    char *hits = run_for_hits("./prog");
-    expect_loop_hits(hits, "-flto, compiled then linked");
-    free(hits);
+    expect_prog_hits("./prog", "-flto, compiled then linked");
     ok((char *[]){CC, "--cprof-lines=sum", "-flto", "-O2", "-o", "prog2", "loop.c",
                   "main.c", "counter.o", NULL});
-    hits = run_for_hits("./prog2");
-    expect_loop_hits(hits, "-flto in one command");
-    free(hits);
+    expect_prog_hits("./prog2", "-flto in one command");
 }
 
 Test(lines_pass, shared_library)
 {
-    put("counter.c", counter_src);
-    put("loop.c", loop_src);
-    put("main.c", loop_main_src);
-    ok((char *[]){CC, "--cprof-no-instrument", "-O2", "-c", "counter.c", NULL});
+    put_loop_program();
     ok((char *[]){CC, "--cprof-lines=sum", "-O2", "-fPIC", "-shared", "-o", "libloop.so",
                   "loop.c", NULL});
     ok((char *[]){CC, "-O2", "-o", "prog", "main.c", "counter.o", "-L.", "-lloop",
                   "-Wl,-rpath,$ORIGIN", NULL});
-    char *hits = run_for_hits("./prog");
-    expect_loop_hits(hits, "-fPIC -shared");
-    free(hits);
+    expect_prog_hits("./prog", "-fPIC -shared");
 }

@@ -12,12 +12,12 @@
  * whose sites are defined (LINE_SITE records) before the chunk using them.
  */
 #include <criterion/criterion.h>
-#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
+#include "e2e_mp.h"
 #include "e2e_util.h"
 
 static const char lines_src[] =
@@ -117,30 +117,6 @@ struct lines_file {
     int thread_ends;
 };
 
-static int key_is(const msgpack_object *k, const char *s)
-{
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(s) &&
-           memcmp(k->via.str.ptr, s, k->via.str.size) == 0;
-}
-
-static void copy_str(char *dst, size_t size, const msgpack_object *o)
-{
-    size_t n = o->type == MSGPACK_OBJECT_STR ? o->via.str.size : 0;
-    if (n >= size)
-        n = size - 1;
-    if (n)
-        memcpy(dst, o->via.str.ptr, n);
-    dst[n] = 0;
-}
-
-static unsigned long long u64_at(const msgpack_object *a, uint32_t i)
-{
-    cr_assert(i < a->via.array.size, "record too short");
-    cr_assert_eq(a->via.array.ptr[i].type, MSGPACK_OBJECT_POSITIVE_INTEGER,
-                 "element %u is not a uint", i);
-    return a->via.array.ptr[i].via.u64;
-}
-
 static struct site_def *find_site(struct lines_file *f, unsigned thread, unsigned index)
 {
     cr_assert(thread < MAX_THREADS && index < MAX_LINES + 2,
@@ -178,83 +154,67 @@ static void read_chunk(struct lines_file *f, unsigned thread, const msgpack_obje
     cr_assert_eq(i, n, "a trace chunk ends inside an event");
 }
 
+static void read_header(const msgpack_object *header, void *ctx)
+{
+    struct lines_file *f = ctx;
+    e2e_mp_copy_str(f->mode, sizeof f->mode, e2e_mp_get(header, "mode"));
+    f->fork_child = e2e_mp_get(header, "fork_parent") != NULL;
+}
+
+static void read_record(const msgpack_object *o, void *ctx)
+{
+    struct lines_file *f = ctx;
+    const msgpack_object *a = o->via.array.ptr;
+    uint64_t type = e2e_mp_uint_at(o, 0);
+    if (type == E2E_MP_LINE) {
+        cr_assert_eq(o->via.array.size, 9, "LINE record of %u elements",
+                     o->via.array.size);
+        cr_assert_lt(f->nlines, MAX_LINES);
+        struct line_rec *l = &f->lines[f->nlines++];
+        memset(l, 0, sizeof *l);
+        l->thread = (unsigned)e2e_mp_uint_at(o, 1);
+        e2e_mp_copy_str(l->func, sizeof l->func, &a[3]);
+        e2e_mp_copy_str(l->file, sizeof l->file, &a[4]);
+        l->line = (unsigned)e2e_mp_uint_at(o, 5);
+        l->hits = e2e_mp_uint_at(o, 6);
+        l->time = e2e_mp_uint_at(o, 7);
+        l->self = e2e_mp_uint_at(o, 8);
+    } else if (type == E2E_MP_LINE_SITE) {
+        cr_assert_eq(o->via.array.size, 7, "LINE_SITE record of %u elements",
+                     o->via.array.size);
+        unsigned thread = (unsigned)e2e_mp_uint_at(o, 1);
+        unsigned index = (unsigned)e2e_mp_uint_at(o, 2);
+        struct site_def *s = find_site(f, thread, index);
+        cr_assert(!s->defined, "site %u defined twice", index);
+        s->defined = 1;
+        f->nsites++;
+        e2e_mp_copy_str(s->func, sizeof s->func, &a[4]);
+        s->line = (unsigned)e2e_mp_uint_at(o, 6);
+        s->events = 0;
+    } else if (type == E2E_MP_TRACE) {
+        read_chunk(f, (unsigned)e2e_mp_uint_at(o, 1), &a[3]);
+    }
+    const msgpack_object *stats = e2e_mp_stats(o);
+    if (!stats)
+        return;
+    f->thread_ends += type == E2E_MP_THREAD_END;
+    f->lines_unmatched += e2e_mp_get_uint(stats, "lines_unmatched");
+    f->lines_dropped += e2e_mp_get_uint(stats, "lines_dropped");
+    f->repaired += e2e_mp_get_uint(stats, "repaired_longjmp");
+    f->closed_at_end += e2e_mp_get_uint(stats, "closed_at_end");
+    const msgpack_object *rate = e2e_mp_get(stats, "ticks_per_sec");
+    if (rate) {
+        cr_assert(rate->type == MSGPACK_OBJECT_FLOAT64 ||
+                      rate->type == MSGPACK_OBJECT_FLOAT32,
+                  "ticks_per_sec is not a float");
+        f->ticks_per_sec = rate->via.f64;
+    }
+}
+
 static void read_lines_file(const char *path, struct lines_file *f)
 {
     memset(f, 0, sizeof *f);
-    size_t len;
-    char *data = e2e_read_file(path, &len);
-    cr_assert(data, "cannot read %s", path);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    int first = 1;
-    while (msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS) {
-        const msgpack_object *o = &u.data;
-        if (first) {
-            first = 0;
-            cr_assert_eq(o->type, MSGPACK_OBJECT_MAP, "%s: no header", path);
-            for (uint32_t i = 0; i < o->via.map.size; i++) {
-                const msgpack_object_kv *kv = &o->via.map.ptr[i];
-                if (key_is(&kv->key, "mode"))
-                    copy_str(f->mode, sizeof f->mode, &kv->val);
-                if (key_is(&kv->key, "fork_parent"))
-                    f->fork_child = 1;
-            }
-            continue;
-        }
-        cr_assert_eq(o->type, MSGPACK_OBJECT_ARRAY);
-        const msgpack_object *a = o->via.array.ptr;
-        uint64_t type = u64_at(o, 0);
-        if (type == 8) {
-            cr_assert_eq(o->via.array.size, 9, "LINE record of %u elements",
-                         o->via.array.size);
-            cr_assert_lt(f->nlines, MAX_LINES);
-            struct line_rec *l = &f->lines[f->nlines++];
-            memset(l, 0, sizeof *l);
-            l->thread = (unsigned)u64_at(o, 1);
-            copy_str(l->func, sizeof l->func, &a[3]);
-            copy_str(l->file, sizeof l->file, &a[4]);
-            l->line = (unsigned)u64_at(o, 5);
-            l->hits = u64_at(o, 6);
-            l->time = u64_at(o, 7);
-            l->self = u64_at(o, 8);
-        } else if (type == 9) {
-            cr_assert_eq(o->via.array.size, 7, "LINE_SITE record of %u elements",
-                         o->via.array.size);
-            unsigned thread = (unsigned)u64_at(o, 1), index = (unsigned)u64_at(o, 2);
-            struct site_def *s = find_site(f, thread, index);
-            cr_assert(!s->defined, "site %u defined twice", index);
-            s->defined = 1;
-            f->nsites++;
-            copy_str(s->func, sizeof s->func, &a[4]);
-            s->line = (unsigned)u64_at(o, 6);
-            s->events = 0;
-        } else if (type == 4) {
-            read_chunk(f, (unsigned)u64_at(o, 1), &a[3]);
-        } else if (type == 6 || type == 7) {
-            const msgpack_object *map = &a[type == 6 ? 2 : 1];
-            f->thread_ends += type == 6;
-            for (uint32_t i = 0; i < map->via.map.size; i++) {
-                const msgpack_object_kv *kv = &map->via.map.ptr[i];
-                long v = kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER
-                             ? (long)kv->val.via.u64
-                             : 0;
-                if (key_is(&kv->key, "lines_unmatched"))
-                    f->lines_unmatched += v;
-                else if (key_is(&kv->key, "lines_dropped"))
-                    f->lines_dropped += v;
-                else if (key_is(&kv->key, "repaired_longjmp"))
-                    f->repaired += v;
-                else if (key_is(&kv->key, "closed_at_end"))
-                    f->closed_at_end += v;
-                else if (key_is(&kv->key, "ticks_per_sec"))
-                    f->ticks_per_sec = kv->val.via.f64;
-            }
-        }
-    }
-    cr_assert_eq(off, len, "%s: not msgpack after byte %zu", path, off);
-    msgpack_unpacked_destroy(&u);
-    free(data);
+    e2e_mp_read_file(path, read_header, read_record, f);
     /* a trace's events, by site, next to the line records (quadratic: not
      * for the thousands of lines of the "many" scenario) */
     for (int j = 0; j < f->nlines && f->nlines <= 1024; j++) {
@@ -270,12 +230,6 @@ static void read_lines_file(const char *path, struct lines_file *f)
     }
 }
 
-struct lines_case {
-    char *dir;
-    char prog[512];
-    char data[512];
-};
-
 /* A zeroed lines_file: too big for the stack. Freed by the caller. */
 static struct lines_file *new_file(void)
 {
@@ -284,68 +238,129 @@ static struct lines_file *new_file(void)
     return f;
 }
 
-static void build_lines(struct lines_case *c)
+static const char *const modes[] = {"summary", "trace", "count"};
+#define N_MODES (sizeof modes / sizeof *modes)
+
+/* One test's program, run in each mode in turn:
+ *
+ *     struct lines_runs r = {.scenario = "rec"};
+ *     while (next_mode(&r))
+ *         expect_line(r.f, r.mode, ...);
+ *
+ * The program is lines_src unless the test built its own in r.dir first.
+ * The loop ends after the last mode, having removed the scratch directory.
+ */
+struct lines_runs {
+    char *dir; /* scratch directory, where the program writes into data */
+    char prog[512];
+    char data[512];
+    const char *scenario; /* the program's argument */
+    int with_child;       /* the scenario forks a child, which writes a file too */
+    unsigned done;        /* modes run */
+    /* the current run: its mode, what it printed, the files it wrote */
+    const char *mode;
+    char *out;
+    struct lines_file *f, *child;
+    int n_files, n_children;
+};
+
+/* Makes r's scratch directory. */
+static void make_dir(struct lines_runs *r)
 {
-    c->dir = e2e_make_temp_dir(NULL, "cprof-lines");
-    cr_assert(c->dir);
-    char path[600], cmd[2600];
-    snprintf(path, sizeof path, "%s/prog.c", c->dir);
-    FILE *f = fopen(path, "w");
-    cr_assert(f);
-    fputs(lines_src, f);
-    fclose(f);
-    snprintf(c->prog, sizeof c->prog, "%s/prog", c->dir);
-    snprintf(c->data, sizeof c->data, "%s/data", c->dir);
+    r->dir = e2e_make_temp_dir(NULL, "cprof-lines");
+    cr_assert(r->dir);
+    snprintf(r->prog, sizeof r->prog, "%s/prog", r->dir);
+    snprintf(r->data, sizeof r->data, "%s/data", r->dir);
+}
+
+/* Writes text to <r->dir>/<name>. */
+static void put(const struct lines_runs *r, const char *name, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", r->dir, name);
+    cr_assert_eq(e2e_write_file(path, text), 0, "cannot write %s", path);
+}
+
+/* Builds lines_src as r->prog in a new scratch directory. */
+static void build_lines(struct lines_runs *r)
+{
+    make_dir(r);
+    put(r, "prog.c", lines_src);
+    char cmd[2600];
     snprintf(
         cmd, sizeof cmd,
-        "clang -O1 -Wall -Wextra -Werror -finstrument-functions -I%s/common -o %s %s "
-        "-lpthread -L%s/lib/cprof -Wl,-rpath,%s/lib/cprof -lcprof-rt",
-        CPROF_SOURCE_DIR, c->prog, path, CPROF_BINARY_DIR, CPROF_BINARY_DIR);
+        "clang -O1 -Wall -Wextra -Werror -finstrument-functions -I%s/common "
+        "-o %s %s/prog.c -lpthread -L%s/lib/cprof -Wl,-rpath,%s/lib/cprof -lcprof-rt",
+        CPROF_SOURCE_DIR, r->prog, r->dir, CPROF_BINARY_DIR, CPROF_BINARY_DIR);
     cr_assert_eq(system(cmd), 0, "cannot build: %s", cmd);
 }
 
-/* Runs scenario in mode and reads the files it wrote: the process's into
- * *f, a forked child's (if any) into *child (may be NULL). */
-static void run_lines(struct lines_case *c, const char *scenario, const char *mode,
-                      struct lines_file *f, struct lines_file *child)
+/* For e2e_each_file: reads a file of the current run into r->f, or into
+ * r->child when a forked child wrote it. */
+static void read_run_file(const char *path, void *ctx)
+{
+    struct lines_runs *r = ctx;
+    struct lines_file *file = new_file();
+    read_lines_file(path, file);
+    cr_assert_str_eq(file->mode, r->mode);
+    if (file->fork_child) {
+        cr_assert(r->with_child, "%s: an unexpected forked child's file", r->scenario);
+        free(r->child);
+        r->child = file;
+        r->n_children++;
+    } else {
+        free(r->f);
+        r->f = file;
+        r->n_files++;
+    }
+}
+
+/* Runs the scenario in r->mode and reads the files it wrote. */
+static void run_lines(struct lines_runs *r)
 {
     char env_dir[600], env_mode[64];
-    snprintf(env_dir, sizeof env_dir, "CPROF_DIR=%s", c->data);
-    snprintf(env_mode, sizeof env_mode, "CPROF_MODE=%s", mode);
+    snprintf(env_dir, sizeof env_dir, "CPROF_DIR=%s", r->data);
+    snprintf(env_mode, sizeof env_mode, "CPROF_MODE=%s", r->mode);
     char *env[] = {env_dir, env_mode, NULL};
-    char *argv[] = {c->prog, (char *)scenario, NULL};
+    char *argv[] = {r->prog, (char *)r->scenario, NULL};
     char *unset[] = {"CPROF_VERBOSE", NULL};
-    e2e_remove_tree(c->data);
+    e2e_remove_tree(r->data);
     struct e2e_result res;
-    cr_assert_eq(e2e_run(c->dir, argv, env, unset, 60, &res), 0);
+    cr_assert_eq(e2e_run(r->dir, argv, env, unset, 60, &res), 0);
     cr_assert(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
-              "%s %s: the program failed", scenario, mode);
+              "%s %s: the program failed", r->scenario, r->mode);
+    r->out = strdup(res.out);
+    cr_assert(r->out);
     e2e_result_free(&res);
+    r->n_files = r->n_children = 0;
+    e2e_each_file(r->data, ".cprof", read_run_file, r);
+    cr_assert_eq(r->n_files, 1, "%s %s: %d files of the process", r->scenario, r->mode,
+                 r->n_files);
+    cr_assert_eq(r->n_children, r->with_child ? 1 : 0, "%s %s: %d files of children",
+                 r->scenario, r->mode, r->n_children);
+}
 
-    char cmd[700], line[700];
-    snprintf(cmd, sizeof cmd, "ls %s/*.cprof 2>/dev/null", c->data);
-    FILE *p = popen(cmd, "r");
-    int n = 0, children = 0;
-    while (p && fgets(line, sizeof line, p)) {
-        line[strcspn(line, "\n")] = 0;
-        struct lines_file *tmp = new_file();
-        read_lines_file(line, tmp);
-        cr_assert_str_eq(tmp->mode, mode);
-        if (tmp->fork_child) {
-            cr_assert(child, "%s: an unexpected forked child's file", scenario);
-            memcpy(child, tmp, sizeof *tmp);
-            children++;
-        } else {
-            memcpy(f, tmp, sizeof *tmp);
-            n++;
-        }
-        free(tmp);
+/* Runs the scenario in the next mode, building lines_src first when r has
+ * no program yet; 0, with the current run's data freed and the scratch
+ * directory removed, when every mode has run. */
+static int next_mode(struct lines_runs *r)
+{
+    free(r->out);
+    free(r->f);
+    free(r->child);
+    r->out = NULL;
+    r->f = r->child = NULL;
+    if (r->done == N_MODES) {
+        e2e_remove_tree(r->dir);
+        free(r->dir);
+        r->dir = NULL;
+        return 0;
     }
-    if (p)
-        pclose(p);
-    cr_assert_eq(n, 1, "%s %s: %d files of the process", scenario, mode, n);
-    cr_assert_eq(children, child ? 1 : 0, "%s %s: %d files of children", scenario, mode,
-                 children);
+    if (!r->dir)
+        build_lines(r);
+    r->mode = modes[r->done++];
+    run_lines(r);
+    return 1;
 }
 
 /* The record of func's line on thread (0: summed over threads). */
@@ -401,99 +416,73 @@ static void expect_line(const struct lines_file *f, const char *mode, const char
                      l.events, hits);
 }
 
-static const char *const modes[] = {"summary", "trace", "count"};
-
 Test(lines_runtime, hits_time_and_self_time)
 {
-    struct lines_case c = {0};
-    build_lines(&c);
-    for (int m = 0; m < 3; m++) {
-        struct lines_file *f = new_file();
-        run_lines(&c, "basic", modes[m], f, NULL);
-        expect_line(f, modes[m], "loop", 1, 0, 2, 0, 10, 1);
-        expect_line(f, modes[m], "loop", 2, 0, 15, 0, 10, 1);
-        expect_line(f, modes[m], "loop", 3, 0, 2, 0, 10, 1);
+    struct lines_runs r = {.scenario = "basic"};
+    while (next_mode(&r)) {
+        expect_line(r.f, r.mode, "loop", 1, 0, 2, 0, 10, 1);
+        expect_line(r.f, r.mode, "loop", 2, 0, 15, 0, 10, 1);
+        expect_line(r.f, r.mode, "loop", 3, 0, 2, 0, 10, 1);
         /* the line that calls nap() holds its 30 ms, but not as self time */
-        expect_line(f, modes[m], "sleeper", 1, 0, 1, 30, 5, 1);
-        expect_line(f, modes[m], "sleeper", 2, 0, 1, 0, 5, 1);
+        expect_line(r.f, r.mode, "sleeper", 1, 0, 1, 30, 5, 1);
+        expect_line(r.f, r.mode, "sleeper", 2, 0, 1, 0, 5, 1);
         /* a function without enter hook: its hit, no time */
-        expect_line(f, modes[m], "uninst", 1, 0, 1, 0, 0.001, 0);
-        struct line_rec u = get_line(f, "uninst", 1, 0);
+        expect_line(r.f, r.mode, "uninst", 1, 0, 1, 0, 0.001, 0);
+        struct line_rec u = get_line(r.f, "uninst", 1, 0);
         cr_assert_eq(u.time, 0);
-        cr_assert_eq(f->lines_unmatched, 1, "%s: lines_unmatched %ld", modes[m],
-                     f->lines_unmatched);
-        cr_assert_eq(f->repaired, 0);
-        cr_assert_eq(f->nlines, 6, "%s: %d line records", modes[m], f->nlines);
-        if (m == 1)
-            cr_assert_eq(f->nsites, 6, "trace: %d sites defined", f->nsites);
-        free(f);
+        cr_assert_eq(r.f->lines_unmatched, 1, "%s: lines_unmatched %ld", r.mode,
+                     r.f->lines_unmatched);
+        cr_assert_eq(r.f->repaired, 0);
+        cr_assert_eq(r.f->nlines, 6, "%s: %d line records", r.mode, r.f->nlines);
+        if (!strcmp(r.mode, "trace"))
+            cr_assert_eq(r.f->nsites, 6, "trace: %d sites defined", r.f->nsites);
     }
-    e2e_remove_tree(c.dir);
-    free(c.dir);
 }
 
 Test(lines_runtime, recursion_keeps_each_activation_s_line)
 {
-    struct lines_case c = {0};
-    build_lines(&c);
-    for (int m = 0; m < 3; m++) {
-        struct lines_file *f = new_file();
-        run_lines(&c, "rec", modes[m], f, NULL);
-        expect_line(f, modes[m], "rec", 1, 0, 4, 0, 10, 1);
+    struct lines_runs r = {.scenario = "rec"};
+    while (next_mode(&r)) {
+        expect_line(r.f, r.mode, "rec", 1, 0, 4, 0, 10, 1);
         /* the base case's line calls nap() */
-        expect_line(f, modes[m], "rec", 2, 0, 1, 30, 5, 1);
+        expect_line(r.f, r.mode, "rec", 2, 0, 1, 30, 5, 1);
         /* each of the three activations has this line open across the nap
          * at the bottom: its time includes recursive callees, 3 x 30 ms */
-        expect_line(f, modes[m], "rec", 3, 0, 3, 90, 5, 1);
-        expect_line(f, modes[m], "rec", 4, 0, 3, 0, 5, 1);
-        cr_assert_eq(f->lines_unmatched, 0);
-        free(f);
+        expect_line(r.f, r.mode, "rec", 3, 0, 3, 90, 5, 1);
+        expect_line(r.f, r.mode, "rec", 4, 0, 3, 0, 5, 1);
+        cr_assert_eq(r.f->lines_unmatched, 0);
     }
-    e2e_remove_tree(c.dir);
-    free(c.dir);
 }
 
 Test(lines_runtime, threads_have_their_own_records)
 {
-    struct lines_case c = {0};
-    build_lines(&c);
-    for (int m = 0; m < 3; m++) {
-        struct lines_file *f = new_file();
-        run_lines(&c, "threads", modes[m], f, NULL);
+    struct lines_runs r = {.scenario = "threads"};
+    while (next_mode(&r)) {
         /* thread 1 is main (its first event is main's enter), 2 the worker */
-        expect_line(f, modes[m], "loop", 2, 1, 10, 0, 10, 1);
-        expect_line(f, modes[m], "loop", 2, 2, 20, 0, 10, 1);
-        expect_line(f, modes[m], "loop", 1, 1, 1, 0, 10, 1);
-        expect_line(f, modes[m], "loop", 1, 2, 1, 0, 10, 1);
-        cr_assert_eq(f->nlines, 6, "%s: three lines on each of two threads", modes[m]);
-        cr_assert_eq(f->thread_ends, 2);
-        free(f);
+        expect_line(r.f, r.mode, "loop", 2, 1, 10, 0, 10, 1);
+        expect_line(r.f, r.mode, "loop", 2, 2, 20, 0, 10, 1);
+        expect_line(r.f, r.mode, "loop", 1, 1, 1, 0, 10, 1);
+        expect_line(r.f, r.mode, "loop", 1, 2, 1, 0, 10, 1);
+        cr_assert_eq(r.f->nlines, 6, "%s: three lines on each of two threads", r.mode);
+        cr_assert_eq(r.f->thread_ends, 2);
     }
-    e2e_remove_tree(c.dir);
-    free(c.dir);
 }
 
 Test(lines_runtime, longjmp_closes_the_open_line)
 {
-    struct lines_case c = {0};
-    build_lines(&c);
-    for (int m = 0; m < 3; m++) {
-        struct lines_file *f = new_file();
-        run_lines(&c, "longjmp", modes[m], f, NULL);
-        expect_line(f, modes[m], "jumper", 1, 0, 1, 30, 5, 1);
+    struct lines_runs r = {.scenario = "longjmp"};
+    while (next_mode(&r)) {
+        expect_line(r.f, r.mode, "jumper", 1, 0, 1, 30, 5, 1);
         /* open when longjmp left jumper: closed when the jump is noticed
          * (lj's next line), not lost */
-        expect_line(f, modes[m], "jumper", 2, 0, 1, 30, 5, 1);
+        expect_line(r.f, r.mode, "jumper", 2, 0, 1, 30, 5, 1);
         /* jumper's time, both naps, is callee time of lj's line */
-        expect_line(f, modes[m], "lj", 1, 0, 1, 60, 5, 1);
-        expect_line(f, modes[m], "lj", 2, 0, 1, 0, 5, 1);
-        cr_assert_eq(f->repaired, 1, "%s: jumper's frame repaired once", modes[m]);
-        cr_assert_eq(f->lines_unmatched, 0, "%s: lj's line after the jump is lj's",
-                     modes[m]);
-        free(f);
+        expect_line(r.f, r.mode, "lj", 1, 0, 1, 60, 5, 1);
+        expect_line(r.f, r.mode, "lj", 2, 0, 1, 0, 5, 1);
+        cr_assert_eq(r.f->repaired, 1, "%s: jumper's frame repaired once", r.mode);
+        cr_assert_eq(r.f->lines_unmatched, 0, "%s: lj's line after the jump is lj's",
+                     r.mode);
     }
-    e2e_remove_tree(c.dir);
-    free(c.dir);
 }
 
 /* A longjmp from a recursive call back into an outer activation of the
@@ -501,60 +490,41 @@ Test(lines_runtime, longjmp_closes_the_open_line)
  * that of the abandoned inner one on top of the stack. */
 Test(lines_runtime, longjmp_to_an_outer_activation)
 {
-    struct lines_case c = {0};
-    build_lines(&c);
-    for (int m = 0; m < 3; m++) {
-        struct lines_file *f = new_file();
-        run_lines(&c, "rjump", modes[m], f, NULL);
-        expect_line(f, modes[m], "rj", 1, 0, 1, 0, 5, 1);
-        expect_line(f, modes[m], "rj", 2, 0, 1, 30, 5, 1);
-        expect_line(f, modes[m], "rj", 3, 0, 1, 0, 5, 1);
-        expect_line(f, modes[m], "rj", 4, 0, 2, 0, 5, 1);
-        if (m != 2)
-            cr_assert_lt(ms(f, get_line(f, "rj", 4, 0).time), 10,
-                         "%s: the nap is not in the line that made the calls", modes[m]);
-        cr_assert_eq(f->repaired, 2, "%s: two activations left", modes[m]);
-        cr_assert_eq(f->lines_unmatched, 0);
-        free(f);
+    struct lines_runs r = {.scenario = "rjump"};
+    while (next_mode(&r)) {
+        expect_line(r.f, r.mode, "rj", 1, 0, 1, 0, 5, 1);
+        expect_line(r.f, r.mode, "rj", 2, 0, 1, 30, 5, 1);
+        expect_line(r.f, r.mode, "rj", 3, 0, 1, 0, 5, 1);
+        expect_line(r.f, r.mode, "rj", 4, 0, 2, 0, 5, 1);
+        if (strcmp(r.mode, "count"))
+            cr_assert_lt(ms(r.f, get_line(r.f, "rj", 4, 0).time), 10,
+                         "%s: the nap is not in the line that made the calls", r.mode);
+        cr_assert_eq(r.f->repaired, 2, "%s: two activations left", r.mode);
+        cr_assert_eq(r.f->lines_unmatched, 0);
     }
-    e2e_remove_tree(c.dir);
-    free(c.dir);
 }
 
 Test(lines_runtime, exit_closes_the_open_line)
 {
-    struct lines_case c = {0};
-    build_lines(&c);
-    for (int m = 0; m < 3; m++) {
-        struct lines_file *f = new_file();
-        run_lines(&c, "exit", modes[m], f, NULL);
-        expect_line(f, modes[m], "loop", 2, 0, 2, 0, 10, 1);
-        expect_line(f, modes[m], "quitter", 1, 0, 1, 30, 5, 1);
-        cr_assert_eq(f->closed_at_end, 2, "main and quitter were open at exit");
-        free(f);
+    struct lines_runs r = {.scenario = "exit"};
+    while (next_mode(&r)) {
+        expect_line(r.f, r.mode, "loop", 2, 0, 2, 0, 10, 1);
+        expect_line(r.f, r.mode, "quitter", 1, 0, 1, 30, 5, 1);
+        cr_assert_eq(r.f->closed_at_end, 2, "main and quitter were open at exit");
     }
-    e2e_remove_tree(c.dir);
-    free(c.dir);
 }
 
 Test(lines_runtime, forked_child_starts_from_zero)
 {
-    struct lines_case c = {0};
-    build_lines(&c);
-    for (int m = 0; m < 3; m++) {
-        struct lines_file *f = new_file(), *child = new_file();
-        run_lines(&c, "fork", modes[m], f, child);
-        expect_line(f, modes[m], "loop", 1, 0, 2, 0, 10, 1);
-        expect_line(f, modes[m], "loop", 2, 0, 10, 0, 10, 1);
-        expect_line(child, modes[m], "loop", 1, 0, 1, 0, 10, 1);
-        expect_line(child, modes[m], "loop", 2, 0, 5, 0, 10, 1);
-        expect_line(child, modes[m], "loop", 3, 0, 1, 0, 10, 1);
-        cr_assert_eq(child->nlines, 3, "%s: the child has only its own lines", modes[m]);
-        free(child);
-        free(f);
+    struct lines_runs r = {.scenario = "fork", .with_child = 1};
+    while (next_mode(&r)) {
+        expect_line(r.f, r.mode, "loop", 1, 0, 2, 0, 10, 1);
+        expect_line(r.f, r.mode, "loop", 2, 0, 10, 0, 10, 1);
+        expect_line(r.child, r.mode, "loop", 1, 0, 1, 0, 10, 1);
+        expect_line(r.child, r.mode, "loop", 2, 0, 5, 0, 10, 1);
+        expect_line(r.child, r.mode, "loop", 3, 0, 1, 0, 10, 1);
+        cr_assert_eq(r.child->nlines, 3, "%s: the child has only its own lines", r.mode);
     }
-    e2e_remove_tree(c.dir);
-    free(c.dir);
 }
 
 /* More sites than a thread's table holds: the hits past it are counted
@@ -562,17 +532,14 @@ Test(lines_runtime, forked_child_starts_from_zero)
  * own records (and go through the table's collisions). */
 Test(lines_runtime, table_limit_loses_no_hit)
 {
-    struct lines_case c = {0};
-    build_lines(&c);
-    for (int m = 0; m < 3; m++) {
-        struct lines_file *f = new_file();
-        run_lines(&c, "many", modes[m], f, NULL);
+    struct lines_runs r = {.scenario = "many"};
+    while (next_mode(&r)) {
         unsigned long long own = 0, limit = 0;
         int nown = 0, nlimit = 0;
-        for (int i = 0; i < f->nlines; i++) {
-            const struct line_rec *l = &f->lines[i];
+        for (int i = 0; i < r.f->nlines; i++) {
+            const struct line_rec *l = &r.f->lines[i];
             if (!strcmp(l->func, "many")) {
-                cr_assert_eq(l->hits, 2, "%s: many line %u: %llu hits", modes[m], l->line,
+                cr_assert_eq(l->hits, 2, "%s: many line %u: %llu hits", r.mode, l->line,
                              l->hits);
                 own += l->hits;
                 nown++;
@@ -581,18 +548,14 @@ Test(lines_runtime, table_limit_loses_no_hit)
                 nlimit++;
             }
         }
-        cr_assert_eq(nlimit, 1, "%s: one [line limit] record", modes[m]);
-        cr_assert_eq(own + limit, 2 * 13000, "%s: %llu + %llu hits", modes[m], own,
-                     limit);
-        cr_assert_eq((long)limit, f->lines_dropped, "%s: lines_dropped", modes[m]);
+        cr_assert_eq(nlimit, 1, "%s: one [line limit] record", r.mode);
+        cr_assert_eq(own + limit, 2 * 13000, "%s: %llu + %llu hits", r.mode, own, limit);
+        cr_assert_eq((long)limit, r.f->lines_dropped, "%s: lines_dropped", r.mode);
         cr_assert_gt(limit, 0);
         cr_assert_gt(nown, 12000);
-        if (m == 1)
-            cr_assert_eq(f->events, 2 * 13000, "trace: a LINE event per hit");
-        free(f);
+        if (!strcmp(r.mode, "trace"))
+            cr_assert_eq(r.f->events, 2 * 13000, "trace: a LINE event per hit");
     }
-    e2e_remove_tree(c.dir);
-    free(c.dir);
 }
 
 /* A library with line sites unloaded before the end: its lines are
@@ -600,22 +563,13 @@ Test(lines_runtime, table_limit_loses_no_hit)
  * that went with it, and the program is not hurt. */
 Test(lines_runtime, unloaded_library_keeps_its_counts)
 {
-    struct lines_case c = {0};
-    c.dir = e2e_make_temp_dir(NULL, "cprof-lines");
-    cr_assert(c.dir);
-    char path[600], cmd[3000];
-    snprintf(path, sizeof path, "%s/lib.c", c.dir);
-    FILE *src = fopen(path, "w");
-    cr_assert(src);
-    fputs("#include \"cprof_lines.h\"\n"
-          "void libfn(void) { static const struct cprof_line_site s =\n"
-          "    {(void *)libfn, \"libfn\", \"/src/lib.c\", 7, 0}; __cprof_line(&s); }\n",
-          src);
-    fclose(src);
-    snprintf(path, sizeof path, "%s/prog.c", c.dir);
-    src = fopen(path, "w");
-    cr_assert(src);
-    fputs(
+    struct lines_runs r = {0};
+    make_dir(&r);
+    put(&r, "lib.c",
+        "#include \"cprof_lines.h\"\n"
+        "void libfn(void) { static const struct cprof_line_site s =\n"
+        "    {(void *)libfn, \"libfn\", \"/src/lib.c\", 7, 0}; __cprof_line(&s); }\n");
+    put(&r, "prog.c",
         "#include <dlfcn.h>\n#include <stdio.h>\n#include <string.h>\n"
         "int main(int argc, char **argv) { (void)argc;\n"
         "    void *h = dlopen(argv[1], RTLD_NOW); if (!h) return 3;\n"
@@ -624,50 +578,27 @@ Test(lines_runtime, unloaded_library_keeps_its_counts)
         "    int mapped = 0; while (fgets(l, sizeof l, m)) mapped |= !!strstr(l, "
         "\"libl.so\");\n"
         "    fclose(m); printf(\"%s\\n\", mapped ? \"mapped\" : \"unloaded\"); return 0; "
-        "}\n",
-        src);
-    fclose(src);
+        "}\n");
+    char cmd[3000];
     snprintf(cmd, sizeof cmd,
              "clang -O1 -shared -fPIC -finstrument-functions -I%s/common -o %s/libl.so "
-             "%s/lib.c && clang -O1 -finstrument-functions -o %s/prog %s/prog.c -ldl "
+             "%s/lib.c && clang -O1 -finstrument-functions -o %s %s/prog.c -ldl "
              "-L%s/lib/cprof -Wl,-rpath,%s/lib/cprof -lcprof-rt",
-             CPROF_SOURCE_DIR, c.dir, c.dir, c.dir, c.dir, CPROF_BINARY_DIR,
+             CPROF_SOURCE_DIR, r.dir, r.dir, r.prog, r.dir, CPROF_BINARY_DIR,
              CPROF_BINARY_DIR);
     cr_assert_eq(system(cmd), 0, "cannot build: %s", cmd);
-    snprintf(c.prog, sizeof c.prog, "%s/prog", c.dir);
-    snprintf(c.data, sizeof c.data, "%s/data", c.dir);
     char lib[700];
-    snprintf(lib, sizeof lib, "%s/libl.so", c.dir);
-    for (int m = 0; m < 3; m++) {
-        char env_dir[600], env_mode[64];
-        snprintf(env_dir, sizeof env_dir, "CPROF_DIR=%s", c.data);
-        snprintf(env_mode, sizeof env_mode, "CPROF_MODE=%s", modes[m]);
-        char *env[] = {env_dir, env_mode, NULL};
-        char *argv[] = {c.prog, lib, NULL};
-        e2e_remove_tree(c.data);
-        struct e2e_result res;
-        cr_assert_eq(e2e_run(c.dir, argv, env, NULL, 60, &res), 0);
-        cr_assert(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0);
-        int unloaded = strstr(res.out, "unloaded") != NULL;
-        e2e_result_free(&res);
-        char ls[700], file[700] = "";
-        snprintf(ls, sizeof ls, "ls %s/*.cprof", c.data);
-        FILE *p = popen(ls, "r");
-        cr_assert(p && fgets(file, sizeof file, p));
-        pclose(p);
-        file[strcspn(file, "\n")] = 0;
-        struct lines_file *f = new_file();
-        read_lines_file(file, f);
-        cr_assert_eq(f->nlines, 1);
-        cr_assert_eq(f->lines[0].hits, 2);
-        cr_assert_eq(f->lines[0].line, 7);
+    snprintf(lib, sizeof lib, "%s/libl.so", r.dir);
+    r.scenario = lib;
+    while (next_mode(&r)) {
+        int unloaded = strstr(r.out, "unloaded") != NULL;
+        cr_assert_eq(r.f->nlines, 1);
+        cr_assert_eq(r.f->lines[0].hits, 2);
+        cr_assert_eq(r.f->lines[0].line, 7);
         /* line records are written at the end: the names are gone with the
          * library; a trace defined the site, names included, at first use */
-        cr_assert_str_eq(f->lines[0].func, unloaded ? "" : "libfn", "%s", modes[m]);
-        if (m == 1)
-            cr_assert_str_eq(f->sites[1][1].func, "libfn");
-        free(f);
+        cr_assert_str_eq(r.f->lines[0].func, unloaded ? "" : "libfn", "%s", r.mode);
+        if (!strcmp(r.mode, "trace"))
+            cr_assert_str_eq(r.f->sites[1][1].func, "libfn");
     }
-    e2e_remove_tree(c.dir);
-    free(c.dir);
 }

@@ -26,8 +26,10 @@
 static const char *const one_statement_funcs[] = {"sum_loop",   "classify", "count_down",
                                                   "wait_a_bit", "worker",   NULL};
 
-static char *const run_env_unset[] = {"CPROF_DIR", "CPROF_MODE", "CPROF_VERBOSE",
-                                      "LLVM_PROFILE_FILE", NULL};
+/* Settings of the environment that would change what is built or
+ * measured. */
+static char *const run_env_unset[] = {"CPROF_DIR",   "CPROF_MODE",        "CPROF_VERBOSE",
+                                      "CPROF_LINES", "LLVM_PROFILE_FILE", NULL};
 
 /* Runs argv in dir and fails the test, with what it printed, unless it
  * exits 0. Returns its standard output (malloc'd). */
@@ -254,4 +256,50 @@ Test(lines_sample, times_summary, .timeout = 300)
 Test(lines_sample, times_trace, .timeout = 300)
 {
     check_times("trace");
+}
+
+/* The way the issue puts it: `make CC=cprof-cc CPROF_LINES=...` with an
+ * unchanged makefile selects the functions (make hands variables set on
+ * its command line to the recipes' environment). */
+Test(lines_sample, make_variable, .timeout = 300)
+{
+    char *dir = e2e_make_temp_dir(NULL, "cprof-lines-make");
+    cr_assert(dir != NULL);
+    char *makefile;
+    cr_assert(asprintf(&makefile, "%s/Makefile", dir) > 0);
+    FILE *f = fopen(makefile, "w");
+    cr_assert(f != NULL, "cannot write %s", makefile);
+    fprintf(f, "prog: %s\n\t$(CC) -O2 -o prog %s -lpthread\n", SAMPLE_SRC, SAMPLE_SRC);
+    fclose(f);
+    char *make[] = {"make", "-s", "CC=" CPROF_CC_PATH, "CPROF_LINES=sum_loop,count_down",
+                    NULL};
+    free(run_ok(dir, make, NULL));
+    char *env[] = {"CPROF_DIR=data", NULL};
+    char *prog[] = {"./prog", NULL};
+    free(run_ok(dir, prog, env));
+    char *lines[] = {CPROF_PATH, "lines", "--format", "csv", "data", NULL};
+    char *out = run_ok(dir, lines, NULL);
+    struct e2e_csv csv;
+    cr_assert(e2e_csv_parse(out, &csv) == 0, "cprof lines printed bad CSV:\n%s", out);
+    int func_col = e2e_csv_column(&csv, "function");
+    cr_assert(func_col >= 0, "no function column:\n%s", out);
+    size_t loop_rows = 0, down_rows = 0;
+    for (size_t r = 1; r < csv.n_rows; r++) {
+        const char *func = e2e_csv_cell(&csv, r, func_col);
+        cr_assert(func && (!strcmp(func, "sum_loop") || !strcmp(func, "count_down")),
+                  "line data for %s, which CPROF_LINES did not select:\n%s", func, out);
+        loop_rows += !strcmp(func, "sum_loop");
+        down_rows += !strcmp(func, "count_down");
+    }
+    cr_assert(loop_rows == 6 && down_rows == 4,
+              "sum_loop has %zu lines with data (want 6), count_down %zu (want 4):\n%s",
+              loop_rows, down_rows, out);
+    size_t r = find_row(&csv, "sum_loop", 17);
+    cr_assert(r && cell_number(&csv, r, "hits") == 411,
+              "sum_loop:17 should have 411 hits:\n%s", out);
+    free(out);
+    e2e_csv_free(&csv);
+    free(makefile);
+    e2e_remove_tree(dir);
+    free(dir);
 }

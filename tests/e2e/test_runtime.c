@@ -7,7 +7,6 @@
  * that the program behaved exactly as it does without cprof.
  */
 #include <criterion/criterion.h>
-#include <msgpack.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "e2e_mp.h"
 #include "e2e_util.h"
 
 /* What one .cprof file holds, as far as these tests look. */
@@ -29,77 +29,39 @@ struct rt_file {
     int threads;
 };
 
-static int key_is(const msgpack_object *k, const char *s)
+static void read_header(const msgpack_object *header, void *ctx)
 {
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(s) &&
-           memcmp(k->via.str.ptr, s, k->via.str.size) == 0;
+    struct rt_file *f = ctx;
+    e2e_mp_copy_str(f->mode, sizeof f->mode, e2e_mp_get(header, "mode"));
+    const msgpack_object *warnings = e2e_mp_get(header, "config_warnings");
+    cr_assert(!warnings || warnings->type == MSGPACK_OBJECT_ARRAY,
+              "config_warnings is not an array");
+    f->warnings = warnings ? (int)warnings->via.array.size : 0;
 }
 
-static void copy_str(char *dst, size_t size, const msgpack_object *o)
+static void read_record(const msgpack_object *record, void *ctx)
 {
-    size_t n = o->type == MSGPACK_OBJECT_STR ? o->via.str.size : 0;
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, o->via.str.ptr, n);
-    dst[n] = 0;
+    struct rt_file *f = ctx;
+    uint64_t type = e2e_mp_uint_at(record, 0);
+    f->threads += type == E2E_MP_THREAD;
+    const msgpack_object *stats = e2e_mp_stats(record);
+    if (!stats)
+        return;
+    f->enters += e2e_mp_get_uint(stats, "enters");
+    f->closed_at_end += e2e_mp_get_uint(stats, "closed_at_end");
+    f->repaired += e2e_mp_get_uint(stats, "repaired_longjmp");
+    f->unmatched += e2e_mp_get_uint(stats, "unmatched_exits");
+    if (type == E2E_MP_END) {
+        f->ends++;
+        e2e_mp_copy_str(f->end_reason, sizeof f->end_reason, e2e_mp_get(stats, "reason"));
+        f->end_signal = (int)e2e_mp_get_uint(stats, "signal");
+    }
 }
 
 static void read_rt_file(const char *path, struct rt_file *f)
 {
     memset(f, 0, sizeof *f);
-    size_t len;
-    char *data = e2e_read_file(path, &len);
-    cr_assert(data, "cannot read %s", path);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    int first = 1;
-    while (msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS) {
-        const msgpack_object *o = &u.data;
-        if (first) {
-            first = 0;
-            cr_assert_eq(o->type, MSGPACK_OBJECT_MAP, "%s: no header", path);
-            for (uint32_t i = 0; i < o->via.map.size; i++) {
-                const msgpack_object_kv *kv = &o->via.map.ptr[i];
-                if (key_is(&kv->key, "mode"))
-                    copy_str(f->mode, sizeof f->mode, &kv->val);
-                if (key_is(&kv->key, "config_warnings"))
-                    f->warnings = (int)kv->val.via.array.size;
-            }
-            continue;
-        }
-        cr_assert_eq(o->type, MSGPACK_OBJECT_ARRAY);
-        uint64_t type = o->via.array.ptr[0].via.u64;
-        if (type == 2)
-            f->threads++;
-        const msgpack_object *map = type == 6   ? &o->via.array.ptr[2]
-                                    : type == 7 ? &o->via.array.ptr[1]
-                                                : NULL;
-        if (!map)
-            continue;
-        f->ends += type == 7;
-        for (uint32_t i = 0; i < map->via.map.size; i++) {
-            const msgpack_object_kv *kv = &map->via.map.ptr[i];
-            long v = kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER
-                         ? (long)kv->val.via.u64
-                         : 0;
-            if (key_is(&kv->key, "enters"))
-                f->enters += v;
-            else if (key_is(&kv->key, "closed_at_end"))
-                f->closed_at_end += v;
-            else if (key_is(&kv->key, "repaired_longjmp"))
-                f->repaired += v;
-            else if (key_is(&kv->key, "unmatched_exits"))
-                f->unmatched += v;
-            else if (key_is(&kv->key, "reason"))
-                copy_str(f->end_reason, sizeof f->end_reason, &kv->val);
-            else if (key_is(&kv->key, "signal"))
-                f->end_signal = (int)v;
-        }
-    }
-    cr_assert_eq(off, len, "%s: not msgpack after byte %zu", path, off);
-    msgpack_unpacked_destroy(&u);
-    free(data);
+    e2e_mp_read_file(path, read_header, read_record, f);
 }
 
 struct rt_case {
@@ -118,10 +80,7 @@ static void build(struct rt_case *c, const char *src, int plain)
     }
     char path[600], cmd[2048];
     snprintf(path, sizeof path, "%s/prog.c", c->dir);
-    FILE *f = fopen(path, "w");
-    cr_assert(f);
-    fputs(src, f);
-    fclose(f);
+    cr_assert_eq(e2e_write_file(path, src), 0, "cannot write %s", path);
     snprintf(c->prog, sizeof c->prog, "%s/%s", c->dir, plain ? "plain" : "prog");
     snprintf(c->data, sizeof c->data, "%s/data", c->dir);
     if (plain)
@@ -147,22 +106,20 @@ static void run(struct rt_case *c, const char *arg, char *const extra_env[],
     cr_assert_eq(e2e_run(c->dir, argv, env, unset, 60, res), 0);
 }
 
+#define PATH_SIZE 700
+
+/* For e2e_each_file: keeps the path in ctx, a char[PATH_SIZE]. */
+static void keep_path(const char *path, void *ctx)
+{
+    snprintf(ctx, PATH_SIZE, "%s", path);
+}
+
 /* The one file the run wrote. */
 static void the_file(struct rt_case *c, struct rt_file *f)
 {
-    char cmd[700], path[700] = "";
-    snprintf(cmd, sizeof cmd, "ls %s/*.cprof 2>/dev/null", c->data);
-    FILE *p = popen(cmd, "r");
-    int n = 0;
-    char line[700];
-    while (p && fgets(line, sizeof line, p)) {
-        n++;
-        line[strcspn(line, "\n")] = 0;
-        strcpy(path, line);
-    }
-    if (p)
-        pclose(p);
-    cr_assert_eq(n, 1, "expected one data file in %s, found %d", c->data, n);
+    char path[PATH_SIZE] = "";
+    int n = e2e_each_file(c->data, ".cprof", keep_path, path);
+    cr_assert_eq(n, 1, "expected one data file in %s, found %d", c->data, n < 0 ? 0 : n);
     read_rt_file(path, f);
 }
 

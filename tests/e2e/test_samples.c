@@ -27,6 +27,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,30 +316,60 @@ static void check_exit(const char *what, const struct sample_spec *spec,
               e2e_status_str(res, status, sizeof status), spec->exit_status, res->err);
 }
 
+/* Differences found by a check, listed for its failure message. */
+struct diffs {
+    char text[8192];
+    size_t used;
+    size_t count;
+};
+
+static void diff_add(struct diffs *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void diff_add(struct diffs *d, const char *fmt, ...)
+{
+    d->count++;
+    if (d->used + 1 >= sizeof d->text)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(d->text + d->used, sizeof d->text - d->used, fmt, ap);
+    va_end(ap);
+    d->used = n < 0 ? d->used : d->used + (size_t)n;
+    if (d->used >= sizeof d->text)
+        d->used = sizeof d->text - 1;
+}
+
+/* Runs `cprof COMMAND --format csv DATA_DIR` and parses what it prints into
+ * csv; res keeps the output (res.out) for failure messages. */
+static void run_cprof_csv(const char *what, const char *command, const char *data_dir,
+                          struct e2e_result *res, struct e2e_csv *csv)
+{
+    char *argv[] = {CPROF_PATH, (char *)command,  "--format",
+                    "csv",      (char *)data_dir, NULL};
+    char status[128];
+    cr_assert(e2e_run(NULL, argv, NULL, NULL, RUN_TIMEOUT_S, res) == 0,
+              "%s: cannot start " CPROF_PATH, what);
+    cr_assert(!res->timed_out && WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0,
+              "%s: cprof %s ended with %s:\n%s", what, command,
+              e2e_status_str(res, status, sizeof status), res->err);
+    cr_assert(e2e_csv_parse(res->out, csv) == 0, "%s: cprof %s printed bad CSV:\n%s",
+              what, command, res->out);
+}
+
 /* Runs `cprof report --format csv` on data_dir and compares its calls
  * column with the spec, failing with every differing function listed. */
 static void check_counts(const char *what, const struct sample_spec *spec,
                          const char *data_dir)
 {
-    char *argv[] = {CPROF_PATH, "report", "--format", "csv", (char *)data_dir, NULL};
     struct e2e_result res;
-    char status[128];
-    cr_assert(e2e_run(NULL, argv, NULL, NULL, RUN_TIMEOUT_S, &res) == 0,
-              "%s: cannot start " CPROF_PATH, what);
-    cr_assert(!res.timed_out && WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
-              "%s: cprof report ended with %s:\n%s", what,
-              e2e_status_str(&res, status, sizeof status), res.err);
-
     struct e2e_csv csv;
-    cr_assert(e2e_csv_parse(res.out, &csv) == 0, "%s: cprof report printed bad CSV:\n%s",
-              what, res.out);
+    run_cprof_csv(what, "report", data_dir, &res, &csv);
     int name_col = e2e_csv_column(&csv, "name");
     int calls_col = e2e_csv_column(&csv, "calls");
     cr_assert(name_col >= 0 && calls_col >= 0,
               "%s: the CSV header has no `name` or `calls` column:\n%s", what, res.out);
 
-    char report[8192] = "";
-    size_t used = 0, bad = 0;
+    struct diffs diffs = {.used = 0};
     for (size_t i = 0; i < spec->n_calls; i++) {
         const struct expected_call *want = &spec->calls[i];
         unsigned long long got = 0;
@@ -353,31 +384,22 @@ static void check_counts(const char *what, const struct sample_spec *spec,
             got = calls ? strtoull(calls, &end, 10) : 0;
             parsed = calls && *calls && *end == '\0';
         }
-        char line[256];
         if (rows == 0)
-            snprintf(line, sizeof line,
-                     "  %-14s expected %llu, missing from the report\n", want->name,
-                     want->calls);
+            diff_add(&diffs, "  %-14s expected %llu, missing from the report\n",
+                     want->name, want->calls);
         else if (rows > 1)
-            snprintf(line, sizeof line,
-                     "  %-14s expected %llu, on %d rows of the report\n", want->name,
-                     want->calls, rows);
+            diff_add(&diffs, "  %-14s expected %llu, on %d rows of the report\n",
+                     want->name, want->calls, rows);
         else if (!parsed)
-            snprintf(line, sizeof line,
-                     "  %-14s expected %llu, calls cell is not a count\n", want->name,
-                     want->calls);
+            diff_add(&diffs, "  %-14s expected %llu, calls cell is not a count\n",
+                     want->name, want->calls);
         else if (got != want->calls)
-            snprintf(line, sizeof line, "  %-14s expected %llu, got %llu\n", want->name,
-                     want->calls, got);
-        else
-            continue;
-        bad++;
-        used += (size_t)snprintf(report + used, sizeof report - used, "%s", line);
-        if (used >= sizeof report)
-            used = sizeof report - 1;
+            diff_add(&diffs, "  %-14s expected %llu, got %llu\n", want->name, want->calls,
+                     got);
     }
-    cr_assert(bad == 0, "%s: %zu function(s) with wrong call counts:\n%sreport:\n%s",
-              what, bad, report, res.out);
+    cr_assert(diffs.count == 0,
+              "%s: %zu function(s) with wrong call counts:\n%sreport:\n%s", what,
+              diffs.count, diffs.text, res.out);
     e2e_csv_free(&csv);
     e2e_result_free(&res);
 }
@@ -388,25 +410,16 @@ static void check_counts(const char *what, const struct sample_spec *spec,
 static void check_line_hits(const char *what, const struct sample_spec *spec,
                             const char *data_dir)
 {
-    char *argv[] = {CPROF_PATH, "lines", "--format", "csv", (char *)data_dir, NULL};
     struct e2e_result res;
-    char status[128];
-    cr_assert(e2e_run(NULL, argv, NULL, NULL, RUN_TIMEOUT_S, &res) == 0,
-              "%s: cannot start " CPROF_PATH, what);
-    cr_assert(!res.timed_out && WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
-              "%s: cprof lines ended with %s:\n%s", what,
-              e2e_status_str(&res, status, sizeof status), res.err);
     struct e2e_csv csv;
-    cr_assert(e2e_csv_parse(res.out, &csv) == 0, "%s: cprof lines printed bad CSV:\n%s",
-              what, res.out);
+    run_cprof_csv(what, "lines", data_dir, &res, &csv);
     int func_col = e2e_csv_column(&csv, "function");
     int line_col = e2e_csv_column(&csv, "line");
     int hits_col = e2e_csv_column(&csv, "hits");
     cr_assert(func_col >= 0 && line_col >= 0 && hits_col >= 0,
               "%s: the CSV header lacks function, line or hits:\n%s", what, res.out);
 
-    char report[8192] = "";
-    size_t used = 0, bad = 0;
+    struct diffs diffs = {.used = 0};
     int *matched = calloc(spec->n_lines, sizeof *matched);
     cr_assert(matched != NULL);
     for (size_t r = 1; r < csv.n_rows; r++) {
@@ -423,37 +436,24 @@ static void check_line_hits(const char *what, const struct sample_spec *spec,
             if (strcmp(spec->lines[i].func, func) == 0 && spec->lines[i].line == line_no)
                 break;
         }
-        char msg[256] = "";
         if (i < spec->n_lines) {
             matched[i]++;
             if (got != spec->lines[i].hits)
-                snprintf(msg, sizeof msg, "  %s:%u expected %llu hits, got %llu\n", func,
-                         line_no, spec->lines[i].hits, got);
+                diff_add(&diffs, "  %s:%u expected %llu hits, got %llu\n", func, line_no,
+                         spec->lines[i].hits, got);
         } else if (known_func && got != 0) {
-            snprintf(msg, sizeof msg, "  %s:%u expected no hits, got %llu\n", func,
-                     line_no, got);
-        }
-        if (*msg) {
-            bad++;
-            used += (size_t)snprintf(report + used, sizeof report - used, "%s", msg);
-            if (used >= sizeof report)
-                used = sizeof report - 1;
+            diff_add(&diffs, "  %s:%u expected no hits, got %llu\n", func, line_no, got);
         }
     }
     for (size_t i = 0; i < spec->n_lines; i++) {
-        if (matched[i] == 1)
-            continue;
-        bad++;
-        used += (size_t)snprintf(report + used, sizeof report - used,
-                                 "  %s:%u expected %llu hits, on %d rows\n",
-                                 spec->lines[i].func, spec->lines[i].line,
-                                 spec->lines[i].hits, matched[i]);
-        if (used >= sizeof report)
-            used = sizeof report - 1;
+        if (matched[i] != 1)
+            diff_add(&diffs, "  %s:%u expected %llu hits, on %d rows\n",
+                     spec->lines[i].func, spec->lines[i].line, spec->lines[i].hits,
+                     matched[i]);
     }
     free(matched);
-    cr_assert(bad == 0, "%s: %zu line(s) with wrong hits:\n%slines:\n%s", what, bad,
-              report, res.out);
+    cr_assert(diffs.count == 0, "%s: %zu line(s) with wrong hits:\n%slines:\n%s", what,
+              diffs.count, diffs.text, res.out);
     e2e_csv_free(&csv);
     e2e_result_free(&res);
 }

@@ -56,6 +56,17 @@ gprof -b -q lua gmon.out |
 n=$(wc -l <"$work/lua-gprof.counts")
 [ "$n" -gt 300 ] || { echo "lua: FAIL: gprof counted only $n functions"; exit 1; }
 
+# same_counts_as_gprof REPORT_CSV: whether the calls of the interpreter's own
+# functions (./lua in the current directory; not libc's, whose inline bodies
+# clang instrumented at -O2; not main, which gprof does not count) are
+# gprof's; the differences are left in counts.diff.
+same_counts_as_gprof() {
+  awk -F, -v exe="$PWD/lua" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+       $col["module"] == exe && $col["name"] != "main" { n[$col["name"]] += $col["calls"] }
+       END { for (f in n) print f, n[f] }' "$1" | sort >cprof.counts
+  diff "$work/lua-gprof.counts" cprof.counts >counts.diff
+}
+
 cd "$work/lua-cprof"
 status=0
 first_repaired=
@@ -74,12 +85,7 @@ for mode in summary trace count; do
     echo "lua: $mode mode: FAIL: $repaired, against $first_repaired in summary mode"
     status=1
   fi
-  # the interpreter's own functions (not libc's, whose inline bodies clang
-  # instrumented at -O2); main is not counted by gprof
-  awk -F, -v exe="$work/lua-cprof/lua" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-       $col["module"] == exe && $col["name"] != "main" { n[$col["name"]] += $col["calls"] }
-       END { for (f in n) print f, n[f] }' report.csv | sort >cprof.counts
-  if diff "$work/lua-gprof.counts" cprof.counts >counts.diff; then
+  if same_counts_as_gprof report.csv; then
     echo "lua: $mode mode: all $n functions have gprof's call counts (${repaired:-no frames left by longjmp}): PASS"
   else
     echo "lua: $mode mode: counts differ from gprof's (< gprof, > cprof): FAIL"
@@ -127,10 +133,7 @@ for run in -O0:summary -O2:summary -O2:trace -O2:count; do
     [ "$bad" -eq 0 ] || { echo "lua: FAIL: $bad lines with self time above their time ($level $mode)"; status=1; }
   fi
   "$cprof" report "data-$mode" --format csv >report.csv
-  awk -F, -v exe="$PWD/lua" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-       $col["module"] == exe && $col["name"] != "main" { n[$col["name"]] += $col["calls"] }
-       END { for (f in n) print f, n[f] }' report.csv | sort >cprof.counts
-  if diff "$work/lua-gprof.counts" cprof.counts >counts.diff; then
+  if same_counts_as_gprof report.csv; then
     echo "lua: --cprof-lines $level $mode: $nlines lines of $nfuncs functions, hits as at -O0, all calls as gprof's: PASS"
   else
     echo "lua: --cprof-lines $level $mode: call counts differ from gprof's: FAIL"

@@ -182,14 +182,7 @@ void ts_trace(struct tstream *s, uint32_t thread, uint64_t base, const char *eve
 {
     static uint64_t ev[4096];
     size_t n = ts_events(base, events, ev, sizeof ev / sizeof *ev);
-    struct mp_out *o = &s->out;
-    mp_array(o, 4);
-    mp_uint(o, CPROF_REC_TRACE);
-    mp_uint(o, thread);
-    mp_uint(o, base);
-    mp_array(o, (uint32_t)n);
-    for (size_t i = 0; i < n; i++)
-        mp_uint(o, ev[i]);
+    ts_trace_raw(s, thread, base, ev, n);
 }
 
 void ts_thread_end(struct tstream *s, uint32_t thread, const char *stats)
