@@ -405,6 +405,8 @@ static inline RT_NOINST uint64_t rt_frame_start(const struct rt_thread *t, uint3
 static inline RT_NOINST void rt_line_frame_end(struct rt_thread *t, uint32_t i,
                                                uint64_t now)
 {
+    if (!t->lines)
+        return; /* no line event yet on this thread */
     struct rt_frame *f = &t->stack[i];
     if (RT_UNLIKELY(f->line != NULL)) {
         uint64_t spent = now > f->line_ts ? now - f->line_ts : 0;
@@ -412,7 +414,9 @@ static inline RT_NOINST void rt_line_frame_end(struct rt_thread *t, uint32_t i,
         f->line->self += spent > f->line_child ? spent - f->line_child : 0;
         f->line = NULL;
     }
-    if (i > 0) {
+    /* the caller's callee time matters only while it has a current line
+     * (a line event resets it) */
+    if (i > 0 && f[-1].line != NULL) {
         uint64_t from = rt_frame_start(t, i);
         f[-1].line_child += now > from ? now - from : 0;
     }
