@@ -303,6 +303,19 @@ int main(int argc, char **argv)
     if (link_rt)
         cc_runtime_dir(rt, sizeof rt, static_rt);
     if (lines) {
+        /* the plugin registers with the new pass manager only: under the
+         * legacy one clang would drop it without a word */
+        int legacy = 0;
+        for (int i = 0; i < nuser; i++) {
+            if (!strcmp(user[i], "-flegacy-pass-manager"))
+                legacy = 1;
+            else if (!strcmp(user[i], "-fno-legacy-pass-manager"))
+                legacy = 0;
+        }
+        if (legacy)
+            cc_die("%s: line instrumentation (--cprof-lines, CPROF_LINES) needs clang's "
+                   "new pass manager; remove it",
+                   "-flegacy-pass-manager");
         cc_lines_plugin(cc, plugin, sizeof plugin);
         snprintf(plugin_opt, sizeof plugin_opt, "-fpass-plugin=%s", plugin);
         setenv(CPROF_LINES_PASS_ENV, lines, 1);

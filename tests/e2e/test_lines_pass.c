@@ -269,7 +269,8 @@ Test(lines_pass, only_commands_that_compile_get_the_plugin)
     }
 }
 
-Test(lines_pass, bad_option_missing_plugin_and_other_clang_are_explained)
+Test(lines_pass,
+     bad_option_legacy_pass_manager_missing_plugin_and_other_clang_are_explained)
 {
     e2e_scratch_put("funcs.c", funcs_src);
     struct e2e_result res;
@@ -285,6 +286,16 @@ Test(lines_pass, bad_option_missing_plugin_and_other_clang_are_explained)
     cr_expect(strstr(res.err, "built for clang 14 (LLVM 14), but ./clang15 is clang 15"),
               "%s", res.err);
     e2e_result_free(&res);
+    /* The legacy pass manager would drop the plugin without a word. */
+    cr_expect_eq(run_env((char *[]){CC, "--cprof-lines=f", "-flegacy-pass-manager", "-c",
+                                    "funcs.c", NULL},
+                         NULL, &res),
+                 1);
+    cr_expect(strstr(res.err, "-flegacy-pass-manager: line instrumentation"), "%s",
+              res.err);
+    e2e_result_free(&res);
+    ok((char *[]){CC, "--cprof-lines=f", "-flegacy-pass-manager",
+                  "-fno-legacy-pass-manager", "-c", "funcs.c", NULL});
     /* A copy of cprof-cc beside a runtime but no plugin. */
     ok((char *[]){"mkdir", "-p", "tree/bin", "tree/lib/cprof", NULL});
     ok((char *[]){"cp", CC, "tree/bin/", NULL});
