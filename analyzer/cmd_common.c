@@ -4,9 +4,13 @@
  */
 #include "cmd_common.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "cprof_format.h"
 #include "util.h"
 
 int cmd_format_arg(const char *cmd, const char *arg, const struct fmt_ops **format)
@@ -83,4 +87,199 @@ const char *cmd_short_path(const char *path, const char *cwd)
     if (n > 1 && !strncmp(path, cwd, n) && path[n] == '/' && path[n + 1])
         return path + n + 1;
     return path;
+}
+
+/* The options of cmd_view_start into run. Returns 0, 1 after --help, -1
+ * after saying what was wrong. */
+static int cmd_view_parse(const struct cmd_view *view, int argc, char **argv,
+                          struct cmd_view_run *run)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"sort", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},
+        {"pid", required_argument, NULL, 'p'},
+        {"tid", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = view->name;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, view->sort_key ? "f:s:n:h" : "f:n:h", longopts,
+                            NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (cmd_format_arg(cmd, optarg, &run->format) < 0)
+                return -1;
+            break;
+        case 's':
+            if (!view->sort_key) {
+                cmd_bad_option(cmd, 0, "", argv[optind - 1]);
+                return -1;
+            }
+            if (view->sort_key(optarg, &run->sort) < 0) {
+                cprof_error("%s: unknown sort key '%s' (see cprof %s --help)", cmd,
+                            optarg, cmd);
+                return -1;
+            }
+            run->sort_given = 1;
+            break;
+        case 'n':
+            if (cprof_parse_u64(optarg, &run->limit) < 0) {
+                cprof_error("%s: --limit wants a number, not '%s'", cmd, optarg);
+                return -1;
+            }
+            run->limit_given = 1;
+            break;
+        case 'p':
+        case 't':
+            if (cmd_id_arg(cmd, c == 'p' ? "pid" : "tid", optarg,
+                           c == 'p' ? &run->filter.pid : &run->filter.tid) < 0)
+                return -1;
+            break;
+        case 'h':
+            fputs(view->usage, stdout);
+            return 1;
+        default:
+            cmd_bad_option(cmd, optopt, view->sort_key ? "fsn" : "fn", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (view->funcs) {
+        cmd_split_args(argc, argv, optind, &run->paths, &run->npaths, &run->funcs,
+                       &run->nfuncs);
+    } else {
+        run->paths = cprof_xcalloc((size_t)(argc - optind) + 1, sizeof(char *));
+        for (int i = optind; i < argc; i++)
+            run->paths[run->npaths++] = argv[i];
+    }
+    return 0;
+}
+
+int cmd_view_start(const struct cmd_view *view, int argc, char **argv,
+                   struct cmd_view_run *run)
+{
+    memset(run, 0, sizeof(*run));
+    run->format = &fmt_text;
+    model_init(&run->model);
+    int r = cmd_view_parse(view, argc, argv, run);
+    if (r) {
+        run->status = r > 0 ? CPROF_EXIT_OK : CPROF_EXIT_USAGE;
+        return 0;
+    }
+    int nothing;
+    run->status = cmd_load(&run->model, &run->filter, run->paths, run->npaths, &nothing);
+    if (nothing)
+        return 0;
+    run->syms = sym_cache_new();
+    profile_build(&run->model, run->syms, &run->profile);
+    for (size_t i = 0; i < sym_warning_count(run->syms); i++)
+        warn_add(&run->model.warnings, "%s", sym_warning(run->syms, i));
+    return 1;
+}
+
+void cmd_view_end(struct cmd_view_run *run)
+{
+    profile_free(&run->profile);
+    if (run->syms)
+        sym_cache_free(run->syms);
+    model_free(&run->model);
+    free(run->paths);
+    free(run->funcs);
+}
+
+void cmd_split_args(int argc, char **argv, int first, char ***paths, size_t *npaths,
+                    char ***funcs, size_t *nfuncs)
+{
+    size_t n = argc > first ? (size_t)(argc - first) : 0;
+    *paths = cprof_xcalloc(n ? n : 1, sizeof(char *));
+    *funcs = cprof_xcalloc(n ? n : 1, sizeof(char *));
+    *npaths = *nfuncs = 0;
+    struct stat st;
+    for (int i = first; i < argc; i++) {
+        size_t n = strlen(argv[i]), k = strlen(CPROF_FILE_SUFFIX);
+        /* no function name has a '/' or ends in .cprof: a missing file */
+        if (stat(argv[i], &st) == 0 || strchr(argv[i], '/') ||
+            (n > k && !strcmp(argv[i] + n - k, CPROF_FILE_SUFFIX)))
+            (*paths)[(*npaths)++] = argv[i];
+        else
+            (*funcs)[(*nfuncs)++] = argv[i];
+    }
+}
+
+enum cmd_heap_col {
+    HC_PROCESSES,
+    HC_ALLOC_CALLS,
+    HC_FREE_CALLS,
+    HC_ALLOC_BYTES,
+    HC_FREED_BYTES,
+    HC_PEAK,
+    HC_PEAK_RSS,
+    HC_LEAKED_BYTES,
+    HC_LEAKED_BLOCKS,
+    HC_FUNC_LEAKED_BYTES,
+    HC_FUNC_LEAKED_BLOCKS,
+    HC_OUTSIDE_LEAKED_BYTES,
+    HC_OUTSIDE_LEAKED_BLOCKS,
+    HC_OUTSIDE_ALLOC_CALLS,
+    HC_OUTSIDE_ALLOC_BYTES,
+    HC_OUTSIDE_FREE_CALLS,
+    HC_OUTSIDE_FREED_BYTES,
+    HC_FOREIGN_FREES,
+    HC_COUNT
+};
+_Static_assert(HC_COUNT == CMD_HEAP_NCOLS, "room for every heap total");
+
+static const struct fmt_col cmd_heap_cols[HC_COUNT] = {
+    [HC_PROCESSES] = {"processes", "", FMT_UINT, FMT_DATA_ONLY, 0},
+    [HC_ALLOC_CALLS] = {"alloc_calls", "", FMT_UINT, FMT_DATA_ONLY, 0},
+    [HC_FREE_CALLS] = {"free_calls", "", FMT_UINT, FMT_DATA_ONLY, 0},
+    [HC_ALLOC_BYTES] = {"alloc_bytes", "", FMT_BYTES, FMT_DATA_ONLY, 0},
+    [HC_FREED_BYTES] = {"freed_bytes", "", FMT_BYTES, FMT_DATA_ONLY, 0},
+    [HC_PEAK] = {"peak_bytes", "", FMT_BYTES, FMT_DATA_ONLY, 0},
+    [HC_PEAK_RSS] = {"peak_rss_bytes", "", FMT_BYTES, FMT_DATA_ONLY, 0},
+    [HC_LEAKED_BYTES] = {"leaked_bytes", "", FMT_BYTES, FMT_DATA_ONLY, 0},
+    [HC_LEAKED_BLOCKS] = {"leaked_blocks", "", FMT_UINT, FMT_DATA_ONLY, 0},
+    [HC_FUNC_LEAKED_BYTES] = {"function_leaked_bytes", "", FMT_BYTES, FMT_DATA_ONLY, 0},
+    [HC_FUNC_LEAKED_BLOCKS] = {"function_leaked_blocks", "", FMT_UINT, FMT_DATA_ONLY, 0},
+    [HC_OUTSIDE_LEAKED_BYTES] = {"outside_leaked_bytes", "", FMT_BYTES, FMT_DATA_ONLY, 0},
+    [HC_OUTSIDE_LEAKED_BLOCKS] = {"outside_leaked_blocks", "", FMT_UINT, FMT_DATA_ONLY,
+                                  0},
+    [HC_OUTSIDE_ALLOC_CALLS] = {"outside_alloc_calls", "", FMT_UINT, FMT_DATA_ONLY, 0},
+    [HC_OUTSIDE_ALLOC_BYTES] = {"outside_alloc_bytes", "", FMT_BYTES, FMT_DATA_ONLY, 0},
+    [HC_OUTSIDE_FREE_CALLS] = {"outside_free_calls", "", FMT_UINT, FMT_DATA_ONLY, 0},
+    [HC_OUTSIDE_FREED_BYTES] = {"outside_freed_bytes", "", FMT_BYTES, FMT_DATA_ONLY, 0},
+    [HC_FOREIGN_FREES] = {"foreign_frees", "", FMT_UINT, FMT_DATA_ONLY, 0},
+};
+
+void cmd_heap_object(const struct model *m, struct fmt_cell *cells,
+                     struct fmt_object *obj)
+{
+    struct m_heap_totals t;
+    model_heap_totals(m, &t);
+    const uint64_t values[HC_COUNT] = {
+        [HC_PROCESSES] = t.procs,
+        [HC_ALLOC_CALLS] = t.heap.alloc_calls,
+        [HC_FREE_CALLS] = t.heap.free_calls,
+        [HC_ALLOC_BYTES] = t.heap.alloc_bytes,
+        [HC_FREED_BYTES] = t.heap.freed_bytes,
+        [HC_PEAK] = t.peak_bytes,
+        [HC_PEAK_RSS] = t.peak_rss_bytes,
+        [HC_LEAKED_BYTES] = t.leaked_bytes,
+        [HC_LEAKED_BLOCKS] = t.leaked_blocks,
+        [HC_FUNC_LEAKED_BYTES] = t.func_leaked_bytes,
+        [HC_FUNC_LEAKED_BLOCKS] = t.func_leaked_blocks,
+        [HC_OUTSIDE_LEAKED_BYTES] = t.outside_leaked_bytes,
+        [HC_OUTSIDE_LEAKED_BLOCKS] = t.outside_leaked_blocks,
+        [HC_OUTSIDE_ALLOC_CALLS] = t.heap.outside_alloc_calls,
+        [HC_OUTSIDE_ALLOC_BYTES] = t.heap.outside_alloc_bytes,
+        [HC_OUTSIDE_FREE_CALLS] = t.heap.outside_free_calls,
+        [HC_OUTSIDE_FREED_BYTES] = t.heap.outside_freed_bytes,
+        [HC_FOREIGN_FREES] = t.foreign_frees,
+    };
+    for (size_t c = 0; c < HC_COUNT; c++)
+        cells[c] = (struct fmt_cell){.num = (double)values[c]};
+    *obj = (struct fmt_object){"heap", cmd_heap_cols, HC_COUNT, m->heap ? cells : NULL};
 }

@@ -12,6 +12,8 @@
 
 #include "fmt.h"
 #include "model.h"
+#include "profile.h"
+#include "sym.h"
 
 /* The default data path when a command is given none. */
 #define CMD_DEFAULT_DATA "cprof.data"
@@ -41,6 +43,59 @@ int cmd_load(struct model *m, const struct m_filter *filter, char *const *paths,
  */
 int cmd_finish(const char *cmd, const struct model *m, const struct fmt_ops *format,
                int status);
+
+/*
+ * The data views (report, lines, heap) start alike: the options --format,
+ * --sort (when the view sorts), --limit, --pid, --tid and --help, then
+ * data paths (and, for views that select functions, FUNC names or globs),
+ * the data loaded into a model and the per-function view built from it.
+ */
+struct cmd_view {
+    const char *name;  /* "report" */
+    const char *usage; /* printed by --help */
+    /* the --sort keys it takes (0, or -1 for another key); NULL: no --sort */
+    int (*sort_key)(const char *name, enum pf_sort *key);
+    int funcs; /* arguments that name no existing file are FUNCs */
+};
+
+struct cmd_view_run {
+    const struct fmt_ops *format;
+    enum pf_sort sort;
+    int sort_given;
+    uint64_t limit;
+    int limit_given;
+    struct m_filter filter;
+    char **paths, **funcs; /* point into argv */
+    size_t npaths, nfuncs;
+    struct model model;
+    struct sym_cache *syms;
+    struct profile profile; /* unsorted; symbol warnings are in model.warnings */
+    int status;             /* so far: CPROF_EXIT_DATA when a path failed */
+};
+
+/* Parses the command line and loads the data. Returns 1 with run ready for
+ * the view, 0 when the command ends here with run->status (help printed, a
+ * bad command line or no data, said on stderr). Either way cmd_view_end()
+ * releases run. */
+int cmd_view_start(const struct cmd_view *view, int argc, char **argv,
+                   struct cmd_view_run *run);
+void cmd_view_end(struct cmd_view_run *run);
+
+/*
+ * Splits the arguments from first on into data paths (those that name an
+ * existing file or directory, have a '/' or end in .cprof) and function
+ * names or globs (the others), as
+ * `cprof lines` and `cprof heap` take them. Both arrays are allocated (the
+ * strings point into argv).
+ */
+void cmd_split_args(int argc, char **argv, int first, char ***paths, size_t *npaths,
+                    char ***funcs, size_t *nfuncs);
+
+/* The heap totals of the data (format 1.2) as a JSON object "heap" (null
+ * when no process has heap data): cells has room for CMD_HEAP_NCOLS. */
+#define CMD_HEAP_NCOLS 18
+void cmd_heap_object(const struct model *m, struct fmt_cell *cells,
+                     struct fmt_object *obj);
 
 /* path relative to cwd when it lies below it, else path: file columns stay
  * short for a report made from the project's top directory. */

@@ -9,11 +9,9 @@
  * per-function view, so both commands agree.
  */
 #include <fnmatch.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd_common.h"
@@ -42,8 +40,8 @@ static const char lines_usage[] =
     "  FUNC            a function name or glob (fnmatch: 'sum_*'); default all\n"
     "                  functions with line data, by total time\n"
     "  PATH            a .cprof file or a directory of them (default ./cprof.data);\n"
-    "                  an argument that names an existing file or directory is a\n"
-    "                  PATH, any other a FUNC\n"
+    "                  an argument that names an existing file or directory, has\n"
+    "                  a '/' or ends in .cprof is a PATH, any other a FUNC\n"
     "  -f, --format F  text (default), json or csv\n"
     "  -n, --limit N   show the first N functions; 0 (default) shows all\n"
     "      --pid PID   only the process PID\n"
@@ -98,62 +96,7 @@ struct ln_func {
     size_t nlines, cap;
 };
 
-struct lines_opts {
-    const struct fmt_ops *format;
-    uint64_t limit;
-    struct m_filter filter;
-    char **paths, **funcs; /* point into argv */
-    size_t npaths, nfuncs;
-};
-
-static int lines_parse(int argc, char **argv, struct lines_opts *o)
-{
-    static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'f'}, {"limit", required_argument, NULL, 'n'},
-        {"pid", required_argument, NULL, 'p'},    {"tid", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-    };
-    o->format = &fmt_text;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "f:n:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            if (cmd_format_arg("lines", optarg, &o->format) < 0)
-                return -1;
-            break;
-        case 'n':
-            if (cprof_parse_u64(optarg, &o->limit) < 0) {
-                cprof_error("lines: --limit wants a number, not '%s'", optarg);
-                return -1;
-            }
-            break;
-        case 'p':
-        case 't':
-            if (cmd_id_arg("lines", c == 'p' ? "pid" : "tid", optarg,
-                           c == 'p' ? &o->filter.pid : &o->filter.tid) < 0)
-                return -1;
-            break;
-        case 'h':
-            fputs(lines_usage, stdout);
-            return 1;
-        default:
-            cmd_bad_option("lines", optopt, "fn", argv[optind - 1]);
-            return -1;
-        }
-    }
-    o->paths = cprof_xcalloc((size_t)(argc - optind), sizeof(char *));
-    o->funcs = cprof_xcalloc((size_t)(argc - optind), sizeof(char *));
-    struct stat st;
-    for (int i = optind; i < argc; i++) {
-        if (stat(argv[i], &st) == 0)
-            o->paths[o->npaths++] = argv[i];
-        else
-            o->funcs[o->nfuncs++] = argv[i];
-    }
-    return 0;
-}
+static const struct cmd_view lines_view = {"lines", lines_usage, NULL, 1};
 
 /* Whether two recorded paths name the same file: equal, or one relative
  * path the end of the other after a '/'. */
@@ -467,50 +410,34 @@ static void lines_function(struct lines_view *v, size_t fn, const struct ln_func
 
 int cmd_lines(int argc, char **argv)
 {
-    struct lines_opts o = {0};
-    int r = lines_parse(argc, argv, &o);
-    if (r) {
-        free(o.paths);
-        free(o.funcs);
-        return r > 0 ? CPROF_EXIT_OK : CPROF_EXIT_USAGE;
+    struct cmd_view_run run;
+    if (!cmd_view_start(&lines_view, argc, argv, &run)) {
+        cmd_view_end(&run);
+        return run.status;
     }
-    struct model m;
-    model_init(&m);
-    int nothing;
-    int status = cmd_load(&m, &o.filter, o.paths, o.npaths, &nothing);
-    if (nothing) {
-        model_free(&m);
-        free(o.paths);
-        free(o.funcs);
-        return CPROF_EXIT_DATA;
-    }
-
-    struct sym_cache *syms = sym_cache_new();
-    struct profile pf;
-    profile_build(&m, syms, &pf);
+    struct model *m = &run.model;
+    int status = run.status;
     struct ln_func *funcs;
-    size_t nfuncs = lines_functions(&m, &pf, &funcs);
-    long kept = lines_select(funcs, nfuncs, o.funcs, o.nfuncs);
+    size_t nfuncs = lines_functions(m, &run.profile, &funcs);
+    long kept = lines_select(funcs, nfuncs, run.funcs, run.nfuncs);
     if (kept < 0) {
         status = CPROF_EXIT_USAGE;
         goto out;
     }
     size_t shown = (size_t)kept;
     qsort(funcs, shown, sizeof(*funcs), lines_cmp_func);
-    if (o.limit && o.limit < shown)
-        shown = (size_t)o.limit;
-    for (size_t i = 0; i < sym_warning_count(syms); i++)
-        warn_add(&m.warnings, "%s", sym_warning(syms, i));
+    if (run.limit && run.limit < shown)
+        shown = (size_t)run.limit;
 
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd))
         cwd[0] = 0;
-    int text_view = o.format == &fmt_text;
+    int text_view = run.format == &fmt_text;
     struct src_cache *src = src_cache_new();
     struct lines_view v = {0};
     v.group_cells = cprof_xcalloc(shown * LG_COUNT, sizeof(*v.group_cells));
     for (size_t i = 0; i < shown; i++)
-        lines_function(&v, i, &funcs[i], src, cwd, text_view, m.timed, &m.warnings);
+        lines_function(&v, i, &funcs[i], src, cwd, text_view, m->timed, &m->warnings);
 
     struct fmt_groups groups = {
         .rows_key = "lines",
@@ -533,19 +460,19 @@ int cmd_lines(int argc, char **argv)
     };
     const char *summary[1];
     size_t nsummary = 0;
-    if (!m.timed)
+    if (!m->timed)
         summary[nsummary++] = "count mode: hits only (no times were recorded)";
     struct fmt_doc doc = {
-        .title = m.timed ? "line by line, functions by total time"
-                         : "line by line, functions by hits",
-        .model = &m,
+        .title = m->timed ? "line by line, functions by total time"
+                          : "line by line, functions by hits",
+        .model = m,
         .table = &table,
         .summary = summary,
         .nsummary = nsummary,
-        .warnings = &m.warnings,
+        .warnings = &m->warnings,
     };
-    o.format->write(stdout, &doc);
-    status = cmd_finish("lines", &m, o.format, status);
+    run.format->write(stdout, &doc);
+    status = cmd_finish("lines", m, run.format, status);
 
     for (size_t i = 0; i < v.ngroups; i++)
         free((void *)v.groups[i].text);
@@ -558,10 +485,6 @@ int cmd_lines(int argc, char **argv)
     src_cache_free(src);
 out:
     lines_free_functions(funcs, nfuncs);
-    profile_free(&pf);
-    sym_cache_free(syms);
-    model_free(&m);
-    free(o.paths);
-    free(o.funcs);
+    cmd_view_end(&run);
     return status;
 }

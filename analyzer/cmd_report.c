@@ -2,7 +2,6 @@
  * `cprof report`: the exact per-function table, merged over every process
  * and thread recorded (or those --pid/--tid select), in text, JSON or CSV.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +24,14 @@ static const char report_usage[] =
     "Prints each function's exact call count, self and total time (recursion\n"
     "counted once), time per call, fastest and slowest call, and share of all\n"
     "self time, merged over every process and thread recorded. In the text\n"
-    "table, * after a name marks a function with line data (see cprof lines).\n"
+    "table, * after a name marks a function with line data (see cprof lines);\n"
+    "with heap data, 'heap net' is what the function and its callees allocated\n"
+    "less what they freed (see cprof heap).\n"
     "\n"
     "  PATH            a .cprof file or a directory of them (default ./cprof.data)\n"
     "  -f, --format F  text (default), json or csv\n"
     "  -s, --sort KEY  self (default), total, calls, self_per_call, total_per_call,\n"
-    "                  min, max, name or file\n"
+    "                  min, max, name or file (or a key of cprof heap --sort)\n"
     "  -n, --limit N   show the first N functions; 0 shows all (text shows 50 by\n"
     "                  default, json and csv all)\n"
     "      --pid PID   only the process PID\n"
@@ -56,6 +57,12 @@ enum report_col {
     RC_SELF_PCT,
     RC_MODULE,
     RC_HAS_LINES,
+    RC_ALLOC_CALLS,
+    RC_ALLOC_BYTES,
+    RC_FREE_CALLS,
+    RC_FREED_BYTES,
+    RC_HEAP_DELTA,
+    RC_HEAP_PEAK,
     RC_COUNT
 };
 
@@ -75,22 +82,16 @@ static const struct fmt_col report_cols[RC_COUNT] = {
     [RC_SELF_PCT] = {"self_pct", "self%", FMT_PCT, FMT_ALL, 0},
     [RC_MODULE] = {"module", "module", FMT_STR, FMT_DATA_ONLY, 0},
     [RC_HAS_LINES] = {"has_lines", "has_lines", FMT_BOOL, FMT_DATA_ONLY, 0},
+    [RC_ALLOC_CALLS] = {"alloc_calls", "allocs", FMT_UINT, FMT_DATA_ONLY, 0},
+    [RC_ALLOC_BYTES] = {"alloc_bytes", "allocated", FMT_BYTES, FMT_DATA_ONLY, 0},
+    [RC_FREE_CALLS] = {"free_calls", "frees", FMT_UINT, FMT_DATA_ONLY, 0},
+    [RC_FREED_BYTES] = {"freed_bytes", "freed", FMT_BYTES, FMT_DATA_ONLY, 0},
+    [RC_HEAP_DELTA] = {"heap_delta_bytes", "heap net", FMT_BYTES, FMT_ALL, FMT_SIGN},
+    [RC_HEAP_PEAK] = {"heap_peak_bytes", "heap peak", FMT_BYTES, FMT_DATA_ONLY, 0},
 };
 
 /* The text table's mark after the name of a function with line data. */
 #define REPORT_LINES_MARK " *"
-
-static const char *const report_titles[] = {
-    [PF_SORT_SELF] = "functions by self time",
-    [PF_SORT_TOTAL] = "functions by total time",
-    [PF_SORT_CALLS] = "functions by calls",
-    [PF_SORT_SELF_PER_CALL] = "functions by self time per call",
-    [PF_SORT_TOTAL_PER_CALL] = "functions by total time per call",
-    [PF_SORT_MIN] = "functions by fastest call",
-    [PF_SORT_MAX] = "functions by slowest call",
-    [PF_SORT_NAME] = "functions by name",
-    [PF_SORT_FILE] = "functions by file",
-};
 
 /* Fills one row of cells from a profile row; location and the marked name
  * are owned by the caller's list of strings. */
@@ -127,107 +128,42 @@ static void report_row(const struct model *m, const struct profile *pf,
     if (!pf->timed)
         for (int c = RC_SELF; c <= RC_SELF_PCT; c++)
             cell[c].null = 1;
+    cell[RC_ALLOC_CALLS].num = (double)r->alloc_calls;
+    cell[RC_ALLOC_BYTES].num = (double)r->alloc_bytes;
+    cell[RC_FREE_CALLS].num = (double)r->free_calls;
+    cell[RC_FREED_BYTES].num = (double)r->freed_bytes;
+    cell[RC_HEAP_DELTA].num = pf_delta(r->total_alloc_bytes, r->total_freed_bytes);
+    cell[RC_HEAP_PEAK].num = (double)r->peak_bytes;
+    if (!pf->heap)
+        for (int c = RC_ALLOC_CALLS; c <= RC_HEAP_PEAK; c++)
+            cell[c].null = 1;
 }
 
-struct report_opts {
-    const struct fmt_ops *format;
-    enum pf_sort sort;
-    int sort_given;
-    uint64_t limit;
-    int limit_given;
-    struct m_filter filter;
-};
-
-static int report_parse(int argc, char **argv, struct report_opts *o, int *first_path)
-{
-    static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"sort", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},
-        {"pid", required_argument, NULL, 'p'},
-        {"tid", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    memset(o, 0, sizeof(*o));
-    o->format = &fmt_text;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "f:s:n:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            if (cmd_format_arg("report", optarg, &o->format) < 0)
-                return -1;
-            break;
-        case 's':
-            if (profile_sort_key(optarg, &o->sort) < 0) {
-                cprof_error("report: unknown sort key '%s' (see cprof report --help)",
-                            optarg);
-                return -1;
-            }
-            o->sort_given = 1;
-            break;
-        case 'n':
-            if (cprof_parse_u64(optarg, &o->limit) < 0) {
-                cprof_error("report: --limit wants a number, not '%s'", optarg);
-                return -1;
-            }
-            o->limit_given = 1;
-            break;
-        case 'p':
-        case 't':
-            if (cmd_id_arg("report", c == 'p' ? "pid" : "tid", optarg,
-                           c == 'p' ? &o->filter.pid : &o->filter.tid) < 0)
-                return -1;
-            break;
-        case 'h':
-            fputs(report_usage, stdout);
-            return 1;
-        default:
-            cmd_bad_option("report", optopt, "fsn", argv[optind - 1]);
-            return -1;
-        }
-    }
-    *first_path = optind;
-    return 0;
-}
+static const struct cmd_view report_view = {"report", report_usage, profile_sort_key, 0};
 
 int cmd_report(int argc, char **argv)
 {
-    struct report_opts o;
-    int first_path;
-    int r = report_parse(argc, argv, &o, &first_path);
-    if (r)
-        return r > 0 ? CPROF_EXIT_OK : CPROF_EXIT_USAGE;
-
-    struct model m;
-    model_init(&m);
-    int nothing;
-    int status =
-        cmd_load(&m, &o.filter, argv + first_path, (size_t)(argc - first_path), &nothing);
-    if (nothing) {
-        model_free(&m);
-        return CPROF_EXIT_DATA;
+    struct cmd_view_run run;
+    if (!cmd_view_start(&report_view, argc, argv, &run)) {
+        cmd_view_end(&run);
+        return run.status;
     }
+    struct model *m = &run.model;
+    struct profile *pf = &run.profile;
+    if (!run.sort_given)
+        run.sort = pf->timed ? PF_SORT_SELF : PF_SORT_CALLS;
+    profile_sort(pf, run.sort);
 
-    struct sym_cache *syms = sym_cache_new();
-    struct profile pf;
-    profile_build(&m, syms, &pf);
-    if (!o.sort_given)
-        o.sort = pf.timed ? PF_SORT_SELF : PF_SORT_CALLS;
-    profile_sort(&pf, o.sort);
-    for (size_t i = 0; i < sym_warning_count(syms); i++)
-        warn_add(&m.warnings, "%s", sym_warning(syms, i));
-
-    size_t nrows = pf.nrows;
-    if (o.limit_given && o.limit && o.limit < nrows)
-        nrows = (size_t)o.limit;
+    size_t nrows = pf->nrows;
+    if (run.limit_given && run.limit && run.limit < nrows)
+        nrows = (size_t)run.limit;
     struct fmt_col cols[RC_COUNT];
     memcpy(cols, report_cols, sizeof cols);
-    if (!pf.timed)
+    if (!pf->timed)
         for (int c = RC_SELF; c <= RC_SELF_PCT; c++)
             cols[c].where = FMT_DATA_ONLY;
+    if (!pf->heap)
+        cols[RC_HEAP_DELTA].where = FMT_DATA_ONLY;
     struct fmt_cell *cells = cprof_xcalloc(nrows * RC_COUNT, sizeof(*cells));
     char **locations = cprof_xcalloc(nrows, sizeof(*locations));
     char **marked = cprof_xcalloc(nrows, sizeof(*marked));
@@ -236,7 +172,7 @@ int cmd_report(int argc, char **argv)
         cwd[0] = 0;
     int any_lines = 0;
     for (size_t i = 0; i < nrows; i++) {
-        report_row(&m, &pf, &pf.rows[i], cwd, &cells[i * RC_COUNT], &locations[i],
+        report_row(m, pf, &pf->rows[i], cwd, &cells[i * RC_COUNT], &locations[i],
                    &marked[i]);
         any_lines |= marked[i] != NULL;
     }
@@ -248,31 +184,38 @@ int cmd_report(int argc, char **argv)
         .ncols = RC_COUNT,
         .cells = cells,
         .nrows = nrows,
-        .text_rows = o.limit_given ? nrows : REPORT_TEXT_LIMIT,
+        .text_rows = run.limit_given ? nrows : REPORT_TEXT_LIMIT,
     };
     char *summary[2];
     size_t nsummary = 0;
     summary[nsummary++] = cprof_xasprintf("calls: %llu to %zu function%s",
-                                          (unsigned long long)pf.total_calls, pf.nrows,
-                                          pf.nrows == 1 ? "" : "s");
-    if (pf.timed) {
+                                          (unsigned long long)pf->total_calls, pf->nrows,
+                                          pf->nrows == 1 ? "" : "s");
+    if (pf->timed) {
         char buf[32];
-        fmt_human_ns(pf.total_self_ns, buf, sizeof buf);
+        fmt_human_ns(pf->total_self_ns, buf, sizeof buf);
         summary[nsummary++] = cprof_xasprintf("time in instrumented functions: %s", buf);
     }
+    struct fmt_cell heap_cells[CMD_HEAP_NCOLS];
+    struct fmt_object heap;
+    cmd_heap_object(m, heap_cells, &heap);
+    char *title = cprof_xasprintf("functions by %s", profile_sort_what(run.sort));
     struct fmt_doc doc = {
-        .title = report_titles[o.sort],
-        .model = &m,
+        .title = title,
+        .model = m,
         .table = &table,
         .summary = (const char *const *)summary,
         .nsummary = nsummary,
         .notes = &key,
         .nnotes = any_lines,
-        .warnings = &m.warnings,
+        .warnings = &m->warnings,
+        .objects = &heap,
+        .nobjects = 1,
     };
-    o.format->write(stdout, &doc);
-    status = cmd_finish("report", &m, o.format, status);
+    run.format->write(stdout, &doc);
+    int status = cmd_finish("report", m, run.format, run.status);
 
+    free(title);
     for (size_t i = 0; i < nsummary; i++)
         free(summary[i]);
     for (size_t i = 0; i < nrows; i++) {
@@ -282,8 +225,6 @@ int cmd_report(int argc, char **argv)
     free(locations);
     free(marked);
     free(cells);
-    profile_free(&pf);
-    sym_cache_free(syms);
-    model_free(&m);
+    cmd_view_end(&run);
     return status;
 }

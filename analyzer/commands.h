@@ -9,5 +9,6 @@
 int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_lines(int argc, char **argv);
+int cmd_heap(int argc, char **argv);
 
 #endif

@@ -15,11 +15,13 @@
 #include "model.h"
 
 enum fmt_kind {
-    FMT_STR,  /* text */
-    FMT_UINT, /* an exact count */
-    FMT_NS,   /* a time in nanoseconds: human units in text, integers in data */
-    FMT_PCT,  /* a percentage 0..100 */
-    FMT_BOOL, /* num != 0: true / false */
+    FMT_STR,   /* text */
+    FMT_UINT,  /* an exact count */
+    FMT_NS,    /* a time in nanoseconds: human units in text, integers in data */
+    FMT_PCT,   /* a percentage 0..100 */
+    FMT_BOOL,  /* num != 0: true / false */
+    FMT_BYTES, /* a byte count: human units (B, KiB, MiB, ...) in text, integers
+                  in data; may be negative (a net change) */
 };
 
 /* Where a column appears. */
@@ -32,6 +34,7 @@ enum fmt_where {
 /* fmt_col.flags */
 #define FMT_WHOLE 1u   /* text: never shorten the string (source lines) */
 #define FMT_IN_ROWS 2u /* a group column CSV repeats in each row, under its title */
+#define FMT_SIGN 4u    /* text: "+" before positive numbers (a net change) */
 
 struct fmt_col {
     const char *key;   /* JSON key and CSV header: stable, documented */
@@ -80,6 +83,19 @@ struct fmt_table {
     size_t text_rows;  /* rows text shows; the rest are counted in a footer */
     const char *empty; /* text: what no rows means; NULL: "(no calls recorded)" */
     const struct fmt_groups *groups; /* NULL: one plain table */
+    const char *title;               /* text: the heading of a table after the first */
+};
+
+/*
+ * A top-level JSON object of named values (`"heap": {...}` of cprof report
+ * and cprof heap); null when cells is NULL. Text and CSV leave it out: text
+ * says the same in its summary lines.
+ */
+struct fmt_object {
+    const char *key;
+    const struct fmt_col *cols;
+    size_t ncols;
+    const struct fmt_cell *cells; /* one per column, or NULL */
 };
 
 struct fmt_doc {
@@ -91,6 +107,12 @@ struct fmt_doc {
     const char *const *notes; /* text: lines under the table, e.g. a key */
     size_t nnotes;
     const struct warnings *warnings;
+    /* more tables after the first (text: each under its title; JSON: each
+     * under its name; CSV writes only the first) */
+    const struct fmt_table *const *more;
+    size_t nmore;
+    const struct fmt_object *objects; /* JSON only */
+    size_t nobjects;
 };
 
 struct fmt_ops {
@@ -106,5 +128,9 @@ const struct fmt_ops *fmt_find(const char *name);
 /* A time in human units with three significant digits: "812 ns",
  * "1.25 µs", "40.1 ms", "2.50 s". */
 void fmt_human_ns(double ns, char *buf, size_t len);
+/* A byte count in human units, three significant digits past 1 KiB:
+ * "512 B", "1.50 KiB", "40.1 MiB", "-2.00 GiB"; with sign, "+" before a
+ * positive count. */
+void fmt_human_bytes(double bytes, int sign, char *buf, size_t len);
 
 #endif

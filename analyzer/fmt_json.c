@@ -148,6 +148,21 @@ static void fmt_json_write(FILE *out, const struct fmt_doc *doc)
         }
         fputs(g->ngroups ? "\n  ]" : "]", out);
     }
+    for (size_t i = 0; i < doc->nmore; i++) {
+        fprintf(out, ",\n  \"%s\": ", doc->more[i]->name);
+        fmt_json_rows(out, doc->more[i], 0, doc->more[i]->nrows, "    ");
+    }
+    for (size_t i = 0; i < doc->nobjects; i++) {
+        const struct fmt_object *o = &doc->objects[i];
+        fprintf(out, ",\n  \"%s\": ", o->key);
+        if (!o->cells) {
+            fputs("null", out);
+            continue;
+        }
+        fputc('{', out);
+        fmt_json_fields(out, o->cols, o->ncols, o->cells);
+        fputc('}', out);
+    }
     fputs(",\n  \"warnings\": [", out);
     for (size_t i = 0; doc->warnings && i < doc->warnings->count; i++) {
         fputs(i ? ",\n    " : "\n    ", out);

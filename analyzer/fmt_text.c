@@ -32,6 +32,29 @@ void fmt_human_ns(double ns, char *buf, size_t len)
     snprintf(buf, len, "%.0f ns", ns);
 }
 
+void fmt_human_bytes(double bytes, int sign, char *buf, size_t len)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    const char *plus = sign && bytes > 0 ? "+" : "";
+    double mag = bytes < 0 ? -bytes : bytes;
+    if (mag < 1023.5) {
+        snprintf(buf, len, "%s%.0f B", plus, bytes);
+        return;
+    }
+    size_t u = 0;
+    double v = bytes / 1024;
+    while (u + 1 < sizeof units / sizeof *units && (v < 0 ? -v : v) >= 1023.5) {
+        v /= 1024;
+        u++;
+    }
+    double a = v < 0 ? -v : v;
+    snprintf(buf, len,
+             a >= 99.95   ? "%s%.0f %s"
+             : a >= 9.995 ? "%s%.1f %s"
+                          : "%s%.2f %s",
+             plus, v, units[u]);
+}
+
 /* Terminal columns of a UTF-8 string (continuation bytes take none). */
 static size_t fmt_width(const char *s)
 {
@@ -74,6 +97,9 @@ static char *fmt_text_cell(const struct fmt_col *col, const struct fmt_cell *cel
         break;
     case FMT_BOOL:
         snprintf(buf, sizeof buf, "%s", cell->num != 0 ? "yes" : "no");
+        break;
+    case FMT_BYTES:
+        fmt_human_bytes(cell->num, (col->flags & FMT_SIGN) != 0, buf, sizeof buf);
         break;
     }
     return cprof_xstrdup(buf);
@@ -209,6 +235,14 @@ static void fmt_text_write(FILE *out, const struct fmt_doc *doc)
     }
     if (t->nrows == 0)
         fprintf(out, "%s\n", t->empty ? t->empty : "(no calls recorded)");
+    for (size_t i = 0; i < doc->nmore; i++) {
+        const struct fmt_table *more = doc->more[i];
+        fprintf(out, "\n%s\n\n", more->title ? more->title : more->name);
+        if (more->nrows)
+            fmt_text_table(out, more, 0, more->nrows, 0);
+        else
+            fprintf(out, "%s\n", more->empty ? more->empty : "(none)");
+    }
     if (doc->nnotes)
         fputc('\n', out);
     for (size_t i = 0; i < doc->nnotes; i++)

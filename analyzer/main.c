@@ -17,6 +17,7 @@ static const struct command {
      "exact per-function table: calls, self and total time, min, max"},
     {"lines", cmd_lines,
      "hits and time per source line (functions built with --cprof-lines)"},
+    {"heap", cmd_heap, "heap per function: allocations, frees, net change, peak, leaks"},
 };
 
 static void usage(FILE *out)

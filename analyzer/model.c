@@ -65,6 +65,8 @@ static void model_free_process(struct m_process *p)
     free(p->local_to_func);
     hm_free(&p->local_fn);
     free(p->lines);
+    free(p->freed);
+    free(p->leaks);
     free(p);
 }
 
@@ -279,7 +281,11 @@ static int model_node_rec(struct model *m, struct m_process *p, struct rd_record
         model_hist_add(n, (uint32_t)bucket, count);
         n->completed += count;
     }
-    return 0;
+    rec->nfields--; /* the histogram */
+    if (p->format_minor < 2 || rec->nfields == 0)
+        return 0;
+    p->has_heap = 1;
+    return model_node_heap(n, id, rec, msg, msglen);
 }
 
 static int model_clock_rec(struct m_process *p, struct rd_record *rec, char *msg,
@@ -299,46 +305,68 @@ static int model_clock_rec(struct m_process *p, struct rd_record *rec, char *msg
     return 0;
 }
 
-/* Reads a map of uint counters, calling back for each known key. */
+int model_uint_map(struct rd_record *rec, const struct m_key *keys, size_t nkeys,
+                   uint64_t *values, const char *what, char *msg, size_t msglen)
+{
+    uint32_t n;
+    if (rec->nfields == 0 || mp_read_map(&rec->body, &n) != MP_OK) {
+        snprintf(msg, msglen, "bad %s record: no map of counters", what);
+        return -1;
+    }
+    rec->nfields--;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < nkeys && !mp_match_str(&rec->body, keys[k].key))
+            k++;
+        uint64_t v;
+        if (k == nkeys) {
+            if (mp_skip(&rec->body) != MP_OK || mp_skip(&rec->body) != MP_OK) {
+                snprintf(msg, msglen, "bad %s record: entry %u of %u is damaged", what,
+                         i + 1, n);
+                return -1;
+            }
+        } else if (mp_read_uint(&rec->body, &v) != MP_OK) {
+            snprintf(msg, msglen, "bad %s record: %s is not a uint", what, keys[k].key);
+            return -1;
+        } else {
+            values[keys[k].index] = v;
+        }
+    }
+    return 0;
+}
+
 static int model_thread_end_rec(struct model *m, struct m_process *p,
                                 struct rd_record *rec, char *msg, size_t msglen)
 {
     struct m_thread *t = model_rec_thread(m, p, rec);
-    uint32_t n;
-    if (!t || rec->nfields == 0 || mp_read_map(&rec->body, &n) != MP_OK) {
-        snprintf(msg, msglen, "bad thread-end record");
+    if (!t) {
+        snprintf(msg, msglen, "bad thread-end record: thread is not a uint");
         return -1;
     }
-    static const struct {
-        const char *key;
-        size_t offset;
-    } keys[] = {
-        {CPROF_STAT_ENTERS, offsetof(struct m_stats, enters)},
-        {CPROF_STAT_DROPPED_REENTRANT, offsetof(struct m_stats, dropped_reentrant)},
-        {CPROF_STAT_DROPPED_DEPTH, offsetof(struct m_stats, dropped_depth)},
-        {CPROF_STAT_DROPPED_NODES, offsetof(struct m_stats, dropped_nodes)},
-        {CPROF_STAT_REPAIRED_LONGJMP, offsetof(struct m_stats, repaired_longjmp)},
-        {CPROF_STAT_CLOSED_AT_END, offsetof(struct m_stats, closed_at_end)},
-        {CPROF_STAT_UNMATCHED_EXITS, offsetof(struct m_stats, unmatched_exits)},
-        {CPROF_STAT_LINES_UNMATCHED, offsetof(struct m_stats, lines_unmatched)},
-        {CPROF_STAT_LINES_DROPPED, offsetof(struct m_stats, lines_dropped)},
-        {CPROF_STAT_TRACE_BYTES, offsetof(struct m_stats, trace_bytes)},
-    };
-    for (uint32_t i = 0; i < n; i++) {
-        size_t k = 0;
-        while (k < sizeof keys / sizeof keys[0] && !mp_match_str(&rec->body, keys[k].key))
-            k++;
-        uint64_t v;
-        int bad = k == sizeof keys / sizeof keys[0]
-                      ? mp_skip(&rec->body) != MP_OK || mp_skip(&rec->body) != MP_OK
-                      : mp_read_uint(&rec->body, &v) != MP_OK;
-        if (bad) {
-            snprintf(msg, msglen, "bad thread-end record");
-            return -1;
-        }
-        if (k < sizeof keys / sizeof keys[0])
-            *(uint64_t *)((char *)&t->stats + keys[k].offset) += v;
+#define STAT(key, field)                                                                 \
+    {                                                                                    \
+        key, offsetof(struct m_stats, field) / sizeof(uint64_t)                          \
     }
+    static const struct m_key keys[] = {
+        STAT(CPROF_STAT_ENTERS, enters),
+        STAT(CPROF_STAT_DROPPED_REENTRANT, dropped_reentrant),
+        STAT(CPROF_STAT_DROPPED_DEPTH, dropped_depth),
+        STAT(CPROF_STAT_DROPPED_NODES, dropped_nodes),
+        STAT(CPROF_STAT_REPAIRED_LONGJMP, repaired_longjmp),
+        STAT(CPROF_STAT_CLOSED_AT_END, closed_at_end),
+        STAT(CPROF_STAT_UNMATCHED_EXITS, unmatched_exits),
+        STAT(CPROF_STAT_LINES_UNMATCHED, lines_unmatched),
+        STAT(CPROF_STAT_LINES_DROPPED, lines_dropped),
+        STAT(CPROF_STAT_TRACE_BYTES, trace_bytes),
+    };
+#undef STAT
+    uint64_t v[sizeof(struct m_stats) / sizeof(uint64_t)] = {0};
+    if (model_uint_map(rec, keys, sizeof keys / sizeof *keys, v, "thread-end", msg,
+                       msglen) < 0)
+        return -1;
+    uint64_t *to = (uint64_t *)&t->stats;
+    for (size_t k = 0; k < sizeof v / sizeof *v; k++)
+        to[k] += v[k];
     t->ended = 1;
     if (t->trace)
         model_trace_finish(t);
@@ -356,6 +384,11 @@ static int model_end_rec(struct m_process *p, struct rd_record *rec, char *msg,
     for (uint32_t i = 0; i < n; i++) {
         int bad = 0;
         double tps;
+        int heap_key = model_end_heap_key(p, &rec->body, msg, msglen);
+        if (heap_key < 0)
+            return -1;
+        if (heap_key)
+            continue;
         if (mp_match_str(&rec->body, "reason")) {
             const char *s;
             uint32_t len;
@@ -410,6 +443,10 @@ static int model_record(struct model *m, struct m_process *p, struct rd_record *
         return model_line_rec(m, p, rec, msg, msglen);
     case CPROF_REC_LINE_SITE:
         return model_line_site_rec(m, p, rec, msg, msglen);
+    case CPROF_REC_HEAP:
+        return model_heap_rec(m, p, rec, msg, msglen);
+    case CPROF_REC_FREED:
+        return model_freed_rec(m, p, rec, msg, msglen);
     default:
         return 0; /* a record type from a newer minor version */
     }
@@ -512,107 +549,10 @@ static void model_finish_thread(struct model *m, struct m_thread *t)
     hm_free(&t->children);
 }
 
-static const char *model_basename(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash && slash[1] ? slash + 1 : path;
-}
-
-/* One warning per kind of loss or repair the runtime reported: what the
- * count of each m_stats field means, in the user's terms. */
-static const struct {
-    size_t offset;
-    const char *what;
-} model_stat_texts[] = {
-    {offsetof(struct m_stats, dropped_depth),
-     "calls nested deeper than CPROF_MAX_DEPTH were not recorded"},
-    {offsetof(struct m_stats, dropped_reentrant),
-     "events from signal handlers that interrupted the profiler were not recorded"},
-    {offsetof(struct m_stats, dropped_nodes),
-     "calls past CPROF_MAX_NODES call paths are counted under [node limit]"},
-    {offsetof(struct m_stats, dropped_events), "events were dropped from the trace"},
-    {offsetof(struct m_stats, repaired_longjmp),
-     "frames left by longjmp were closed at the jump (counted as completed calls)"},
-    {offsetof(struct m_stats, closed_at_end),
-     "calls were still running when the data was written (exit() or a signal inside "
-     "them): timed up to that moment"},
-    {offsetof(struct m_stats, unmatched_exits),
-     "function exits matched no call (ignored)"},
-    {offsetof(struct m_stats, cut_open),
-     "calls had not returned where the trace ends: timed up to its last event"},
-    {offsetof(struct m_stats, lines_unmatched),
-     "line hits came from outside a recorded call of their function (counted, not "
-     "timed)"},
-    {offsetof(struct m_stats, lines_dropped),
-     "line hits past the runtime's line table are counted under [line limit]"},
-};
-
-/* The note kinds past the counters. */
-enum { M_NOTE_KILLED = 10, M_NOTE_THREADS_LOST = 11 };
-_Static_assert(sizeof model_stat_texts / sizeof *model_stat_texts == M_NOTE_KILLED,
-               "one note kind per counter");
-_Static_assert(M_NOTE_THREADS_LOST < M_NOTES, "room for every note kind");
-
-/* Adds count occurrences of note kind by process who (detail: what to say
- * of it in the list, e.g. the signal) and rewrites that note's warning. */
-static void model_note(struct model *m, size_t kind, const char *who, uint64_t count)
-{
-    struct m_note *n = &m->notes[kind];
-    if (n->procs < 3)
-        snprintf(n->who[n->procs], sizeof n->who[0], "%s", who);
-    n->procs++;
-    n->total += count;
-    struct strbuf sb = {0};
-    if (n->procs == 1 && kind == M_NOTE_KILLED)
-        sb_printf(&sb, "%s; its data was saved", who);
-    else if (n->procs == 1 && kind == M_NOTE_THREADS_LOST)
-        sb_printf(&sb, "%s: %llu threads could not be profiled", who,
-                  (unsigned long long)n->total);
-    else if (n->procs == 1)
-        sb_printf(&sb, "%s: %llu %s", who, (unsigned long long)n->total,
-                  model_stat_texts[kind].what);
-    else if (kind == M_NOTE_KILLED)
-        sb_printf(&sb, "%zu processes were killed by a signal; their data was saved (",
-                  n->procs);
-    else if (kind == M_NOTE_THREADS_LOST)
-        sb_printf(&sb, "%llu threads could not be profiled, in %zu processes (",
-                  (unsigned long long)n->total, n->procs);
-    else
-        sb_printf(&sb, "%llu %s, in %zu processes (", (unsigned long long)n->total,
-                  model_stat_texts[kind].what, n->procs);
-    for (size_t i = 0; n->procs > 1 && i < n->procs && i < 3; i++)
-        sb_printf(&sb, "%s%s", i ? ", " : "", n->who[i]);
-    if (n->procs > 3)
-        sb_printf(&sb, " and %zu more)", n->procs - 3);
-    else if (n->procs > 1)
-        sb_puts(&sb, ")");
-    if (n->warning) {
-        free(m->warnings.text[n->warning - 1]);
-        m->warnings.text[n->warning - 1] = sb.s;
-    } else {
-        cprof_grow(&m->warnings.text, &m->warnings.cap, m->warnings.count + 1,
-                   sizeof(*m->warnings.text));
-        m->warnings.text[m->warnings.count++] = sb.s;
-        n->warning = m->warnings.count;
-    }
-}
-
-static void model_stat_warnings(struct model *m, struct m_process *p,
-                                const struct m_stats *s)
-{
-    char who[96];
-    snprintf(who, sizeof who, "%s[%llu]", model_basename(p->exe[0] ? p->exe : p->file),
-             (unsigned long long)p->pid);
-    for (size_t i = 0; i < sizeof model_stat_texts / sizeof *model_stat_texts; i++) {
-        uint64_t n = *(const uint64_t *)((const char *)s + model_stat_texts[i].offset);
-        if (n)
-            model_note(m, i, who, n);
-    }
-}
-
 static void model_finish_process(struct model *m, struct m_process *p)
 {
     model_map_functions(m, p);
+    model_heap_finish(m, p);
     model_lines_drop_excluded(p);
     struct m_stats total = {0};
     size_t kept = 0;
@@ -630,6 +570,7 @@ static void model_finish_process(struct model *m, struct m_process *p)
         p->threads[kept++] = t;
     }
     p->nthreads = kept;
+    total.heap_dropped = p->heap_dropped;
     model_stat_warnings(m, p, &total);
 
     int timed = strcmp(p->mode, "count") != 0 && strcmp(p->clock, "none") != 0;
@@ -690,6 +631,7 @@ static struct m_process *model_process_new(const char *name, const struct rd_hea
     p->ppid = h->ppid;
     p->fork_parent = h->fork_parent;
     p->hist_sub_bits = h->hist_sub_bits;
+    p->format_minor = h->major > 1 ? UINT32_MAX : h->minor;
     p->start_ticks = h->start_ticks;
     p->start_unix_ns = h->start_unix_ns;
     p->header_ticks_per_sec = h->ticks_per_sec;

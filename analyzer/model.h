@@ -10,6 +10,11 @@
  * instrumentation) is merged over threads and processes by function, file
  * and line into model.lines, already in nanoseconds (model_lines.c).
  *
+ * Heap data (format 1.2: allocation fields of node records, heap and
+ * freed-owner records, EXT_ALLOC/EXT_FREE trace events) stays on the nodes
+ * and threads it belongs to; what each allocating function left allocated
+ * at the end is worked out per process once it is loaded (model_heap.c).
+ *
  * Times stay in the recording clock's ticks per process; m_process.ns_per_tick
  * converts them. Nothing is symbolized here: views ask sym.h with a
  * function's module path and address.
@@ -24,6 +29,9 @@
 #include "util.h"
 
 #define M_NONE UINT32_MAX
+
+struct mp_in;
+struct rd_record;
 
 /* An ELF object functions live in, merged across processes by path and
  * build id. */
@@ -80,6 +88,33 @@ struct m_node {
     uint64_t completed;            /* calls that completed (min/max/hist cover these) */
     struct m_bucket *hist;
     uint32_t hist_len, hist_cap;
+    /* heap (1.2): allocations and frees made while this node's call was the
+     * innermost one, requested bytes; peak_bytes the highest process heap
+     * in use at an allocation in its subtree (0 when none allocated) */
+    uint64_t alloc_calls, alloc_bytes, free_calls, freed_bytes, peak_bytes;
+};
+
+/* Heap counters of a thread (a CPROF_REC_HEAP record): everything it did,
+ * and the part done with no instrumented call open. */
+struct m_heap {
+    uint64_t alloc_calls, alloc_bytes, free_calls, freed_bytes;
+    uint64_t outside_alloc_calls, outside_alloc_bytes, outside_free_calls,
+        outside_freed_bytes;
+    uint64_t owners_lost_calls, owners_lost_bytes; /* written only when not 0 */
+};
+
+/* A CPROF_REC_FREED record, kept until the process is finished: blocks
+ * thread `thread` freed that thread owner_thread allocated under owner (a
+ * node id, or a trace function index; 0 outside calls). */
+struct m_freed {
+    uint32_t thread, owner_thread;
+    uint64_t owner, free_calls, freed_bytes;
+};
+
+/* What one allocating function of a process left allocated at the end. */
+struct m_leak {
+    uint32_t func; /* model.funcs index */
+    uint64_t blocks, bytes;
 };
 
 /* Counters a thread's runtime reported (CPROF_STAT_*) plus what the model
@@ -87,10 +122,12 @@ struct m_node {
 struct m_stats {
     uint64_t enters, dropped_reentrant, dropped_depth, dropped_nodes;
     uint64_t repaired_longjmp, closed_at_end, unmatched_exits, trace_bytes;
-    uint64_t lines_unmatched; /* line events outside a call of their function */
-    uint64_t lines_dropped;   /* line hits counted under [line limit] */
-    uint64_t dropped_events;  /* trace DROP events */
-    uint64_t cut_open;        /* frames open when a cut-short trace ended */
+    uint64_t lines_unmatched;  /* line events outside a call of their function */
+    uint64_t lines_dropped;    /* line hits counted under [line limit] */
+    uint64_t dropped_events;   /* trace DROP events */
+    uint64_t cut_open;         /* frames open when a cut-short trace ended */
+    uint64_t heap_dropped;     /* allocation calls counted for no thread (end record) */
+    uint64_t heap_owners_lost; /* frees whose allocating owner was not recorded */
 };
 
 struct m_trace_state;
@@ -112,6 +149,9 @@ struct m_thread {
     struct m_trace_state *trace;
     uint32_t *line_sites; /* trace line site index -> local fn; M_NONE: undefined */
     size_t nline_sites;
+    struct m_heap heap;        /* its heap record, or what the trace replay saw */
+    struct m_heap heap_replay; /* what the trace replay saw */
+    int heap_seen;             /* a heap record was read */
 };
 
 struct m_proc_module {
@@ -158,6 +198,22 @@ struct m_process {
     size_t nthreads, threads_cap;
     struct m_proc_line *lines;
     size_t nlines, lines_cap;
+    unsigned format_minor;
+    /* heap (1.2). has_heap: the file holds heap figures (a 1.1 file, or a
+     * runtime that did not record them, has none: its zeros mean nothing) */
+    int has_heap;
+    uint64_t heap_in_use, heap_peak, heap_blocks, peak_rss, foreign_frees;
+    uint64_t heap_dropped; /* allocation calls counted for no thread */
+    int end_heap;          /* the end record had the heap keys */
+    struct m_freed *freed;
+    size_t nfreed, freed_cap;
+    /* after loading: per allocating function, what was left allocated */
+    struct m_leak *leaks;
+    size_t nleaks;
+    /* left allocated by the included threads outside instrumented calls,
+     * and frees of blocks whose allocating call was not recorded */
+    uint64_t outside_leak_blocks, outside_leak_bytes;
+    uint64_t unresolved_free_calls, unresolved_freed_bytes;
 };
 
 /* What to load: 0 means everything. */
@@ -169,7 +225,7 @@ struct m_filter {
 /* One kind of runtime report (a counter, a death by signal) summed over
  * processes, so that a test suite's hundreds of runs give one warning
  * each, not hundreds. */
-#define M_NOTES 12
+#define M_NOTES 14
 struct m_note {
     uint64_t total;  /* the counter summed over processes */
     size_t procs;    /* processes that reported it */
@@ -197,6 +253,7 @@ struct model {
     size_t nlines, lines_cap;
     struct hashmap line_index; /* func << 32 | line -> first m_line */
     struct m_strings strings;
+    int heap; /* some process has heap data (format 1.2) */
 };
 
 void model_init(struct model *m);
@@ -222,6 +279,16 @@ int model_load_mem(struct model *m, const char *name, const void *data, size_t l
  */
 int model_load_path(struct model *m, const char *path);
 
+/* Warnings of the runtime's reports (model_notes.c): the kinds past the
+ * thread counters; model_note adds count occurrences of a kind by process
+ * who and rewrites that kind's warning; model_stat_warnings adds a
+ * process's counters. */
+enum { M_NOTE_KILLED = 12, M_NOTE_THREADS_LOST = 13 };
+void model_note(struct model *m, size_t kind, const char *who, uint64_t count);
+void model_stat_warnings(struct model *m, struct m_process *p, const struct m_stats *s);
+/* The last component of path. */
+const char *model_basename(const char *path);
+
 /* Helpers for the loaders (model.c, model_trace.c). */
 struct m_thread *model_thread(struct m_process *p, uint32_t serial);
 uint32_t model_local_fn(struct m_process *p, uint64_t addr);
@@ -232,14 +299,25 @@ void model_index_set(uint32_t **table, size_t *len, uint64_t index, uint32_t val
 struct m_node *model_node_new(struct m_thread *t, uint32_t parent, uint32_t local_fn,
                               uint32_t *index);
 void model_hist_add(struct m_node *n, uint32_t bucket, uint64_t count);
+/* A map of uint counters (the last field of thread-end and heap records):
+ * the value of keys[i].key goes to values[keys[i].index]; other keys are
+ * skipped. Returns 0, or -1 with msg naming the bad entry. */
+struct m_key {
+    const char *key;
+    size_t index;
+};
+int model_uint_map(struct rd_record *rec, const struct m_key *keys, size_t nkeys,
+                   uint64_t *values, const char *what, char *msg, size_t msglen);
 /* Trace records: replay [thread, base_ticks, events] into the thread's
  * tree. Returns 0, or -1 with msg set when the chunk is malformed. */
-struct rd_record;
 int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *rec,
                       char *msg, size_t msglen);
 /* Ends a thread's replay: frames still open are closed at the last event. */
 void model_trace_finish(struct m_thread *t);
 void model_trace_free(struct m_thread *t);
+/* The process-local function of trace function index index of thread t,
+ * M_NONE when none was defined. */
+uint32_t model_trace_fn(const struct m_thread *t, uint64_t index);
 
 /* Line records (model_lines.c). [8, ...] into the process's list and
  * [9, ...] into the thread's site table; each returns 0, or -1 with msg
@@ -255,6 +333,37 @@ int model_line_site_defined(const struct m_thread *t, uint64_t site);
  * known, adds the rest to model.lines. */
 void model_lines_drop_excluded(struct m_process *p);
 void model_lines_merge(struct model *m, struct m_process *p);
+/* Heap records (model_heap.c): [10, ...] into the thread's totals and
+ * [11, ...] into the process's list; each returns 0, or -1 with msg naming
+ * the field that was wrong. model_node_heap reads the five heap fields
+ * that follow a 1.2 node record's histogram. */
+int model_heap_rec(struct model *m, struct m_process *p, struct rd_record *rec, char *msg,
+                   size_t msglen);
+int model_freed_rec(struct model *m, struct m_process *p, struct rd_record *rec,
+                    char *msg, size_t msglen);
+int model_node_heap(struct m_node *n, uint64_t id, struct rd_record *rec, char *msg,
+                    size_t msglen);
+/* One end-record key if it is a heap key: 1 when it was (read into p), 0
+ * when it is another key (nothing read), -1 when its value is bad. */
+int model_end_heap_key(struct m_process *p, struct mp_in *in, char *msg, size_t msglen);
+/* Once the process's functions are mapped and before its threads are
+ * finished: propagates trace peaks up the trees, settles thread totals and
+ * works out the process's leaks. Frees the freed-owner list. */
+void model_heap_finish(struct model *m, struct m_process *p);
+/* Process-wide heap totals, summed over the processes with heap data
+ * (peaks: the largest). */
+struct m_heap_totals {
+    size_t procs;                         /* processes with heap data */
+    struct m_heap heap;                   /* summed over their threads */
+    uint64_t peak_bytes;                  /* largest heap_peak */
+    uint64_t peak_rss_bytes;              /* largest peak_rss */
+    uint64_t leaked_bytes, leaked_blocks; /* end records' heap_in_use, heap_blocks */
+    uint64_t foreign_frees;
+    uint64_t func_leaked_bytes, func_leaked_blocks; /* the part by functions */
+    uint64_t outside_leaked_bytes, outside_leaked_blocks;
+};
+void model_heap_totals(const struct model *m, struct m_heap_totals *out);
+
 /* The interned copy of the n bytes at s. */
 const char *model_intern(struct model *m, const char *s, size_t n);
 void model_lines_free(struct model *m);

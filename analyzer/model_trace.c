@@ -9,7 +9,10 @@
  * the node's total, min, max and histogram; a frame inherited from before a
  * fork or still open at the end adds time only. LINE events are checked and
  * skipped: the runtime writes a trace's line data as line records too
- * (model_lines.c).
+ * (model_lines.c). EXT_ALLOC and EXT_FREE events (1.2) count on the
+ * innermost open call's node, or on the thread's outside-calls totals when
+ * none is open; an allocation's heap operand raises that node's peak
+ * (model_heap.c propagates peaks up the tree).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,12 +93,49 @@ static int tr_define(struct m_process *p, struct m_trace_state *s, uint64_t inde
     return 0;
 }
 
+/* One EXT_ALLOC (alloc set) or EXT_FREE event of bytes, the process heap
+ * in use being heap after it. */
+static void tr_heap(struct m_thread *t, int alloc, uint64_t bytes, uint64_t heap)
+{
+    struct m_trace_state *s = t->trace;
+    struct m_heap *h = &t->heap_replay;
+    t->proc->has_heap = 1;
+    if (alloc) {
+        h->alloc_calls++;
+        h->alloc_bytes += bytes;
+    } else {
+        h->free_calls++;
+        h->freed_bytes += bytes;
+    }
+    if (!s->depth) {
+        if (alloc) {
+            h->outside_alloc_calls++;
+            h->outside_alloc_bytes += bytes;
+        } else {
+            h->outside_free_calls++;
+            h->outside_freed_bytes += bytes;
+        }
+        return;
+    }
+    struct m_node *n = &t->nodes[s->stack[s->depth - 1].node];
+    if (alloc) {
+        n->alloc_calls++;
+        n->alloc_bytes += bytes;
+        if (heap > n->peak_bytes)
+            n->peak_bytes = heap;
+    } else {
+        n->free_calls++;
+        n->freed_bytes += bytes;
+    }
+}
+
 /* The events array of one chunk, read uint by uint. */
 struct tr_events {
     struct mp_in *in;
     uint32_t left;      /* elements of the array not read yet */
     uint64_t bad_site;  /* a LINE event's undefined site index ... */
     int bad_site_found; /* ... when one was found */
+    const char *what;   /* a malformed event's description, when known */
 };
 
 static int tr_uint(struct tr_events *ev, uint64_t *v)
@@ -135,8 +175,20 @@ static int tr_ext(struct m_thread *t, struct tr_events *ev, uint64_t code)
             return -1;
         t->stats.dropped_events += a;
         return 0;
+    case CPROF_EXT_ALLOC:
+    case CPROF_EXT_FREE:
+        if (tr_uint(ev, &a) || tr_uint(ev, &b)) {
+            ev->what = code == CPROF_EXT_ALLOC
+                           ? "EXT_ALLOC event without its bytes and heap operands"
+                           : "EXT_FREE event without its bytes and heap operands";
+            return -1;
+        }
+        tr_heap(t, code == CPROF_EXT_ALLOC, a, b);
+        return 0;
     default:
-        return -1; /* its operands cannot be skipped without knowing it */
+        /* its operands cannot be skipped without knowing it */
+        ev->what = "EXT event of an unknown code (written by a newer cprof?)";
+        return -1;
     }
 }
 
@@ -199,7 +251,7 @@ int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *re
     if (!t->trace)
         t->trace = cprof_xcalloc(1, sizeof(*t->trace));
     t->trace->now = base;
-    struct tr_events ev = {&rec->body, count, 0, 0};
+    struct tr_events ev = {&rec->body, count, 0, 0, NULL};
     while (ev.left) {
         uint32_t at = count - ev.left;
         if (tr_event(t, &ev) == 0)
@@ -211,8 +263,8 @@ int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *re
                      at, t->serial, (unsigned long long)ev.bad_site);
         else
             snprintf(msg, msglen,
-                     "bad event at element %u of the trace chunk of thread %u", at,
-                     t->serial);
+                     "bad event at element %u of the trace chunk of thread %u%s%s", at,
+                     t->serial, ev.what ? ": " : "", ev.what ? ev.what : "");
         return -1;
     }
     return 0;
@@ -236,4 +288,12 @@ void model_trace_free(struct m_thread *t)
     free(t->trace->stack);
     free(t->trace);
     t->trace = NULL;
+}
+
+uint32_t model_trace_fn(const struct m_thread *t, uint64_t index)
+{
+    uint32_t local_fn;
+    if (!t->trace || tr_index(t->trace, index, &local_fn) < 0)
+        return M_NONE;
+    return local_fn;
 }

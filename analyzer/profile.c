@@ -11,12 +11,56 @@
 
 #include "util.h"
 
+/* Each node's subtree heap sums (the node included), for inclusive figures. */
+struct pf_subtree {
+    uint64_t alloc_calls, alloc_bytes, free_calls, freed_bytes;
+};
+
+static struct pf_subtree *profile_subtrees(const struct m_thread *t)
+{
+    struct pf_subtree *sub = cprof_xcalloc(t->nnodes, sizeof(*sub));
+    /* a parent's index is below its children's: one backward pass */
+    for (size_t i = t->nnodes; i-- > 1;) {
+        const struct m_node *n = &t->nodes[i];
+        sub[i].alloc_calls += n->alloc_calls;
+        sub[i].alloc_bytes += n->alloc_bytes;
+        sub[i].free_calls += n->free_calls;
+        sub[i].freed_bytes += n->freed_bytes;
+        struct pf_subtree *up = &sub[n->parent];
+        up->alloc_calls += sub[i].alloc_calls;
+        up->alloc_bytes += sub[i].alloc_bytes;
+        up->free_calls += sub[i].free_calls;
+        up->freed_bytes += sub[i].freed_bytes;
+    }
+    return sub;
+}
+
+/* Adds one node's heap figures to its function's row; outermost says no
+ * ancestor belongs to the same function. */
+static void profile_heap(struct pf_row *row, const struct m_node *n,
+                         const struct pf_subtree *sub, int outermost)
+{
+    row->alloc_calls += n->alloc_calls;
+    row->alloc_bytes += n->alloc_bytes;
+    row->free_calls += n->free_calls;
+    row->freed_bytes += n->freed_bytes;
+    if (n->peak_bytes > row->peak_bytes)
+        row->peak_bytes = n->peak_bytes;
+    if (!outermost)
+        return;
+    row->total_alloc_calls += sub->alloc_calls;
+    row->total_alloc_bytes += sub->alloc_bytes;
+    row->total_free_calls += sub->free_calls;
+    row->total_freed_bytes += sub->freed_bytes;
+}
+
 /* Adds one thread's tree to rows (indexed by function); on_path is zero on
  * entry and on return. */
 static void profile_thread(const struct m_thread *t, struct pf_row *rows,
                            uint32_t *on_path)
 {
     double scale = t->proc->ns_per_tick;
+    struct pf_subtree *sub = t->proc->has_heap ? profile_subtrees(t) : NULL;
     /* an explicit stack: (node, leaving) so deep recursion needs no C stack */
     struct visit {
         uint32_t node;
@@ -44,6 +88,8 @@ static void profile_thread(const struct m_thread *t, struct pf_row *rows,
             row->self_ns += (double)(n->incl_ticks - child_ticks) * scale;
         if (!on_path[n->func])
             row->total_ns += (double)n->incl_ticks * scale;
+        if (sub)
+            profile_heap(row, n, &sub[v.node], !on_path[n->func]);
         if (n->completed) {
             double lo = (double)n->min_ticks * scale, hi = (double)n->max_ticks * scale;
             if (!row->completed || lo < row->min_ns)
@@ -61,6 +107,7 @@ static void profile_thread(const struct m_thread *t, struct pf_row *rows,
         }
     }
     free(stack);
+    free(sub);
 }
 
 static void profile_name(const struct model *m, struct sym_cache *syms, struct profile *p,
@@ -103,6 +150,13 @@ void profile_build(const struct model *m, struct sym_cache *syms, struct profile
         for (size_t k = 0; k < m->procs[i]->nthreads; k++)
             profile_thread(m->procs[i]->threads[k], rows, on_path);
     free(on_path);
+    out->heap = m->heap;
+    for (size_t i = 0; i < m->nprocs; i++)
+        for (size_t k = 0; k < m->procs[i]->nleaks; k++) {
+            const struct m_leak *l = &m->procs[i]->leaks[k];
+            rows[l->func].leaked_blocks += l->blocks;
+            rows[l->func].leaked_bytes += l->bytes;
+        }
     size_t kept = 0;
     for (size_t f = 0; f < m->nfuncs; f++) {
         if (!rows[f].calls && rows[f].total_ns <= 0 && rows[f].self_ns <= 0)
@@ -131,6 +185,15 @@ static const char *const profile_key_names[] = {
     [PF_SORT_MAX] = "max",
     [PF_SORT_NAME] = "name",
     [PF_SORT_FILE] = "file",
+    [PF_SORT_ALLOC] = "alloc",
+    [PF_SORT_SELF_ALLOC] = "self_alloc",
+    [PF_SORT_ALLOC_CALLS] = "alloc_calls",
+    [PF_SORT_FREE_CALLS] = "free_calls",
+    [PF_SORT_FREED] = "freed",
+    [PF_SORT_DELTA] = "delta",
+    [PF_SORT_SELF_DELTA] = "self_delta",
+    [PF_SORT_PEAK] = "peak",
+    [PF_SORT_LEAKED] = "leaked",
 };
 
 int profile_sort_key(const char *name, enum pf_sort *key)
@@ -142,6 +205,31 @@ int profile_sort_key(const char *name, enum pf_sort *key)
         }
     }
     return -1;
+}
+
+const char *profile_sort_what(enum pf_sort key)
+{
+    static const char *const what[] = {
+        [PF_SORT_SELF] = "self time",
+        [PF_SORT_TOTAL] = "total time",
+        [PF_SORT_CALLS] = "calls",
+        [PF_SORT_SELF_PER_CALL] = "self time per call",
+        [PF_SORT_TOTAL_PER_CALL] = "total time per call",
+        [PF_SORT_MIN] = "fastest call",
+        [PF_SORT_MAX] = "slowest call",
+        [PF_SORT_NAME] = "name",
+        [PF_SORT_FILE] = "file",
+        [PF_SORT_ALLOC] = "bytes allocated, callees included",
+        [PF_SORT_SELF_ALLOC] = "bytes allocated in the function itself",
+        [PF_SORT_ALLOC_CALLS] = "allocation calls",
+        [PF_SORT_FREE_CALLS] = "free calls",
+        [PF_SORT_FREED] = "bytes freed",
+        [PF_SORT_DELTA] = "net heap change, callees included",
+        [PF_SORT_SELF_DELTA] = "net heap change in the function itself",
+        [PF_SORT_PEAK] = "peak heap while running",
+        [PF_SORT_LEAKED] = "bytes still allocated at exit",
+    };
+    return what[key];
 }
 
 static double profile_per_call(double ns, uint64_t calls)
@@ -166,6 +254,24 @@ static double profile_value(const struct pf_row *r, enum pf_sort key)
         return r->completed ? r->min_ns : -1;
     case PF_SORT_MAX:
         return r->completed ? r->max_ns : -1;
+    case PF_SORT_ALLOC:
+        return (double)r->total_alloc_bytes;
+    case PF_SORT_SELF_ALLOC:
+        return (double)r->alloc_bytes;
+    case PF_SORT_ALLOC_CALLS:
+        return (double)r->alloc_calls;
+    case PF_SORT_FREE_CALLS:
+        return (double)r->free_calls;
+    case PF_SORT_FREED:
+        return (double)r->freed_bytes;
+    case PF_SORT_DELTA:
+        return pf_delta(r->total_alloc_bytes, r->total_freed_bytes);
+    case PF_SORT_SELF_DELTA:
+        return pf_delta(r->alloc_bytes, r->freed_bytes);
+    case PF_SORT_PEAK:
+        return (double)r->peak_bytes;
+    case PF_SORT_LEAKED:
+        return (double)r->leaked_bytes;
     default:
         return 0;
     }

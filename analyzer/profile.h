@@ -4,6 +4,11 @@
  * and process in the model. Inclusive time counts a recursive function's
  * outermost activation only (as cProfile does), so a function's total never
  * exceeds the time it was really on the stack.
+ *
+ * Heap figures (format 1.2) follow the same rules: self counts are what the
+ * function did while it was the innermost call, totals sum the subtrees of
+ * its outermost activations, the peak is the largest of its nodes' peaks,
+ * and leaks are what it allocated that no thread freed.
  */
 #ifndef CPROF_PROFILE_H
 #define CPROF_PROFILE_H
@@ -25,7 +30,19 @@ struct pf_row {
     double self_ns, total_ns;
     double min_ns, max_ns; /* valid when completed > 0 */
     double self_pct;       /* share of all self time, 0..100 */
+    /* heap (meaningful when profile.heap): self, then inclusive */
+    uint64_t alloc_calls, alloc_bytes, free_calls, freed_bytes;
+    uint64_t total_alloc_calls, total_alloc_bytes, total_free_calls, total_freed_bytes;
+    uint64_t peak_bytes;                  /* highest heap in use while it ran */
+    uint64_t leaked_blocks, leaked_bytes; /* allocated here, never freed */
 };
+
+/* Net heap change in bytes: allocated less freed (negative: it freed more
+ * than it allocated). */
+static inline double pf_delta(uint64_t allocated, uint64_t freed)
+{
+    return (double)allocated - (double)freed;
+}
 
 struct profile {
     struct pf_row *rows;
@@ -33,6 +50,7 @@ struct profile {
     uint64_t total_calls;
     double total_self_ns;
     int timed;    /* times are known (not only count-mode data) */
+    int heap;     /* some process has heap data (format 1.2) */
     char **owned; /* names made up here for functions without a module */
     size_t nowned, owned_cap;
 };
@@ -47,6 +65,16 @@ enum pf_sort {
     PF_SORT_MAX,
     PF_SORT_NAME,
     PF_SORT_FILE,
+    /* heap keys (cprof heap) */
+    PF_SORT_ALLOC,      /* bytes allocated, inclusive */
+    PF_SORT_SELF_ALLOC, /* bytes allocated, self */
+    PF_SORT_ALLOC_CALLS,
+    PF_SORT_FREE_CALLS,
+    PF_SORT_FREED,
+    PF_SORT_DELTA, /* net change, inclusive */
+    PF_SORT_SELF_DELTA,
+    PF_SORT_PEAK,
+    PF_SORT_LEAKED,
 };
 
 /* Builds the table; functions with neither calls nor time are left out.
@@ -57,6 +85,8 @@ void profile_build(const struct model *m, struct sym_cache *syms, struct profile
  * files; ties go by name, file, line. Returns -1 for an unknown key name. */
 int profile_sort_key(const char *name, enum pf_sort *key);
 void profile_sort(struct profile *p, enum pf_sort key);
+/* What key orders by, for a title: "self time", "bytes freed", ... */
+const char *profile_sort_what(enum pf_sort key);
 void profile_free(struct profile *p);
 
 #endif

@@ -2,6 +2,7 @@
 # The overhead benchmark: what profiling adds per call, side by side.
 #
 #   bench/overhead.sh [BUILD_DIR] [--runs N] [--fib N] [--mix N] [--lines N]
+#                     [--alloc N]
 #
 # Builds bench/calls.c with clang -O2 in these variants and times each run
 # (best of N, wall clock):
@@ -25,6 +26,12 @@
 # the time added per line event over the empty build, target <= 15 ns in
 # every mode.
 #
+# Then the malloc interposition (issue 4): bench/alloc.c makes 2*N+64
+# calls of malloc and free of mixed sizes inside one instrumented
+# function, built as plain, empty (instrumented, do-nothing hooks, libc's
+# malloc) and cprof in the three modes; the time added per allocation call
+# over the empty build, target <= 40 ns in every mode.
+#
 # Exit status 0 whatever the figures (this is a report); non-zero only when
 # something could not be built or run.
 set -euo pipefail
@@ -34,13 +41,15 @@ runs=5
 fib_n=32
 mix_n=3000
 lines_n=10000000
+alloc_n=5000000
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --fib) fib_n=$2; shift 2 ;;
     --mix) mix_n=$2; shift 2 ;;
     --lines) lines_n=$2; shift 2 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    --alloc) alloc_n=$2; shift 2 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     -*) echo "overhead: unknown option $1" >&2; exit 1 ;;
     *) build=$(realpath "$1"); shift ;;
   esac
@@ -68,6 +77,11 @@ lsrc=$repo/bench/lines.c
   "$lsrc" -L"$work" -Wl,-rpath,"$work" -lempty
 "$cc" -O2 -finstrument-functions -DCPROF_BENCH_LINES -I"$repo/common" -o "$work/lines-cprof" \
   "$lsrc" -L"$rt" -Wl,-rpath,"$rt" -Wl,--no-as-needed -lcprof-rt
+asrc=$repo/bench/alloc.c
+"$cc" -O2 -o "$work/alloc-plain" "$asrc"
+"$cc" -O2 -finstrument-functions -o "$work/alloc-empty" "$asrc" -L"$work" -Wl,-rpath,"$work" -lempty
+"$cc" -O2 -finstrument-functions -o "$work/alloc-cprof" "$asrc" -L"$rt" -Wl,-rpath,"$rt" \
+  -Wl,--no-as-needed -lcprof-rt
 have_uftrace=0
 command -v uftrace >/dev/null && have_uftrace=1
 
@@ -88,23 +102,16 @@ print_row() {
 # best_of VARIANT WORKLOAD N: prints the best wall time in ns; leaves the
 # last run's output in $work/out and its data in $work/data.
 best_of() {
-  local variant=$1 workload=$2 n=$3 best=0 t0 t1 i
+  local variant=$1 workload=$2 n=$3 best=0 t0 t1 i prefix=
+  # alloc and lines have builds of their own: alloc-plain, lines-cprof, ...
+  case $workload in alloc | lines) prefix=$workload- ;; esac
   for ((i = 0; i < runs; i++)); do
     rm -rf "$work/data"
     t0=$(now_ns)
     case $variant in
-      plain|empty)
-        if [ "$workload" = lines ]; then
-          "$work/lines-$variant" "$workload" "$n" >"$work/out"
-        else
-          "$work/$variant" "$workload" "$n" >"$work/out"
-        fi ;;
-      summary|trace|count)
-        if [ "$workload" = lines ]; then
-          CPROF_DIR=$work/data CPROF_MODE=$variant "$work/lines-cprof" "$workload" "$n" >"$work/out"
-        else
-          CPROF_DIR=$work/data CPROF_MODE=$variant "$work/cprof" "$workload" "$n" >"$work/out"
-        fi ;;
+      plain | empty) "$work/$prefix$variant" "$workload" "$n" >"$work/out" ;;
+      summary | trace | count)
+        CPROF_DIR=$work/data CPROF_MODE=$variant "$work/${prefix}cprof" "$workload" "$n" >"$work/out" ;;
       uftrace) uftrace record -d "$work/data" "$work/empty" "$workload" "$n" >"$work/out" ;;
     esac
     t1=$(now_ns)
@@ -160,31 +167,39 @@ for workload in fib mix; do
   unset t
 done
 
+# event_table WORKLOAD N WHAT UNIT TARGET TITLE: the time added per event
+# (WHAT: how the program's output names its events, e.g. "line events";
+# UNIT: the column's unit) over the empty hooks and over plain, in each
+# mode, against TARGET ns. The empty-hook build tells how many events a run
+# makes.
+event_table() {
+  local workload=$1 n=$2 what=$3 unit=$4 target_ns=$5 title=$6 events v got bytes over_empty over_plain
+  local -A t=()
+  best_of empty "$workload" "$n" >/dev/null
+  events=$(sed -n "s/.*, \([0-9]*\) $what\$/\1/p" "$work/out")
+  echo
+  echo "== $workload $n: $events $title"
+  printf '%-9s %11s %14s %14s %12s  %s\n' variant "best (ms)" "ns/$unit>empty" "ns/$unit>plain" \
+    "bytes/event" target
+  for v in plain empty summary trace count; do
+    t[$v]=$(best_of "$v" "$workload" "$n")
+    got=$(sed -n "s/.*, \([0-9]*\) $what\$/\1/p" "$work/out")
+    [ "$got" = "$events" ] || { echo "overhead: $v made $got $what, expected $events" >&2; exit 1; }
+    bytes=-
+    [ "$v" = trace ] && bytes=$(data_bytes_per "$events")
+    over_empty=-
+    over_plain=-
+    [ "$v" != plain ] && [ "$v" != empty ] && over_empty=$(per_unit "${t[$v]}" "${t[empty]}" "$events")
+    [ "$v" != plain ] && over_plain=$(per_unit "${t[$v]}" "${t[plain]}" "$events")
+    target=
+    case $v in
+      summary | trace | count) target="<= $target_ns ns/$unit: $(verdict "$over_empty" '<=' "$target_ns")" ;;
+    esac
+    print_row "$v" "${t[$v]}" "$over_empty" "$over_plain" "$bytes" "$target"
+  done
+}
+
 # The line hook: time added per line event over the empty hooks.
-n=$lines_n
-"$work/lines-empty" lines "$n" >"$work/out"
-events=$(sed -n 's/.*, \([0-9]*\) line events$/\1/p' "$work/out")
-echo
-echo "== lines $n: $events line events (one call of an instrumented function)"
-printf '%-9s %11s %14s %14s %12s  %s\n' variant "best (ms)" "ns/line>empty" "ns/line>plain" "bytes/event" target
-declare -A t=()
-for v in plain empty summary trace count; do
-  t[$v]=$(best_of "$v" lines "$n")
-  got=$(sed -n 's/.*, \([0-9]*\) line events$/\1/p' "$work/out")
-  [ "$got" = "$events" ] || { echo "overhead: $v made $got line events, expected $events" >&2; exit 1; }
-  bytes=-
-  [ "$v" = trace ] && bytes=$(data_bytes_per "$events")
-  over_empty=-
-  over_plain=-
-  if [ "$v" != plain ] && [ "$v" != empty ]; then
-    over_empty=$(per_unit "${t[$v]}" "${t[empty]}" "$events")
-  fi
-  if [ "$v" != plain ]; then
-    over_plain=$(per_unit "${t[$v]}" "${t[plain]}" "$events")
-  fi
-  target=
-  case $v in
-    summary|trace|count) target="<= 15 ns/line: $(verdict "$over_empty" '<=' 15)" ;;
-  esac
-  print_row "$v" "${t[$v]}" "$over_empty" "$over_plain" "$bytes" "$target"
-done
+event_table lines "$lines_n" "line events" line 15 "line events (one call of an instrumented function)"
+# The malloc interposition: time added per call of the malloc family.
+event_table alloc "$alloc_n" "allocation calls" alloc 40 "calls of malloc and free (in one instrumented call)"

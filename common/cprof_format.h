@@ -18,13 +18,16 @@
  *   1.1  line data of functions built with line instrumentation
  *        (cprof-cc --cprof-lines): line records (every mode), line site
  *        records and LINE events (trace mode).
+ *   1.2  heap: allocation fields at the end of node records, heap and
+ *        freed-owner records, heap keys of the end record, EXT_ALLOC and
+ *        EXT_FREE trace events.
  */
 #ifndef CPROF_FORMAT_H
 #define CPROF_FORMAT_H
 
 #define CPROF_MAGIC "cprof"
 #define CPROF_FORMAT_MAJOR 1
-#define CPROF_FORMAT_MINOR 1
+#define CPROF_FORMAT_MINOR 2
 #define CPROF_FILE_SUFFIX ".cprof"
 
 /*
@@ -64,7 +67,16 @@ enum cprof_rec {
      * min/max are per-call inclusive ticks of calls that exited (0 when
      * none did). hist is a flat array [bucket, count, bucket, count, ...]
      * of the per-call inclusive ticks, buckets as cprof_hist_bucket(). In
-     * count mode the tick fields are 0 and hist is empty. */
+     * count mode the tick fields are 0 and hist is empty.
+     * Since 1.2 five more elements follow hist:
+     *   alloc_calls, alloc_bytes, free_calls, freed_bytes, peak_bytes
+     * allocation calls made while this node's call was the innermost
+     * instrumented call (self), with the bytes they requested; frees made
+     * likewise, with the requested size of the blocks they freed; and the
+     * highest process heap in use (requested bytes of live blocks) seen at
+     * an allocation made while this node's call or one of its callees ran
+     * (0 when none allocated). Every mode (heap figures need no clock). See
+     * CPROF_REC_HEAP for what counts as an allocation. */
     CPROF_REC_NODE = 3,
     /* [4, thread, base_ticks, events]: a chunk of one thread's trace.
      * events is an array of uints, read as tokens; see CPROF_EV_*. A
@@ -85,6 +97,21 @@ enum cprof_rec {
      *   "ticks_per_sec" float the calibrated tick rate over the whole run
      *   "threads"       uint  threads seen
      *   "threads_lost"  uint  threads that could not be profiled
+     * and since 1.2:
+     *   "heap_in_use"   uint  requested bytes of blocks live at the end
+     *   "heap_peak"     uint  the highest heap_in_use during the run
+     *   "heap_blocks"   uint  blocks live at the end
+     *   "peak_rss"      uint  peak resident set size, bytes (getrusage)
+     *   "foreign_frees" uint  frees and reallocs of blocks cprof did not
+     *                         allocate (passed on to libc, not counted)
+     *   "heap_dropped"  uint  allocation and free calls counted for no
+     *                         thread (made while the runtime was busy on
+     *                         the thread, before it started, or after the
+     *                         thread's data was written); the heap_* keys
+     *                         above include them
+     * The heap keys are absent when the process's heap was not tracked
+     * (its malloc was not cprof's: ASan, another allocator, static glibc);
+     * the file then has no heap records either.
      * A file without it was cut short (killed, crashed in the writer). */
     CPROF_REC_END = 7,
     /* [8, thread, fn, func, file, line, hits, time_ticks, self_ticks]: one
@@ -101,6 +128,35 @@ enum cprof_rec {
      * the thread's trace (trace mode), before the first chunk that uses it.
      * Fields as in CPROF_REC_LINE. */
     CPROF_REC_LINE_SITE = 9,
+    /* [10, thread, stats]: the thread's heap totals (every mode, since 1.2),
+     * a map of uints:
+     *   "alloc_calls", "alloc_bytes", "free_calls", "freed_bytes"
+     *                   everything the thread did
+     *   "outside_alloc_calls", "outside_alloc_bytes", "outside_free_calls",
+     *   "outside_freed_bytes"
+     *                   the part done with no instrumented call open
+     * Allocation calls: malloc, calloc, realloc, reallocarray,
+     * posix_memalign, aligned_alloc, memalign, valloc, pvalloc (and the
+     * libc functions that allocate through them, strdup and the like);
+     * bytes are the requested sizes (calloc: n * size). A realloc of a live
+     * block counts as a free of the old block and an allocation of the new
+     * one; realloc(NULL, n) is an allocation, realloc(p, 0) a free. A free
+     * of NULL or of a block cprof did not allocate is not counted.
+     *   "owners_lost_calls", "owners_lost_bytes"
+     *                   present when not 0: frees counted above whose
+     *                   owner has no CPROF_REC_FREED record (the thread's
+     *                   table of owners could not grow) */
+    CPROF_REC_HEAP = 10,
+    /* [11, thread, owner_thread, owner, free_calls, freed_bytes]: blocks the
+     * thread freed (or reallocated) that were allocated by thread
+     * owner_thread of this process while owner was its innermost call:
+     * owner is a node id in summary and count modes, a function index in
+     * trace mode, 0 when no instrumented call was open. owner_thread 0:
+     * blocks allocated before a fork, by the parent process, or counted
+     * for no thread (the end record's heap_dropped; owner 0). Since 1.2.
+     * What a node or function allocated less what all threads freed of it
+     * is what it left allocated at the end (leaks). */
+    CPROF_REC_FREED = 11,
 };
 
 /*
@@ -170,6 +226,13 @@ enum cprof_ext {
     CPROF_EXT_UNWIND = 3,
     /* EXT_DROP n: n events were dropped here (re-entrancy, depth limit) */
     CPROF_EXT_DROP = 4,
+    /* EXT_ALLOC bytes heap: the innermost open call (none: outside calls)
+     * allocated a block of bytes; heap is the process heap in use after it.
+     * Since 1.2. */
+    CPROF_EXT_ALLOC = 5,
+    /* EXT_FREE bytes heap: the innermost open call freed a block of bytes;
+     * heap as for EXT_ALLOC. Since 1.2. */
+    CPROF_EXT_FREE = 6,
 };
 /* The function address of the node that holds calls made after a thread ran
  * out of nodes (see CPROF_STAT_DROPPED_NODES). */

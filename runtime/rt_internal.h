@@ -65,6 +65,12 @@ struct rt_node {
     uint32_t id, parent;
     uint64_t open_extra; /* writer scratch: time of the open call, if any */
     uint32_t keep;       /* writer scratch: the subtree holds data */
+    /* heap (rt_heap.c): allocation and free calls made while this node's
+     * call was the innermost, their requested bytes, and the highest
+     * process heap seen at one of its own allocations (the writer adds
+     * its callees', into peak_out) */
+    uint64_t alloc_calls, alloc_bytes, free_calls, freed_bytes;
+    uint64_t peak, peak_out;
     uint32_t hist[RT_HIST_BUCKETS];
 } __attribute__((aligned(64)));
 
@@ -174,6 +180,29 @@ struct rt_thread_stats {
     uint64_t lines_dropped;   /* line hits not counted under their own site */
 };
 
+/* Heap totals of one thread, or of its part outside any instrumented call
+ * (rt_heap.c): calls and requested bytes. */
+struct rt_heap_counts {
+    uint64_t alloc_calls, alloc_bytes, free_calls, freed_bytes;
+};
+
+/* One slot of a thread's table of frees by owner (CPROF_REC_FREED): key is
+ * owner_thread << 32 | owner; a slot is free while calls is 0. */
+struct rt_freed {
+    uint64_t key;
+    uint64_t calls, bytes;
+};
+
+/* The table: open addressing, doubled when three quarters full; a table
+ * outgrown stays mapped (prev) until the thread is released, since a
+ * writer on another thread may be reading it. */
+struct rt_freed_table {
+    struct rt_freed_table *prev;
+    size_t map_size;
+    uint32_t mask, used;
+    struct rt_freed slots[];
+};
+
 /* A completed call whose histogram update is still to be applied. */
 struct rt_pending {
     struct rt_node *node;
@@ -228,6 +257,11 @@ struct rt_thread {
     uint8_t *line_defs;       /* trace mode: LINE_SITE records not yet */
     uint32_t line_defs_len;   /* written, go before the next chunk */
     uint64_t fork_ticks;      /* when this process forked off, or 0 */
+
+    /* heap (rt_heap.c) */
+    struct rt_heap_counts heap_all, heap_outside;
+    struct rt_freed_table *freed;
+    uint64_t freed_lost_calls, freed_lost_bytes; /* no room in the table */
 
     /* identity and lifecycle */
     uint32_t serial;
@@ -334,6 +368,8 @@ RT_HIDDEN int rt_trace_init(struct rt_thread *t);
 RT_HIDDEN void rt_trace_begin_chunk(struct rt_thread *t);
 RT_HIDDEN void rt_trace_flush(struct rt_thread *t);
 RT_HIDDEN uint32_t rt_trace_fn_index(struct rt_thread *t, uint64_t fn);
+/* fn's index if it has one, else 0; defines nothing (rt_heap.c). */
+RT_HIDDEN uint32_t rt_trace_fn_lookup(const struct rt_thread *t, uint64_t fn);
 RT_HIDDEN void rt_trace_ext(struct rt_thread *t, uint64_t now, uint32_t code,
                             const uint64_t *ops, int nops);
 RT_HIDDEN void rt_trace_inherit(struct rt_thread *t);
@@ -455,6 +491,25 @@ RT_HIDDEN void rt_process_resume(off_t file_size);
 RT_HIDDEN void rt_exec_init(void);
 extern pid_t rt_pid RT_HIDDEN;
 extern pid_t rt_fork_parent RT_HIDDEN;
+
+/* rt_heap.c: the malloc family, interposed. */
+/* What the end record says of the process's heap. */
+struct rt_heap_process {
+    uint64_t in_use, peak, blocks, foreign_frees, dropped;
+};
+/* Whether this process's allocations go through cprof's malloc (not when
+ * the program or a library before libcprof-rt defines its own, as ASan
+ * and static glibc do): then no heap data is written. */
+RT_HIDDEN int rt_heap_active(void);
+RT_HIDDEN void rt_heap_init(void);
+RT_HIDDEN void rt_heap_process(struct rt_heap_process *out);
+/* In a forked child: a new fork generation, the survivor's heap counts
+ * and freed table reset (the blocks live on in the child). */
+RT_HIDDEN void rt_heap_after_fork(struct rt_thread *survivor);
+RT_HIDDEN void rt_heap_release(struct rt_thread *t);
+/* rt_heap_probe.c: whether the malloc family the program's calls resolve
+ * to is the one in rt_heap.c. */
+RT_HIDDEN int rt_heap_interposed(void);
 
 /* rt_util.c: the few string helpers the runtime needs without libc's
  * locale machinery; all signal-safe. */

@@ -180,6 +180,7 @@ RT_NOINST static void rt_after_fork_child(void)
     if (t && t->stack == NULL)
         t = NULL; /* the sentinel */
     rt_threads_after_fork(t);
+    rt_heap_after_fork(t);
     rt_finished = 0;
     if (!t)
         return;
@@ -206,6 +207,7 @@ RT_NOINST void rt_process_init(void)
     rt_install_signal_handlers();
     rt_modules_refresh();
     rt_exec_init();
+    rt_heap_init();
 #if defined(__x86_64__)
     rt_fast_path = rt_config.mode == RT_MODE_COUNT;
 #endif

@@ -46,6 +46,7 @@ RT_NOINST static void rt_thread_release(struct rt_thread *t)
     rt_tree_release(t);
     rt_trace_release(t);
     rt_lines_release(t);
+    rt_heap_release(t);
     rt_unmap(t, t->map_size);
 }
 

@@ -161,6 +161,26 @@ found:
     return idx;
 }
 
+/* The index rt_trace_fn_index gave fn, or 0 when it gave none (the owner
+ * of an allocation made in the innermost call, whose function was indexed
+ * at its entry). Reads only: signal-safe. */
+RT_NOINST uint32_t rt_trace_fn_lookup(const struct rt_thread *t, uint64_t fn)
+{
+    if (fn == t->last_fn)
+        return t->last_idx;
+    if (fn == t->prev_fn)
+        return t->prev_idx;
+    if (!t->fidx_keys || !fn)
+        return 0;
+    uint32_t h = (uint32_t)((fn * 0x9e3779b97f4a7c15ull) >> 40) & t->fidx_mask;
+    for (uint32_t probes = 0; t->fidx_keys[h] && probes <= t->fidx_mask; probes++) {
+        if (t->fidx_keys[h] == fn)
+            return t->fidx_vals[h];
+        h = (h + 1) & t->fidx_mask;
+    }
+    return 0;
+}
+
 RT_NOINST int rt_trace_init(struct rt_thread *t)
 {
     t->tbuf_size = rt_config.trace_buffer;

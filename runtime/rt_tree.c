@@ -33,6 +33,11 @@ RT_NOINST static void rt_node_reset(struct rt_node *n)
     n->min = UINT64_MAX;
     n->max = 0;
     n->keep = 0;
+    n->alloc_calls = 0;
+    n->alloc_bytes = 0;
+    n->free_calls = 0;
+    n->freed_bytes = 0;
+    n->peak = 0;
     for (unsigned i = 0; i < RT_HIST_BUCKETS; i++)
         n->hist[i] = 0;
 }

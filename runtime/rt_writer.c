@@ -20,6 +20,7 @@
 #include <link.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -490,7 +491,7 @@ RT_NOINST static void rt_put_node(struct mp_out *o, struct rt_thread *t,
     for (unsigned b = 0; b < RT_HIST_BUCKETS; b++)
         used += hist[b] != 0;
     int done = n->max != 0 || n->min != UINT64_MAX;
-    mp_array(o, 10);
+    mp_array(o, 15);
     mp_uint(o, CPROF_REC_NODE);
     mp_uint(o, t->serial);
     mp_uint(o, n->id);
@@ -507,6 +508,11 @@ RT_NOINST static void rt_put_node(struct mp_out *o, struct rt_thread *t,
             mp_uint(o, hist[b]);
         }
     }
+    mp_uint(o, n->alloc_calls);
+    mp_uint(o, n->alloc_bytes);
+    mp_uint(o, n->free_calls);
+    mp_uint(o, n->freed_bytes);
+    mp_uint(o, n->peak_out);
 }
 
 RT_NOINST static void rt_put_stat(struct mp_out *o, const char *key, uint64_t v)
@@ -539,6 +545,50 @@ RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
     rt_put_stat(o, CPROF_STAT_LINES_UNMATCHED, s->lines_unmatched);
     if (s->lines_dropped)
         rt_put_stat(o, CPROF_STAT_LINES_DROPPED, s->lines_dropped);
+}
+
+/* The thread's heap record [10, thread, stats] and its frees by owner
+ * [11, thread, owner_thread, owner, free_calls, freed_bytes], when the
+ * process's heap is tracked. The thread may be running: counts are read
+ * as they are. */
+RT_NOINST static void rt_put_heap(struct rt_out *out, struct rt_thread *t)
+{
+    if (!rt_heap_active())
+        return;
+    struct mp_out *o = &out->o;
+    int lost = t->freed_lost_calls != 0;
+    mp_array(o, 3);
+    mp_uint(o, CPROF_REC_HEAP);
+    mp_uint(o, t->serial);
+    mp_map(o, 8u + (lost ? 2u : 0u));
+    rt_put_stat(o, "alloc_calls", t->heap_all.alloc_calls);
+    rt_put_stat(o, "alloc_bytes", t->heap_all.alloc_bytes);
+    rt_put_stat(o, "free_calls", t->heap_all.free_calls);
+    rt_put_stat(o, "freed_bytes", t->heap_all.freed_bytes);
+    rt_put_stat(o, "outside_alloc_calls", t->heap_outside.alloc_calls);
+    rt_put_stat(o, "outside_alloc_bytes", t->heap_outside.alloc_bytes);
+    rt_put_stat(o, "outside_free_calls", t->heap_outside.free_calls);
+    rt_put_stat(o, "outside_freed_bytes", t->heap_outside.freed_bytes);
+    if (lost) {
+        rt_put_stat(o, "owners_lost_calls", t->freed_lost_calls);
+        rt_put_stat(o, "owners_lost_bytes", t->freed_lost_bytes);
+    }
+    rt_out_flush(out, 0);
+    const struct rt_freed_table *ft = __atomic_load_n(&t->freed, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; ft && i <= ft->mask; i++) {
+        const struct rt_freed *s = &ft->slots[i];
+        uint64_t calls = __atomic_load_n(&s->calls, __ATOMIC_ACQUIRE);
+        if (!calls)
+            continue;
+        mp_array(o, 6);
+        mp_uint(o, CPROF_REC_FREED);
+        mp_uint(o, t->serial);
+        mp_uint(o, s->key >> 32);
+        mp_uint(o, s->key & 0xffffffffu);
+        mp_uint(o, calls);
+        mp_uint(o, s->bytes);
+        rt_out_flush(out, 0);
+    }
 }
 
 /* [8, thread, fn, func, file, line, hits, time_ticks, self_ticks]. */
@@ -618,6 +668,7 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
         struct rt_node *n = rt_tree_node(t, id);
         n->keep = 0;
         n->open_extra = 0;
+        n->peak_out = n->peak;
     }
     if (rt_config.mode == RT_MODE_SUMMARY) {
         for (uint32_t i = 0; i < depth; i++) {
@@ -629,10 +680,17 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
     }
     for (uint32_t id = nnodes; id-- > 1;) {
         struct rt_node *n = rt_tree_node(t, id);
-        if (n->calls || n->incl || n->open_extra || n->keep) {
+        if (n->calls || n->incl || n->open_extra || n->keep || n->alloc_calls ||
+            n->free_calls) {
             n->keep = 1;
             if (n->parent)
                 rt_tree_node(t, n->parent)->keep = 1;
+        }
+        /* a call's peak covers its callees' (parents have smaller ids) */
+        if (n->parent) {
+            struct rt_node *up = rt_tree_node(t, n->parent);
+            if (n->peak_out > up->peak_out)
+                up->peak_out = n->peak_out;
         }
     }
     static struct rt_pending_view pending; /* one writer at a time per thread */
@@ -650,6 +708,7 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
         rt_out_flush(&out, 0);
     }
     rt_put_lines(&out, t, now);
+    rt_put_heap(&out, t);
     rt_put_thread_end(&out.o, t, depth, enters, dropped_nodes);
     rt_out_flush(&out, 1);
     rt_unmap(buf, RT_OUT_SIZE);
@@ -743,6 +802,7 @@ RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
         struct rt_out out;
         rt_out_begin(&out, buf);
         rt_put_lines(&out, t, now);
+        rt_put_heap(&out, t);
         rt_put_thread_end(&out.o, t, depth, 0, 0);
         rt_out_flush(&out, 1);
         rt_unmap(buf, RT_OUT_SIZE);
@@ -772,7 +832,10 @@ RT_NOINST void rt_writer_end(enum rt_end_reason why, int sig)
     rt_put_modules(&o);
     mp_array(&o, 2);
     mp_uint(&o, CPROF_REC_END);
-    mp_map(&o, why == RT_END_SIGNAL ? 7 : 6);
+    struct rt_heap_process heap;
+    int with_heap = rt_heap_active();
+    rt_heap_process(&heap);
+    mp_map(&o, (why == RT_END_SIGNAL ? 7u : 6u) + (with_heap ? 6u : 0u));
     mp_cstr(&o, "reason");
     mp_cstr(&o, reasons[why]);
     if (why == RT_END_SIGNAL) {
@@ -785,5 +848,16 @@ RT_NOINST void rt_writer_end(enum rt_end_reason why, int sig)
     mp_f64(&o, rt_ticks_per_sec());
     rt_put_stat(&o, "threads", rt_threads_seen());
     rt_put_stat(&o, "threads_lost", rt_threads_lost());
+    if (with_heap) {
+        struct rusage ru;
+        uint64_t rss =
+            getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss * 1024 : 0;
+        rt_put_stat(&o, "heap_in_use", heap.in_use);
+        rt_put_stat(&o, "heap_peak", heap.peak);
+        rt_put_stat(&o, "heap_blocks", heap.blocks);
+        rt_put_stat(&o, "peak_rss", rss);
+        rt_put_stat(&o, "foreign_frees", heap.foreign_frees);
+        rt_put_stat(&o, "heap_dropped", heap.dropped);
+    }
     rt_writer_write(end, (size_t)(o.pos - end));
 }

@@ -40,6 +40,8 @@ step "a real project: bzip2 built with cprof-cc, against uftrace"
 tests/real/run.sh build || failed+=(real)
 step "real longjmp-heavy code: the Lua interpreter built with cprof-cc, against gprof"
 tests/real/lua.sh build || failed+=(real-lua)
+step "heap figures of real code: the Lua interpreter, against heaptrack"
+tests/real/heap.sh build || failed+=(real-heap)
 
 step "sanitizer build (build-san/: ASan + UBSan)"
 if cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DCPROF_SANITIZE=ON \

@@ -41,3 +41,46 @@ int e2e_scratch_run(char *const argv[], char *const env[], char *const unset[],
     return WIFEXITED(res->status) ? WEXITSTATUS(res->status)
                                   : 128 + WTERMSIG(res->status);
 }
+
+int e2e_scratch_run_plain(char *const argv[], struct e2e_result *res)
+{
+    static char *const unset[] = {"CPROF_DIR", "CPROF_MODE", "CPROF_VERBOSE", NULL};
+    return e2e_scratch_run(argv, NULL, unset, res);
+}
+
+void e2e_scratch_build(const char *name, const char *text, char *const flags[])
+{
+    char src[300], out[300];
+    snprintf(src, sizeof src, "%s.c", name);
+    snprintf(out, sizeof out, "%s", name);
+    e2e_scratch_put(src, text);
+    char *argv[32] = {CPROF_BINARY_DIR "/bin/cprof-cc"};
+    int argc = 1;
+    for (int i = 0; flags && flags[i]; i++) {
+        cr_assert_lt(argc, 27, "too many flags to build %s", name);
+        argv[argc++] = flags[i];
+    }
+    argv[argc++] = "-o";
+    argv[argc++] = out;
+    argv[argc++] = src;
+    argv[argc++] = "-lpthread";
+    struct e2e_result res;
+    int status = e2e_scratch_run(argv, NULL, NULL, &res);
+    cr_assert_eq(status, 0, "cannot build %s (%d): %s", name, status, res.err);
+    e2e_result_free(&res);
+}
+
+void e2e_scratch_record(const char *prog, const char *mode, const char *data)
+{
+    char path[300], dir_env[300], mode_env[64];
+    snprintf(path, sizeof path, "./%s", prog);
+    snprintf(dir_env, sizeof dir_env, "CPROF_DIR=%s", data);
+    snprintf(mode_env, sizeof mode_env, "CPROF_MODE=%s", mode);
+    char *argv[] = {path, NULL};
+    char *env[] = {dir_env, mode_env, NULL};
+    char *unset[] = {"CPROF_VERBOSE", NULL};
+    struct e2e_result res;
+    int status = e2e_scratch_run(argv, env, unset, &res);
+    cr_assert_eq(status, 0, "%s in %s mode (%d): %s", prog, mode, status, res.err);
+    e2e_result_free(&res);
+}

@@ -1,6 +1,7 @@
 /*
  * A scratch directory per test, for the suites whose tests build and run
- * things in one (test_cc_wrapper.c, test_lines_pass.c): name
+ * things in one (test_cc_wrapper.c, test_lines_pass.c, test_heap_cli.c,
+ * test_lines_cli.c): name
  * e2e_scratch_init and e2e_scratch_fini as the suite's .init and .fini,
  *
  *     TestSuite(name, .init = e2e_scratch_init, .fini = e2e_scratch_fini);
@@ -33,5 +34,20 @@ void e2e_scratch_put(const char *name, const char *text);
  * ended the command. */
 int e2e_scratch_run(char *const argv[], char *const env[], char *const unset[],
                     struct e2e_result *res);
+
+/* e2e_scratch_run with no environment of cprof's (CPROF_DIR, CPROF_MODE,
+ * CPROF_VERBOSE) from the test's: for the tools and programs whose
+ * output the test compares. */
+int e2e_scratch_run_plain(char *const argv[], struct e2e_result *res);
+
+/* Writes text to <name>.c in the scratch directory and builds it there as
+ * <name> with cprof-cc, flags (NULL terminated, may be NULL) and
+ * -lpthread. Fails the test when it does not build. */
+void e2e_scratch_build(const char *name, const char *text, char *const flags[]);
+
+/* Runs ./<prog> in the scratch directory in cprof mode mode (CPROF_MODE),
+ * writing its data into the directory data there (CPROF_DIR). Fails the
+ * test unless it exits 0. */
+void e2e_scratch_record(const char *prog, const char *mode, const char *data);
 
 #endif

@@ -12,12 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
-#include "e2e_util.h"
+#include "e2e_scratch.h"
 
 #define CPROF CPROF_BINARY_DIR "/bin/cprof"
-#define CC CPROF_BINARY_DIR "/bin/cprof-cc"
 
 /* Line numbers matter: the sites name them, the test expects them. */
 static const char lines_src[] =
@@ -61,58 +59,22 @@ static const struct {
     {"twice", 18, 1},
 };
 
-static char *dir;
-
 static void lines_setup(void)
 {
-    dir = e2e_make_temp_dir(NULL, "cprof-lines");
-    cr_assert(dir);
-    char src[700], prog[700], inc[700];
-    snprintf(src, sizeof src, "%s/prog.c", dir);
-    snprintf(prog, sizeof prog, "%s/prog", dir);
+    e2e_scratch_init();
+    char inc[700];
     snprintf(inc, sizeof inc, "-I%s/common", CPROF_SOURCE_DIR);
-    FILE *f = fopen(src, "w");
-    cr_assert(f);
-    fputs(lines_src, f);
-    fclose(f);
-    struct e2e_result res;
-    char *argv[] = {CC, "-O1", "-g", inc, "-o", prog, src, "-lpthread", NULL};
-    cr_assert_eq(e2e_run(dir, argv, NULL, NULL, 120, &res), 0);
-    cr_assert(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
-              "cannot build the test program: %s", res.err);
-    e2e_result_free(&res);
+    e2e_scratch_build("prog", lines_src, (char *const[]){"-O1", "-g", inc, NULL});
 }
 
-static void lines_teardown(void)
-{
-    e2e_remove_tree(dir);
-    free(dir);
-}
-
-TestSuite(lines_cli, .init = lines_setup, .fini = lines_teardown);
-
-static char *const unset[] = {"CPROF_DIR", "CPROF_MODE", "CPROF_VERBOSE", NULL};
-
-/* Runs argv in the test directory; returns the exit status. */
-static int run(char *const argv[], char *const env[], struct e2e_result *res)
-{
-    cr_assert_eq(e2e_run(dir, argv, env, unset, 120, res), 0, "cannot run %s", argv[0]);
-    return WIFEXITED(res->status) ? WEXITSTATUS(res->status)
-                                  : 128 + WTERMSIG(res->status);
-}
+TestSuite(lines_cli, .init = lines_setup, .fini = e2e_scratch_fini);
 
 /* Runs the program in mode, its data in directory mode/. */
 static void record(const char *mode)
 {
-    char dir_env[64], mode_env[64];
-    snprintf(dir_env, sizeof dir_env, "CPROF_DIR=%s", mode);
-    snprintf(mode_env, sizeof mode_env, "CPROF_MODE=%s", mode);
-    char *env[] = {dir_env, mode_env, NULL};
-    struct e2e_result res;
-    cr_assert_eq(run((char *const[]){"./prog", NULL}, env, &res), 0, "%s", res.err);
-    e2e_result_free(&res);
+    e2e_scratch_record("prog", mode, mode);
     char data[800];
-    snprintf(data, sizeof data, "%s/%s", dir, mode);
+    snprintf(data, sizeof data, "%s/%s", e2e_scratch, mode);
     cr_assert_eq(e2e_count_files(data, ".cprof"), 2, "%s: the parent's and the child's",
                  mode);
 }
@@ -122,7 +84,7 @@ static void lines_csv(const char *data, const char *extra, struct e2e_csv *csv)
 {
     char *argv[] = {CPROF, "lines", (char *)data, "--format", "csv", (char *)extra, NULL};
     struct e2e_result res;
-    cr_assert_eq(run(argv, NULL, &res), 0, "cprof lines failed: %s", res.err);
+    cr_assert_eq(e2e_scratch_run_plain(argv, &res), 0, "cprof lines failed: %s", res.err);
     cr_assert_eq(e2e_csv_parse(res.out, csv), 0);
     e2e_result_free(&res);
 }
@@ -189,7 +151,7 @@ Test(lines_cli, report_on_a_trace_with_line_events_and_marks)
         const char *data = i ? "trace" : "summary";
         char *argv[] = {CPROF, "report", (char *)data, "--format", "csv", NULL};
         struct e2e_result res;
-        cr_assert_eq(run(argv, NULL, &res), 0, "%s: %s", data, res.err);
+        cr_assert_eq(e2e_scratch_run_plain(argv, &res), 0, "%s: %s", data, res.err);
         cr_expect_eq(e2e_report_calls(res.out, "sum"), 8, "%s", data);
         cr_expect_eq(e2e_report_calls(res.out, "twice"), 1, "%s", data);
         cr_expect_eq(e2e_report_calls(res.out, "main"), 1, "%s", data);
@@ -209,7 +171,7 @@ Test(lines_cli, report_on_a_trace_with_line_events_and_marks)
     }
     char *text[] = {CPROF, "report", "trace", NULL};
     struct e2e_result res;
-    cr_assert_eq(run(text, NULL, &res), 0, "%s", res.err);
+    cr_assert_eq(e2e_scratch_run_plain(text, &res), 0, "%s", res.err);
     cr_expect(strstr(res.out, "sum *"), "%s", res.out);
     cr_expect(strstr(res.out, "has line data: cprof lines NAME"), "%s", res.out);
     e2e_result_free(&res);
@@ -220,7 +182,7 @@ Test(lines_cli, text_table_and_function_selection)
     record("summary");
     char *argv[] = {CPROF, "lines", "summary", "su?", NULL};
     struct e2e_result res;
-    cr_assert_eq(run(argv, NULL, &res), 0, "%s", res.err);
+    cr_assert_eq(e2e_scratch_run_plain(argv, &res), 0, "%s", res.err);
     cr_expect(strstr(res.out, "Function: sum at "), "%s", res.out);
     cr_expect(strstr(res.out, "Total time: "), "%s", res.out);
     cr_expect(strstr(res.out, "Line #  Hits"), "%s", res.out);
@@ -230,14 +192,14 @@ Test(lines_cli, text_table_and_function_selection)
     e2e_result_free(&res);
 
     char *unknown[] = {CPROF, "lines", "summary", "nosuch", NULL};
-    cr_expect_eq(run(unknown, NULL, &res), 1);
+    cr_expect_eq(e2e_scratch_run_plain(unknown, &res), 1);
     cr_expect(strstr(res.err, "no function with line data matches 'nosuch' (functions "
                               "with line data: sum, twice)"),
               "%s", res.err);
     e2e_result_free(&res);
 
     char *json[] = {CPROF, "lines", "--format", "json", "summary", "twice", NULL};
-    cr_assert_eq(run(json, NULL, &res), 0, "%s", res.err);
+    cr_assert_eq(e2e_scratch_run_plain(json, &res), 0, "%s", res.err);
     cr_expect(strstr(res.out, "{\"name\": \"twice\", \"file\": "), "%s", res.out);
     cr_expect(strstr(res.out, "\"line\": 18, \"hits\": 1, "), "%s", res.out);
     e2e_result_free(&res);

@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "e2e_mp.h"
+#include "e2e_rtprog.h"
 #include "e2e_util.h"
 
 static const char lines_src[] =
@@ -105,8 +105,7 @@ struct site_def {
 
 /* What one .cprof file holds, as far as these tests look. */
 struct lines_file {
-    char mode[16];
-    int fork_child;
+    struct e2e_rtprog_head head; /* first: see e2e_rtprog.h */
     double ticks_per_sec;
     int nlines;
     struct line_rec lines[MAX_LINES];
@@ -152,13 +151,6 @@ static void read_chunk(struct lines_file *f, unsigned thread, const msgpack_obje
         }
     }
     cr_assert_eq(i, n, "a trace chunk ends inside an event");
-}
-
-static void read_header(const msgpack_object *header, void *ctx)
-{
-    struct lines_file *f = ctx;
-    e2e_mp_copy_str(f->mode, sizeof f->mode, e2e_mp_get(header, "mode"));
-    f->fork_child = e2e_mp_get(header, "fork_parent") != NULL;
 }
 
 static void read_record(const msgpack_object *o, void *ctx)
@@ -214,7 +206,7 @@ static void read_record(const msgpack_object *o, void *ctx)
 static void read_lines_file(const char *path, struct lines_file *f)
 {
     memset(f, 0, sizeof *f);
-    e2e_mp_read_file(path, read_header, read_record, f);
+    e2e_mp_read_file(path, e2e_rtprog_read_head, read_record, f);
     /* a trace's events, by site, next to the line records (quadratic: not
      * for the thousands of lines of the "many" scenario) */
     for (int j = 0; j < f->nlines && f->nlines <= 1024; j++) {
@@ -230,62 +222,10 @@ static void read_lines_file(const char *path, struct lines_file *f)
     }
 }
 
-/* A zeroed lines_file: too big for the stack. Freed by the caller. */
-static struct lines_file *new_file(void)
+/* Builds lines_src as r->prog. */
+static void build_lines(struct e2e_rtprog *r)
 {
-    struct lines_file *f = calloc(1, sizeof *f);
-    cr_assert(f);
-    return f;
-}
-
-static const char *const modes[] = {"summary", "trace", "count"};
-#define N_MODES (sizeof modes / sizeof *modes)
-
-/* One test's program, run in each mode in turn:
- *
- *     struct lines_runs r = {.scenario = "rec"};
- *     while (next_mode(&r))
- *         expect_line(r.f, r.mode, ...);
- *
- * The program is lines_src unless the test built its own in r.dir first.
- * The loop ends after the last mode, having removed the scratch directory.
- */
-struct lines_runs {
-    char *dir; /* scratch directory, where the program writes into data */
-    char prog[512];
-    char data[512];
-    const char *scenario; /* the program's argument */
-    int with_child;       /* the scenario forks a child, which writes a file too */
-    unsigned done;        /* modes run */
-    /* the current run: its mode, what it printed, the files it wrote */
-    const char *mode;
-    char *out;
-    struct lines_file *f, *child;
-    int n_files, n_children;
-};
-
-/* Makes r's scratch directory. */
-static void make_dir(struct lines_runs *r)
-{
-    r->dir = e2e_make_temp_dir(NULL, "cprof-lines");
-    cr_assert(r->dir);
-    snprintf(r->prog, sizeof r->prog, "%s/prog", r->dir);
-    snprintf(r->data, sizeof r->data, "%s/data", r->dir);
-}
-
-/* Writes text to <r->dir>/<name>. */
-static void put(const struct lines_runs *r, const char *name, const char *text)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s", r->dir, name);
-    cr_assert_eq(e2e_write_file(path, text), 0, "cannot write %s", path);
-}
-
-/* Builds lines_src as r->prog in a new scratch directory. */
-static void build_lines(struct lines_runs *r)
-{
-    make_dir(r);
-    put(r, "prog.c", lines_src);
+    e2e_rtprog_put(r, "prog.c", lines_src);
     char cmd[2600];
     snprintf(
         cmd, sizeof cmd,
@@ -295,72 +235,23 @@ static void build_lines(struct lines_runs *r)
     cr_assert_eq(system(cmd), 0, "cannot build: %s", cmd);
 }
 
-/* For e2e_each_file: reads a file of the current run into r->f, or into
- * r->child when a forked child wrote it. */
-static void read_run_file(const char *path, void *ctx)
+/* For e2e_rtprog: one file of the current run (too big for the stack). */
+static struct e2e_rtprog_head *read_run_file(const char *path, const struct e2e_rtprog *r)
 {
-    struct lines_runs *r = ctx;
-    struct lines_file *file = new_file();
-    read_lines_file(path, file);
-    cr_assert_str_eq(file->mode, r->mode);
-    if (file->fork_child) {
-        cr_assert(r->with_child, "%s: an unexpected forked child's file", r->scenario);
-        free(r->child);
-        r->child = file;
-        r->n_children++;
-    } else {
-        free(r->f);
-        r->f = file;
-        r->n_files++;
-    }
+    (void)r;
+    struct lines_file *f = malloc(sizeof *f);
+    cr_assert(f);
+    read_lines_file(path, f);
+    return &f->head;
 }
 
-/* Runs the scenario in r->mode and reads the files it wrote. */
-static void run_lines(struct lines_runs *r)
-{
-    char env_dir[600], env_mode[64];
-    snprintf(env_dir, sizeof env_dir, "CPROF_DIR=%s", r->data);
-    snprintf(env_mode, sizeof env_mode, "CPROF_MODE=%s", r->mode);
-    char *env[] = {env_dir, env_mode, NULL};
-    char *argv[] = {r->prog, (char *)r->scenario, NULL};
-    char *unset[] = {"CPROF_VERBOSE", NULL};
-    e2e_remove_tree(r->data);
-    struct e2e_result res;
-    cr_assert_eq(e2e_run(r->dir, argv, env, unset, 60, &res), 0);
-    cr_assert(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
-              "%s %s: the program failed", r->scenario, r->mode);
-    r->out = strdup(res.out);
-    cr_assert(r->out);
-    e2e_result_free(&res);
-    r->n_files = r->n_children = 0;
-    e2e_each_file(r->data, ".cprof", read_run_file, r);
-    cr_assert_eq(r->n_files, 1, "%s %s: %d files of the process", r->scenario, r->mode,
-                 r->n_files);
-    cr_assert_eq(r->n_children, r->with_child ? 1 : 0, "%s %s: %d files of children",
-                 r->scenario, r->mode, r->n_children);
-}
+static const struct e2e_rtprog_ops lines_prog = {build_lines, read_run_file};
 
-/* Runs the scenario in the next mode, building lines_src first when r has
- * no program yet; 0, with the current run's data freed and the scratch
- * directory removed, when every mode has run. */
-static int next_mode(struct lines_runs *r)
+/* The scenario in each mode in turn (see e2e_rtprog.h); the program is
+ * lines_src unless the test built its own in r.dir first. */
+static int next_mode(struct e2e_rtprog *r)
 {
-    free(r->out);
-    free(r->f);
-    free(r->child);
-    r->out = NULL;
-    r->f = r->child = NULL;
-    if (r->done == N_MODES) {
-        e2e_remove_tree(r->dir);
-        free(r->dir);
-        r->dir = NULL;
-        return 0;
-    }
-    if (!r->dir)
-        build_lines(r);
-    r->mode = modes[r->done++];
-    run_lines(r);
-    return 1;
+    return e2e_rtprog_next(r, &lines_prog);
 }
 
 /* The record of func's line on thread (0: summed over threads). */
@@ -418,8 +309,9 @@ static void expect_line(const struct lines_file *f, const char *mode, const char
 
 Test(lines_runtime, hits_time_and_self_time)
 {
-    struct lines_runs r = {.scenario = "basic"};
+    struct e2e_rtprog r = {.scenario = "basic"};
     while (next_mode(&r)) {
+        const struct lines_file *f = r.f;
         expect_line(r.f, r.mode, "loop", 1, 0, 2, 0, 10, 1);
         expect_line(r.f, r.mode, "loop", 2, 0, 15, 0, 10, 1);
         expect_line(r.f, r.mode, "loop", 3, 0, 2, 0, 10, 1);
@@ -430,19 +322,20 @@ Test(lines_runtime, hits_time_and_self_time)
         expect_line(r.f, r.mode, "uninst", 1, 0, 1, 0, 0.001, 0);
         struct line_rec u = get_line(r.f, "uninst", 1, 0);
         cr_assert_eq(u.time, 0);
-        cr_assert_eq(r.f->lines_unmatched, 1, "%s: lines_unmatched %ld", r.mode,
-                     r.f->lines_unmatched);
-        cr_assert_eq(r.f->repaired, 0);
-        cr_assert_eq(r.f->nlines, 6, "%s: %d line records", r.mode, r.f->nlines);
+        cr_assert_eq(f->lines_unmatched, 1, "%s: lines_unmatched %ld", r.mode,
+                     f->lines_unmatched);
+        cr_assert_eq(f->repaired, 0);
+        cr_assert_eq(f->nlines, 6, "%s: %d line records", r.mode, f->nlines);
         if (!strcmp(r.mode, "trace"))
-            cr_assert_eq(r.f->nsites, 6, "trace: %d sites defined", r.f->nsites);
+            cr_assert_eq(f->nsites, 6, "trace: %d sites defined", f->nsites);
     }
 }
 
 Test(lines_runtime, recursion_keeps_each_activation_s_line)
 {
-    struct lines_runs r = {.scenario = "rec"};
+    struct e2e_rtprog r = {.scenario = "rec"};
     while (next_mode(&r)) {
+        const struct lines_file *f = r.f;
         expect_line(r.f, r.mode, "rec", 1, 0, 4, 0, 10, 1);
         /* the base case's line calls nap() */
         expect_line(r.f, r.mode, "rec", 2, 0, 1, 30, 5, 1);
@@ -450,28 +343,30 @@ Test(lines_runtime, recursion_keeps_each_activation_s_line)
          * at the bottom: its time includes recursive callees, 3 x 30 ms */
         expect_line(r.f, r.mode, "rec", 3, 0, 3, 90, 5, 1);
         expect_line(r.f, r.mode, "rec", 4, 0, 3, 0, 5, 1);
-        cr_assert_eq(r.f->lines_unmatched, 0);
+        cr_assert_eq(f->lines_unmatched, 0);
     }
 }
 
 Test(lines_runtime, threads_have_their_own_records)
 {
-    struct lines_runs r = {.scenario = "threads"};
+    struct e2e_rtprog r = {.scenario = "threads"};
     while (next_mode(&r)) {
+        const struct lines_file *f = r.f;
         /* thread 1 is main (its first event is main's enter), 2 the worker */
         expect_line(r.f, r.mode, "loop", 2, 1, 10, 0, 10, 1);
         expect_line(r.f, r.mode, "loop", 2, 2, 20, 0, 10, 1);
         expect_line(r.f, r.mode, "loop", 1, 1, 1, 0, 10, 1);
         expect_line(r.f, r.mode, "loop", 1, 2, 1, 0, 10, 1);
-        cr_assert_eq(r.f->nlines, 6, "%s: three lines on each of two threads", r.mode);
-        cr_assert_eq(r.f->thread_ends, 2);
+        cr_assert_eq(f->nlines, 6, "%s: three lines on each of two threads", r.mode);
+        cr_assert_eq(f->thread_ends, 2);
     }
 }
 
 Test(lines_runtime, longjmp_closes_the_open_line)
 {
-    struct lines_runs r = {.scenario = "longjmp"};
+    struct e2e_rtprog r = {.scenario = "longjmp"};
     while (next_mode(&r)) {
+        const struct lines_file *f = r.f;
         expect_line(r.f, r.mode, "jumper", 1, 0, 1, 30, 5, 1);
         /* open when longjmp left jumper: closed when the jump is noticed
          * (lj's next line), not lost */
@@ -479,8 +374,8 @@ Test(lines_runtime, longjmp_closes_the_open_line)
         /* jumper's time, both naps, is callee time of lj's line */
         expect_line(r.f, r.mode, "lj", 1, 0, 1, 60, 5, 1);
         expect_line(r.f, r.mode, "lj", 2, 0, 1, 0, 5, 1);
-        cr_assert_eq(r.f->repaired, 1, "%s: jumper's frame repaired once", r.mode);
-        cr_assert_eq(r.f->lines_unmatched, 0, "%s: lj's line after the jump is lj's",
+        cr_assert_eq(f->repaired, 1, "%s: jumper's frame repaired once", r.mode);
+        cr_assert_eq(f->lines_unmatched, 0, "%s: lj's line after the jump is lj's",
                      r.mode);
     }
 }
@@ -490,8 +385,9 @@ Test(lines_runtime, longjmp_closes_the_open_line)
  * that of the abandoned inner one on top of the stack. */
 Test(lines_runtime, longjmp_to_an_outer_activation)
 {
-    struct lines_runs r = {.scenario = "rjump"};
+    struct e2e_rtprog r = {.scenario = "rjump"};
     while (next_mode(&r)) {
+        const struct lines_file *f = r.f;
         expect_line(r.f, r.mode, "rj", 1, 0, 1, 0, 5, 1);
         expect_line(r.f, r.mode, "rj", 2, 0, 1, 30, 5, 1);
         expect_line(r.f, r.mode, "rj", 3, 0, 1, 0, 5, 1);
@@ -499,31 +395,33 @@ Test(lines_runtime, longjmp_to_an_outer_activation)
         if (strcmp(r.mode, "count"))
             cr_assert_lt(ms(r.f, get_line(r.f, "rj", 4, 0).time), 10,
                          "%s: the nap is not in the line that made the calls", r.mode);
-        cr_assert_eq(r.f->repaired, 2, "%s: two activations left", r.mode);
-        cr_assert_eq(r.f->lines_unmatched, 0);
+        cr_assert_eq(f->repaired, 2, "%s: two activations left", r.mode);
+        cr_assert_eq(f->lines_unmatched, 0);
     }
 }
 
 Test(lines_runtime, exit_closes_the_open_line)
 {
-    struct lines_runs r = {.scenario = "exit"};
+    struct e2e_rtprog r = {.scenario = "exit"};
     while (next_mode(&r)) {
+        const struct lines_file *f = r.f;
         expect_line(r.f, r.mode, "loop", 2, 0, 2, 0, 10, 1);
         expect_line(r.f, r.mode, "quitter", 1, 0, 1, 30, 5, 1);
-        cr_assert_eq(r.f->closed_at_end, 2, "main and quitter were open at exit");
+        cr_assert_eq(f->closed_at_end, 2, "main and quitter were open at exit");
     }
 }
 
 Test(lines_runtime, forked_child_starts_from_zero)
 {
-    struct lines_runs r = {.scenario = "fork", .with_child = 1};
+    struct e2e_rtprog r = {.scenario = "fork", .with_child = 1};
     while (next_mode(&r)) {
+        const struct lines_file *c = r.child;
         expect_line(r.f, r.mode, "loop", 1, 0, 2, 0, 10, 1);
         expect_line(r.f, r.mode, "loop", 2, 0, 10, 0, 10, 1);
         expect_line(r.child, r.mode, "loop", 1, 0, 1, 0, 10, 1);
         expect_line(r.child, r.mode, "loop", 2, 0, 5, 0, 10, 1);
         expect_line(r.child, r.mode, "loop", 3, 0, 1, 0, 10, 1);
-        cr_assert_eq(r.child->nlines, 3, "%s: the child has only its own lines", r.mode);
+        cr_assert_eq(c->nlines, 3, "%s: the child has only its own lines", r.mode);
     }
 }
 
@@ -532,12 +430,13 @@ Test(lines_runtime, forked_child_starts_from_zero)
  * own records (and go through the table's collisions). */
 Test(lines_runtime, table_limit_loses_no_hit)
 {
-    struct lines_runs r = {.scenario = "many"};
+    struct e2e_rtprog r = {.scenario = "many"};
     while (next_mode(&r)) {
+        const struct lines_file *f = r.f;
         unsigned long long own = 0, limit = 0;
         int nown = 0, nlimit = 0;
-        for (int i = 0; i < r.f->nlines; i++) {
-            const struct line_rec *l = &r.f->lines[i];
+        for (int i = 0; i < f->nlines; i++) {
+            const struct line_rec *l = &f->lines[i];
             if (!strcmp(l->func, "many")) {
                 cr_assert_eq(l->hits, 2, "%s: many line %u: %llu hits", r.mode, l->line,
                              l->hits);
@@ -550,11 +449,11 @@ Test(lines_runtime, table_limit_loses_no_hit)
         }
         cr_assert_eq(nlimit, 1, "%s: one [line limit] record", r.mode);
         cr_assert_eq(own + limit, 2 * 13000, "%s: %llu + %llu hits", r.mode, own, limit);
-        cr_assert_eq((long)limit, r.f->lines_dropped, "%s: lines_dropped", r.mode);
+        cr_assert_eq((long)limit, f->lines_dropped, "%s: lines_dropped", r.mode);
         cr_assert_gt(limit, 0);
         cr_assert_gt(nown, 12000);
         if (!strcmp(r.mode, "trace"))
-            cr_assert_eq(r.f->events, 2 * 13000, "trace: a LINE event per hit");
+            cr_assert_eq(f->events, 2 * 13000, "trace: a LINE event per hit");
     }
 }
 
@@ -563,13 +462,15 @@ Test(lines_runtime, table_limit_loses_no_hit)
  * that went with it, and the program is not hurt. */
 Test(lines_runtime, unloaded_library_keeps_its_counts)
 {
-    struct lines_runs r = {0};
-    make_dir(&r);
-    put(&r, "lib.c",
+    struct e2e_rtprog r = {0};
+    e2e_rtprog_make_dir(&r);
+    e2e_rtprog_put(
+        &r, "lib.c",
         "#include \"cprof_lines.h\"\n"
         "void libfn(void) { static const struct cprof_line_site s =\n"
         "    {(void *)libfn, \"libfn\", \"/src/lib.c\", 7, 0}; __cprof_line(&s); }\n");
-    put(&r, "prog.c",
+    e2e_rtprog_put(
+        &r, "prog.c",
         "#include <dlfcn.h>\n#include <stdio.h>\n#include <string.h>\n"
         "int main(int argc, char **argv) { (void)argc;\n"
         "    void *h = dlopen(argv[1], RTLD_NOW); if (!h) return 3;\n"
@@ -591,14 +492,15 @@ Test(lines_runtime, unloaded_library_keeps_its_counts)
     snprintf(lib, sizeof lib, "%s/libl.so", r.dir);
     r.scenario = lib;
     while (next_mode(&r)) {
+        const struct lines_file *f = r.f;
         int unloaded = strstr(r.out, "unloaded") != NULL;
-        cr_assert_eq(r.f->nlines, 1);
-        cr_assert_eq(r.f->lines[0].hits, 2);
-        cr_assert_eq(r.f->lines[0].line, 7);
+        cr_assert_eq(f->nlines, 1);
+        cr_assert_eq(f->lines[0].hits, 2);
+        cr_assert_eq(f->lines[0].line, 7);
         /* line records are written at the end: the names are gone with the
          * library; a trace defined the site, names included, at first use */
-        cr_assert_str_eq(r.f->lines[0].func, unloaded ? "" : "libfn", "%s", r.mode);
+        cr_assert_str_eq(f->lines[0].func, unloaded ? "" : "libfn", "%s", r.mode);
         if (!strcmp(r.mode, "trace"))
-            cr_assert_str_eq(r.f->sites[1][1].func, "libfn");
+            cr_assert_str_eq(f->sites[1][1].func, "libfn");
     }
 }

@@ -58,7 +58,8 @@
     X(threads)                                                                           \
     X(fork)                                                                              \
     X(quickstart)                                                                        \
-    X(lines)
+    X(lines)                                                                             \
+    X(heap)
 
 /* The run environment variables a test sets itself: inherited values would
  * change what is measured. */
@@ -75,8 +76,23 @@ struct expected_line {
     unsigned long long hits;
 };
 
-/* What samples/<name>/expected (and expected-lines, when the sample has
- * one) promises. */
+/* The heap figures of one function, in the columns of `cprof heap`'s CSV. */
+#define HEAP_FIELDS(X)                                                                   \
+    X(alloc_calls)                                                                       \
+    X(alloc_bytes) X(free_calls) X(freed_bytes) X(leaked_blocks) X(leaked_bytes)
+#define HEAP_FIELD_MEMBER(f) unsigned long long f;
+#define HEAP_FIELD_NAME(f) #f,
+#define HEAP_FIELD_COUNT(f) +1
+enum { N_HEAP_FIELDS = 0 HEAP_FIELDS(HEAP_FIELD_COUNT) };
+static const char *const heap_field_names[] = {HEAP_FIELDS(HEAP_FIELD_NAME)};
+
+struct expected_heap {
+    char func[128];
+    unsigned long long value[N_HEAP_FIELDS];
+};
+
+/* What samples/<name>/expected (and expected-lines and expected-heap, when
+ * the sample has them) promises. */
 struct sample_spec {
     int exit_status;
     int files;
@@ -85,6 +101,8 @@ struct sample_spec {
     struct expected_call calls[64];
     size_t n_lines;
     struct expected_line lines[256];
+    size_t n_heap;
+    struct expected_heap heap[32];
 };
 
 ReportHook(PRE_ALL)(struct criterion_test_set *tests)
@@ -110,84 +128,128 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
         e2e_remove_tree(cache);
 }
 
+/* A sample's spec file (expected, expected-lines, ...), read whole, and a
+ * cursor over its lines. */
+struct spec_file {
+    char path[512];
+    char *text, *next;
+    int line_no;
+};
+
+/* Opens SAMPLES_DIR/<sample>/<name>. Returns 0 when it does not exist and
+ * is optional; fails the test when it cannot be read. */
+static int spec_open(struct spec_file *f, const char *sample, const char *name,
+                     int optional)
+{
+    snprintf(f->path, sizeof f->path, "%s/%s/%s", SAMPLES_DIR, sample, name);
+    f->line_no = 0;
+    if (optional && access(f->path, F_OK) != 0)
+        return 0;
+    f->text = f->next = e2e_read_file(f->path, NULL);
+    cr_assert(f->text != NULL, "%s: cannot read it", f->path);
+    return 1;
+}
+
+/* The next line that is neither blank nor a # comment, without its
+ * leading blanks; NULL at the end, where the text is freed. */
+static char *spec_line(struct spec_file *f)
+{
+    while (f->next && *f->next) {
+        char *line = f->next;
+        f->next = strchr(line, '\n');
+        if (f->next)
+            *f->next++ = '\0';
+        f->line_no++;
+        line += strspn(line, " \t");
+        if (*line != '#' && *line != '\0')
+            return line;
+    }
+    free(f->text);
+    f->text = f->next = NULL;
+    return NULL;
+}
+
 /* Reads SAMPLES_DIR/<sample>/expected-lines, when there is one, into
  * spec's lines: `function line hits` per line, # comments. */
 static void load_line_spec(const char *sample, struct sample_spec *spec)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/expected-lines", SAMPLES_DIR, sample);
-    if (access(path, F_OK) != 0)
+    struct spec_file f;
+    if (!spec_open(&f, sample, "expected-lines", 1))
         return;
-    char *text = e2e_read_file(path, NULL);
-    cr_assert(text != NULL, "%s: cannot read the expected line hits", path);
-    int line_no = 0;
-    for (char *line = text, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        line_no++;
-        line += strspn(line, " \t");
-        if (*line == '#' || *line == '\0')
-            continue;
+    for (char *line; (line = spec_line(&f)) != NULL;) {
         cr_assert(spec->n_lines < sizeof spec->lines / sizeof spec->lines[0],
-                  "%s: too many lines", path);
+                  "%s: too many lines", f.path);
         struct expected_line *want = &spec->lines[spec->n_lines++];
         char extra;
         int fields = sscanf(line, "%127s %u %llu %c", want->func, &want->line,
                             &want->hits, &extra);
         cr_assert(fields == 3 && want->line > 0,
-                  "%s: line %d: want `function line hits`, got \"%s\"", path, line_no,
+                  "%s: line %d: want `function line hits`, got \"%s\"", f.path, f.line_no,
                   line);
     }
-    free(text);
+}
+
+/* Reads SAMPLES_DIR/<sample>/expected-heap, when there is one, into spec's
+ * heap: `function` and the HEAP_FIELDS per line, # comments. */
+static void load_heap_spec(const char *sample, struct sample_spec *spec)
+{
+    struct spec_file f;
+    if (!spec_open(&f, sample, "expected-heap", 1))
+        return;
+    for (char *line; (line = spec_line(&f)) != NULL;) {
+        cr_assert(spec->n_heap < sizeof spec->heap / sizeof spec->heap[0],
+                  "%s: too many functions", f.path);
+        struct expected_heap *want = &spec->heap[spec->n_heap++];
+        int used = 0;
+        cr_assert(sscanf(line, "%127s%n", want->func, &used) == 1, "%s: line %d: no name",
+                  f.path, f.line_no);
+        char *p = line + used, *end;
+        for (int i = 0; i < N_HEAP_FIELDS; i++, p = end) {
+            want->value[i] = strtoull(p, &end, 10);
+            cr_assert(end != p, "%s: line %d: want `function %s...`, got \"%s\"", f.path,
+                      f.line_no, heap_field_names[0], line);
+        }
+        cr_assert(*(p + strspn(p, " \t")) == '\0', "%s: line %d: too many fields", f.path,
+                  f.line_no);
+    }
 }
 
 /* Reads SAMPLES_DIR/<sample>/expected into spec; fails the test, naming
  * the file and line, when it is missing or malformed. */
 static void load_spec(const char *sample, struct sample_spec *spec)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/expected", SAMPLES_DIR, sample);
-    char *text = e2e_read_file(path, NULL);
-    cr_assert(text != NULL, "%s: cannot read the expected counts", path);
+    struct spec_file f;
+    spec_open(&f, sample, "expected", 0);
     memset(spec, 0, sizeof *spec);
     spec->files = 1;
-    int line_no = 0;
-    for (char *line = text, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        line_no++;
+    for (char *line; (line = spec_line(&f)) != NULL;) {
         char word[128];
         long long number;
         char extra;
-        line += strspn(line, " \t");
-        if (*line == '#' || *line == '\0')
-            continue;
         if (strncmp(line, "!cflags ", 8) == 0) {
             snprintf(spec->cflags, sizeof spec->cflags, "%s", line + 8);
             continue;
         }
         int fields = sscanf(line, "%127s %lld %c", word, &number, &extra);
         cr_assert(fields == 2 && number >= 0,
-                  "%s: line %d: want `name calls`, got \"%s\"", path, line_no, line);
+                  "%s: line %d: want `name calls`, got \"%s\"", f.path, f.line_no, line);
         if (strcmp(word, "!exit") == 0) {
             spec->exit_status = (int)number;
         } else if (strcmp(word, "!files") == 0) {
             spec->files = (int)number;
         } else {
-            cr_assert(word[0] != '!', "%s: line %d: unknown directive %s", path, line_no,
-                      word);
+            cr_assert(word[0] != '!', "%s: line %d: unknown directive %s", f.path,
+                      f.line_no, word);
             cr_assert(spec->n_calls < sizeof spec->calls / sizeof spec->calls[0],
-                      "%s: too many functions", path);
+                      "%s: too many functions", f.path);
             struct expected_call *call = &spec->calls[spec->n_calls++];
             snprintf(call->name, sizeof call->name, "%s", word);
             call->calls = (unsigned long long)number;
         }
     }
-    free(text);
-    cr_assert(spec->n_calls > 0, "%s: lists no function", path);
+    cr_assert(spec->n_calls > 0, "%s: lists no function", f.path);
     load_line_spec(sample, spec);
+    load_heap_spec(sample, spec);
 }
 
 static int compare_strings(const void *a, const void *b)
@@ -458,6 +520,51 @@ static void check_line_hits(const char *what, const struct sample_spec *spec,
     e2e_result_free(&res);
 }
 
+/* Runs `cprof heap --format csv` on data_dir and compares the spec's
+ * functions' heap figures with it, exactly. */
+static void check_heap(const char *what, const struct sample_spec *spec,
+                       const char *data_dir)
+{
+    struct e2e_result res;
+    struct e2e_csv csv;
+    run_cprof_csv(what, "heap", data_dir, &res, &csv);
+    int name_col = e2e_csv_column(&csv, "name");
+    int cols[N_HEAP_FIELDS];
+    for (int f = 0; f < N_HEAP_FIELDS; f++) {
+        cols[f] = e2e_csv_column(&csv, heap_field_names[f]);
+        cr_assert(cols[f] >= 0, "%s: the CSV header has no %s column:\n%s", what,
+                  heap_field_names[f], res.out);
+    }
+    cr_assert(name_col >= 0, "%s: the CSV header has no name column:\n%s", what, res.out);
+
+    struct diffs diffs = {.used = 0};
+    for (size_t i = 0; i < spec->n_heap; i++) {
+        const struct expected_heap *want = &spec->heap[i];
+        size_t row = 0;
+        for (size_t r = 1; r < csv.n_rows; r++) {
+            const char *name = e2e_csv_cell(&csv, r, name_col);
+            if (name && strcmp(name, want->func) == 0)
+                row = row ? (size_t)-1 : r;
+        }
+        if (row == 0 || row == (size_t)-1) {
+            diff_add(&diffs, "  %s: %s the heap table\n", want->func,
+                     row ? "on several rows of" : "missing from");
+            continue;
+        }
+        for (int f = 0; f < N_HEAP_FIELDS; f++) {
+            const char *cell = e2e_csv_cell(&csv, row, cols[f]);
+            unsigned long long got = cell ? strtoull(cell, NULL, 10) : 0;
+            if (!cell || got != want->value[f])
+                diff_add(&diffs, "  %s %s: expected %llu, got %s\n", want->func,
+                         heap_field_names[f], want->value[f], cell ? cell : "nothing");
+        }
+    }
+    cr_assert(diffs.count == 0, "%s: %zu wrong heap figure(s):\n%sheap:\n%s", what,
+              diffs.count, diffs.text, res.out);
+    e2e_csv_free(&csv);
+    e2e_result_free(&res);
+}
+
 /* Builds the sample at level, runs it in mode (NULL: the default) and
  * checks its exit status, the number of .cprof files and every count. */
 static void check_sample(const char *sample, const char *level, const char *mode)
@@ -480,6 +587,8 @@ static void check_sample(const char *sample, const char *level, const char *mode
     check_counts(what, &spec, data_dir);
     if (spec.n_lines)
         check_line_hits(what, &spec, data_dir);
+    if (spec.n_heap)
+        check_heap(what, &spec, data_dir);
 
     free(data_dir);
     free(run_dir);

@@ -1,6 +1,7 @@
 /*
  * libFuzzer target for everything that reads a .cprof file: the reader,
- * the model (node records and trace replay) and the per-function view.
+ * the model (node records, trace replay, heap records and leaks) and the
+ * per-function view.
  * Whatever the bytes, loading must end in data or a clean error, never a
  * crash, a leak or undefined behaviour. Symbolization is left out: it
  * would open whatever paths the input names.
@@ -22,7 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct profile pf;
         profile_build(&m, NULL, &pf);
         profile_sort(&pf, PF_SORT_TOTAL);
+        profile_sort(&pf, PF_SORT_DELTA);
         profile_free(&pf);
+        struct m_heap_totals heap;
+        model_heap_totals(&m, &heap);
     }
     model_free(&m);
     return 0;

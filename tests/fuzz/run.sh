@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A fuzz smoke run of the reader and the model: seeds are real .cprof files
 # recorded here (a small program with recursion, a thread, longjmp, a
-# fork and hand-made line events, in each recording mode); libFuzzer then
-# mutates them for SECONDS.
+# fork, hand-made line events and heap use: allocations, a realloc, a leak,
+# a block freed by another thread and one freed by the forked child, in each
+# recording mode); libFuzzer then mutates them for SECONDS.
 # Any crash, leak or sanitizer report fails the run; the failing input is
 # kept in the work directory (printed) for a regression test.
 #   usage: tests/fuzz/run.sh BUILD_DIR [SECONDS]
@@ -29,17 +30,21 @@ static int fib(int n);
 static const struct site fib_line = {(void *)fib, "fib", "seed.c", 12, 0};
 static int fib(int n) { __cprof_line(&fib_line); return n < 2 ? n : fib(n - 1) + fib(n - 2); }
 static void jump(int d) { if (d == 0) longjmp(env, 1); jump(d - 1); }
-static void *worker(void *arg) { (void)arg; fib(12); return NULL; }
+static void *volatile sink;
+static void *make(int n) { return malloc((size_t)n); }
+static void *worker(void *arg) { free(arg); sink = make(24); fib(12); return NULL; }
 int main(void)
 {
     pthread_t t;
-    pthread_create(&t, NULL, worker, NULL);
+    void *shared = make(100), *inherited = make(7);
+    pthread_create(&t, NULL, worker, shared);
     fib(10);
+    sink = realloc(make(16), 64);
     if (!setjmp(env))
         jump(3);
     pthread_join(t, NULL);
     pid_t pid = fork();
-    if (pid == 0) { fib(5); exit(0); }
+    if (pid == 0) { free(inherited); fib(5); exit(0); }
     waitpid(pid, NULL, 0);
     return 0;
 }

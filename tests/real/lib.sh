@@ -59,3 +59,22 @@ csv_counts() {
   awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
            { n[$col["name"]] += $col["calls"] } END { for (f in n) print f, n[f] }' "$1" | sort
 }
+
+# lua_prepare: fetches Debian's lua5.4 source (real_fetch) and sets
+# lua_src (its src/ directory), sources (the interpreter's .c files, luac
+# left out) and defs (the flags the tests build it with). Lua's string hash
+# seed and its cache of C string addresses are made deterministic
+# (luai_makeseed, STRCACHE_N) so that builds laid out differently in memory
+# make exactly the same calls and allocations.
+lua_prepare() {
+  real_fetch lua5.4
+  lua_src=$work/${src%/}/src
+  sources=()
+  local f
+  for f in "$lua_src"/*.c; do
+    [ "$(basename "$f")" = luac.c ] || sources+=("$f")
+  done
+  # Debian's luaconf.h includes a header its packaging generates
+  printf '#define DEB_HOST_MULTIARCH "%s"\n' "$(gcc -dumpmachine)" >"$lua_src/lua5.4-deb-multiarch.h"
+  defs=(-std=gnu99 -DLUA_COMPAT_5_3 -DLUA_USE_LINUX '-Dluai_makeseed(L)=0' -DSTRCACHE_N=1 -DSTRCACHE_M=1)
+}

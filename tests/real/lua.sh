@@ -18,26 +18,16 @@
 # 4. builds it again with line timing of the table functions and the
 #    interpreter loop (--cprof-lines) at -O0 and -O2: every line's hits must
 #    be the same in both builds and all modes, and the calls gprof's.
-# Lua's string hash seed and its cache of C string addresses are made
-# deterministic (luai_makeseed, STRCACHE_N) so that both builds, laid out
-# differently in memory, make exactly the same calls.
+# Lua is built deterministic (lua_prepare in lib.sh) so that both builds,
+# laid out differently in memory, make exactly the same calls.
 # Exits 0 when everything matched, 1 on any failure, 0 with a SKIP line
 # only when the source package cannot be fetched at all.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 real_setup lua "${1:?usage: tests/real/lua.sh BUILD_DIR}" clang gprof
-real_fetch lua5.4
-lua_src=$work/${src%/}/src
+lua_prepare
 echo "lua: $(basename "${src%/}"), built with $cc"
-
-sources=()
-for f in "$lua_src"/*.c; do
-  [ "$(basename "$f")" = luac.c ] || sources+=("$f")
-done
-# Debian's luaconf.h includes a header its packaging generates
-printf '#define DEB_HOST_MULTIARCH "%s"\n' "$(gcc -dumpmachine)" >"$lua_src/lua5.4-deb-multiarch.h"
-defs=(-std=gnu99 -DLUA_COMPAT_5_3 -DLUA_USE_LINUX '-Dluai_makeseed(L)=0' -DSTRCACHE_N=1 -DSTRCACHE_M=1)
 rm -rf "$work/lua-gprof" "$work/lua-cprof"
 mkdir -p "$work/lua-gprof" "$work/lua-cprof"
 clang -O0 -pg -w "${defs[@]}" "${sources[@]}" -o "$work/lua-gprof/lua" -lm -ldl >"$work/lua-gprof/build.log" 2>&1 ||

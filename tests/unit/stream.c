@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cprof_format.h"
+#include "model.h"
+#include "profile.h"
 
 #define TS_CAP (1u << 20)
 
@@ -74,12 +77,12 @@ void ts_thread(struct tstream *s, uint32_t serial, uint64_t tid)
     mp_cstr(&s->out, "t");
 }
 
-void ts_node(struct tstream *s, uint32_t thread, uint64_t id, uint64_t parent,
-             uint64_t fn, uint64_t calls, uint64_t incl, uint64_t min, uint64_t max,
-             uint64_t completed)
+/* The array header of a node record of n elements and its first seven:
+ * the fields every version has before the histogram's. */
+static void node_start(struct mp_out *o, uint32_t n, uint32_t thread, uint64_t id,
+                       uint64_t parent, uint64_t fn, uint64_t calls, uint64_t incl)
 {
-    struct mp_out *o = &s->out;
-    mp_array(o, 10);
+    mp_array(o, n);
     mp_uint(o, CPROF_REC_NODE);
     mp_uint(o, thread);
     mp_uint(o, id);
@@ -87,6 +90,14 @@ void ts_node(struct tstream *s, uint32_t thread, uint64_t id, uint64_t parent,
     mp_uint(o, fn);
     mp_uint(o, calls);
     mp_uint(o, incl);
+}
+
+void ts_node(struct tstream *s, uint32_t thread, uint64_t id, uint64_t parent,
+             uint64_t fn, uint64_t calls, uint64_t incl, uint64_t min, uint64_t max,
+             uint64_t completed)
+{
+    struct mp_out *o = &s->out;
+    node_start(o, 10, thread, id, parent, fn, calls, incl);
     mp_uint(o, min);
     mp_uint(o, max);
     mp_array(o, completed ? 2 : 0);
@@ -167,6 +178,16 @@ static size_t ts_events(uint64_t base, const char *text, uint64_t *ev, size_t ca
             TS_PUT(CPROF_EXT_DROP);
             TS_PUT(strtoull(p + 1, &end, 10));
             break;
+        case 'a':
+        case 'r': {
+            uint64_t bytes = strtoull(p + 1, &end, 10);
+            cr_assert_eq(*end, ':', "bad stream text at '%s'", p);
+            TS_TOKEN(CPROF_EV_EXT);
+            TS_PUT(*p == 'a' ? CPROF_EXT_ALLOC : CPROF_EXT_FREE);
+            TS_PUT(bytes);
+            TS_PUT(strtoull(end + 1, &end, 10));
+            break;
+        }
         default:
             cr_assert_fail("bad stream text at '%s'", p);
             return 0;
@@ -185,7 +206,9 @@ void ts_trace(struct tstream *s, uint32_t thread, uint64_t base, const char *eve
     ts_trace_raw(s, thread, base, ev, n);
 }
 
-void ts_thread_end(struct tstream *s, uint32_t thread, const char *stats)
+/* [type, thread, {key: uint, ...}] from "key=value,key=value". */
+static void ts_counters(struct tstream *s, unsigned type, uint32_t thread,
+                        const char *stats)
 {
     char copy[512];
     snprintf(copy, sizeof copy, "%s", stats);
@@ -194,7 +217,7 @@ void ts_thread_end(struct tstream *s, uint32_t thread, const char *stats)
         n += *p == '=';
     struct mp_out *o = &s->out;
     mp_array(o, 3);
-    mp_uint(o, CPROF_REC_THREAD_END);
+    mp_uint(o, type);
     mp_uint(o, thread);
     mp_map(o, n);
     char *save = NULL;
@@ -204,6 +227,11 @@ void ts_thread_end(struct tstream *s, uint32_t thread, const char *stats)
         mp_cstr(o, kv);
         mp_uint(o, strtoull(eq + 1, NULL, 10));
     }
+}
+
+void ts_thread_end(struct tstream *s, uint32_t thread, const char *stats)
+{
+    ts_counters(s, CPROF_REC_THREAD_END, thread, stats);
 }
 
 void ts_line(struct tstream *s, uint32_t thread, uint64_t fn, const char *func,
@@ -249,18 +277,25 @@ void ts_trace_raw(struct tstream *s, uint32_t thread, uint64_t base,
         mp_uint(o, events[i]);
 }
 
-void ts_end(struct tstream *s, double ticks_per_sec, uint64_t end_ticks)
+/* An end record whose map has the reason, the clock's rate and the end
+ * time, then n_more keys the caller writes. */
+static void end_start(struct mp_out *o, double ticks_per_sec, uint64_t end_ticks,
+                      uint32_t n_more)
 {
-    struct mp_out *o = &s->out;
     mp_array(o, 2);
     mp_uint(o, CPROF_REC_END);
-    mp_map(o, 3);
+    mp_map(o, 3 + n_more);
     mp_cstr(o, "reason");
     mp_cstr(o, "exit");
     mp_cstr(o, "ticks_per_sec");
     mp_f64(o, ticks_per_sec);
     mp_cstr(o, "end_ticks");
     mp_uint(o, end_ticks);
+}
+
+void ts_end(struct tstream *s, double ticks_per_sec, uint64_t end_ticks)
+{
+    end_start(&s->out, ticks_per_sec, end_ticks, 0);
 }
 
 size_t ts_len(const struct tstream *s)
@@ -273,4 +308,112 @@ void ts_free(struct tstream *s)
 {
     free(s->buf);
     s->buf = NULL;
+}
+
+void ts_node_heap(struct tstream *s, uint32_t thread, uint64_t id, uint64_t parent,
+                  uint64_t fn, uint64_t calls, uint64_t incl, const uint64_t heap[5])
+{
+    struct mp_out *o = &s->out;
+    node_start(o, 15, thread, id, parent, fn, calls, incl);
+    mp_uint(o, 0);
+    mp_uint(o, 0);
+    mp_array(o, 0);
+    for (int i = 0; i < 5; i++)
+        mp_uint(o, heap[i]);
+}
+
+void ts_heap(struct tstream *s, uint32_t thread, const char *stats)
+{
+    ts_counters(s, CPROF_REC_HEAP, thread, stats);
+}
+
+void ts_freed(struct tstream *s, uint32_t thread, uint32_t owner_thread, uint64_t owner,
+              uint64_t free_calls, uint64_t freed_bytes)
+{
+    struct mp_out *o = &s->out;
+    mp_array(o, 6);
+    mp_uint(o, CPROF_REC_FREED);
+    mp_uint(o, thread);
+    mp_uint(o, owner_thread);
+    mp_uint(o, owner);
+    mp_uint(o, free_calls);
+    mp_uint(o, freed_bytes);
+}
+
+void ts_end_heap(struct tstream *s, double ticks_per_sec, uint64_t end_ticks,
+                 const uint64_t heap[5])
+{
+    ts_end_heap_dropped(s, ticks_per_sec, end_ticks, heap, 0);
+}
+
+void ts_end_heap_dropped(struct tstream *s, double ticks_per_sec, uint64_t end_ticks,
+                         const uint64_t heap[5], uint64_t heap_dropped)
+{
+    static const char *const keys[] = {"heap_in_use", "heap_peak", "heap_blocks",
+                                       "peak_rss", "foreign_frees"};
+    struct mp_out *o = &s->out;
+    end_start(o, ticks_per_sec, end_ticks, 5u + (heap_dropped != 0));
+    for (int i = 0; i < 5; i++) {
+        mp_cstr(o, keys[i]);
+        mp_uint(o, heap[i]);
+    }
+    if (heap_dropped) {
+        mp_cstr(o, "heap_dropped");
+        mp_uint(o, heap_dropped);
+    }
+}
+
+char *ts_write_temp(struct tstream *s, const char *tag)
+{
+    char *path = malloc(strlen(tag) + 32);
+    cr_assert(path);
+    sprintf(path, "/tmp/cprof-%s-XXXXXX.cprof", tag);
+    int fd = mkstemps(path, 6);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, s->buf, ts_len(s)), (ssize_t)ts_len(s));
+    close(fd);
+    ts_free(s);
+    return path;
+}
+
+int ts_run_cmd(int (*cmd)(int, char **), char **argv, char **out, char **err)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    char out_path[] = "/tmp/cprof-out-XXXXXX", err_path[] = "/tmp/cprof-err-XXXXXX";
+    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
+    cr_assert(out_fd >= 0 && err_fd >= 0);
+    fflush(stdout);
+    fflush(stderr);
+    int saved_out = dup(1), saved_err = dup(2);
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    int status = cmd(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, 1);
+    dup2(saved_err, 2);
+    close(saved_out);
+    close(saved_err);
+    char **dst[2] = {out, err};
+    int fds[2] = {out_fd, err_fd};
+    for (int i = 0; i < 2; i++) {
+        off_t len = lseek(fds[i], 0, SEEK_END);
+        *dst[i] = calloc(1, (size_t)len + 1);
+        cr_assert_eq(pread(fds[i], *dst[i], (size_t)len, 0), (ssize_t)len);
+        close(fds[i]);
+    }
+    unlink(out_path);
+    unlink(err_path);
+    return status;
+}
+
+const struct pf_row *ts_row(const struct model *m, const struct profile *p, uint64_t addr)
+{
+    for (size_t i = 0; i < p->nrows; i++)
+        if (m->funcs[p->rows[i].func].addr == addr)
+            return &p->rows[i];
+    cr_assert_fail("no row for function 0x%llx", (unsigned long long)addr);
+    return NULL;
 }

@@ -51,7 +51,46 @@ void ts_line_site(struct tstream *s, uint32_t thread, uint32_t site, uint64_t fn
 void ts_trace_raw(struct tstream *s, uint32_t thread, uint64_t base,
                   const uint64_t *events, size_t n);
 void ts_end(struct tstream *s, double ticks_per_sec, uint64_t end_ticks);
+
+/*
+ * Heap data (format 1.2). In the event text, a<bytes>:<heap> is an
+ * EXT_ALLOC and r<bytes>:<heap> an EXT_FREE (heap: the process heap in use
+ * after it).
+ */
+/* A node with the five heap fields after its histogram: heap is
+ * {alloc_calls, alloc_bytes, free_calls, freed_bytes, peak_bytes}. */
+void ts_node_heap(struct tstream *s, uint32_t thread, uint64_t id, uint64_t parent,
+                  uint64_t fn, uint64_t calls, uint64_t incl, const uint64_t heap[5]);
+/* A heap record [10, thread, map]; stats as for ts_thread_end, with the
+ * keys of CPROF_REC_HEAP. */
+void ts_heap(struct tstream *s, uint32_t thread, const char *stats);
+/* A freed-owner record [11, thread, owner_thread, owner, calls, bytes]. */
+void ts_freed(struct tstream *s, uint32_t thread, uint32_t owner_thread, uint64_t owner,
+              uint64_t free_calls, uint64_t freed_bytes);
+/* An end record with the heap keys: heap is {heap_in_use, heap_peak,
+ * heap_blocks, peak_rss, foreign_frees}. */
+void ts_end_heap(struct tstream *s, double ticks_per_sec, uint64_t end_ticks,
+                 const uint64_t heap[5]);
+/* The same with the end record's heap_dropped key (left out when 0). */
+void ts_end_heap_dropped(struct tstream *s, double ticks_per_sec, uint64_t end_ticks,
+                         const uint64_t heap[5], uint64_t heap_dropped);
+
+/* Writes the stream to a new file /tmp/cprof-<tag>-XXXXXX.cprof and frees
+ * it; returns the path (the caller unlinks and frees it). */
+char *ts_write_temp(struct tstream *s, const char *tag);
+/* Runs a command (cmd_report, cmd_lines, ...) with argv (NULL-terminated)
+ * and its stdout and stderr captured into *out and *err (allocated).
+ * Returns its status. */
+int ts_run_cmd(int (*cmd)(int, char **), char **argv, char **out, char **err);
 size_t ts_len(const struct tstream *s);
 void ts_free(struct tstream *s);
+
+struct model;
+struct profile;
+struct pf_row;
+/* The row of profile p (built from m) of the function at link-time
+ * address addr; fails the test when there is none. */
+const struct pf_row *ts_row(const struct model *m, const struct profile *p,
+                            uint64_t addr);
 
 #endif

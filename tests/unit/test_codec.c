@@ -252,7 +252,7 @@ static void walk_with_msgpack_c(const char *mode)
         cr_assert_gt(obj->via.array.size, 0);
         cr_assert_eq(obj->via.array.ptr[0].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
         uint64_t type = obj->via.array.ptr[0].via.u64;
-        cr_assert(type >= CPROF_REC_MODULE && type <= CPROF_REC_END, "record type %lu",
+        cr_assert(type >= CPROF_REC_MODULE && type <= CPROF_REC_FREED, "record type %lu",
                   (unsigned long)type);
         threads += type == CPROF_REC_THREAD;
         nodes += type == CPROF_REC_NODE;

@@ -54,11 +54,7 @@ static void teardown(void)
 /* The row of the function at link-time address addr. */
 static const struct pf_row *row(uint64_t addr)
 {
-    for (size_t i = 0; i < prof.nrows; i++)
-        if (model.funcs[prof.rows[i].func].addr == addr)
-            return &prof.rows[i];
-    cr_assert_fail("no row for function 0x%llx", (unsigned long long)addr);
-    return NULL;
+    return ts_row(&model, &prof, addr);
 }
 
 static void expect(uint64_t addr, uint64_t calls, double self, double total)
