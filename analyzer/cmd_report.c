@@ -19,7 +19,7 @@
 
 static const char report_usage[] =
     "usage: cprof report [PATH...] [--format text|json|csv] [--sort KEY] [--limit N]\n"
-    "                    [--pid PID] [--tid TID]\n"
+    "                    [--pid PID] [--tid TID] [--percentiles]\n"
     "\n"
     "Prints each function's exact call count, self and total time (recursion\n"
     "counted once), time per call, fastest and slowest call, and share of all\n"
@@ -31,11 +31,16 @@ static const char report_usage[] =
     "  PATH            a .cprof file or a directory of them (default ./cprof.data)\n"
     "  -f, --format F  text (default), json or csv\n"
     "  -s, --sort KEY  self (default), total, calls, self_per_call, total_per_call,\n"
-    "                  min, max, name or file (or a key of cprof heap --sort)\n"
+    "                  min, max, p50, p90, p99, name or file (or a key of cprof\n"
+    "                  heap --sort)\n"
     "  -n, --limit N   show the first N functions; 0 shows all (text shows 50 by\n"
     "                  default, json and csv all)\n"
     "      --pid PID   only the process PID\n"
     "      --tid TID   only the thread with kernel thread id TID\n"
+    "      --percentiles  show the median, 90th and 99th percentile of the time per\n"
+    "                  call (total, callees included) in the text table too (json\n"
+    "                  and csv always have them): exact from a trace, else estimated\n"
+    "                  from the runtime's histograms, within 0.8%\n"
     "\n"
     "Exit status: 0 report printed, 1 bad command line, 2 no usable data, or a\n"
     "file damaged or cut short (the report then covers what it holds). See\n"
@@ -54,6 +59,10 @@ enum report_col {
     RC_TOTAL_PER_CALL,
     RC_MIN,
     RC_MAX,
+    RC_P50,
+    RC_P90,
+    RC_P99,
+    RC_PCT_EXACT,
     RC_SELF_PCT,
     RC_MODULE,
     RC_HAS_LINES,
@@ -80,6 +89,10 @@ static const struct fmt_col report_cols[RC_COUNT] = {
     [RC_MIN] = {"min_ns", "min", FMT_NS, FMT_ALL, 0},
     [RC_MAX] = {"max_ns", "max", FMT_NS, FMT_ALL, 0},
     [RC_SELF_PCT] = {"self_pct", "self%", FMT_PCT, FMT_ALL, 0},
+    [RC_P50] = {"p50_ns", "p50", FMT_NS, FMT_DATA_ONLY, 0},
+    [RC_P90] = {"p90_ns", "p90", FMT_NS, FMT_DATA_ONLY, 0},
+    [RC_P99] = {"p99_ns", "p99", FMT_NS, FMT_DATA_ONLY, 0},
+    [RC_PCT_EXACT] = {"percentiles_exact", "exact", FMT_BOOL, FMT_DATA_ONLY, 0},
     [RC_MODULE] = {"module", "module", FMT_STR, FMT_DATA_ONLY, 0},
     [RC_HAS_LINES] = {"has_lines", "has_lines", FMT_BOOL, FMT_DATA_ONLY, 0},
     [RC_ALLOC_CALLS] = {"alloc_calls", "allocs", FMT_UINT, FMT_DATA_ONLY, 0},
@@ -124,10 +137,16 @@ static void report_row(const struct model *m, const struct profile *pf,
     cell[RC_MAX].num = r->max_ns;
     cell[RC_MAX].null = r->completed == 0;
     cell[RC_SELF_PCT].num = r->self_pct;
+    cell[RC_P50].num = r->p50_ns;
+    cell[RC_P90].num = r->p90_ns;
+    cell[RC_P99].num = r->p99_ns;
+    cell[RC_PCT_EXACT].num = r->pct_exact;
+    for (int c = RC_P50; c <= RC_PCT_EXACT; c++)
+        cell[c].null = !pf->timed || !r->has_pct;
     cell[RC_MODULE].str = r->module;
     if (!pf->timed)
         for (int c = RC_SELF; c <= RC_SELF_PCT; c++)
-            cell[c].null = 1;
+            cell[c].null = 1; /* the percentiles too */
     cell[RC_ALLOC_CALLS].num = (double)r->alloc_calls;
     cell[RC_ALLOC_BYTES].num = (double)r->alloc_bytes;
     cell[RC_FREE_CALLS].num = (double)r->free_calls;
@@ -141,9 +160,27 @@ static void report_row(const struct model *m, const struct profile *pf,
 
 static const struct cmd_view report_view = {"report", report_usage, profile_sort_key, 0};
 
+/* Takes --percentiles out of argv (the other options are every view's);
+ * returns whether it was there. Arguments after "--" are left alone. */
+static int report_percentiles_option(int *argc, char **argv)
+{
+    int found = 0, kept = 0, rest = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (!rest && !strcmp(argv[i], "--percentiles")) {
+            found = 1;
+            continue;
+        }
+        rest |= !strcmp(argv[i], "--");
+        argv[kept++] = argv[i];
+    }
+    *argc = kept;
+    return found;
+}
+
 int cmd_report(int argc, char **argv)
 {
     struct cmd_view_run run;
+    int percentiles = report_percentiles_option(&argc, argv);
     if (!cmd_view_start(&report_view, argc, argv, &run)) {
         cmd_view_end(&run);
         return run.status;
@@ -164,6 +201,9 @@ int cmd_report(int argc, char **argv)
             cols[c].where = FMT_DATA_ONLY;
     if (!pf->heap)
         cols[RC_HEAP_DELTA].where = FMT_DATA_ONLY;
+    if (percentiles && pf->timed)
+        for (int c = RC_P50; c <= RC_P99; c++)
+            cols[c].where = FMT_ALL;
     struct fmt_cell *cells = cprof_xcalloc(nrows * RC_COUNT, sizeof(*cells));
     char **locations = cprof_xcalloc(nrows, sizeof(*locations));
     char **marked = cprof_xcalloc(nrows, sizeof(*marked));
@@ -176,7 +216,23 @@ int cmd_report(int argc, char **argv)
                    &marked[i]);
         any_lines |= marked[i] != NULL;
     }
-    const char *key = "*  has line data: cprof lines NAME shows its time line by line";
+    const char *notes[2];
+    size_t nnotes = 0;
+    if (any_lines)
+        notes[nnotes++] =
+            "*  has line data: cprof lines NAME shows its time line by line";
+    char *pct_note = NULL;
+    if (percentiles && pf->timed) {
+        pct_note =
+            pf->pct_estimated
+                ? cprof_xasprintf("p50, p90, p99: time per call, callees included; "
+                                  "exact from a trace where it kept every call, "
+                                  "else estimated from histograms (within %.2g%%)",
+                                  pf->pct_error * 100)
+                : cprof_xstrdup("p50, p90, p99: time per call, callees included, "
+                                "exact (from the trace)");
+        notes[nnotes++] = pct_note;
+    }
 
     struct fmt_table table = {
         .name = "functions",
@@ -206,8 +262,8 @@ int cmd_report(int argc, char **argv)
         .table = &table,
         .summary = (const char *const *)summary,
         .nsummary = nsummary,
-        .notes = &key,
-        .nnotes = any_lines,
+        .notes = notes,
+        .nnotes = nnotes,
         .warnings = &m->warnings,
         .objects = &heap,
         .nobjects = 1,
@@ -216,6 +272,7 @@ int cmd_report(int argc, char **argv)
     int status = cmd_finish("report", m, run.format, run.status);
 
     free(title);
+    free(pct_note);
     for (size_t i = 0; i < nsummary; i++)
         free(summary[i]);
     for (size_t i = 0; i < nrows; i++) {

@@ -10,5 +10,8 @@ int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_lines(int argc, char **argv);
 int cmd_heap(int argc, char **argv);
+int cmd_graph(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 #endif

@@ -34,7 +34,7 @@ enum fmt_where {
 /* fmt_col.flags */
 #define FMT_WHOLE 1u   /* text: never shorten the string (source lines) */
 #define FMT_IN_ROWS 2u /* a group column CSV repeats in each row, under its title */
-#define FMT_SIGN 4u    /* text: "+" before positive numbers (a net change) */
+#define FMT_SIGN 4u    /* text: "+" before positive numbers (a change) */
 
 struct fmt_col {
     const char *key;   /* JSON key and CSV header: stable, documented */
@@ -98,9 +98,20 @@ struct fmt_object {
     const struct fmt_cell *cells; /* one per column, or NULL */
 };
 
+/* One of the runs a document compares (`cprof diff`). */
+struct fmt_run {
+    const char *key;   /* JSON key of its run object, e.g. "run_a" */
+    const char *title; /* text: the line above its description, e.g. "A: old.data" */
+    const struct model *model;
+};
+
 struct fmt_doc {
     const char *title; /* text: what this is, e.g. "functions by self time" */
     const struct model *model;
+    /* when nruns > 0: the runs compared, described each under its key
+     * (JSON) or title (text) instead of model's "run" */
+    const struct fmt_run *runs;
+    size_t nruns;
     const struct fmt_table *table;
     const char *const *summary; /* text: lines under the run description */
     size_t nsummary;

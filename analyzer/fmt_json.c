@@ -37,9 +37,9 @@ static void fmt_json_num(FILE *out, enum fmt_kind kind, double v)
         fprintf(out, "%.0f", v);
 }
 
-static void fmt_json_run(FILE *out, const struct model *m)
+static void fmt_json_run(FILE *out, const char *key, const struct model *m)
 {
-    fprintf(out, "\"run\": {\"timed\": %s, \"processes\": [",
+    fprintf(out, "\"%s\": {\"timed\": %s, \"processes\": [", key,
             m->timed ? "true" : "false");
     for (size_t i = 0; i < m->nprocs; i++) {
         const struct m_process *p = m->procs[i];
@@ -132,7 +132,12 @@ static void fmt_json_write(FILE *out, const struct fmt_doc *doc)
     const struct fmt_table *t = doc->table;
     const struct fmt_groups *g = t->groups;
     fputs("{\n  ", out);
-    fmt_json_run(out, doc->model);
+    if (!doc->nruns)
+        fmt_json_run(out, "run", doc->model);
+    for (size_t i = 0; i < doc->nruns; i++) {
+        fputs(i ? ",\n  " : "", out);
+        fmt_json_run(out, doc->runs[i].key, doc->runs[i].model);
+    }
     fprintf(out, ",\n  \"%s\": ", t->name);
     if (!g) {
         fmt_json_rows(out, t, 0, t->nrows, "    ");

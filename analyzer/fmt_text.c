@@ -14,6 +14,11 @@
 
 void fmt_human_ns(double ns, char *buf, size_t len)
 {
+    if (ns < 0 && len > 1) { /* a change */
+        buf[0] = '-';
+        fmt_human_ns(-ns, buf + 1, len - 1);
+        return;
+    }
     static const struct {
         double scale;
         const char *unit;
@@ -100,8 +105,10 @@ static char *fmt_text_cell(const struct fmt_col *col, const struct fmt_cell *cel
         break;
     case FMT_BYTES:
         fmt_human_bytes(cell->num, (col->flags & FMT_SIGN) != 0, buf, sizeof buf);
-        break;
+        return cprof_xstrdup(buf);
     }
+    if ((col->flags & FMT_SIGN) && cell->num > 0 && col->kind != FMT_BOOL)
+        return cprof_xasprintf("+%s", buf);
     return cprof_xstrdup(buf);
 }
 
@@ -211,7 +218,12 @@ static void fmt_text_table(FILE *out, const struct fmt_table *t, size_t first,
 static void fmt_text_write(FILE *out, const struct fmt_doc *doc)
 {
     const struct fmt_table *t = doc->table;
-    fmt_text_run(out, doc->model);
+    for (size_t i = 0; i < doc->nruns; i++) {
+        fprintf(out, "%s\n", doc->runs[i].title);
+        fmt_text_run(out, doc->runs[i].model);
+    }
+    if (!doc->nruns)
+        fmt_text_run(out, doc->model);
     for (size_t i = 0; i < doc->nsummary; i++)
         fprintf(out, "%s\n", doc->summary[i]);
     if (doc->title)

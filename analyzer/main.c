@@ -18,6 +18,10 @@ static const struct command {
     {"lines", cmd_lines,
      "hits and time per source line (functions built with --cprof-lines)"},
     {"heap", cmd_heap, "heap per function: allocations, frees, net change, peak, leaks"},
+    {"graph", cmd_graph, "callers and callees with calls and time per edge; --tree"},
+    {"audit", cmd_audit,
+     "how exact the data is (losses, repairs, clock); --expect counts"},
+    {"diff", cmd_diff, "two runs side by side: call count changes, time beyond noise"},
 };
 
 static void usage(FILE *out)

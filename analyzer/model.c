@@ -67,6 +67,7 @@ static void model_free_process(struct m_process *p)
     free(p->lines);
     free(p->freed);
     free(p->leaks);
+    model_proc_exact_free(p);
     free(p);
 }
 
@@ -86,6 +87,7 @@ void model_free(struct model *m)
     warn_free(&m->warnings);
     warn_free(&m->damage);
     model_lines_free(m);
+    model_exact_free(m);
     model_init(m);
 }
 
@@ -163,17 +165,28 @@ struct m_node *model_node_new(struct m_thread *t, uint32_t parent, uint32_t loca
 
 void model_hist_add(struct m_node *n, uint32_t bucket, uint64_t count)
 {
-    for (uint32_t i = 0; i < n->hist_len; i++) {
-        if (n->hist[i].bucket == bucket) {
-            n->hist[i].count += count;
-            return;
-        }
+    /* sorted by bucket: records list buckets in order (appends), a trace
+     * replay finds its bucket by bisection */
+    uint32_t lo = 0, hi = n->hist_len;
+    if (hi && n->hist[hi - 1].bucket < bucket)
+        lo = hi;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (n->hist[mid].bucket < bucket)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < n->hist_len && n->hist[lo].bucket == bucket) {
+        n->hist[lo].count += count;
+        return;
     }
     size_t cap = n->hist_cap;
     cprof_grow(&n->hist, &cap, n->hist_len + 1, sizeof(*n->hist));
     n->hist_cap = (uint32_t)cap;
-    n->hist[n->hist_len].bucket = bucket;
-    n->hist[n->hist_len].count = count;
+    memmove(&n->hist[lo + 1], &n->hist[lo], (n->hist_len - lo) * sizeof(*n->hist));
+    n->hist[lo].bucket = bucket;
+    n->hist[lo].count = count;
     n->hist_len++;
 }
 
@@ -272,8 +285,9 @@ static int model_node_rec(struct model *m, struct m_process *p, struct rd_record
     n->max_ticks = max;
     for (uint32_t i = 0; i < nhist / 2; i++) {
         uint64_t bucket, count;
+        /* the buckets of 64-bit times */
         if (mp_read_uint(&rec->body, &bucket) || mp_read_uint(&rec->body, &count) ||
-            bucket > 1024) {
+            bucket >= (65ull - p->hist_sub_bits) << p->hist_sub_bits) {
             snprintf(msg, msglen, "bad histogram in node record %llu",
                      (unsigned long long)id);
             return -1;
@@ -357,6 +371,7 @@ static int model_thread_end_rec(struct model *m, struct m_process *p,
         STAT(CPROF_STAT_UNMATCHED_EXITS, unmatched_exits),
         STAT(CPROF_STAT_LINES_UNMATCHED, lines_unmatched),
         STAT(CPROF_STAT_LINES_DROPPED, lines_dropped),
+        STAT(CPROF_STAT_HIST_DROPPED, hist_dropped),
         STAT(CPROF_STAT_TRACE_BYTES, trace_bytes),
     };
 #undef STAT
@@ -406,7 +421,9 @@ static int model_end_rec(struct m_process *p, struct rd_record *rec, char *msg,
         } else if (mp_match_str(&rec->body, "ticks_per_sec")) {
             bad = mp_read_f64(&rec->body, &tps) != MP_OK;
             if (!bad && tps > 0 && isfinite(tps))
-                p->ticks_per_sec = tps;
+                p->ticks_per_sec = p->end_ticks_per_sec = tps;
+        } else if (mp_match_str(&rec->body, "threads")) {
+            bad = mp_read_uint(&rec->body, &p->threads_seen) != MP_OK;
         } else {
             bad = mp_skip(&rec->body) != MP_OK || mp_skip(&rec->body) != MP_OK;
         }
@@ -588,6 +605,7 @@ static void model_finish_process(struct model *m, struct m_process *p)
     p->ns_per_tick = timed ? 1e9 / p->ticks_per_sec : 0;
     m->timed |= timed;
     model_lines_merge(m, p);
+    model_exact_merge(m, p);
 
     const char *prog = model_basename(p->exe[0] ? p->exe : p->file);
     for (size_t i = 0; i < p->nconfig_warnings; i++)

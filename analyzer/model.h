@@ -86,7 +86,7 @@ struct m_node {
     uint64_t incl_ticks;           /* inclusive time summed over calls */
     uint64_t min_ticks, max_ticks; /* over completed calls; 0, 0 when none */
     uint64_t completed;            /* calls that completed (min/max/hist cover these) */
-    struct m_bucket *hist;
+    struct m_bucket *hist;         /* sorted by bucket (model_hist_add) */
     uint32_t hist_len, hist_cap;
     /* heap (1.2): allocations and frees made while this node's call was the
      * innermost one, requested bytes; peak_bytes the highest process heap
@@ -128,6 +128,7 @@ struct m_stats {
     uint64_t cut_open;         /* frames open when a cut-short trace ended */
     uint64_t heap_dropped;     /* allocation calls counted for no thread (end record) */
     uint64_t heap_owners_lost; /* frees whose allocating owner was not recorded */
+    uint64_t hist_dropped;     /* completed calls left out of node histograms */
 };
 
 struct m_trace_state;
@@ -188,6 +189,8 @@ struct m_process {
     int complete;     /* the end record was seen */
     char *end_reason; /* "exit", "signal", "exec", NULL when cut short */
     uint64_t end_signal, threads_lost;
+    uint64_t threads_seen;    /* the end record's `threads`: 0 when absent */
+    double end_ticks_per_sec; /* the end record's tick rate: 0 when absent */
     struct m_proc_module *modules;
     size_t nmodules, modules_cap;
     uint64_t *local_fn_addr; /* runtime addresses of the functions seen */
@@ -210,6 +213,10 @@ struct m_process {
     /* after loading: per allocating function, what was left allocated */
     struct m_leak *leaks;
     size_t nleaks;
+    /* trace mode: each completed call's ticks per local function, while
+     * within the limits of model_pct.c (moved to model.exact at the end) */
+    struct m_proc_exact *exact;
+    size_t nexact;
     /* left allocated by the included threads outside instrumented calls,
      * and frees of blocks whose allocating call was not recorded */
     uint64_t outside_leak_blocks, outside_leak_bytes;
@@ -225,7 +232,7 @@ struct m_filter {
 /* One kind of runtime report (a counter, a death by signal) summed over
  * processes, so that a test suite's hundreds of runs give one warning
  * each, not hundreds. */
-#define M_NOTES 14
+#define M_NOTES 15
 struct m_note {
     uint64_t total;  /* the counter summed over processes */
     size_t procs;    /* processes that reported it */
@@ -254,6 +261,11 @@ struct model {
     struct hashmap line_index; /* func << 32 | line -> first m_line */
     struct m_strings strings;
     int heap; /* some process has heap data (format 1.2) */
+    /* per model.funcs index: the exact per-call times traces gave
+     * (model_pct.c); nexact entries, the rest have none */
+    struct m_exact *exact;
+    size_t nexact;
+    uint64_t exact_kept; /* times held, over every function */
 };
 
 void model_init(struct model *m);
@@ -283,7 +295,7 @@ int model_load_path(struct model *m, const char *path);
  * thread counters; model_note adds count occurrences of a kind by process
  * who and rewrites that kind's warning; model_stat_warnings adds a
  * process's counters. */
-enum { M_NOTE_KILLED = 12, M_NOTE_THREADS_LOST = 13 };
+enum { M_NOTE_KILLED = 13, M_NOTE_THREADS_LOST = 14 };
 void model_note(struct model *m, size_t kind, const char *who, uint64_t count);
 void model_stat_warnings(struct model *m, struct m_process *p, const struct m_stats *s);
 /* The last component of path. */
@@ -363,6 +375,54 @@ struct m_heap_totals {
     uint64_t outside_leaked_bytes, outside_leaked_blocks;
 };
 void model_heap_totals(const struct model *m, struct m_heap_totals *out);
+
+/*
+ * Latency percentiles (model_pct.c). Each completed call counts once with
+ * its own inclusive time (a recursive function's inner calls too), the
+ * calls min_ns and max_ns cover. Trace mode keeps every such time of a
+ * function while the function has at most M_EXACT_PER_FUNC of them and the
+ * model holds at most M_EXACT_TOTAL in all; past either, the function's
+ * percentiles come from its node histograms like summary mode's.
+ */
+#define M_EXACT_PER_FUNC 100000u
+#define M_EXACT_TOTAL 8000000u
+struct m_proc_exact {
+    uint64_t *ticks;
+    size_t n, cap;
+    int over; /* went past a limit: no times kept */
+};
+struct m_exact {
+    double *ns;
+    size_t n, cap;
+    int over;
+};
+/* Trace replay: a completed call of local function local_fn took ticks. */
+void model_exact_add(struct model *m, struct m_process *p, uint32_t local_fn,
+                     uint64_t ticks);
+/* Once the process's functions and tick rate are known: its times into
+ * model.exact. */
+void model_exact_merge(struct model *m, struct m_process *p);
+void model_exact_free(struct model *m);
+void model_proc_exact_free(struct m_process *p);
+
+/* One value with its number of calls, for percentile estimates. */
+struct m_sample {
+    double ns;
+    uint64_t count;
+};
+/* The estimate of a histogram bucket, in ticks: the midpoint of the
+ * bucket's values (of sub_bits), clamped to [min_ticks, max_ticks] of the
+ * node it is from. */
+double model_bucket_value(uint32_t bucket, unsigned sub_bits, uint64_t min_ticks,
+                          uint64_t max_ticks);
+/* The relative error bound of estimates from histograms of sub_bits. */
+double model_hist_error(unsigned sub_bits);
+/* Nearest-rank percentiles of the calls samples count (sorted in place by
+ * value): out[i] is the value of the call of rank ceil(pcts[i]/100 * calls)
+ * (at least 1) in increasing order, pcts[i] in (0, 100]. Returns 0, or -1
+ * when the samples count no call. */
+int model_percentiles(struct m_sample *samples, size_t nsamples, const double *pcts,
+                      size_t npcts, double *out);
 
 /* The interned copy of the n bytes at s. */
 const char *model_intern(struct model *m, const char *s, size_t n);

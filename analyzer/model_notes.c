@@ -51,6 +51,9 @@ static const struct {
     {offsetof(struct m_stats, heap_owners_lost),
      "frees could not be matched to the function that allocated the block: leaks by "
      "function may be overstated"},
+    {offsetof(struct m_stats, hist_dropped),
+     "completed calls are missing from the latency histograms (the runtime's "
+     "CPROF_HIST_MEMORY was spent): percentiles leave them out"},
 };
 
 /* The note kinds past the counters. */

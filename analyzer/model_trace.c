@@ -7,8 +7,10 @@
  * It mirrors what the runtime does in summary mode: a call counts at entry,
  * a completed call (normal exit, or closed at a longjmp) adds its time to
  * the node's total, min, max and histogram; a frame inherited from before a
- * fork or still open at the end adds time only. LINE events are checked and
- * skipped: the runtime writes a trace's line data as line records too
+ * fork or still open at the end adds time only. Completed calls' times are
+ * also kept one by one, within limits, for exact percentiles
+ * (model_pct.c). LINE events are checked and skipped: the runtime writes a
+ * trace's line data as line records too
  * (model_lines.c). EXT_ALLOC and EXT_FREE events (1.2) count on the
  * innermost open call's node, or on the thread's outside-calls totals when
  * none is open; an allocation's heap operand raises that node's peak
@@ -36,6 +38,7 @@ struct m_trace_state {
     struct tr_frame *stack;
     size_t depth, cap;
     uint64_t now;
+    struct model *model; /* for the exact per-call times (model_pct.c) */
 };
 
 static void tr_push(struct m_thread *t, uint32_t local_fn, int inherited)
@@ -74,6 +77,7 @@ static void tr_pop(struct m_thread *t, int completed)
         n->max_ticks = ticks;
     n->completed++;
     model_hist_add(n, cprof_hist_bucket(ticks, t->proc->hist_sub_bits), 1);
+    model_exact_add(s->model, t->proc, n->func, ticks);
 }
 
 static int tr_index(struct m_trace_state *s, uint64_t index, uint32_t *local_fn)
@@ -251,6 +255,7 @@ int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *re
     if (!t->trace)
         t->trace = cprof_xcalloc(1, sizeof(*t->trace));
     t->trace->now = base;
+    t->trace->model = m;
     struct tr_events ev = {&rec->body, count, 0, 0, NULL};
     while (ev.left) {
         uint32_t at = count - ev.left;

@@ -54,10 +54,32 @@ static void profile_heap(struct pf_row *row, const struct m_node *n,
     row->total_freed_bytes += sub->freed_bytes;
 }
 
+/* Per function: the (value, calls) pairs of its nodes' histograms. */
+struct pf_samples {
+    struct m_sample *s;
+    size_t n, cap;
+};
+
+/* Adds node n's histogram to its function's samples, in ns. */
+static void profile_node_samples(const struct m_thread *t, const struct m_node *n,
+                                 struct pf_samples *out)
+{
+    double scale = t->proc->ns_per_tick;
+    if (scale <= 0 || !n->hist_len)
+        return;
+    cprof_grow(&out->s, &out->cap, out->n + n->hist_len, sizeof(*out->s));
+    for (uint32_t i = 0; i < n->hist_len; i++)
+        out->s[out->n++] = (struct m_sample){
+            model_bucket_value(n->hist[i].bucket, t->proc->hist_sub_bits, n->min_ticks,
+                               n->max_ticks) *
+                scale,
+            n->hist[i].count};
+}
+
 /* Adds one thread's tree to rows (indexed by function); on_path is zero on
  * entry and on return. */
 static void profile_thread(const struct m_thread *t, struct pf_row *rows,
-                           uint32_t *on_path)
+                           uint32_t *on_path, struct pf_samples *samples)
 {
     double scale = t->proc->ns_per_tick;
     struct pf_subtree *sub = t->proc->has_heap ? profile_subtrees(t) : NULL;
@@ -90,6 +112,7 @@ static void profile_thread(const struct m_thread *t, struct pf_row *rows,
             row->total_ns += (double)n->incl_ticks * scale;
         if (sub)
             profile_heap(row, n, &sub[v.node], !on_path[n->func]);
+        profile_node_samples(t, n, &samples[n->func]);
         if (n->completed) {
             double lo = (double)n->min_ticks * scale, hi = (double)n->max_ticks * scale;
             if (!row->completed || lo < row->min_ns)
@@ -140,16 +163,54 @@ static void profile_name(const struct model *m, struct sym_cache *syms, struct p
     row->quality = sf.quality;
 }
 
+/* Fills row's percentiles: from the exact times when the model holds one
+ * for each of its completed calls, else from its histogram samples. */
+static void profile_percentiles(const struct model *m, size_t f, struct pf_row *row,
+                                struct pf_samples *samples)
+{
+    static const double pcts[3] = {50, 90, 99};
+    double out[3];
+    const struct m_exact *e = f < m->nexact ? &m->exact[f] : NULL;
+    if (!row->completed)
+        return;
+    if (e && !e->over && e->n && e->n == row->completed) {
+        struct m_sample *s = cprof_xcalloc(e->n, sizeof(*s));
+        for (size_t i = 0; i < e->n; i++)
+            s[i] = (struct m_sample){e->ns[i], 1};
+        row->has_pct = model_percentiles(s, e->n, pcts, 3, out) == 0;
+        row->pct_exact = row->has_pct;
+        free(s);
+    } else {
+        row->has_pct = model_percentiles(samples->s, samples->n, pcts, 3, out) == 0;
+    }
+    if (row->has_pct) {
+        row->p50_ns = out[0];
+        row->p90_ns = out[1];
+        row->p99_ns = out[2];
+    }
+}
+
 void profile_build(const struct model *m, struct sym_cache *syms, struct profile *out)
 {
     memset(out, 0, sizeof(*out));
     out->timed = m->timed;
     struct pf_row *rows = cprof_xcalloc(m->nfuncs, sizeof(*rows));
     uint32_t *on_path = cprof_xcalloc(m->nfuncs, sizeof(*on_path));
-    for (size_t i = 0; i < m->nprocs; i++)
-        for (size_t k = 0; k < m->procs[i]->nthreads; k++)
-            profile_thread(m->procs[i]->threads[k], rows, on_path);
+    struct pf_samples *samples = cprof_xcalloc(m->nfuncs, sizeof(*samples));
+    for (size_t i = 0; i < m->nprocs; i++) {
+        const struct m_process *p = m->procs[i];
+        if (p->ns_per_tick > 0 && model_hist_error(p->hist_sub_bits) > out->pct_error)
+            out->pct_error = model_hist_error(p->hist_sub_bits);
+        for (size_t k = 0; k < p->nthreads; k++)
+            profile_thread(p->threads[k], rows, on_path, samples);
+    }
     free(on_path);
+    for (size_t f = 0; f < m->nfuncs; f++) {
+        profile_percentiles(m, f, &rows[f], &samples[f]);
+        out->pct_estimated |= rows[f].has_pct && !rows[f].pct_exact;
+        free(samples[f].s);
+    }
+    free(samples);
     out->heap = m->heap;
     for (size_t i = 0; i < m->nprocs; i++)
         for (size_t k = 0; k < m->procs[i]->nleaks; k++) {
@@ -194,6 +255,9 @@ static const char *const profile_key_names[] = {
     [PF_SORT_SELF_DELTA] = "self_delta",
     [PF_SORT_PEAK] = "peak",
     [PF_SORT_LEAKED] = "leaked",
+    [PF_SORT_P50] = "p50",
+    [PF_SORT_P90] = "p90",
+    [PF_SORT_P99] = "p99",
 };
 
 int profile_sort_key(const char *name, enum pf_sort *key)
@@ -228,6 +292,9 @@ const char *profile_sort_what(enum pf_sort key)
         [PF_SORT_SELF_DELTA] = "net heap change in the function itself",
         [PF_SORT_PEAK] = "peak heap while running",
         [PF_SORT_LEAKED] = "bytes still allocated at exit",
+        [PF_SORT_P50] = "median time per call",
+        [PF_SORT_P90] = "90th percentile time per call",
+        [PF_SORT_P99] = "99th percentile time per call",
     };
     return what[key];
 }
@@ -272,6 +339,12 @@ static double profile_value(const struct pf_row *r, enum pf_sort key)
         return (double)r->peak_bytes;
     case PF_SORT_LEAKED:
         return (double)r->leaked_bytes;
+    case PF_SORT_P50:
+        return r->has_pct ? r->p50_ns : -1;
+    case PF_SORT_P90:
+        return r->has_pct ? r->p90_ns : -1;
+    case PF_SORT_P99:
+        return r->has_pct ? r->p99_ns : -1;
     default:
         return 0;
     }

@@ -5,6 +5,14 @@
  * outermost activation only (as cProfile does), so a function's total never
  * exceeds the time it was really on the stack.
  *
+ * Latency percentiles (p50, p90, p99) are of the inclusive times of the
+ * calls min and max cover: every completed call once, with its own
+ * inclusive time (a recursive function's inner calls too). They are exact
+ * (nearest rank) where a trace kept every such time of the function (see
+ * model.h), else estimated from the node histograms: each bucket's calls
+ * taken at its midpoint clamped to its node's min and max (model_pct.c),
+ * within model_hist_error() of the true value.
+ *
  * Heap figures (format 1.2) follow the same rules: self counts are what the
  * function did while it was the innermost call, totals sum the subtrees of
  * its outermost activations, the peak is the largest of its nodes' peaks,
@@ -30,6 +38,11 @@ struct pf_row {
     double self_ns, total_ns;
     double min_ns, max_ns; /* valid when completed > 0 */
     double self_pct;       /* share of all self time, 0..100 */
+    /* latency percentiles of inclusive time per call, valid when has_pct
+     * (timed data with completed calls); pct_exact: from every call's own
+     * time, not from histograms */
+    int has_pct, pct_exact;
+    double p50_ns, p90_ns, p99_ns;
     /* heap (meaningful when profile.heap): self, then inclusive */
     uint64_t alloc_calls, alloc_bytes, free_calls, freed_bytes;
     uint64_t total_alloc_calls, total_alloc_bytes, total_free_calls, total_freed_bytes;
@@ -49,9 +62,11 @@ struct profile {
     size_t nrows;
     uint64_t total_calls;
     double total_self_ns;
-    int timed;    /* times are known (not only count-mode data) */
-    int heap;     /* some process has heap data (format 1.2) */
-    char **owned; /* names made up here for functions without a module */
+    int timed;         /* times are known (not only count-mode data) */
+    int heap;          /* some process has heap data (format 1.2) */
+    double pct_error;  /* the largest relative error of estimated percentiles */
+    int pct_estimated; /* some row's percentiles are estimates */
+    char **owned;      /* names made up here for functions without a module */
     size_t nowned, owned_cap;
 };
 
@@ -65,6 +80,10 @@ enum pf_sort {
     PF_SORT_MAX,
     PF_SORT_NAME,
     PF_SORT_FILE,
+    /* latency percentiles (cprof report) */
+    PF_SORT_P50,
+    PF_SORT_P90,
+    PF_SORT_P99,
     /* heap keys (cprof heap) */
     PF_SORT_ALLOC,      /* bytes allocated, inclusive */
     PF_SORT_SELF_ALLOC, /* bytes allocated, self */

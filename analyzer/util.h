@@ -17,8 +17,11 @@
 /* Exit statuses of the cprof command (docs/cprof.md). */
 enum cprof_exit {
     CPROF_EXIT_OK = 0,
-    CPROF_EXIT_USAGE = 1, /* bad command line */
-    CPROF_EXIT_DATA = 2,  /* input missing, unreadable, not ours or damaged */
+    CPROF_EXIT_USAGE = 1,  /* bad command line */
+    CPROF_EXIT_DATA = 2,   /* input missing, unreadable, not ours or damaged */
+    CPROF_EXIT_FOUND = 3,  /* a check found what it looks for: a loss (audit), a
+                              change the user asked to fail on (diff) */
+    CPROF_EXIT_EXPECT = 4, /* audit --expect: a count is not as expected */
 };
 
 void *cprof_xmalloc(size_t n);

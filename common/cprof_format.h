@@ -21,13 +21,15 @@
  *   1.2  heap: allocation fields at the end of node records, heap and
  *        freed-owner records, heap keys of the end record, EXT_ALLOC and
  *        EXT_FREE trace events.
+ *   1.3  node histograms with 64 buckets per octave (hist_sub_bits 6), the
+ *        thread statistic hist_dropped.
  */
 #ifndef CPROF_FORMAT_H
 #define CPROF_FORMAT_H
 
 #define CPROF_MAGIC "cprof"
 #define CPROF_FORMAT_MAJOR 1
-#define CPROF_FORMAT_MINOR 2
+#define CPROF_FORMAT_MINOR 3
 #define CPROF_FILE_SUFFIX ".cprof"
 
 /*
@@ -188,6 +190,12 @@ enum cprof_rec {
  * (fn CPROF_FN_NODE_LIMIT, file "", line 0) because the thread's table of
  * line sites was full, or not at all when there was no memory for one */
 #define CPROF_STAT_LINES_DROPPED "lines_dropped"
+/* completed calls (summary mode) whose time is in their node's min, max
+ * and total but not in its histogram: the thread's memory for histograms
+ * (CPROF_HIST_MEMORY) was spent, or a bucket's counter was full. Written
+ * only when not 0, by runtimes with 64-bucket histograms (a 1.2 reader
+ * skips it as any unknown key). */
+#define CPROF_STAT_HIST_DROPPED "hist_dropped"
 /* bytes of trace chunks written */
 #define CPROF_STAT_TRACE_BYTES "trace_bytes"
 
@@ -247,7 +255,10 @@ enum cprof_unwind_reason {
  * Node histograms: log-linear buckets of per-call inclusive ticks with
  * 2^sub_bits buckets per octave (the header's "hist_sub_bits"). Values
  * below 2^sub_bits have a bucket each. The relative width of a bucket is at
- * most 2^-sub_bits.
+ * most 2^-sub_bits, so its midpoint is within 2^-(sub_bits+1) of any value
+ * in it. The runtime writes sub_bits 6 (0.8%); runtimes before it wrote 2
+ * (12.5%), and readers take any sub_bits up to 8 from the header. Buckets
+ * of 64-bit values are below (65 - sub_bits) << sub_bits.
  */
 static inline unsigned cprof_hist_bucket(unsigned long long ticks, unsigned sub_bits)
 {

@@ -48,8 +48,16 @@ enum rt_end_reason {
     RT_END_EXEC,
 };
 
-#define RT_HIST_SUB_BITS 2
-#define RT_HIST_BUCKETS 192 /* covers per-call times below 2^49 ticks */
+/* Node histograms (rt_hist.c): 2^6 buckets per octave, each at most 1/64
+ * of its lower bound wide. Buckets come in rows of one octave (64
+ * counters, 256 bytes), allocated only for the octaves a node's calls
+ * reach; the node holds a pointer per row (NULL until used). */
+#define RT_HIST_SUB_BITS 6
+#define RT_HIST_ROW (1u << RT_HIST_SUB_BITS)
+#define RT_HIST_ROWS 44u /* covers per-call times below 2^49 ticks */
+#define RT_HIST_BUCKETS (RT_HIST_ROWS * RT_HIST_ROW)
+#define RT_HIST_CHUNK (1u << 20) /* the threads' row memory comes in mmap'd MiB */
+#define RT_HIST_MAX_CHUNKS 1024u
 
 #define RT_FN_NODE_LIMIT CPROF_FN_NODE_LIMIT
 
@@ -71,7 +79,9 @@ struct rt_node {
      * its callees', into peak_out) */
     uint64_t alloc_calls, alloc_bytes, free_calls, freed_bytes;
     uint64_t peak, peak_out;
-    uint32_t hist[RT_HIST_BUCKETS];
+    /* histogram (rt_hist.c): row r holds buckets [r * RT_HIST_ROW,
+     * (r + 1) * RT_HIST_ROW) */
+    uint32_t *hist[RT_HIST_ROWS];
 } __attribute__((aligned(64)));
 
 /* One open call on the shadow stack. sp is the hook's frame address, a
@@ -178,6 +188,7 @@ struct rt_thread_stats {
     uint64_t trace_bytes;
     uint64_t lines_unmatched; /* line events outside their function's call */
     uint64_t lines_dropped;   /* line hits not counted under their own site */
+    uint64_t hist_dropped;    /* completed calls not in their node's histogram */
 };
 
 /* Heap totals of one thread, or of its part outside any instrumented call
@@ -258,6 +269,13 @@ struct rt_thread {
     uint32_t line_defs_len;   /* written, go before the next chunk */
     uint64_t fork_ticks;      /* when this process forked off, or 0 */
 
+    /* histogram rows (rt_hist.c): bump allocation in
+     * mmap'd chunks, never reused or unmapped before the thread is
+     * released, so a writer on another thread always reads mapped memory */
+    uint8_t *hist_pos, *hist_end;
+    uint32_t hist_nchunks, hist_max_chunks;
+    uint8_t *hist_chunks[RT_HIST_MAX_CHUNKS];
+
     /* heap (rt_heap.c) */
     struct rt_heap_counts heap_all, heap_outside;
     struct rt_freed_table *freed;
@@ -278,6 +296,7 @@ struct rt_config {
     int verbose;
     uint32_t max_depth;
     uint32_t max_nodes;
+    uint32_t hist_chunks; /* CPROF_HIST_MEMORY in MiB: per thread */
     size_t trace_buffer;
     char dir[4096]; /* absolute output directory */
     char exe[4096]; /* absolute path of the executable */
@@ -329,21 +348,44 @@ RT_HIDDEN struct rt_node *rt_tree_node(struct rt_thread *t, uint32_t id);
 RT_HIDDEN void rt_tree_zero(struct rt_thread *t);
 RT_HIDDEN void rt_tree_release(struct rt_thread *t);
 
-/* The histogram bucket of a per-call time: cprof_hist_bucket() without its
- * branch (durations below 2^sub_bits ticks, never seen since two clock
- * reads take longer, land in the bucket of 2^sub_bits), capped at the last
- * bucket. */
-static inline RT_NOINST unsigned rt_hist_bucket(uint64_t ticks)
+/* The histogram row and column (bucket = row * RT_HIST_ROW + column) of a
+ * per-call time: cprof_hist_bucket() without its branch, times of 2^49
+ * ticks and more in the last bucket. */
+static inline RT_NOINST unsigned rt_hist_row_of(uint64_t ticks, unsigned *column)
 {
-    uint64_t v = ticks | (1u << RT_HIST_SUB_BITS);
+    /* below 2^sub_bits ticks, row 0 holds the time itself: msb is then
+     * sub_bits, the shift 0, and the row one less than the formula's */
+    uint64_t v = ticks | RT_HIST_ROW;
     unsigned msb = 63u - (unsigned)__builtin_clzll(v);
-    unsigned b =
-        ((msb - RT_HIST_SUB_BITS + 1u) << RT_HIST_SUB_BITS) +
-        (unsigned)((v >> (msb - RT_HIST_SUB_BITS)) & ((1u << RT_HIST_SUB_BITS) - 1u));
-    return b < RT_HIST_BUCKETS ? b : RT_HIST_BUCKETS - 1;
+    unsigned row = msb - RT_HIST_SUB_BITS + 1u - (unsigned)(ticks < RT_HIST_ROW);
+    *column = (unsigned)(v >> (msb - RT_HIST_SUB_BITS)) & (RT_HIST_ROW - 1u);
+    if (RT_UNLIKELY(row >= RT_HIST_ROWS)) {
+        row = RT_HIST_ROWS - 1u;
+        *column = RT_HIST_ROW - 1u;
+    }
+    return row;
 }
 
+/* The same as one bucket number. */
+static inline RT_NOINST unsigned rt_hist_bucket(uint64_t ticks)
+{
+    unsigned column, row = rt_hist_row_of(ticks, &column);
+    return row * RT_HIST_ROW + column;
+}
+
+/* rt_hist.c */
+/* Applies the pending histogram updates. Owner thread only (or a forked
+ * child, where the owner is the only thread). Amortised hot path. */
 RT_HIDDEN void rt_hist_drain(struct rt_thread *t);
+/* After fork: every node's counts to 0, rows kept. */
+RT_HIDDEN void rt_hist_zero(struct rt_thread *t);
+RT_HIDDEN void rt_hist_release(struct rt_thread *t);
+/* Writes node n's histogram, [bucket, count, ...] in bucket order, with
+ * the pending updates of n (buckets, sorted; npending of them) added. The
+ * thread may be running: counts are read once each, and the array's
+ * header is patched with the number of pairs written. Signal-safe. */
+RT_HIDDEN void rt_hist_put(struct mp_out *o, const struct rt_node *n,
+                           const uint16_t *pending, uint32_t npending);
 
 /* Hot path: one completed call of ticks inclusive time. The histogram
  * update waits in a small ring and is applied in batches (rt_hist_drain),

@@ -26,6 +26,7 @@ struct rt_config rt_config = {
     .max_depth = 1u << 18,
     .max_nodes = 1u << 17,
     .trace_buffer = 1u << 20,
+    .hist_chunks = 256,
 };
 volatile int rt_ready;
 volatile int rt_finished;
@@ -102,6 +103,9 @@ RT_NOINST static void rt_read_config(void)
         "CPROF_MAX_NODES", rt_config.max_nodes, 16,
         RT_NODES_PER_CHUNK * RT_MAX_CHUNKS - 1,
         "CPROF_MAX_NODES is not a number from 16 to 4194303: using 131072");
+    rt_config.hist_chunks = (uint32_t)rt_env_uint(
+        "CPROF_HIST_MEMORY", rt_config.hist_chunks, 1, RT_HIST_MAX_CHUNKS,
+        "CPROF_HIST_MEMORY is not a number of MiB from 1 to 1024: using 256");
     rt_config.trace_buffer = (size_t)rt_env_uint(
         "CPROF_TRACE_BUFFER", rt_config.trace_buffer, 65536, 1u << 30,
         "CPROF_TRACE_BUFFER is not a byte count from 65536 to 1073741824: using 1048576");

@@ -38,8 +38,6 @@ RT_NOINST static void rt_node_reset(struct rt_node *n)
     n->free_calls = 0;
     n->freed_bytes = 0;
     n->peak = 0;
-    for (unsigned i = 0; i < RT_HIST_BUCKETS; i++)
-        n->hist[i] = 0;
 }
 
 /* A new node, or NULL when there are budget nodes already or memory is
@@ -60,6 +58,8 @@ RT_NOINST static struct rt_node *rt_node_new(struct rt_thread *t, uint32_t paren
     }
     struct rt_node *n = rt_tree_node(t, id);
     rt_node_reset(n);
+    for (unsigned r = 0; r < RT_HIST_ROWS; r++)
+        n->hist[r] = NULL;
     n->fn = fn;
     n->id = id;
     n->parent = parent;
@@ -170,28 +170,19 @@ RT_NOINST struct rt_node *rt_tree_child_cached(struct rt_thread *t,
     return c;
 }
 
-/* Applies the pending histogram updates. Owner thread only (or a forked
- * child, where the owner is the only thread). */
-RT_NOINST void rt_hist_drain(struct rt_thread *t)
-{
-    uint32_t n = t->npending;
-    for (uint32_t i = 0; i < n; i++)
-        t->pending[i].node->hist[rt_hist_bucket(t->pending[i].ticks)]++;
-    t->npending = 0;
-}
-
 /* After fork: the child keeps the tree's shape (its open frames point into
- * it) but none of the parent's counts. */
+ * it) but none of the parent's counts (histograms: rt_hist_zero). */
 RT_NOINST void rt_tree_zero(struct rt_thread *t)
 {
     t->npending = 0;
     for (uint32_t id = 0; id < t->nnodes; id++) {
         struct rt_node *n = rt_tree_node(t, id);
         struct rt_node *last = n->last_child, *prev = n->prev_child;
-        rt_node_reset(n);
+        rt_node_reset(n); /* keeps n->hist */
         n->last_child = last;
         n->prev_child = prev;
     }
+    rt_hist_zero(t);
 }
 
 RT_NOINST void rt_tree_release(struct rt_thread *t)
@@ -204,4 +195,5 @@ RT_NOINST void rt_tree_release(struct rt_thread *t)
         rt_unmap(t->child_hash, sizeof(uint32_t) * (t->child_mask + 1));
     t->child_hash = NULL;
     t->nnodes = 0;
+    rt_hist_release(t);
 }

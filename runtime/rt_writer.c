@@ -479,17 +479,19 @@ RT_NOINST static void rt_pending_view(struct rt_pending_view *v, struct rt_threa
 RT_NOINST static void rt_put_node(struct mp_out *o, struct rt_thread *t,
                                   struct rt_node *n, struct rt_pending_view *pending)
 {
-    uint32_t hist[RT_HIST_BUCKETS];
-    unsigned used = 0;
-    memcpy(hist, n->hist, sizeof hist);
+    uint16_t buckets[RT_PENDING]; /* n's pending updates, sorted */
+    uint32_t npending = 0;
     while (pending->next < pending->count &&
            pending->items[pending->next].node->id < n->id)
         pending->next++;
     for (; pending->next < pending->count && pending->items[pending->next].node == n;
-         pending->next++)
-        hist[rt_hist_bucket(pending->items[pending->next].ticks)]++;
-    for (unsigned b = 0; b < RT_HIST_BUCKETS; b++)
-        used += hist[b] != 0;
+         pending->next++) {
+        uint16_t b = (uint16_t)rt_hist_bucket(pending->items[pending->next].ticks);
+        uint32_t j = npending++;
+        for (; j > 0 && buckets[j - 1] > b; j--) /* insertion sort: 256 at most */
+            buckets[j] = buckets[j - 1];
+        buckets[j] = b;
+    }
     int done = n->max != 0 || n->min != UINT64_MAX;
     mp_array(o, 15);
     mp_uint(o, CPROF_REC_NODE);
@@ -501,13 +503,7 @@ RT_NOINST static void rt_put_node(struct mp_out *o, struct rt_thread *t,
     mp_uint(o, n->incl + n->open_extra);
     mp_uint(o, done ? n->min : 0);
     mp_uint(o, done ? n->max : 0);
-    mp_array(o, 2 * used);
-    for (unsigned b = 0; b < RT_HIST_BUCKETS; b++) {
-        if (hist[b]) {
-            mp_uint(o, b);
-            mp_uint(o, hist[b]);
-        }
-    }
+    rt_hist_put(o, n, buckets, npending);
     mp_uint(o, n->alloc_calls);
     mp_uint(o, n->alloc_bytes);
     mp_uint(o, n->free_calls);
@@ -532,7 +528,7 @@ RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
     mp_array(o, 3);
     mp_uint(o, CPROF_REC_THREAD_END);
     mp_uint(o, t->serial);
-    mp_map(o, (tree ? 9u : 8u) + (s->lines_dropped != 0));
+    mp_map(o, (tree ? 9u : 8u) + (s->lines_dropped != 0) + (s->hist_dropped != 0));
     if (tree)
         rt_put_stat(o, CPROF_STAT_ENTERS, enters);
     rt_put_stat(o, CPROF_STAT_DROPPED_REENTRANT, s->dropped_reentrant);
@@ -545,6 +541,8 @@ RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
     rt_put_stat(o, CPROF_STAT_LINES_UNMATCHED, s->lines_unmatched);
     if (s->lines_dropped)
         rt_put_stat(o, CPROF_STAT_LINES_DROPPED, s->lines_dropped);
+    if (s->hist_dropped)
+        rt_put_stat(o, CPROF_STAT_HIST_DROPPED, s->hist_dropped);
 }
 
 /* The thread's heap record [10, thread, stats] and its frees by owner

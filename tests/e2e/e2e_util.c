@@ -388,6 +388,17 @@ const char *e2e_csv_cell(const struct e2e_csv *csv, size_t row, int col)
     return csv->rows[row][col];
 }
 
+const char *e2e_csv_named(const struct e2e_csv *csv, const char *name, const char *column)
+{
+    int n = e2e_csv_column(csv, "name"), c = e2e_csv_column(csv, column);
+    for (size_t r = 1; n >= 0 && c >= 0 && r < csv->n_rows; r++) {
+        const char *cell = e2e_csv_cell(csv, r, n);
+        if (cell && !strcmp(cell, name))
+            return e2e_csv_cell(csv, r, c);
+    }
+    return NULL;
+}
+
 void e2e_csv_free(struct e2e_csv *csv)
 {
     for (size_t r = 0; r < csv->n_rows; r++) {

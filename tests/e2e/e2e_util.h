@@ -89,6 +89,11 @@ int e2e_csv_column(const struct e2e_csv *csv, const char *name);
 /* The cell at row, col, or NULL when that row is too short. */
 const char *e2e_csv_cell(const struct e2e_csv *csv, size_t row, int col);
 
+/* The cell in column column of the first row whose "name" cell is name;
+ * NULL when there is no such row or column. */
+const char *e2e_csv_named(const struct e2e_csv *csv, const char *name,
+                          const char *column);
+
 void e2e_csv_free(struct e2e_csv *csv);
 
 /* The calls of function name in the text of a `cprof report --format csv`,

@@ -59,7 +59,8 @@
     X(fork)                                                                              \
     X(quickstart)                                                                        \
     X(lines)                                                                             \
-    X(heap)
+    X(heap)                                                                              \
+    X(latency)
 
 /* The run environment variables a test sets itself: inherited values would
  * change what is measured. */

@@ -417,3 +417,50 @@ const struct pf_row *ts_row(const struct model *m, const struct profile *p, uint
     cr_assert_fail("no row for function 0x%llx", (unsigned long long)addr);
     return NULL;
 }
+
+void ts_clock(struct tstream *s, uint64_t ticks, uint64_t mono_ns)
+{
+    struct mp_out *o = &s->out;
+    mp_array(o, 3);
+    mp_uint(o, CPROF_REC_CLOCK);
+    mp_uint(o, ticks);
+    mp_uint(o, mono_ns);
+}
+
+void ts_end_run(struct tstream *s, double ticks_per_sec, uint64_t end_ticks,
+                const char *reason, uint64_t signal, uint64_t threads,
+                uint64_t threads_lost)
+{
+    struct mp_out *o = &s->out;
+    int killed = !strcmp(reason, "signal");
+    mp_array(o, 2);
+    mp_uint(o, CPROF_REC_END);
+    mp_map(o, 5u + (killed != 0));
+    mp_cstr(o, "reason");
+    mp_cstr(o, reason);
+    if (killed) {
+        mp_cstr(o, "signal");
+        mp_uint(o, signal);
+    }
+    mp_cstr(o, "ticks_per_sec");
+    mp_f64(o, ticks_per_sec);
+    mp_cstr(o, "end_ticks");
+    mp_uint(o, end_ticks);
+    mp_cstr(o, "threads");
+    mp_uint(o, threads);
+    mp_cstr(o, "threads_lost");
+    mp_uint(o, threads_lost);
+}
+
+void ts_node_hist(struct tstream *s, uint32_t thread, uint64_t id, uint64_t parent,
+                  uint64_t fn, uint64_t calls, uint64_t incl, uint64_t min, uint64_t max,
+                  const uint64_t *hist, size_t npairs)
+{
+    struct mp_out *o = &s->out;
+    node_start(o, 10, thread, id, parent, fn, calls, incl);
+    mp_uint(o, min);
+    mp_uint(o, max);
+    mp_array(o, (uint32_t)(2 * npairs));
+    for (size_t i = 0; i < 2 * npairs; i++)
+        mp_uint(o, hist[i]);
+}

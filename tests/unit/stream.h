@@ -75,6 +75,21 @@ void ts_end_heap(struct tstream *s, double ticks_per_sec, uint64_t end_ticks,
 void ts_end_heap_dropped(struct tstream *s, double ticks_per_sec, uint64_t end_ticks,
                          const uint64_t heap[5], uint64_t heap_dropped);
 
+/* A clock record [5, ticks, mono_ns]. */
+void ts_clock(struct tstream *s, uint64_t ticks, uint64_t mono_ns);
+/* An end record with reason ("exit", "signal", "exec"; signal is written
+ * for "signal"), the threads seen and the threads lost. */
+void ts_end_run(struct tstream *s, double ticks_per_sec, uint64_t end_ticks,
+                const char *reason, uint64_t signal, uint64_t threads,
+                uint64_t threads_lost);
+
+/* A node whose completed calls are spread over a histogram: hist holds
+ * npairs (bucket, count) pairs in increasing bucket order (buckets as
+ * cprof_hist_bucket(ticks, 2)); completed is the sum of the counts. */
+void ts_node_hist(struct tstream *s, uint32_t thread, uint64_t id, uint64_t parent,
+                  uint64_t fn, uint64_t calls, uint64_t incl, uint64_t min, uint64_t max,
+                  const uint64_t *hist, size_t npairs);
+
 /* Writes the stream to a new file /tmp/cprof-<tag>-XXXXXX.cprof and frees
  * it; returns the path (the caller unlinks and frees it). */
 char *ts_write_temp(struct tstream *s, const char *tag);

@@ -1,0 +1,733 @@
+/*
+ * `cprof graph`: who calls whom. For each function (or the ones FUNC
+ * names), its callers and its callees with the exact calls along each edge,
+ * the inclusive time those calls took and the callee's own time in them,
+ * as gprof's call graph shows; with --tree, the calling-context tree merged
+ * by call path, as `uftrace graph` shows, folding the paths below
+ * --min-pct of the total into one line per place that says what it holds.
+ * The numbers come from graph.c; function names and totals from the
+ * per-function view (profile.c), so they agree with `cprof report`.
+ */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd_common.h"
+#include "commands.h"
+#include "fmt.h"
+#include "graph.h"
+#include "model.h"
+#include "profile.h"
+#include "util.h"
+
+#define GRAPH_TEXT_LIMIT 50
+#define GRAPH_DEFAULT_MIN_PCT 1.0
+
+static const char graph_usage[] =
+    "usage: cprof graph [FUNC...] [PATH...] [--tree [--min-pct P]]\n"
+    "                   [--format text|json|csv] [--limit N] [--pid PID] [--tid TID]\n"
+    "\n"
+    "Shows each function's callers and callees: the exact calls along each\n"
+    "edge, their inclusive time (a call nested in another along the same edge\n"
+    "counted once) and the callee's self time in them. With --tree, the\n"
+    "calling-context tree merged by call path, indented.\n"
+    "\n"
+    "  FUNC            a function name or glob (fnmatch: 'parse_*'): only its\n"
+    "                  callers and callees, or with --tree its own tree\n"
+    "  PATH            a .cprof file or a directory of them (default ./cprof.data);\n"
+    "                  an argument that names an existing file or directory, has\n"
+    "                  a '/' or ends in .cprof is a PATH, any other a FUNC\n"
+    "      --tree      the calling-context tree instead of the edges\n"
+    "      --min-pct P --tree: fold the paths under P percent of the tree's total\n"
+    "                  time (of its calls in count mode) into one line each place;\n"
+    "                  default 1, 0 shows every path\n"
+    "  -f, --format F  text (default), json or csv\n"
+    "  -n, --limit N   show the first N functions (text shows 50 by default, json\n"
+    "                  all); 0 shows all. Edges and the tree are never cut\n"
+    "      --pid PID   only the process PID\n"
+    "      --tid TID   only the thread with kernel thread id TID\n"
+    "\n"
+    "Exit status: 0 shown, 1 bad command line or a FUNC that names no function,\n"
+    "2 no usable data, or a file damaged or cut short (the view then covers\n"
+    "what it holds). See docs/cprof-graph.md.\n";
+
+static const struct cmd_view graph_cmd_view = {"graph", graph_usage, NULL, 1};
+
+/* The edges for programs (json, csv): one row per edge. */
+enum edge_col {
+    ED_CALLER,
+    ED_CALLEE,
+    ED_CALLS,
+    ED_TOTAL,
+    ED_SELF,
+    ED_CALLER_FILE,
+    ED_CALLEE_FILE,
+    ED_COUNT
+};
+
+static const struct fmt_col edge_cols[ED_COUNT] = {
+    [ED_CALLER] = {"caller", "caller", FMT_STR, FMT_DATA_ONLY, 0},
+    [ED_CALLEE] = {"callee", "callee", FMT_STR, FMT_DATA_ONLY, 0},
+    [ED_CALLS] = {"calls", "calls", FMT_UINT, FMT_DATA_ONLY, 0},
+    [ED_TOTAL] = {"total_ns", "total", FMT_NS, FMT_DATA_ONLY, 0},
+    [ED_SELF] = {"self_ns", "self", FMT_NS, FMT_DATA_ONLY, 0},
+    [ED_CALLER_FILE] = {"caller_file", "caller file", FMT_STR, FMT_DATA_ONLY, 0},
+    [ED_CALLEE_FILE] = {"callee_file", "callee file", FMT_STR, FMT_DATA_ONLY, 0},
+};
+
+/* The functions the edges are shown for (json). */
+enum func_col {
+    FN_NAME,
+    FN_FILE,
+    FN_LINE,
+    FN_CALLS,
+    FN_TOTAL,
+    FN_SELF,
+    FN_MODULE,
+    FN_COUNT
+};
+
+static const struct fmt_col func_cols[FN_COUNT] = {
+    [FN_NAME] = {"name", "function", FMT_STR, FMT_DATA_ONLY, 0},
+    [FN_FILE] = {"file", "file", FMT_STR, FMT_DATA_ONLY, 0},
+    [FN_LINE] = {"line", "line", FMT_UINT, FMT_DATA_ONLY, 0},
+    [FN_CALLS] = {"calls", "calls", FMT_UINT, FMT_DATA_ONLY, 0},
+    [FN_TOTAL] = {"total_ns", "total", FMT_NS, FMT_DATA_ONLY, 0},
+    [FN_SELF] = {"self_ns", "self", FMT_NS, FMT_DATA_ONLY, 0},
+    [FN_MODULE] = {"module", "module", FMT_STR, FMT_DATA_ONLY, 0},
+};
+
+/* The edges for people: per function its callers, itself, its callees. */
+enum block_col { BK_ROLE, BK_NAME, BK_CALLS, BK_TOTAL, BK_SELF, BK_COUNT };
+
+static const struct fmt_col block_cols[BK_COUNT] = {
+    [BK_ROLE] = {"role", "", FMT_STR, FMT_TEXT_ONLY, 0},
+    [BK_NAME] = {"name", "function", FMT_STR, FMT_TEXT_ONLY, 0},
+    [BK_CALLS] = {"calls", "calls", FMT_UINT, FMT_TEXT_ONLY, 0},
+    [BK_TOTAL] = {"total_ns", "total", FMT_NS, FMT_TEXT_ONLY, 0},
+    [BK_SELF] = {"self_ns", "self", FMT_NS, FMT_TEXT_ONLY, 0},
+};
+
+/* The tree, one row per call path in depth-first order, and a row for each
+ * place paths were folded. */
+enum tree_col {
+    TR_DEPTH,
+    TR_TEXT,
+    TR_NAME,
+    TR_CALLS,
+    TR_TOTAL,
+    TR_SELF,
+    TR_PCT,
+    TR_FOLDED,
+    TR_COUNT
+};
+
+static const struct fmt_col tree_cols[TR_COUNT] = {
+    [TR_DEPTH] = {"depth", "depth", FMT_UINT, FMT_DATA_ONLY, 0},
+    [TR_TEXT] = {"name", "call path", FMT_STR, FMT_TEXT_ONLY, FMT_WHOLE},
+    [TR_NAME] = {"name", "function", FMT_STR, FMT_DATA_ONLY, 0},
+    [TR_CALLS] = {"calls", "calls", FMT_UINT, FMT_ALL, 0},
+    [TR_TOTAL] = {"total_ns", "total", FMT_NS, FMT_ALL, 0},
+    [TR_SELF] = {"self_ns", "self", FMT_NS, FMT_ALL, 0},
+    [TR_PCT] = {"total_pct", "total%", FMT_PCT, FMT_ALL, 0},
+    [TR_FOLDED] = {"folded_paths", "folded", FMT_UINT, FMT_DATA_ONLY, 0},
+};
+
+/* What the command works with. */
+struct gv {
+    struct cmd_view_run run;
+    const struct pf_row **row_of; /* model.funcs index -> its profile row */
+    unsigned char *selected;      /* model.funcs index -> a FUNC names it */
+    int any_selected;             /* FUNCs were given */
+    int timed;
+    double min_pct;
+    char **owned; /* strings made here */
+    size_t nowned, owned_cap;
+    struct fmt_cell *cells; /* the main table's */
+    size_t nrows, cells_cap;
+};
+
+static const char *gv_own(struct gv *v, char *s)
+{
+    cprof_grow(&v->owned, &v->owned_cap, v->nowned + 1, sizeof(*v->owned));
+    v->owned[v->nowned++] = s;
+    return s;
+}
+
+/* A new row of ncols cells of the main table, all zero. */
+static struct fmt_cell *gv_row(struct gv *v, size_t ncols)
+{
+    cprof_grow(&v->cells, &v->cells_cap, (v->nrows + 1) * ncols, sizeof(*v->cells));
+    struct fmt_cell *row = &v->cells[v->nrows++ * ncols];
+    memset(row, 0, ncols * sizeof(*row));
+    return row;
+}
+
+static const char *gv_name(const struct gv *v, uint32_t func)
+{
+    return func != M_NONE && v->row_of[func] ? v->row_of[func]->name : "?";
+}
+
+static const char *gv_file(const struct gv *v, uint32_t func)
+{
+    return func != M_NONE && v->row_of[func] ? v->row_of[func]->file : "";
+}
+
+/* What orders functions, edges and paths: time, or calls in count mode. */
+static double gv_weight(const struct gv *v, double total_ns, uint64_t calls)
+{
+    return v->timed ? total_ns : (double)calls;
+}
+
+/* Sets a time cell: null in count mode. */
+static void gv_time(const struct gv *v, struct fmt_cell *cell, double ns)
+{
+    cell->num = ns;
+    cell->null = !v->timed;
+}
+
+/*
+ * --tree and --min-pct P, which the shared view options do not have, taken
+ * out of argv (before a "--"); the rest is left in *argc, argv. Returns 0,
+ * or -1 after saying what was wrong.
+ */
+static int gv_own_options(int *argc, char **argv, int *tree, double *min_pct)
+{
+    int kept = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            while (i < *argc)
+                argv[kept++] = argv[i++];
+            break;
+        }
+        if (!strcmp(a, "--tree")) {
+            *tree = 1;
+            continue;
+        }
+        const char *value = NULL;
+        if (!strcmp(a, "--min-pct")) {
+            if (i + 1 >= *argc) {
+                cprof_error("graph: option '--min-pct' needs a value");
+                return -1;
+            }
+            value = argv[++i];
+        } else if (!strncmp(a, "--min-pct=", 10)) {
+            value = a + 10;
+        }
+        if (!value) {
+            argv[kept++] = argv[i];
+            continue;
+        }
+        char *end;
+        *min_pct = strtod(value, &end);
+        if (end == value || *end || !(*min_pct >= 0 && *min_pct <= 100)) {
+            cprof_error("graph: --min-pct wants a percentage from 0 to 100, not '%s'",
+                        value);
+            return -1;
+        }
+    }
+    *argc = kept;
+    argv[kept] = NULL;
+    return 0;
+}
+
+/* Marks the functions the FUNC patterns name. Returns 0, or -1 after
+ * saying which pattern matched no function. */
+static int gv_select(struct gv *v)
+{
+    const struct profile *pf = &v->run.profile;
+    int status = 0;
+    for (size_t k = 0; k < v->run.nfuncs; k++) {
+        int used = 0;
+        for (size_t i = 0; i < pf->nrows; i++) {
+            if (fnmatch(v->run.funcs[k], pf->rows[i].name, 0) == 0) {
+                v->selected[pf->rows[i].func] = 1;
+                used = 1;
+            }
+        }
+        if (!used) {
+            cprof_error("graph: no function matches '%s' (cprof report lists them)",
+                        v->run.funcs[k]);
+            status = -1;
+        }
+    }
+    v->any_selected = v->run.nfuncs > 0;
+    return status;
+}
+
+static int gv_shows(const struct gv *v, uint32_t func)
+{
+    return !v->any_selected || (func != M_NONE && v->selected[func]);
+}
+
+/* ---- the edges ---------------------------------------------------------- */
+
+static const struct gv *gv_sorting;
+
+static int gv_cmp_edge(const void *pa, const void *pb)
+{
+    const struct gr_edge *a = *(const struct gr_edge *const *)pa;
+    const struct gr_edge *b = *(const struct gr_edge *const *)pb;
+    double wa = gv_weight(gv_sorting, a->total_ns, a->calls);
+    double wb = gv_weight(gv_sorting, b->total_ns, b->calls);
+    if (wa != wb)
+        return wa < wb ? 1 : -1;
+    if (a->calls != b->calls)
+        return a->calls < b->calls ? 1 : -1;
+    int c = strcmp(gv_name(gv_sorting, a->caller), gv_name(gv_sorting, b->caller));
+    if (!c)
+        c = strcmp(gv_name(gv_sorting, a->callee), gv_name(gv_sorting, b->callee));
+    if (!c)
+        c = a->caller != b->caller ? (a->caller < b->caller ? -1 : 1)
+                                   : (a->callee < b->callee ? -1 : a->callee > b->callee);
+    return c;
+}
+
+/* The edges with something to show that touch a selected function, sorted
+ * (heaviest first). Returns the count; *out is allocated. */
+static size_t gv_edges(struct gv *v, const struct graph *g, const struct gr_edge ***out)
+{
+    const struct gr_edge **edges = cprof_xcalloc(g->nedges + 1, sizeof(*edges));
+    size_t n = 0;
+    for (size_t i = 0; i < g->nedges; i++) {
+        const struct gr_edge *e = &g->edges[i];
+        if (!e->calls && !(e->total_ns > 0) && !(e->self_ns > 0))
+            continue;
+        if (gv_shows(v, e->caller) || gv_shows(v, e->callee))
+            edges[n++] = e;
+    }
+    gv_sorting = v;
+    qsort(edges, n, sizeof(*edges), gv_cmp_edge);
+    *out = edges;
+    return n;
+}
+
+static void gv_edge_row(struct gv *v, const struct gr_edge *e)
+{
+    struct fmt_cell *cell = gv_row(v, ED_COUNT);
+    cell[ED_CALLER].str = gv_name(v, e->caller);
+    cell[ED_CALLER].null = e->caller == M_NONE;
+    cell[ED_CALLEE].str = gv_name(v, e->callee);
+    cell[ED_CALLS].num = (double)e->calls;
+    gv_time(v, &cell[ED_TOTAL], e->total_ns);
+    gv_time(v, &cell[ED_SELF], e->self_ns);
+    cell[ED_CALLER_FILE].str = gv_file(v, e->caller);
+    cell[ED_CALLER_FILE].null = e->caller == M_NONE;
+    cell[ED_CALLEE_FILE].str = gv_file(v, e->callee);
+}
+
+/* One line of a function's block: role, name and the numbers. */
+static void gv_block_row(struct gv *v, const char *role, const char *name, uint64_t calls,
+                         double total_ns, double self_ns)
+{
+    struct fmt_cell *cell = gv_row(v, BK_COUNT);
+    cell[BK_ROLE].str = role;
+    cell[BK_NAME].str = name;
+    cell[BK_CALLS].num = (double)calls;
+    gv_time(v, &cell[BK_TOTAL], total_ns);
+    gv_time(v, &cell[BK_SELF], self_ns);
+}
+
+/* "name  file:line" above a function's block. */
+static const char *gv_heading(struct gv *v, const struct pf_row *r, const char *cwd)
+{
+    const char *where = cmd_short_path(r->file[0] ? r->file : r->module, cwd);
+    if (!*where)
+        return r->name;
+    return gv_own(v, r->line ? cprof_xasprintf("%s  %s:%u", r->name, where, r->line)
+                             : cprof_xasprintf("%s  %s", r->name, where));
+}
+
+/* Edges grouped by the function at one end (its callee, or with by_caller
+ * its caller), each group in the order of edges: function f's is
+ * out[start[f]] to out[start[f + 1]]. Edges from no caller are in no
+ * caller's group. Both arrays are allocated. */
+static void gv_group_edges(const struct gr_edge *const *edges, size_t nedges,
+                           size_t nfuncs, int by_caller, size_t **start,
+                           const struct gr_edge ***out)
+{
+    size_t *first = cprof_xcalloc(nfuncs + 1, sizeof(*first));
+    size_t *next = cprof_xcalloc(nfuncs + 1, sizeof(*next));
+    *out = cprof_xcalloc(nedges + 1, sizeof(**out));
+    for (size_t k = 0; k < nedges; k++) {
+        uint32_t f = by_caller ? edges[k]->caller : edges[k]->callee;
+        if (f != M_NONE)
+            first[f + 1]++;
+    }
+    for (size_t f = 0; f < nfuncs; f++) {
+        first[f + 1] += first[f];
+        next[f] = first[f];
+    }
+    for (size_t k = 0; k < nedges; k++) {
+        uint32_t f = by_caller ? edges[k]->caller : edges[k]->callee;
+        if (f != M_NONE)
+            (*out)[next[f]++] = edges[k];
+    }
+    free(next);
+    *start = first;
+}
+
+/*
+ * The text view's blocks, one per function shown (at most limit): its
+ * callers, then its own line, then its callees, each list heaviest first.
+ * groups gets one group per block; returns how many.
+ */
+static size_t gv_blocks(struct gv *v, const struct gr_edge *const *edges, size_t nedges,
+                        size_t limit, struct fmt_group **groups)
+{
+    const struct profile *pf = &v->run.profile;
+    size_t nfuncs = v->run.model.nfuncs;
+    size_t *in_start, *out_start;
+    const struct gr_edge **in, **out;
+    gv_group_edges(edges, nedges, nfuncs, 0, &in_start, &in);
+    gv_group_edges(edges, nedges, nfuncs, 1, &out_start, &out);
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        cwd[0] = 0;
+    size_t shown = 0;
+    *groups = cprof_xcalloc(pf->nrows + 1, sizeof(**groups));
+    for (size_t i = 0; i < pf->nrows && shown < limit; i++) {
+        const struct pf_row *r = &pf->rows[i];
+        if (!gv_shows(v, r->func))
+            continue;
+        struct fmt_group *g = &(*groups)[shown++];
+        g->first = v->nrows;
+        for (size_t k = in_start[r->func]; k < in_start[r->func + 1]; k++)
+            gv_block_row(v, "called by",
+                         in[k]->caller == M_NONE ? "<spontaneous>"
+                                                 : gv_name(v, in[k]->caller),
+                         in[k]->calls, in[k]->total_ns, in[k]->self_ns);
+        gv_block_row(v, "", r->name, r->calls, r->total_ns, r->self_ns);
+        for (size_t k = out_start[r->func]; k < out_start[r->func + 1]; k++)
+            gv_block_row(v, "calls", gv_name(v, out[k]->callee), out[k]->calls,
+                         out[k]->total_ns, out[k]->self_ns);
+        g->count = v->nrows - g->first;
+        const char **text = cprof_xcalloc(1, sizeof(*text));
+        text[0] = gv_heading(v, r, cwd);
+        g->text = text;
+        g->ntext = 1;
+    }
+    free(in_start);
+    free(out_start);
+    free(in);
+    free(out);
+    return shown;
+}
+
+/* The selected functions' rows for json's "functions", at most limit. */
+static struct fmt_cell *gv_functions(const struct gv *v, size_t limit, size_t *nrows)
+{
+    const struct profile *pf = &v->run.profile;
+    struct fmt_cell *cells = cprof_xcalloc(pf->nrows * FN_COUNT + 1, sizeof(*cells));
+    size_t n = 0;
+    for (size_t i = 0; i < pf->nrows && n < limit; i++) {
+        const struct pf_row *r = &pf->rows[i];
+        if (!gv_shows(v, r->func))
+            continue;
+        struct fmt_cell *cell = &cells[n++ * FN_COUNT];
+        cell[FN_NAME].str = r->name;
+        cell[FN_FILE].str = r->file;
+        cell[FN_LINE].num = r->line;
+        cell[FN_LINE].null = r->line == 0;
+        cell[FN_CALLS].num = (double)r->calls;
+        gv_time(v, &cell[FN_TOTAL], r->total_ns);
+        gv_time(v, &cell[FN_SELF], r->self_ns);
+        cell[FN_MODULE].str = r->module;
+    }
+    *nrows = n;
+    return cells;
+}
+
+static int gv_show_edges(struct gv *v)
+{
+    struct model *m = &v->run.model;
+    struct graph g;
+    graph_build(m, &g);
+    const struct gr_edge **edges;
+    size_t nedges = gv_edges(v, &g, &edges);
+    int text = v->run.format == &fmt_text;
+    size_t limit = v->run.limit_given ? (size_t)v->run.limit
+                   : text             ? GRAPH_TEXT_LIMIT
+                                      : 0;
+    size_t selected = 0;
+    for (size_t i = 0; i < v->run.profile.nrows; i++)
+        selected += gv_shows(v, v->run.profile.rows[i].func);
+    if (!limit || limit > selected)
+        limit = selected;
+
+    struct fmt_group *groups = NULL;
+    size_t ngroups = 0;
+    if (text)
+        ngroups = gv_blocks(v, edges, nedges, limit, &groups);
+    else
+        for (size_t i = 0; i < nedges; i++)
+            gv_edge_row(v, edges[i]);
+    struct fmt_groups grouping = {
+        .rows_key = "edges", .cols = NULL, .groups = groups, .ngroups = ngroups};
+    size_t nfuncs = 0;
+    struct fmt_cell *func_cells = gv_functions(v, limit, &nfuncs);
+    struct fmt_table table = {
+        .name = "edges",
+        .cols = text ? block_cols : edge_cols,
+        .ncols = text ? BK_COUNT : ED_COUNT,
+        .cells = v->cells,
+        .nrows = v->nrows,
+        .text_rows = v->nrows,
+        .groups = text ? &grouping : NULL,
+    };
+    struct fmt_table functions = {
+        .name = "functions",
+        .cols = func_cols,
+        .ncols = FN_COUNT,
+        .cells = func_cells,
+        .nrows = nfuncs,
+        .text_rows = 0,
+    };
+    const struct fmt_table *more[] = {&functions};
+    const char *summary[2];
+    size_t nsummary = 0;
+    if (!v->timed)
+        summary[nsummary++] = "count mode: calls only (no times were recorded)";
+    const char *notes[1];
+    size_t nnotes = 0;
+    if (text && ngroups < selected)
+        notes[nnotes++] = gv_own(
+            v, cprof_xasprintf("… %zu more function%s (--limit 0 shows all)",
+                               selected - ngroups, selected - ngroups == 1 ? "" : "s"));
+    struct fmt_doc doc = {
+        .title = v->timed ? "callers and callees of each function, by total time"
+                          : "callers and callees of each function, by calls",
+        .model = m,
+        .table = &table,
+        .summary = summary,
+        .nsummary = nsummary,
+        .notes = notes,
+        .nnotes = nnotes,
+        .warnings = &m->warnings,
+        .more = more,
+        .nmore = text ? 0 : 1,
+    };
+    v->run.format->write(stdout, &doc);
+
+    for (size_t i = 0; i < ngroups; i++)
+        free((void *)groups[i].text);
+    free(groups);
+    free(func_cells);
+    free(edges);
+    graph_free(&g);
+    return 0;
+}
+
+/* ---- the tree ----------------------------------------------------------- */
+
+static const struct gr_tree *gv_sorting_tree;
+
+static double gv_node_weight(const struct gv *v, const struct gr_node *n)
+{
+    return gv_weight(v, n->total_ns, n->subtree_calls);
+}
+
+static int gv_cmp_node(const void *pa, const void *pb)
+{
+    const struct gr_node *a = &gv_sorting_tree->nodes[*(const uint32_t *)pa];
+    const struct gr_node *b = &gv_sorting_tree->nodes[*(const uint32_t *)pb];
+    double wa = gv_node_weight(gv_sorting, a), wb = gv_node_weight(gv_sorting, b);
+    if (wa != wb)
+        return wa < wb ? 1 : -1;
+    if (a->calls != b->calls)
+        return a->calls < b->calls ? 1 : -1;
+    int c = strcmp(gv_name(gv_sorting, a->func), gv_name(gv_sorting, b->func));
+    return c ? c : (a->func < b->func ? -1 : a->func > b->func);
+}
+
+/* A place in the depth-first walk: a node to show, or the fold line of a
+ * node's children. */
+struct gv_item {
+    uint32_t node, depth;
+    int fold;
+    uint64_t paths, calls; /* fold: the folded paths and all their calls */
+    double total_ns;       /* fold: the inclusive time of the folded children */
+};
+
+static void gv_tree_row(struct gv *v, const struct gr_tree *t, const struct gv_item *it,
+                        double whole)
+{
+    struct fmt_cell *cell = gv_row(v, TR_COUNT);
+    const struct gr_node *n = &t->nodes[it->node];
+    cell[TR_DEPTH].num = it->depth;
+    double total = it->fold ? it->total_ns : n->total_ns;
+    uint64_t calls = it->fold ? it->calls : n->calls;
+    if (it->fold) {
+        cell[TR_TEXT].str = gv_own(
+            v, cprof_xasprintf("%*s… %llu call path%s folded (each under %g%%)",
+                               (int)(2 * it->depth), "", (unsigned long long)it->paths,
+                               it->paths == 1 ? "" : "s", v->min_pct));
+        cell[TR_NAME].null = 1;
+        cell[TR_SELF].blank = 1;
+        cell[TR_FOLDED].num = (double)it->paths;
+    } else {
+        cell[TR_TEXT].str = gv_own(
+            v, cprof_xasprintf("%*s%s", (int)(2 * it->depth), "", gv_name(v, n->func)));
+        cell[TR_NAME].str = gv_name(v, n->func);
+        gv_time(v, &cell[TR_SELF], n->self_ns);
+    }
+    cell[TR_CALLS].num = (double)calls;
+    gv_time(v, &cell[TR_TOTAL], total);
+    double share = gv_weight(v, total, it->fold ? it->calls : n->subtree_calls);
+    cell[TR_PCT].num = whole > 0 ? share * 100 / whole : 0;
+    cell[TR_PCT].null = !(whole > 0);
+}
+
+/*
+ * Pushes the children of node (shown at depth) onto the walk: those at or
+ * above the threshold heaviest on top, under them one fold item for the
+ * rest when there are any.
+ */
+static void gv_expand(struct gv *v, const struct gr_tree *t, uint32_t node,
+                      uint32_t depth, double threshold, struct gv_item **stack,
+                      size_t *depth_used, size_t *cap)
+{
+    uint32_t *kids = NULL;
+    size_t n = 0, kids_cap = 0;
+    for (uint32_t c = t->nodes[node].first_child; c != M_NONE;
+         c = t->nodes[c].next_sibling) {
+        const struct gr_node *k = &t->nodes[c];
+        if (!k->subtree_calls && !(k->total_ns > 0))
+            continue; /* nothing to show or fold */
+        cprof_grow(&kids, &kids_cap, n + 1, sizeof(*kids));
+        kids[n++] = c;
+    }
+    gv_sorting = v;
+    gv_sorting_tree = t;
+    if (n)
+        qsort(kids, n, sizeof(*kids), gv_cmp_node);
+    struct gv_item fold = {.node = node, .depth = depth, .fold = 1};
+    size_t shown = n;
+    while (shown && gv_node_weight(v, &t->nodes[kids[shown - 1]]) < threshold) {
+        const struct gr_node *k = &t->nodes[kids[--shown]];
+        fold.paths += k->paths;
+        fold.calls += k->subtree_calls;
+        fold.total_ns += k->total_ns;
+    }
+    cprof_grow(stack, cap, *depth_used + shown + 1, sizeof(**stack));
+    if (shown < n)
+        (*stack)[(*depth_used)++] = fold;
+    while (shown)
+        (*stack)[(*depth_used)++] =
+            (struct gv_item){.node = kids[--shown], .depth = depth};
+    free(kids);
+}
+
+/* The rows of one tree, depth first. */
+static void gv_tree_rows(struct gv *v, const struct gr_tree *t)
+{
+    double whole = 0;
+    for (uint32_t c = t->nodes[0].first_child; c != M_NONE; c = t->nodes[c].next_sibling)
+        whole += gv_node_weight(v, &t->nodes[c]);
+    double threshold = v->min_pct > 0 ? whole * v->min_pct / 100 : -1;
+    struct gv_item *stack = NULL;
+    size_t used = 0, cap = 0;
+    gv_expand(v, t, 0, 0, threshold, &stack, &used, &cap);
+    while (used) {
+        struct gv_item it = stack[--used];
+        gv_tree_row(v, t, &it, whole);
+        if (!it.fold)
+            gv_expand(v, t, it.node, it.depth + 1, threshold, &stack, &used, &cap);
+    }
+    free(stack);
+}
+
+static int gv_show_tree(struct gv *v)
+{
+    struct model *m = &v->run.model;
+    const struct profile *pf = &v->run.profile;
+    struct gr_tree t;
+    if (!v->any_selected) {
+        graph_tree(m, M_NONE, &t);
+        gv_tree_rows(v, &t);
+        graph_tree_free(&t);
+    }
+    for (size_t i = 0; v->any_selected && i < pf->nrows; i++) {
+        if (!gv_shows(v, pf->rows[i].func))
+            continue;
+        graph_tree(m, pf->rows[i].func, &t);
+        gv_tree_rows(v, &t);
+        graph_tree_free(&t);
+    }
+    struct fmt_table table = {
+        .name = "tree",
+        .cols = tree_cols,
+        .ncols = TR_COUNT,
+        .cells = v->cells,
+        .nrows = v->nrows,
+        .text_rows = v->nrows,
+    };
+    const char *summary[1];
+    size_t nsummary = 0;
+    if (!v->timed)
+        summary[nsummary++] = "count mode: calls only (no times were recorded)";
+    const char *title =
+        v->min_pct > 0
+            ? gv_own(v,
+                     cprof_xasprintf("calling-context tree (paths under %g%% of the %s "
+                                     "folded; --min-pct 0 shows all)",
+                                     v->min_pct, v->timed ? "total time" : "calls"))
+            : "calling-context tree";
+    struct fmt_doc doc = {
+        .title = title,
+        .model = m,
+        .table = &table,
+        .summary = summary,
+        .nsummary = nsummary,
+        .warnings = &m->warnings,
+    };
+    v->run.format->write(stdout, &doc);
+    return 0;
+}
+
+int cmd_graph(int argc, char **argv)
+{
+    struct gv v = {.min_pct = GRAPH_DEFAULT_MIN_PCT};
+    int tree = 0;
+    char **args = cprof_xcalloc((size_t)argc + 1, sizeof(*args));
+    memcpy(args, argv, (size_t)argc * sizeof(*args));
+    if (gv_own_options(&argc, args, &tree, &v.min_pct) < 0) {
+        free(args);
+        return CPROF_EXIT_USAGE;
+    }
+    int status;
+    if (!cmd_view_start(&graph_cmd_view, argc, args, &v.run)) {
+        status = v.run.status;
+        goto out;
+    }
+    struct model *m = &v.run.model;
+    struct profile *pf = &v.run.profile;
+    v.timed = pf->timed;
+    v.row_of = cprof_xcalloc(m->nfuncs + 1, sizeof(*v.row_of));
+    v.selected = cprof_xcalloc(m->nfuncs + 1, sizeof(*v.selected));
+    if (gv_select(&v) < 0) {
+        status = CPROF_EXIT_USAGE;
+        goto out;
+    }
+    profile_sort(pf, v.timed ? PF_SORT_TOTAL : PF_SORT_CALLS);
+    for (size_t i = 0; i < pf->nrows; i++)
+        v.row_of[pf->rows[i].func] = &pf->rows[i];
+    if (tree)
+        gv_show_tree(&v);
+    else
+        gv_show_edges(&v);
+    status = cmd_finish("graph", m, v.run.format, v.run.status);
+out:
+    for (size_t i = 0; i < v.nowned; i++)
+        free(v.owned[i]);
+    free(v.owned);
+    free(v.cells);
+    free(v.row_of);
+    free(v.selected);
+    cmd_view_end(&v.run);
+    free(args);
+    return status;
+}

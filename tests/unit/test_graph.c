@@ -1,0 +1,353 @@
+/*
+ * The call graph (graph.c, `cprof graph`) on hand-written files: each test
+ * states a run as its records (stream.h), as a trace and as summary nodes
+ * where both apply, and the exact edges it must give: calls, total with a
+ * call nested along the same edge counted once, and the callee's self
+ * time. Then the merged tree, its folding, and the command's formats. One
+ * tick is one nanosecond.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "graph.h"
+#include "model.h"
+#include "stream.h"
+
+#define MAIN 0x1100
+#define FIB 0x1200
+#define LEAF 0x1300
+#define EVEN 0x1400
+#define ODD 0x1500
+#define NONE UINT64_MAX /* no caller */
+
+#define FUNCS "f1=0x1100 f2=0x1200 f3=0x1300 f4=0x1400 f5=0x1500 "
+
+static struct model model;
+static struct graph graph;
+
+static void setup(void)
+{
+    model_init(&model);
+    memset(&graph, 0, sizeof graph);
+}
+
+static void teardown(void)
+{
+    graph_free(&graph);
+    model_free(&model);
+}
+
+TestSuite(graph, .init = setup, .fini = teardown);
+
+static void begin(struct tstream *s, const char *mode, uint64_t pid)
+{
+    ts_begin(s, mode, pid);
+    ts_module(s, 0, 0x1000, 0x2000, "/nonexistent/prog");
+    ts_thread(s, 1, pid);
+}
+
+static void load(struct tstream *s, uint64_t end)
+{
+    ts_thread_end(s, 1, "");
+    ts_end(s, 1e9, end);
+    char msg[256] = "";
+    int r = model_load_mem(&model, "test.cprof", s->buf, ts_len(s), msg, sizeof msg);
+    cr_assert_eq(r, 0, "load failed: %s", msg);
+    ts_free(s);
+}
+
+/* Loads a one-thread trace of events ending at end. */
+static void load_trace(const char *events, uint64_t end)
+{
+    struct tstream s;
+    begin(&s, "trace", 100);
+    ts_trace(&s, 1, 0, events);
+    load(&s, end);
+}
+
+/* The model.funcs index of the function at link-time address addr. */
+static uint32_t func(uint64_t addr)
+{
+    if (addr == NONE)
+        return M_NONE;
+    for (size_t i = 0; i < model.nfuncs; i++)
+        if (model.funcs[i].addr == addr)
+            return (uint32_t)i;
+    cr_assert_fail("no function 0x%llx", (unsigned long long)addr);
+    return M_NONE;
+}
+
+static void expect_edge(uint64_t caller, uint64_t callee, uint64_t calls, double total,
+                        double self)
+{
+    const struct gr_edge *e = graph_edge(&graph, func(caller), func(callee));
+    cr_assert(e, "no edge 0x%llx -> 0x%llx", (unsigned long long)caller,
+              (unsigned long long)callee);
+    cr_expect_eq(e->calls, calls, "0x%llx -> 0x%llx: %llu calls, expected %llu",
+                 (unsigned long long)caller, (unsigned long long)callee,
+                 (unsigned long long)e->calls, (unsigned long long)calls);
+    cr_expect_float_eq(e->total_ns, total, 1e-6, "0x%llx -> 0x%llx: total %f, not %f",
+                       (unsigned long long)caller, (unsigned long long)callee,
+                       e->total_ns, total);
+    cr_expect_float_eq(e->self_ns, self, 1e-6, "0x%llx -> 0x%llx: self %f, not %f",
+                       (unsigned long long)caller, (unsigned long long)callee, e->self_ns,
+                       self);
+}
+
+/*
+ * main -> fib(A) -> fib(B) -> fib(C)
+ *                           -> leaf
+ *                -> fib(D)
+ *      -> leaf
+ * B and D share a call path, so the tree has one node for both.
+ */
+static const char recursion_trace[] =
+    FUNCS "@0 e1 @10 e2 @20 e2 @30 e2 @40 x @50 e3 @60 x @70 x @80 e2 @85 x @90 x "
+          "@95 e3 @100 x @110 x";
+
+static void write_recursion_summary(struct tstream *s)
+{
+    ts_node(s, 1, 1, 0, MAIN, 1, 110, 110, 110, 1);
+    ts_node(s, 1, 2, 1, FIB, 1, 80, 80, 80, 1);
+    ts_node(s, 1, 3, 2, FIB, 2, 55, 5, 50, 2);
+    ts_node(s, 1, 4, 3, FIB, 1, 10, 10, 10, 1);
+    ts_node(s, 1, 5, 3, LEAF, 1, 10, 10, 10, 1);
+    ts_node(s, 1, 6, 1, LEAF, 1, 5, 5, 5, 1);
+}
+
+static void expect_recursion_edges(void)
+{
+    graph_build(&model, &graph);
+    cr_expect_eq(graph.nedges, 5);
+    expect_edge(NONE, MAIN, 1, 110, 25);
+    expect_edge(MAIN, FIB, 1, 80, 25);
+    /* B, D and C: 3 calls; C is nested in B along fib -> fib: total 55 */
+    expect_edge(FIB, FIB, 3, 55, 45);
+    expect_edge(FIB, LEAF, 1, 10, 10);
+    expect_edge(MAIN, LEAF, 1, 5, 5);
+}
+
+Test(graph, recursion_in_a_trace)
+{
+    load_trace(recursion_trace, 110);
+    expect_recursion_edges();
+}
+
+Test(graph, recursion_in_a_summary_gives_the_same_edges)
+{
+    struct tstream s;
+    begin(&s, "summary", 100);
+    write_recursion_summary(&s);
+    load(&s, 110);
+    expect_recursion_edges();
+}
+
+/* main -> even -> odd -> even -> odd: the inner even -> odd call is nested
+ * in the outer one, so the edge's total is the outer call's. */
+Test(graph, mutual_recursion)
+{
+    load_trace(FUNCS "@0 e1 @10 e4 @20 e5 @30 e4 @50 e5 @60 x @70 x @90 x @100 x @110 x",
+               110);
+    graph_build(&model, &graph);
+    expect_edge(MAIN, EVEN, 1, 90, 20);
+    expect_edge(EVEN, ODD, 2, 70, 30 + 10);
+    expect_edge(ODD, EVEN, 1, 40, 30);
+    cr_expect_eq(graph.nedges, 4);
+}
+
+/* Two threads and a second process of the same program: merged by
+ * function, as report merges them. */
+Test(graph, threads_and_processes_merge_by_function)
+{
+    struct tstream s;
+    begin(&s, "summary", 100);
+    ts_thread(&s, 2, 101);
+    ts_node(&s, 1, 1, 0, MAIN, 1, 100, 100, 100, 1);
+    ts_node(&s, 1, 2, 1, LEAF, 3, 30, 10, 10, 3);
+    ts_node(&s, 2, 1, 0, FIB, 1, 50, 50, 50, 1);
+    ts_node(&s, 2, 2, 1, LEAF, 2, 20, 10, 10, 2);
+    ts_thread_end(&s, 2, "");
+    load(&s, 100);
+    begin(&s, "trace", 200);
+    ts_trace(&s, 1, 0, FUNCS "@0 e1 @10 e3 @17 x @20 x");
+    load(&s, 20);
+    graph_build(&model, &graph);
+    expect_edge(NONE, MAIN, 2, 120, 83);
+    expect_edge(NONE, FIB, 1, 50, 30);
+    expect_edge(MAIN, LEAF, 4, 37, 37);
+    expect_edge(FIB, LEAF, 2, 20, 20);
+}
+
+/* After a longjmp the next call's caller is the function jumped back to. */
+Test(graph, longjmp_gives_later_calls_the_right_caller)
+{
+    load_trace(FUNCS "@0 e1 @10 e2 @20 e3 @50 u1:2 @60 e3 @70 x @100 x", 100);
+    graph_build(&model, &graph);
+    expect_edge(MAIN, FIB, 1, 40, 10);
+    expect_edge(FIB, LEAF, 1, 30, 30);
+    expect_edge(MAIN, LEAF, 1, 10, 10);
+}
+
+Test(graph, merged_tree_sums_paths)
+{
+    load_trace(recursion_trace, 110);
+    struct gr_tree t;
+    graph_tree(&model, M_NONE, &t);
+    /* root, main, fib, fib, fib, leaf (under fib), leaf (under main) */
+    cr_expect_eq(t.nnodes, 7);
+    cr_expect_eq(t.nodes[0].paths, 6);
+    cr_expect_eq(t.nodes[0].subtree_calls, 7);
+    uint32_t m = t.nodes[0].first_child;
+    cr_expect_eq(t.nodes[m].func, func(MAIN));
+    uint32_t f = t.nodes[m].first_child;
+    cr_expect_eq(t.nodes[f].func, func(FIB));
+    uint32_t f2 = t.nodes[f].first_child;
+    cr_expect_eq(t.nodes[f2].calls, 2);
+    cr_expect_float_eq(t.nodes[f2].total_ns, 55, 1e-6);
+    cr_expect_float_eq(t.nodes[f2].self_ns, 35, 1e-6);
+    graph_tree_free(&t);
+
+    /* fib's own tree: its outermost call only, nested calls below it */
+    graph_tree(&model, func(FIB), &t);
+    uint32_t root = t.nodes[0].first_child;
+    cr_expect_eq(t.nodes[root].func, func(FIB));
+    cr_expect_eq(t.nodes[root].calls, 1);
+    cr_expect_eq(t.nodes[root].next_sibling, M_NONE);
+    cr_expect_eq(t.nodes[root].subtree_calls, 5);
+    graph_tree_free(&t);
+}
+
+/* ---- the command -------------------------------------------------------- */
+
+static char *write_file(const char *mode)
+{
+    struct tstream s;
+    begin(&s, mode, 100);
+    if (!strcmp(mode, "summary"))
+        write_recursion_summary(&s);
+    else
+        ts_trace(&s, 1, 0, recursion_trace);
+    ts_thread_end(&s, 1, "");
+    ts_end(&s, 1e9, 110);
+    return ts_write_temp(&s, "graph");
+}
+
+static int graph_cmd(char **argv, char **out)
+{
+    char *err;
+    int status = ts_run_cmd(cmd_graph, argv, out, &err);
+    free(err);
+    return status;
+}
+
+static const char recursion_csv[] =
+    "caller,callee,calls,total_ns,self_ns,caller_file,callee_file\n"
+    ",main,1,110,25,,\n"
+    "main,fib,1,80,25,,\n"
+    "fib,fib,3,55,45,,\n"
+    "fib,leaf,1,10,10,,\n"
+    "main,leaf,1,5,5,,\n";
+
+/* Without symbols the names are 0x... of the made-up module; the test
+ * renames them in the output for readability. */
+static void rename_funcs(char *text)
+{
+    static const char *const from[] = {"prog+0x1100", "prog+0x1200", "prog+0x1300"};
+    static const char *const to[] = {"main", "fib", "leaf"};
+    for (size_t i = 0; i < 3; i++) {
+        char *p;
+        while ((p = strstr(text, from[i]))) {
+            size_t n = strlen(from[i]), k = strlen(to[i]);
+            memcpy(p, to[i], k);
+            memmove(p + k, p + n, strlen(p + n) + 1);
+        }
+    }
+}
+
+Test(graph, csv_is_the_same_from_a_trace_and_a_summary)
+{
+    for (int i = 0; i < 2; i++) {
+        char *path = write_file(i ? "summary" : "trace");
+        char *argv[] = {"graph", path, "--format", "csv", NULL}, *out;
+        cr_expect_eq(graph_cmd(argv, &out), 0);
+        rename_funcs(out);
+        cr_expect_str_eq(out, recursion_csv);
+        free(out);
+        unlink(path);
+        free(path);
+    }
+}
+
+Test(graph, func_selects_a_neighbourhood)
+{
+    char *path = write_file("trace");
+    char *argv[] = {"graph", path, "*0x1300", "--format", "csv", NULL}, *out;
+    cr_expect_eq(graph_cmd(argv, &out), 0);
+    rename_funcs(out);
+    cr_expect_str_eq(out, "caller,callee,calls,total_ns,self_ns,caller_file,callee_file\n"
+                          "fib,leaf,1,10,10,,\n"
+                          "main,leaf,1,5,5,,\n");
+    free(out);
+    char *nothing[] = {"graph", path, "no_such_function", NULL};
+    cr_expect_eq(graph_cmd(nothing, &out), 1);
+    free(out);
+    unlink(path);
+    free(path);
+}
+
+Test(graph, tree_folds_small_paths_and_says_so)
+{
+    char *path = write_file("summary");
+    /* leaf under main is 5 of 110 ns (4.5%), leaf under fib 10 (9.1%) */
+    char *argv[] = {"graph", path, "--tree", "--min-pct", "5", "--format", "csv", NULL};
+    char *out;
+    cr_expect_eq(graph_cmd(argv, &out), 0);
+    rename_funcs(out);
+    cr_expect_str_eq(out, "depth,name,calls,total_ns,self_ns,total_pct,folded_paths\n"
+                          "0,main,1,110,25,100.00,0\n"
+                          "1,fib,1,80,25,72.73,0\n"
+                          "2,fib,2,55,35,50.00,0\n"
+                          "3,fib,1,10,10,9.09,0\n"
+                          "3,leaf,1,10,10,9.09,0\n"
+                          "1,,1,5,,4.55,1\n");
+    free(out);
+    char *text_argv[] = {"graph", path, "--tree", "--min-pct=10", NULL};
+    cr_expect_eq(graph_cmd(text_argv, &out), 0);
+    cr_expect(strstr(out, "… 2 call paths folded (each under 10%)"), "%s", out);
+    cr_expect(strstr(out, "… 1 call path folded (each under 10%)"), "%s", out);
+    free(out);
+    char *all[] = {"graph", path, "--tree", "--min-pct", "0", "--format", "json", NULL};
+    cr_expect_eq(graph_cmd(all, &out), 0);
+    cr_expect(strstr(out, "\"tree\": [\n    {\"depth\": 0, \"name\": "), "%s", out);
+    cr_expect(!strstr(out, "\"folded_paths\": 1"), "%s", out);
+    free(out);
+    char *bad[] = {"graph", path, "--tree", "--min-pct", "x", NULL};
+    cr_expect_eq(graph_cmd(bad, &out), 1);
+    free(out);
+    unlink(path);
+    free(path);
+}
+
+Test(graph, count_mode_has_calls_and_no_times)
+{
+    struct tstream s;
+    begin(&s, "count", 100);
+    write_recursion_summary(&s);
+    ts_thread_end(&s, 1, "");
+    ts_end(&s, 1e9, 110);
+    char *path = ts_write_temp(&s, "graph");
+    char *argv[] = {"graph", path, "--format", "json", NULL}, *out;
+    cr_expect_eq(graph_cmd(argv, &out), 0);
+    rename_funcs(out);
+    cr_expect(strstr(out, "{\"caller\": \"fib\", \"callee\": \"fib\", \"calls\": 3, "
+                          "\"total_ns\": null, \"self_ns\": null"),
+              "%s", out);
+    cr_expect(strstr(out, "\"functions\": ["), "%s", out);
+    free(out);
+    unlink(path);
+    free(path);
+}
