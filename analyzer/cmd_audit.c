@@ -141,26 +141,6 @@ static const struct fmt_col audit_thread_cols[AT_STATS] = {
     [AT_EXACT] = {"exact", "exact", FMT_BOOL, FMT_ALL, 0},
 };
 
-/* Strings the view makes, freed together. */
-struct audit_strings {
-    char **s;
-    size_t n, cap;
-};
-
-static const char *audit_own(struct audit_strings *as, char *s)
-{
-    cprof_grow(&as->s, &as->cap, as->n + 1, sizeof(*as->s));
-    as->s[as->n++] = s;
-    return s;
-}
-
-static void audit_strings_free(struct audit_strings *as)
-{
-    for (size_t i = 0; i < as->n; i++)
-        free(as->s[i]);
-    free(as->s);
-}
-
 static int audit_proc_exact(const struct audit_process *ap)
 {
     return !ap->lost && !ap->damaged && !ap->killed;
@@ -244,7 +224,7 @@ static void audit_rate(double tps, char *buf, size_t len)
 }
 
 /* The text lines above a process's thread table. */
-static size_t audit_group_text(const struct audit_process *ap, struct audit_strings *as,
+static size_t audit_group_text(const struct audit_process *ap, struct strpool *as,
                                const char **lines)
 {
     const struct m_process *p = ap->proc;
@@ -261,13 +241,13 @@ static size_t audit_group_text(const struct audit_process *ap, struct audit_stri
         sb_printf(&sb, "ended by %s", p->end_reason);
     if (p->fork_parent)
         sb_printf(&sb, ", forked from %llu", (unsigned long long)p->fork_parent);
-    lines[n++] = audit_own(as, sb.s);
-    lines[n++] = audit_own(
+    lines[n++] = strpool_own(as, sb.s);
+    lines[n++] = strpool_own(
         as, cprof_xasprintf(
                 "  threads: %zu recorded, %s seen by the runtime, %llu lost", p->nthreads,
                 p->threads_seen
-                    ? audit_own(as, cprof_xasprintf("%llu",
-                                                    (unsigned long long)p->threads_seen))
+                    ? strpool_own(as, cprof_xasprintf(
+                                          "%llu", (unsigned long long)p->threads_seen))
                     : "?",
                 (unsigned long long)p->threads_lost));
     char head[48], end[48], clk[48];
@@ -284,7 +264,7 @@ static size_t audit_group_text(const struct audit_process *ap, struct audit_stri
     sb_printf(&sb, "; %d clock record%s", p->nclocks, p->nclocks == 1 ? "" : "s");
     if (strcmp(p->clock, "none") && ap->clock_ticks_per_sec > 0)
         sb_printf(&sb, " imply %s (%+.2f ppm)", clk, ap->clock_drift_ppm);
-    lines[n++] = audit_own(as, sb.s);
+    lines[n++] = strpool_own(as, sb.s);
     uint64_t open = 0, longjmp = 0, unmatched = 0;
     for (size_t i = 0; i < p->nthreads; i++) {
         const struct m_stats *st = &p->threads[i]->stats;
@@ -298,11 +278,11 @@ static size_t audit_group_text(const struct audit_process *ap, struct audit_stri
               "unmatched exit%s",
               (unsigned long long)open, open == 1 ? "" : "s", (unsigned long long)longjmp,
               (unsigned long long)unmatched, unmatched == 1 ? "" : "s");
-    lines[n++] = audit_own(as, sb.s);
+    lines[n++] = strpool_own(as, sb.s);
     if (audit_proc_exact(ap))
         lines[n++] = "  exact: nothing lost";
     else
-        lines[n++] = audit_own(
+        lines[n++] = strpool_own(
             as, cprof_xasprintf("  NOT EXACT: %llu lost%s%s (see the warnings)",
                                 (unsigned long long)ap->lost,
                                 ap->damaged ? ", file damaged or cut short" : "",
@@ -357,7 +337,7 @@ static int audit_report(struct cmd_view_run *run, const struct audit *a)
     struct fmt_cell *gcells = cprof_xcalloc(a->nprocs * AG_COUNT + 1, sizeof(*gcells));
     struct fmt_group *groups = cprof_xcalloc(a->nprocs + 1, sizeof(*groups));
     const char **gtext = cprof_xcalloc(a->nprocs * 8 + 1, sizeof(*gtext));
-    struct audit_strings as = {0};
+    struct strpool as = {0};
     for (size_t i = 0; i < a->nthreads; i++)
         audit_thread_cells(&a->threads[i], &cells[i * ncols]);
     for (size_t i = 0; i < a->nprocs; i++) {
@@ -382,7 +362,7 @@ static int audit_report(struct cmd_view_run *run, const struct audit *a)
     int status = audit_status(run, a);
     const char *summary[1];
     if (a->lossy_procs)
-        summary[0] = audit_own(
+        summary[0] = strpool_own(
             &as,
             cprof_xasprintf("exactness: NOT EXACT: %zu of %zu processes lost data "
                             "(%llu events, calls or threads dropped, %zu files damaged "
@@ -390,7 +370,7 @@ static int audit_report(struct cmd_view_run *run, const struct audit *a)
                             a->lossy_procs, a->nprocs, (unsigned long long)a->lost,
                             a->damaged_procs, a->killed_procs));
     else
-        summary[0] = audit_own(
+        summary[0] = strpool_own(
             &as, cprof_xasprintf("exactness: exact: nothing lost; %llu frames repaired "
                                  "(closed at a longjmp or at the end), counts exact",
                                  (unsigned long long)a->repaired));
@@ -409,7 +389,7 @@ static int audit_report(struct cmd_view_run *run, const struct audit *a)
     };
     run->format->write(stdout, &doc);
     int finished = cmd_finish("audit", m, run->format, run->status);
-    audit_strings_free(&as);
+    strpool_free(&as);
     free(gtext);
     free(groups);
     free(gcells);

@@ -4,6 +4,7 @@
  */
 #include "cmd_common.h"
 
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,12 @@ const char *cmd_short_path(const char *path, const char *cwd)
     return path;
 }
 
+char *cmd_location(const char *file, const char *module, unsigned line, const char *cwd)
+{
+    const char *where = cmd_short_path(file[0] ? file : module, cwd);
+    return line ? cprof_xasprintf("%s:%u", where, line) : cprof_xstrdup(where);
+}
+
 /* The options of cmd_view_start into run. Returns 0, 1 after --help, -1
  * after saying what was wrong. */
 static int cmd_view_parse(const struct cmd_view *view, int argc, char **argv,
@@ -116,7 +123,8 @@ static int cmd_view_parse(const struct cmd_view *view, int argc, char **argv,
             break;
         case 's':
             if (!view->sort_key) {
-                cmd_bad_option(cmd, 0, "", argv[optind - 1]);
+                /* getopt_long knows --sort for every view: name it, not its value */
+                cmd_bad_option(cmd, 0, "", "--sort");
                 return -1;
             }
             if (view->sort_key(optarg, &run->sort) < 0) {
@@ -207,6 +215,25 @@ void cmd_split_args(int argc, char **argv, int first, char ***paths, size_t *npa
         else
             (*funcs)[(*nfuncs)++] = argv[i];
     }
+}
+
+int cmd_select(const char *cmd, const struct profile *pf, char *const *patterns,
+               size_t npatterns, unsigned char *matched)
+{
+    int status = 0;
+    for (size_t k = 0; k < npatterns; k++) {
+        int used = 0;
+        for (size_t i = 0; i < pf->nrows; i++) {
+            if (fnmatch(patterns[k], pf->rows[i].name, 0) == 0)
+                matched[i] = used = 1;
+        }
+        if (!used) {
+            cprof_error("%s: no function matches '%s' (cprof report lists them)", cmd,
+                        patterns[k]);
+            status = -1;
+        }
+    }
+    return status;
 }
 
 enum cmd_heap_col {

@@ -1,8 +1,9 @@
 /*
  * What the subcommands that show recorded data share, so that they take
  * the same options the same way and fail the same way: option values
- * (--format, --pid, --tid), loading the data paths into a model, and the
- * end of a command that printed a view (write errors, damaged input).
+ * (--format, --pid, --tid), loading the data paths into a model, picking
+ * functions by FUNC patterns, and the end of a command that printed a view
+ * (write errors, damaged input).
  */
 #ifndef CPROF_CMD_COMMON_H
 #define CPROF_CMD_COMMON_H
@@ -91,6 +92,17 @@ void cmd_view_end(struct cmd_view_run *run);
 void cmd_split_args(int argc, char **argv, int first, char ***paths, size_t *npaths,
                     char ***funcs, size_t *nfuncs);
 
+/*
+ * Matches the FUNC patterns (fnmatch globs) against the names of pf's
+ * rows: matched[i] is set to 1 for each row i some pattern names (matched
+ * has room for pf->nrows; other entries are left alone). Each pattern that
+ * names no row is reported as "cprof: CMD: no function matches 'P' (cprof
+ * report lists them)".
+ * Returns 0, or -1 when a pattern matched nothing.
+ */
+int cmd_select(const char *cmd, const struct profile *pf, char *const *patterns,
+               size_t npatterns, unsigned char *matched);
+
 /* The heap totals of the data (format 1.2) as a JSON object "heap" (null
  * when no process has heap data): cells has room for CMD_HEAP_NCOLS. */
 #define CMD_HEAP_NCOLS 18
@@ -100,5 +112,9 @@ void cmd_heap_object(const struct model *m, struct fmt_cell *cells,
 /* path relative to cwd when it lies below it, else path: file columns stay
  * short for a report made from the project's top directory. */
 const char *cmd_short_path(const char *path, const char *cwd);
+/* A function's "file:line" for a location column (allocated): its file, or
+ * its module when the file is unknown, short as cmd_short_path makes it;
+ * without ":line" when the line is unknown (0). */
+char *cmd_location(const char *file, const char *module, unsigned line, const char *cwd);
 
 #endif

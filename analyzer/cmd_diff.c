@@ -228,16 +228,15 @@ static void diff_pct(struct fmt_cell *cell, double before, double after)
     cell->null = !(before > 0);
 }
 
-/* Fills one row of cells; location is owned by the caller. */
+/* Fills one row of cells; the location string is owned by strs. */
 static void diff_row_cells(const struct diff *d, const struct diff_row *r,
-                           const char *cwd, struct fmt_cell *cell, char **location)
+                           const char *cwd, struct fmt_cell *cell, struct strpool *strs)
 {
     for (int c = 0; c < DC_COUNT; c++)
         cell[c] = (struct fmt_cell){0};
     cell[DC_NAME].str = r->name;
-    const char *where = cmd_short_path(r->file[0] ? r->file : r->module, cwd);
-    *location = r->line ? cprof_xasprintf("%s:%u", where, r->line) : cprof_xstrdup(where);
-    cell[DC_LOCATION].str = *location;
+    cell[DC_LOCATION].str =
+        strpool_own(strs, cmd_location(r->file, r->module, r->line, cwd));
     cell[DC_FILE].str = r->file;
     cell[DC_LINE].num = r->line;
     cell[DC_LINE].null = r->line == 0;
@@ -270,14 +269,14 @@ static void diff_row_cells(const struct diff *d, const struct diff_row *r,
             cell[c].null = 1;
 }
 
-/* The cells of the first nrows rows of d in their current order, and their
- * locations (nrows strings the caller frees). */
+/* The cells of the first nrows rows of d in their current order (allocated),
+ * their location strings owned by strs. */
 static struct fmt_cell *diff_cells(const struct diff *d, size_t nrows, const char *cwd,
-                                   char **locations)
+                                   struct strpool *strs)
 {
     struct fmt_cell *cells = cprof_xcalloc(nrows * DC_COUNT + 1, sizeof(*cells));
     for (size_t i = 0; i < nrows; i++)
-        diff_row_cells(d, &d->rows[i], cwd, &cells[i * DC_COUNT], &locations[i]);
+        diff_row_cells(d, &d->rows[i], cwd, &cells[i * DC_COUNT], strs);
     return cells;
 }
 
@@ -338,8 +337,8 @@ static void diff_write(const struct diff_args *args, struct diff *d,
     size_t nrows = text ? d->count_changed : d->nrows;
     if (limit && limit < nrows)
         nrows = (size_t)limit;
-    char **locations = cprof_xcalloc(nrows + d->nrows + 1, sizeof(*locations));
-    struct fmt_cell *cells = diff_cells(d, nrows, cwd, locations);
+    struct strpool strs = {0};
+    struct fmt_cell *cells = diff_cells(d, nrows, cwd, &strs);
     struct fmt_col count_cols[DC_COUNT], time_cols[DC_COUNT];
     diff_text_cols(count_cols, DIFF_IN_COUNTS);
     diff_text_cols(time_cols, DIFF_IN_TIMES);
@@ -358,7 +357,7 @@ static void diff_write(const struct diff_args *args, struct diff *d,
     if (limit && limit < ntimes)
         ntimes = (size_t)limit;
     diff_sort(d, DIFF_BY_TIME);
-    struct fmt_cell *time_cells = diff_cells(d, ntimes, cwd, locations + nrows);
+    struct fmt_cell *time_cells = diff_cells(d, ntimes, cwd, &strs);
     struct fmt_table times = {
         .name = "time",
         .cols = time_cols,
@@ -398,9 +397,7 @@ static void diff_write(const struct diff_args *args, struct diff *d,
         free(summary[i]);
     for (size_t i = 0; i < nnotes; i++)
         free(notes[i]);
-    for (size_t i = 0; i < nrows + ntimes; i++)
-        free(locations[i]);
-    free(locations);
+    strpool_free(&strs);
     free(cells);
     free(time_cells);
 }

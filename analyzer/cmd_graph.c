@@ -8,7 +8,6 @@
  * The numbers come from graph.c; function names and totals from the
  * per-function view (profile.c), so they agree with `cprof report`.
  */
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,18 +142,10 @@ struct gv {
     int any_selected;             /* FUNCs were given */
     int timed;
     double min_pct;
-    char **owned; /* strings made here */
-    size_t nowned, owned_cap;
+    struct strpool owned;   /* strings made here */
     struct fmt_cell *cells; /* the main table's */
     size_t nrows, cells_cap;
 };
-
-static const char *gv_own(struct gv *v, char *s)
-{
-    cprof_grow(&v->owned, &v->owned_cap, v->nowned + 1, sizeof(*v->owned));
-    v->owned[v->nowned++] = s;
-    return s;
-}
 
 /* A new row of ncols cells of the main table, all zero. */
 static struct fmt_cell *gv_row(struct gv *v, size_t ncols)
@@ -239,21 +230,12 @@ static int gv_own_options(int *argc, char **argv, int *tree, double *min_pct)
 static int gv_select(struct gv *v)
 {
     const struct profile *pf = &v->run.profile;
-    int status = 0;
-    for (size_t k = 0; k < v->run.nfuncs; k++) {
-        int used = 0;
-        for (size_t i = 0; i < pf->nrows; i++) {
-            if (fnmatch(v->run.funcs[k], pf->rows[i].name, 0) == 0) {
-                v->selected[pf->rows[i].func] = 1;
-                used = 1;
-            }
-        }
-        if (!used) {
-            cprof_error("graph: no function matches '%s' (cprof report lists them)",
-                        v->run.funcs[k]);
-            status = -1;
-        }
-    }
+    unsigned char *matched = cprof_xcalloc(pf->nrows + 1, sizeof(*matched));
+    int status = cmd_select("graph", pf, v->run.funcs, v->run.nfuncs, matched);
+    for (size_t i = 0; i < pf->nrows; i++)
+        if (matched[i])
+            v->selected[pf->rows[i].func] = 1;
+    free(matched);
     v->any_selected = v->run.nfuncs > 0;
     return status;
 }
@@ -337,8 +319,9 @@ static const char *gv_heading(struct gv *v, const struct pf_row *r, const char *
     const char *where = cmd_short_path(r->file[0] ? r->file : r->module, cwd);
     if (!*where)
         return r->name;
-    return gv_own(v, r->line ? cprof_xasprintf("%s  %s:%u", r->name, where, r->line)
-                             : cprof_xasprintf("%s  %s", r->name, where));
+    return strpool_own(&v->owned,
+                       r->line ? cprof_xasprintf("%s  %s:%u", r->name, where, r->line)
+                               : cprof_xasprintf("%s  %s", r->name, where));
 }
 
 /* Edges grouped by the function at one end (its callee, or with by_caller
@@ -494,9 +477,10 @@ static int gv_show_edges(struct gv *v)
     const char *notes[1];
     size_t nnotes = 0;
     if (text && ngroups < selected)
-        notes[nnotes++] = gv_own(
-            v, cprof_xasprintf("… %zu more function%s (--limit 0 shows all)",
-                               selected - ngroups, selected - ngroups == 1 ? "" : "s"));
+        notes[nnotes++] = strpool_own(
+            &v->owned,
+            cprof_xasprintf("… %zu more function%s (--limit 0 shows all)",
+                            selected - ngroups, selected - ngroups == 1 ? "" : "s"));
     struct fmt_doc doc = {
         .title = v->timed ? "callers and callees of each function, by total time"
                           : "callers and callees of each function, by calls",
@@ -561,16 +545,18 @@ static void gv_tree_row(struct gv *v, const struct gr_tree *t, const struct gv_i
     double total = it->fold ? it->total_ns : n->total_ns;
     uint64_t calls = it->fold ? it->calls : n->calls;
     if (it->fold) {
-        cell[TR_TEXT].str = gv_own(
-            v, cprof_xasprintf("%*s… %llu call path%s folded (each under %g%%)",
-                               (int)(2 * it->depth), "", (unsigned long long)it->paths,
-                               it->paths == 1 ? "" : "s", v->min_pct));
+        cell[TR_TEXT].str = strpool_own(
+            &v->owned,
+            cprof_xasprintf("%*s… %llu call path%s folded (each under %g%%)",
+                            (int)(2 * it->depth), "", (unsigned long long)it->paths,
+                            it->paths == 1 ? "" : "s", v->min_pct));
         cell[TR_NAME].null = 1;
         cell[TR_SELF].blank = 1;
         cell[TR_FOLDED].num = (double)it->paths;
     } else {
-        cell[TR_TEXT].str = gv_own(
-            v, cprof_xasprintf("%*s%s", (int)(2 * it->depth), "", gv_name(v, n->func)));
+        cell[TR_TEXT].str =
+            strpool_own(&v->owned, cprof_xasprintf("%*s%s", (int)(2 * it->depth), "",
+                                                   gv_name(v, n->func)));
         cell[TR_NAME].str = gv_name(v, n->func);
         gv_time(v, &cell[TR_SELF], n->self_ns);
     }
@@ -671,10 +657,11 @@ static int gv_show_tree(struct gv *v)
         summary[nsummary++] = "count mode: calls only (no times were recorded)";
     const char *title =
         v->min_pct > 0
-            ? gv_own(v,
-                     cprof_xasprintf("calling-context tree (paths under %g%% of the %s "
-                                     "folded; --min-pct 0 shows all)",
-                                     v->min_pct, v->timed ? "total time" : "calls"))
+            ? strpool_own(
+                  &v->owned,
+                  cprof_xasprintf("calling-context tree (paths under %g%% of the %s "
+                                  "folded; --min-pct 0 shows all)",
+                                  v->min_pct, v->timed ? "total time" : "calls"))
             : "calling-context tree";
     struct fmt_doc doc = {
         .title = title,
@@ -721,9 +708,7 @@ int cmd_graph(int argc, char **argv)
         gv_show_edges(&v);
     status = cmd_finish("graph", m, v.run.format, v.run.status);
 out:
-    for (size_t i = 0; i < v.nowned; i++)
-        free(v.owned[i]);
-    free(v.owned);
+    strpool_free(&v.owned);
     free(v.cells);
     free(v.row_of);
     free(v.selected);

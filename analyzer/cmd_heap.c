@@ -8,7 +8,6 @@
  * figures come from the per-function view (profile.c) and the model's
  * leak accounting (model_heap.c), so `cprof report` shows the same.
  */
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,49 +145,22 @@ static int heap_select(struct profile *pf, char **patterns, size_t npatterns)
 {
     if (npatterns == 0)
         return 0;
-    int *used = cprof_xcalloc(npatterns, sizeof(*used));
+    unsigned char *matched = cprof_xcalloc(pf->nrows + 1, sizeof(*matched));
+    int status = cmd_select("heap", pf, patterns, npatterns, matched);
     size_t kept = 0;
-    for (size_t i = 0; i < pf->nrows; i++) {
-        int keep = 0;
-        for (size_t k = 0; k < npatterns; k++)
-            if (fnmatch(patterns[k], pf->rows[i].name, 0) == 0)
-                keep = used[k] = 1;
-        if (keep)
+    for (size_t i = 0; i < pf->nrows; i++)
+        if (matched[i])
             pf->rows[kept++] = pf->rows[i];
-    }
     pf->nrows = kept;
-    int status = 0;
-    for (size_t k = 0; k < npatterns; k++) {
-        if (!used[k]) {
-            cprof_error("heap: no function matches '%s' (cprof report lists them)",
-                        patterns[k]);
-            status = -1;
-        }
-    }
-    free(used);
+    free(matched);
     return status;
 }
 
-/* Strings the view makes, freed together. */
-struct heap_strings {
-    char **s;
-    size_t n, cap;
-};
-
-static const char *heap_own(struct heap_strings *hs, char *s)
-{
-    cprof_grow(&hs->s, &hs->cap, hs->n + 1, sizeof(*hs->s));
-    hs->s[hs->n++] = s;
-    return s;
-}
-
 /* "file:line" of a row, relative to cwd when below it. */
-static const char *heap_location(struct heap_strings *hs, const struct pf_row *r,
+static const char *heap_location(struct strpool *hs, const struct pf_row *r,
                                  const char *cwd)
 {
-    const char *where = cmd_short_path(r->file[0] ? r->file : r->module, cwd);
-    return heap_own(hs, r->line ? cprof_xasprintf("%s:%u", where, r->line)
-                                : cprof_xstrdup(where));
+    return strpool_own(hs, cmd_location(r->file, r->module, r->line, cwd));
 }
 
 static void heap_row(const struct pf_row *r, const char *location, struct fmt_cell *cell)
@@ -235,18 +207,17 @@ static void heap_leak_row(const struct pf_row *r, const char *location,
 }
 
 /* "N things of B bytes" for the summary lines. */
-static const char *heap_count(struct heap_strings *hs, uint64_t n, const char *what,
+static const char *heap_count(struct strpool *hs, uint64_t n, const char *what,
                               uint64_t bytes)
 {
     char b[32];
     fmt_human_bytes((double)bytes, 0, b, sizeof b);
-    return heap_own(hs, cprof_xasprintf("%llu %s%s (%s)", (unsigned long long)n, what,
-                                        n == 1 ? "" : "s", b));
+    return strpool_own(hs, cprof_xasprintf("%llu %s%s (%s)", (unsigned long long)n, what,
+                                           n == 1 ? "" : "s", b));
 }
 
 /* The text lines under the run description: the totals of the run. */
-static size_t heap_summary(const struct model *m, struct heap_strings *hs,
-                           const char **lines)
+static size_t heap_summary(const struct model *m, struct strpool *hs, const char **lines)
 {
     size_t n = 0;
     if (!m->heap) {
@@ -259,18 +230,18 @@ static size_t heap_summary(const struct model *m, struct heap_strings *hs,
     char peak[32], rss[32];
     fmt_human_bytes((double)t.peak_bytes, 0, peak, sizeof peak);
     fmt_human_bytes((double)t.peak_rss_bytes, 0, rss, sizeof rss);
-    lines[n++] = heap_own(
+    lines[n++] = strpool_own(
         hs, cprof_xasprintf(
                 "heap: %s, %s; peak %s in use%s, peak RSS %s",
                 heap_count(hs, t.heap.alloc_calls, "allocation", t.heap.alloc_bytes),
                 heap_count(hs, t.heap.free_calls, "free", t.heap.freed_bytes), peak,
                 t.procs > 1 ? " (the largest process)" : "", rss));
-    lines[n++] =
-        heap_own(hs, cprof_xasprintf("outside instrumented calls: %s, %s",
-                                     heap_count(hs, t.heap.outside_alloc_calls,
-                                                "allocation", t.heap.outside_alloc_bytes),
-                                     heap_count(hs, t.heap.outside_free_calls, "free",
-                                                t.heap.outside_freed_bytes)));
+    lines[n++] = strpool_own(
+        hs, cprof_xasprintf("outside instrumented calls: %s, %s",
+                            heap_count(hs, t.heap.outside_alloc_calls, "allocation",
+                                       t.heap.outside_alloc_bytes),
+                            heap_count(hs, t.heap.outside_free_calls, "free",
+                                       t.heap.outside_freed_bytes)));
     uint64_t rest_bytes =
         t.leaked_bytes > t.func_leaked_bytes + t.outside_leaked_bytes
             ? t.leaked_bytes - t.func_leaked_bytes - t.outside_leaked_bytes
@@ -289,16 +260,17 @@ static size_t heap_summary(const struct model *m, struct heap_strings *hs,
     if (rest_blocks || rest_bytes)
         sb_printf(&sb, ", before a fork by the parent or not attributed %s",
                   heap_count(hs, rest_blocks, "block", rest_bytes));
-    lines[n++] = heap_own(hs, sb.s);
+    lines[n++] = strpool_own(hs, sb.s);
     if (t.foreign_frees)
-        lines[n++] = heap_own(
+        lines[n++] = strpool_own(
             hs, cprof_xasprintf("foreign frees: %llu (of blocks cprof did not allocate: "
                                 "passed on to libc, not counted)",
                                 (unsigned long long)t.foreign_frees));
     if (t.procs < m->nprocs)
-        lines[n++] = heap_own(hs, cprof_xasprintf("%zu of %zu processes have no heap "
-                                                  "data (format before 1.2): not counted",
-                                                  m->nprocs - t.procs, m->nprocs));
+        lines[n++] =
+            strpool_own(hs, cprof_xasprintf("%zu of %zu processes have no heap "
+                                            "data (format before 1.2): not counted",
+                                            m->nprocs - t.procs, m->nprocs));
     return n;
 }
 
@@ -337,7 +309,7 @@ int cmd_heap(int argc, char **argv)
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd))
         cwd[0] = 0;
-    struct heap_strings hs = {0};
+    struct strpool hs = {0};
     struct fmt_cell *cells = cprof_xcalloc(nrows * HP_COUNT + 1, sizeof(*cells));
     for (size_t i = 0; i < nrows; i++)
         heap_row(&pf->rows[i], heap_location(&hs, &pf->rows[i], cwd),
@@ -375,7 +347,7 @@ int cmd_heap(int argc, char **argv)
     struct fmt_object heap;
     cmd_heap_object(m, heap_cells, &heap);
     const char *title =
-        heap_own(&hs, cprof_xasprintf("functions by %s", profile_sort_what(run.sort)));
+        strpool_own(&hs, cprof_xasprintf("functions by %s", profile_sort_what(run.sort)));
     struct fmt_doc doc = {
         .title = title,
         .model = m,
@@ -391,9 +363,7 @@ int cmd_heap(int argc, char **argv)
     run.format->write(stdout, &doc);
     status = cmd_finish("heap", m, run.format, status);
 
-    for (size_t i = 0; i < hs.n; i++)
-        free(hs.s[i]);
-    free(hs.s);
+    strpool_free(&hs);
     free(cells);
     free(leak_cells);
     free(leaks.rows);

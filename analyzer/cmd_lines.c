@@ -268,16 +268,8 @@ struct lines_view {
     struct fmt_group *groups;
     size_t ngroups, groups_cap;
     struct fmt_cell *group_cells; /* LG_COUNT per function */
-    char **owned;                 /* strings made here */
-    size_t nowned, owned_cap;
+    struct strpool owned;         /* strings made here */
 };
-
-static const char *lines_own(struct lines_view *v, char *s)
-{
-    cprof_grow(&v->owned, &v->owned_cap, v->nowned + 1, sizeof(*v->owned));
-    v->owned[v->nowned++] = s;
-    return s;
-}
 
 /* A row for source line number line of file; l its data or NULL. */
 static void lines_row(struct lines_view *v, const struct ln_func *lf, const char *file,
@@ -347,16 +339,17 @@ static void lines_function(struct lines_view *v, size_t fn, const struct ln_func
     fmt_human_ns(lf->total_ns, total, sizeof total);
     const char *where = cmd_short_path(lf->file, cwd);
     if (text_view) {
-        header[nheader++] =
-            lines_own(v, lf->line ? cprof_xasprintf("Function: %s at %s:%u", lf->name,
-                                                    where, lf->line)
-                         : *where ? cprof_xasprintf("Function: %s in %s", lf->name, where)
-                                  : cprof_xasprintf("Function: %s", lf->name));
-        header[nheader++] = lines_own(
-            v, timed ? cprof_xasprintf("Total time: %s in %llu call%s", total,
-                                       (unsigned long long)lf->calls,
-                                       lf->calls == 1 ? "" : "s")
-                     : cprof_xasprintf("Calls: %llu", (unsigned long long)lf->calls));
+        header[nheader++] = strpool_own(
+            &v->owned,
+            lf->line ? cprof_xasprintf("Function: %s at %s:%u", lf->name, where, lf->line)
+            : *where ? cprof_xasprintf("Function: %s in %s", lf->name, where)
+                     : cprof_xasprintf("Function: %s", lf->name));
+        header[nheader++] = strpool_own(
+            &v->owned,
+            timed ? cprof_xasprintf("Total time: %s in %llu call%s", total,
+                                    (unsigned long long)lf->calls,
+                                    lf->calls == 1 ? "" : "s")
+                  : cprof_xasprintf("Calls: %llu", (unsigned long long)lf->calls));
     }
     for (size_t i = 0; i < lf->nlines;) {
         /* one file's lines: [i, end) */
@@ -365,14 +358,16 @@ static void lines_function(struct lines_view *v, size_t fn, const struct ln_func
         while (end < lf->nlines && lf->lines[end]->file == file)
             end++;
         if (text_view && i > 0)
-            header[nheader++] = lines_own(v, cprof_xasprintf("%s, lines in %s:", lf->name,
-                                                             cmd_short_path(file, cwd)));
+            header[nheader++] =
+                strpool_own(&v->owned, cprof_xasprintf("%s, lines in %s:", lf->name,
+                                                       cmd_short_path(file, cwd)));
         if (file[0] && !src_readable(src, file)) {
             char *note = cprof_xasprintf("source file not found: %s (lines are shown "
                                          "without their text)",
                                          cmd_short_path(file, cwd));
             if (text_view)
-                header[nheader++] = lines_own(v, cprof_xasprintf("Note: %s", note));
+                header[nheader++] =
+                    strpool_own(&v->owned, cprof_xasprintf("Note: %s", note));
             else
                 warn_add(notes, "%s", note);
             free(note);
@@ -476,9 +471,7 @@ int cmd_lines(int argc, char **argv)
 
     for (size_t i = 0; i < v.ngroups; i++)
         free((void *)v.groups[i].text);
-    for (size_t i = 0; i < v.nowned; i++)
-        free(v.owned[i]);
-    free(v.owned);
+    strpool_free(&v.owned);
     free(v.groups);
     free(v.group_cells);
     free(v.cells);

@@ -106,22 +106,22 @@ static const struct fmt_col report_cols[RC_COUNT] = {
 /* The text table's mark after the name of a function with line data. */
 #define REPORT_LINES_MARK " *"
 
-/* Fills one row of cells from a profile row; location and the marked name
- * are owned by the caller's list of strings. */
-static void report_row(const struct model *m, const struct profile *pf,
-                       const struct pf_row *r, const char *cwd, struct fmt_cell *cell,
-                       char **location, char **marked)
+/* Fills one row of cells from a profile row, the strings it makes (location,
+ * marked name) owned by strs. Returns whether the function has line data. */
+static int report_row(const struct model *m, const struct profile *pf,
+                      const struct pf_row *r, const char *cwd, struct fmt_cell *cell,
+                      struct strpool *strs)
 {
     for (int c = 0; c < RC_COUNT; c++)
         cell[c] = (struct fmt_cell){0};
     int has_lines = m->funcs[r->func].has_lines;
     cell[RC_NAME].str = r->name;
-    *marked = has_lines ? cprof_xasprintf("%s%s", r->name, REPORT_LINES_MARK) : NULL;
-    cell[RC_NAME_TEXT].str = has_lines ? *marked : r->name;
+    cell[RC_NAME_TEXT].str =
+        has_lines ? strpool_own(strs, cprof_xasprintf("%s%s", r->name, REPORT_LINES_MARK))
+                  : r->name;
     cell[RC_HAS_LINES].num = has_lines;
-    const char *where = cmd_short_path(r->file[0] ? r->file : r->module, cwd);
-    *location = r->line ? cprof_xasprintf("%s:%u", where, r->line) : cprof_xstrdup(where);
-    cell[RC_LOCATION].str = *location;
+    cell[RC_LOCATION].str =
+        strpool_own(strs, cmd_location(r->file, r->module, r->line, cwd));
     cell[RC_FILE].str = r->file;
     cell[RC_LINE].num = r->line;
     cell[RC_LINE].null = r->line == 0;
@@ -156,6 +156,7 @@ static void report_row(const struct model *m, const struct profile *pf,
     if (!pf->heap)
         for (int c = RC_ALLOC_CALLS; c <= RC_HEAP_PEAK; c++)
             cell[c].null = 1;
+    return has_lines;
 }
 
 static const struct cmd_view report_view = {"report", report_usage, profile_sort_key, 0};
@@ -205,17 +206,13 @@ int cmd_report(int argc, char **argv)
         for (int c = RC_P50; c <= RC_P99; c++)
             cols[c].where = FMT_ALL;
     struct fmt_cell *cells = cprof_xcalloc(nrows * RC_COUNT, sizeof(*cells));
-    char **locations = cprof_xcalloc(nrows, sizeof(*locations));
-    char **marked = cprof_xcalloc(nrows, sizeof(*marked));
+    struct strpool strs = {0};
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd))
         cwd[0] = 0;
     int any_lines = 0;
-    for (size_t i = 0; i < nrows; i++) {
-        report_row(m, pf, &pf->rows[i], cwd, &cells[i * RC_COUNT], &locations[i],
-                   &marked[i]);
-        any_lines |= marked[i] != NULL;
-    }
+    for (size_t i = 0; i < nrows; i++)
+        any_lines |= report_row(m, pf, &pf->rows[i], cwd, &cells[i * RC_COUNT], &strs);
     const char *notes[2];
     size_t nnotes = 0;
     if (any_lines)
@@ -275,12 +272,7 @@ int cmd_report(int argc, char **argv)
     free(pct_note);
     for (size_t i = 0; i < nsummary; i++)
         free(summary[i]);
-    for (size_t i = 0; i < nrows; i++) {
-        free(locations[i]);
-        free(marked[i]);
-    }
-    free(locations);
-    free(marked);
+    strpool_free(&strs);
     free(cells);
     cmd_view_end(&run);
     return status;

@@ -144,9 +144,7 @@ static void profile_name(const struct model *m, struct sym_cache *syms, struct p
         char *name = f->node_limit
                          ? cprof_xstrdup("[node limit]")
                          : cprof_xasprintf("0x%llx", (unsigned long long)f->addr);
-        cprof_grow(&p->owned, &p->owned_cap, p->nowned + 1, sizeof(*p->owned));
-        p->owned[p->nowned++] = name;
-        row->name = name;
+        row->name = strpool_own(&p->owned, name);
         return;
     }
     const struct m_module *mod = &m->modules[f->module];
@@ -383,9 +381,7 @@ void profile_sort(struct profile *p, enum pf_sort key)
 
 void profile_free(struct profile *p)
 {
-    for (size_t i = 0; i < p->nowned; i++)
-        free(p->owned[i]);
-    free(p->owned);
+    strpool_free(&p->owned);
     free(p->rows);
     memset(p, 0, sizeof(*p));
 }

@@ -26,6 +26,7 @@
 
 #include "model.h"
 #include "sym.h"
+#include "util.h"
 
 struct pf_row {
     uint32_t func;           /* model.funcs index */
@@ -62,12 +63,11 @@ struct profile {
     size_t nrows;
     uint64_t total_calls;
     double total_self_ns;
-    int timed;         /* times are known (not only count-mode data) */
-    int heap;          /* some process has heap data (format 1.2) */
-    double pct_error;  /* the largest relative error of estimated percentiles */
-    int pct_estimated; /* some row's percentiles are estimates */
-    char **owned;      /* names made up here for functions without a module */
-    size_t nowned, owned_cap;
+    int timed;            /* times are known (not only count-mode data) */
+    int heap;             /* some process has heap data (format 1.2) */
+    double pct_error;     /* the largest relative error of estimated percentiles */
+    int pct_estimated;    /* some row's percentiles are estimates */
+    struct strpool owned; /* names made up here for functions without a module */
 };
 
 enum pf_sort {

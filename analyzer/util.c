@@ -1,5 +1,6 @@
 /*
- * Allocation, strings, warnings and messages for the analyzer; see util.h.
+ * Allocation, strings, string pools, warnings and messages for the
+ * analyzer; see util.h.
  */
 #include "util.h"
 
@@ -120,6 +121,21 @@ void sb_free(struct strbuf *sb)
     free(sb->s);
     sb->s = NULL;
     sb->len = sb->cap = 0;
+}
+
+const char *strpool_own(struct strpool *sp, char *s)
+{
+    cprof_grow(&sp->s, &sp->cap, sp->n + 1, sizeof(*sp->s));
+    sp->s[sp->n++] = s;
+    return s;
+}
+
+void strpool_free(struct strpool *sp)
+{
+    for (size_t i = 0; i < sp->n; i++)
+        free(sp->s[i]);
+    free(sp->s);
+    *sp = (struct strpool){0};
 }
 
 void warn_add(struct warnings *w, const char *fmt, ...)

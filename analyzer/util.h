@@ -1,7 +1,8 @@
 /*
  * Small helpers every part of the analyzer uses: allocation that ends the
- * program cleanly when memory runs out, a growable string, a list of
- * warnings, and the one place messages to the user are formatted.
+ * program cleanly when memory runs out, a growable string, a pool of
+ * strings freed together, a list of warnings, and the one place messages
+ * to the user are formatted.
  *
  * The analyzer is a command-line tool: running out of memory is reported
  * ("cprof: out of memory") and ends the run with status 2; everything else
@@ -47,6 +48,16 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap);
 void sb_free(struct strbuf *sb);
+
+/* Strings a view makes while it is built, freed together. strpool_own
+ * takes over s (allocated) and returns it; strpool_free frees them all and
+ * leaves the pool empty. */
+struct strpool {
+    char **s;
+    size_t n, cap;
+};
+const char *strpool_own(struct strpool *sp, char *s);
+void strpool_free(struct strpool *sp);
 
 /* Warnings shown with every report: each distinct text once, in the order
  * first seen. */

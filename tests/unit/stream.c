@@ -409,6 +409,14 @@ int ts_run_cmd(int (*cmd)(int, char **), char **argv, char **out, char **err)
     return status;
 }
 
+void ts_load(struct model *m, struct tstream *s, const char *name)
+{
+    char msg[256] = "";
+    int r = model_load_mem(m, name, s->buf, ts_len(s), msg, sizeof msg);
+    cr_assert_eq(r, 0, "load failed: %s", msg);
+    ts_free(s);
+}
+
 const struct pf_row *ts_row(const struct model *m, const struct profile *p, uint64_t addr)
 {
     for (size_t i = 0; i < p->nrows; i++)

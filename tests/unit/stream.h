@@ -103,6 +103,9 @@ void ts_free(struct tstream *s);
 struct model;
 struct profile;
 struct pf_row;
+/* Loads s into m as the file name and frees s; fails the test, with the
+ * model's message, when it does not load. */
+void ts_load(struct model *m, struct tstream *s, const char *name);
 /* The row of profile p (built from m) of the function at link-time
  * address addr; fails the test when there is none. */
 const struct pf_row *ts_row(const struct model *m, const struct profile *p,

@@ -15,26 +15,12 @@
 #include "commands.h"
 #include "cprof_format.h"
 #include "model.h"
+#include "fixture.h"
 #include "stream.h"
 
 #define FUNCS "f1=0x1100 f2=0x1200 "
 
-static struct model model;
-static struct audit audit;
-
-static void setup(void)
-{
-    model_init(&model);
-    memset(&audit, 0, sizeof audit);
-}
-
-static void teardown(void)
-{
-    audit_free(&audit);
-    model_free(&model);
-}
-
-TestSuite(audit, .init = setup, .fini = teardown);
+TestSuite(audit, .init = fx_init, .fini = fx_fini);
 
 static void begin(struct tstream *s, const char *mode)
 {
@@ -46,11 +32,8 @@ static void begin(struct tstream *s, const char *mode)
 /* Loads s into the model and works out the audit. */
 static void load(struct tstream *s)
 {
-    char msg[256] = "";
-    cr_assert_eq(model_load_mem(&model, "test.cprof", s->buf, ts_len(s), msg, sizeof msg),
-                 0, "load failed: %s", msg);
-    ts_free(s);
-    audit_build(&model, &audit);
+    ts_load(&fx_model, s, "test.cprof");
+    audit_build(&fx_model, &fx_audit);
 }
 
 /* Runs `cprof audit ARGS... FILE` on s written to a temporary file. */
@@ -121,14 +104,14 @@ Test(audit, balance_counts_calls_completed_and_open_frames)
     ts_thread_end(&s, 1, "closed_at_end=2");
     ts_end(&s, 1e9, 100);
     load(&s);
-    cr_assert_eq(audit.nthreads, 1);
-    const struct audit_thread *t = &audit.threads[0];
+    cr_assert_eq(fx_audit.nthreads, 1);
+    const struct audit_thread *t = &fx_audit.threads[0];
     cr_expect_eq(t->calls, 6);
     cr_expect_eq(t->completed, 4);
     cr_expect_eq(t->open_at_end, 2);
     cr_expect(t->balanced);
     cr_expect_eq(t->lost, 0);
-    cr_expect_eq(audit.lossy_procs, 0);
+    cr_expect_eq(fx_audit.lossy_procs, 0);
 }
 
 Test(audit, unbalanced_thread_is_reported)
@@ -139,7 +122,7 @@ Test(audit, unbalanced_thread_is_reported)
     ts_thread_end(&s, 1, "");
     ts_end(&s, 1e9, 100);
     load(&s);
-    cr_expect(!audit.threads[0].balanced);
+    cr_expect(!fx_audit.threads[0].balanced);
 }
 
 Test(audit, repairs_keep_status_zero)
@@ -155,11 +138,11 @@ Test(audit, repairs_are_counted_but_not_losses)
     struct tstream s;
     repaired_run(&s, "trace");
     load(&s);
-    cr_expect_eq(audit.threads[0].calls, 3);
-    cr_expect_eq(audit.threads[0].completed, 3);
-    cr_expect(audit.threads[0].balanced);
-    cr_expect_eq(audit.repaired, 1);
-    cr_expect_eq(audit.lost, 0);
+    cr_expect_eq(fx_audit.threads[0].calls, 3);
+    cr_expect_eq(fx_audit.threads[0].completed, 3);
+    cr_expect(fx_audit.threads[0].balanced);
+    cr_expect_eq(fx_audit.repaired, 1);
+    cr_expect_eq(fx_audit.lost, 0);
 }
 
 /* Each counter that says something was lost fails the audit. */
@@ -232,7 +215,7 @@ Test(audit, clock_facts)
     ts_thread_end(&s, 1, "");
     ts_end_run(&s, 1.0001e9, 1000200000, "exit", 0, 1, 0);
     load(&s);
-    const struct audit_process *p = &audit.procs[0];
+    const struct audit_process *p = &fx_audit.procs[0];
     cr_expect_float_eq(p->proc->header_ticks_per_sec, 1e9, 1e-3);
     cr_expect_float_eq(p->proc->end_ticks_per_sec, 1.0001e9, 1e-3);
     cr_expect_float_eq(p->end_drift_ppm, 100, 1e-6);
@@ -246,8 +229,8 @@ Test(audit, clock_drift_unknown_without_records)
     struct tstream s;
     repaired_run(&s, "summary");
     load(&s);
-    cr_expect(isnan(audit.procs[0].clock_drift_ppm));
-    cr_expect_eq(audit.procs[0].clock_ticks_per_sec, 0);
+    cr_expect(isnan(fx_audit.procs[0].clock_drift_ppm));
+    cr_expect_eq(fx_audit.procs[0].clock_ticks_per_sec, 0);
 }
 
 /* ---- expectations ---- */

@@ -92,10 +92,7 @@ static void finish(struct tstream *s)
 
 static void load(struct side *side, struct tstream *s)
 {
-    char msg[256] = "";
-    int r = model_load_mem(&side->model, "p.cprof", s->buf, ts_len(s), msg, sizeof msg);
-    cr_assert_eq(r, 0, "load failed: %s", msg);
-    ts_free(s);
+    ts_load(&side->model, s, "p.cprof");
 }
 
 /* Profiles both sides and compares them under noise. */

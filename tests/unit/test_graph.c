@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "graph.h"
 #include "model.h"
+#include "fixture.h"
 #include "stream.h"
 
 #define MAIN 0x1100
@@ -26,22 +27,7 @@
 
 #define FUNCS "f1=0x1100 f2=0x1200 f3=0x1300 f4=0x1400 f5=0x1500 "
 
-static struct model model;
-static struct graph graph;
-
-static void setup(void)
-{
-    model_init(&model);
-    memset(&graph, 0, sizeof graph);
-}
-
-static void teardown(void)
-{
-    graph_free(&graph);
-    model_free(&model);
-}
-
-TestSuite(graph, .init = setup, .fini = teardown);
+TestSuite(graph, .init = fx_init, .fini = fx_fini);
 
 static void begin(struct tstream *s, const char *mode, uint64_t pid)
 {
@@ -54,10 +40,7 @@ static void load(struct tstream *s, uint64_t end)
 {
     ts_thread_end(s, 1, "");
     ts_end(s, 1e9, end);
-    char msg[256] = "";
-    int r = model_load_mem(&model, "test.cprof", s->buf, ts_len(s), msg, sizeof msg);
-    cr_assert_eq(r, 0, "load failed: %s", msg);
-    ts_free(s);
+    ts_load(&fx_model, s, "test.cprof");
 }
 
 /* Loads a one-thread trace of events ending at end. */
@@ -74,8 +57,8 @@ static uint32_t func(uint64_t addr)
 {
     if (addr == NONE)
         return M_NONE;
-    for (size_t i = 0; i < model.nfuncs; i++)
-        if (model.funcs[i].addr == addr)
+    for (size_t i = 0; i < fx_model.nfuncs; i++)
+        if (fx_model.funcs[i].addr == addr)
             return (uint32_t)i;
     cr_assert_fail("no function 0x%llx", (unsigned long long)addr);
     return M_NONE;
@@ -84,7 +67,7 @@ static uint32_t func(uint64_t addr)
 static void expect_edge(uint64_t caller, uint64_t callee, uint64_t calls, double total,
                         double self)
 {
-    const struct gr_edge *e = graph_edge(&graph, func(caller), func(callee));
+    const struct gr_edge *e = graph_edge(&fx_graph, func(caller), func(callee));
     cr_assert(e, "no edge 0x%llx -> 0x%llx", (unsigned long long)caller,
               (unsigned long long)callee);
     cr_expect_eq(e->calls, calls, "0x%llx -> 0x%llx: %llu calls, expected %llu",
@@ -121,8 +104,8 @@ static void write_recursion_summary(struct tstream *s)
 
 static void expect_recursion_edges(void)
 {
-    graph_build(&model, &graph);
-    cr_expect_eq(graph.nedges, 5);
+    graph_build(&fx_model, &fx_graph);
+    cr_expect_eq(fx_graph.nedges, 5);
     expect_edge(NONE, MAIN, 1, 110, 25);
     expect_edge(MAIN, FIB, 1, 80, 25);
     /* B, D and C: 3 calls; C is nested in B along fib -> fib: total 55 */
@@ -152,11 +135,11 @@ Test(graph, mutual_recursion)
 {
     load_trace(FUNCS "@0 e1 @10 e4 @20 e5 @30 e4 @50 e5 @60 x @70 x @90 x @100 x @110 x",
                110);
-    graph_build(&model, &graph);
+    graph_build(&fx_model, &fx_graph);
     expect_edge(MAIN, EVEN, 1, 90, 20);
     expect_edge(EVEN, ODD, 2, 70, 30 + 10);
     expect_edge(ODD, EVEN, 1, 40, 30);
-    cr_expect_eq(graph.nedges, 4);
+    cr_expect_eq(fx_graph.nedges, 4);
 }
 
 /* Two threads and a second process of the same program: merged by
@@ -175,7 +158,7 @@ Test(graph, threads_and_processes_merge_by_function)
     begin(&s, "trace", 200);
     ts_trace(&s, 1, 0, FUNCS "@0 e1 @10 e3 @17 x @20 x");
     load(&s, 20);
-    graph_build(&model, &graph);
+    graph_build(&fx_model, &fx_graph);
     expect_edge(NONE, MAIN, 2, 120, 83);
     expect_edge(NONE, FIB, 1, 50, 30);
     expect_edge(MAIN, LEAF, 4, 37, 37);
@@ -186,7 +169,7 @@ Test(graph, threads_and_processes_merge_by_function)
 Test(graph, longjmp_gives_later_calls_the_right_caller)
 {
     load_trace(FUNCS "@0 e1 @10 e2 @20 e3 @50 u1:2 @60 e3 @70 x @100 x", 100);
-    graph_build(&model, &graph);
+    graph_build(&fx_model, &fx_graph);
     expect_edge(MAIN, FIB, 1, 40, 10);
     expect_edge(FIB, LEAF, 1, 30, 30);
     expect_edge(MAIN, LEAF, 1, 10, 10);
@@ -196,7 +179,7 @@ Test(graph, merged_tree_sums_paths)
 {
     load_trace(recursion_trace, 110);
     struct gr_tree t;
-    graph_tree(&model, M_NONE, &t);
+    graph_tree(&fx_model, M_NONE, &t);
     /* root, main, fib, fib, fib, leaf (under fib), leaf (under main) */
     cr_expect_eq(t.nnodes, 7);
     cr_expect_eq(t.nodes[0].paths, 6);
@@ -212,7 +195,7 @@ Test(graph, merged_tree_sums_paths)
     graph_tree_free(&t);
 
     /* fib's own tree: its outermost call only, nested calls below it */
-    graph_tree(&model, func(FIB), &t);
+    graph_tree(&fx_model, func(FIB), &t);
     uint32_t root = t.nodes[0].first_child;
     cr_expect_eq(t.nodes[root].func, func(FIB));
     cr_expect_eq(t.nodes[root].calls, 1);
@@ -295,6 +278,25 @@ Test(graph, func_selects_a_neighbourhood)
     char *nothing[] = {"graph", path, "no_such_function", NULL};
     cr_expect_eq(graph_cmd(nothing, &out), 1);
     free(out);
+    unlink(path);
+    free(path);
+}
+
+/* graph does not sort: --sort is refused by its name, with or without '=',
+ * not by its value. */
+Test(graph, sort_is_refused_by_its_name)
+{
+    char *path = write_file("trace");
+    const char *sorts[][2] = {{"--sort", "calls"}, {"--sort=calls", NULL}};
+    for (size_t i = 0; i < 2; i++) {
+        char *argv[] = {"graph", path, (char *)sorts[i][0], (char *)sorts[i][1], NULL};
+        char *out, *err;
+        cr_expect_eq(ts_run_cmd(cmd_graph, argv, &out, &err), 1);
+        cr_expect_str_eq(out, "");
+        cr_expect(strstr(err, "cprof: graph: unknown option '--sort'\n"), "%s", err);
+        free(out);
+        free(err);
+    }
     unlink(path);
     free(path);
 }

@@ -30,28 +30,14 @@
 #include "fmt.h"
 #include "model.h"
 #include "profile.h"
+#include "fixture.h"
 #include "stream.h"
 
 #define MAIN 0x1100
 #define FIB 0x1200
 #define A 0x1300
 
-static struct model model;
-static struct profile prof;
-
-static void setup(void)
-{
-    model_init(&model);
-    memset(&prof, 0, sizeof prof);
-}
-
-static void teardown(void)
-{
-    profile_free(&prof);
-    model_free(&model);
-}
-
-TestSuite(heap, .init = setup, .fini = teardown);
+TestSuite(heap, .init = fx_init, .fini = fx_fini);
 
 static const uint64_t end_heap[5] = {82, 1032, 3, 4096000, 2};
 
@@ -118,16 +104,13 @@ static void write_trace(struct tstream *s, int with_totals)
 
 static void load(struct tstream *s)
 {
-    char msg[256] = "";
-    int r = model_load_mem(&model, "test.cprof", s->buf, ts_len(s), msg, sizeof msg);
-    cr_assert_eq(r, 0, "load failed: %s", msg);
-    ts_free(s);
-    profile_build(&model, NULL, &prof);
+    ts_load(&fx_model, s, "test.cprof");
+    profile_build(&fx_model, NULL, &fx_prof);
 }
 
 static const struct pf_row *row(uint64_t addr)
 {
-    return ts_row(&model, &prof, addr);
+    return ts_row(&fx_model, &fx_prof, addr);
 }
 
 /* self and total: {alloc_calls, alloc_bytes, free_calls, freed_bytes}. */
@@ -155,7 +138,7 @@ static void expect_heap(uint64_t addr, const uint64_t self[4], const uint64_t to
 
 static void expect_the_run(void)
 {
-    cr_assert(prof.heap);
+    cr_assert(fx_prof.heap);
     /* recursion counted once: fib's total is its outermost subtree, not
      * 60 + 10 more for the inner activation */
     expect_heap(FIB, (const uint64_t[]){3, 60, 2, 35}, (const uint64_t[]){3, 60, 2, 35},
@@ -169,7 +152,7 @@ static void expect_the_run(void)
     cr_expect_float_eq(pf_delta(row(A)->alloc_bytes, row(A)->freed_bytes), 0, 1e-9);
 
     struct m_heap_totals t;
-    model_heap_totals(&model, &t);
+    model_heap_totals(&fx_model, &t);
     cr_expect_eq(t.procs, 1);
     cr_expect_eq(t.heap.alloc_calls, 8);
     cr_expect_eq(t.heap.alloc_bytes, 1067);
@@ -229,8 +212,8 @@ Test(heap, a_leak_freed_by_nobody_stays_with_its_allocator)
                 400, 1, 100);
     expect_heap(A, (const uint64_t[]){0, 0, 3, 300}, (const uint64_t[]){0, 0, 3, 300}, 0,
                 0, 0);
-    cr_expect_eq(model.procs[0]->unresolved_free_calls, 1);
-    cr_expect_eq(model.procs[0]->unresolved_freed_bytes, 8);
+    cr_expect_eq(fx_model.procs[0]->unresolved_free_calls, 1);
+    cr_expect_eq(fx_model.procs[0]->unresolved_freed_bytes, 8);
 }
 
 /* What the runtime could not attribute is said, never dropped silently: a
@@ -248,9 +231,10 @@ Test(heap, lost_owners_and_dropped_calls_are_warnings)
     ts_end_heap_dropped(&s, 1e9, 100, (const uint64_t[]){0, 400, 0, 0, 0}, 7);
     load(&s);
     int lost = 0, dropped = 0;
-    for (size_t i = 0; i < model.warnings.count; i++) {
-        lost |= strstr(model.warnings.text[i], "3 frees could not be matched") != NULL;
-        dropped |= strstr(model.warnings.text[i], "7 allocation and free calls") != NULL;
+    for (size_t i = 0; i < fx_model.warnings.count; i++) {
+        lost |= strstr(fx_model.warnings.text[i], "3 frees could not be matched") != NULL;
+        dropped |=
+            strstr(fx_model.warnings.text[i], "7 allocation and free calls") != NULL;
     }
     cr_expect(lost, "no warning of the 3 frees without an owner");
     cr_expect(dropped, "no warning of the 7 calls counted for no thread");
@@ -264,9 +248,9 @@ Test(heap, tid_filter_keeps_frees_by_other_threads)
     ts_node_heap(&s, 2, 1, 0, A, 1, 100, (const uint64_t[]){0, 0, 1, 100, 0});
     ts_freed(&s, 2, 1, 1, 1, 100);
     ts_end(&s, 1e9, 100);
-    model.filter.tid = 100;
+    fx_model.filter.tid = 100;
     load(&s);
-    cr_expect_eq(prof.nrows, 1);
+    cr_expect_eq(fx_prof.nrows, 1);
     expect_heap(MAIN, (const uint64_t[]){2, 200, 0, 0}, (const uint64_t[]){2, 200, 0, 0},
                 200, 1, 100);
 }
@@ -285,14 +269,14 @@ Test(heap, processes_merge_and_keep_the_largest_peak)
             (const uint64_t[]){10u * (unsigned)pid, 10u * (unsigned)pid, 1, 0, 0});
         char msg[256];
         cr_assert_eq(
-            model_load_mem(&model, "p.cprof", s.buf, ts_len(&s), msg, sizeof msg), 0);
+            model_load_mem(&fx_model, "p.cprof", s.buf, ts_len(&s), msg, sizeof msg), 0);
         ts_free(&s);
     }
-    profile_build(&model, NULL, &prof);
+    profile_build(&fx_model, NULL, &fx_prof);
     expect_heap(MAIN, (const uint64_t[]){2, 30, 0, 0}, (const uint64_t[]){2, 30, 0, 0},
                 20, 2, 30);
     struct m_heap_totals t;
-    model_heap_totals(&model, &t);
+    model_heap_totals(&fx_model, &t);
     cr_expect_eq(t.procs, 2);
     cr_expect_eq(t.peak_bytes, 20);
     cr_expect_eq(t.leaked_bytes, 30);
@@ -308,8 +292,8 @@ Test(heap, format_1_1_has_no_heap_data)
     ts_node_heap(&s, 1, 1, 0, MAIN, 1, 100, (const uint64_t[]){1, 2, 3, 4, 5});
     ts_end(&s, 1e9, 100);
     load(&s);
-    cr_expect(!model.heap);
-    cr_expect(!prof.heap);
+    cr_expect(!fx_model.heap);
+    cr_expect(!fx_prof.heap);
     cr_expect_eq(row(MAIN)->alloc_calls, 0);
 }
 
@@ -320,15 +304,15 @@ Test(heap, a_1_2_file_without_heap_figures_has_no_heap_data)
     ts_node(&s, 1, 1, 0, MAIN, 1, 100, 100, 100, 1);
     ts_end(&s, 1e9, 100);
     load(&s);
-    cr_expect(!prof.heap);
+    cr_expect(!fx_prof.heap);
 }
 
 /* ---- malformed input ---------------------------------------------------- */
 
 static int has_warning(const char *part)
 {
-    for (size_t i = 0; i < model.warnings.count; i++)
-        if (strstr(model.warnings.text[i], part))
+    for (size_t i = 0; i < fx_model.warnings.count; i++)
+        if (strstr(fx_model.warnings.text[i], part))
             return 1;
     return 0;
 }
@@ -336,13 +320,13 @@ static int has_warning(const char *part)
 static void expect_damage(struct tstream *s, size_t at, const char *why)
 {
     char msg[256];
-    cr_assert_eq(model_load_mem(&model, "bad.cprof", s->buf, ts_len(s), msg, sizeof msg),
-                 0);
+    cr_assert_eq(
+        model_load_mem(&fx_model, "bad.cprof", s->buf, ts_len(s), msg, sizeof msg), 0);
     ts_free(s);
     char want[256];
     snprintf(want, sizeof want, "damaged at byte %zu (%s)", at, why);
     cr_expect(has_warning(want), "no warning '%s' (first: %s)", want,
-              model.warnings.count ? model.warnings.text[0] : "none");
+              fx_model.warnings.count ? fx_model.warnings.text[0] : "none");
 }
 
 /* The start of a node record of nelems elements, up to its empty

@@ -39,10 +39,7 @@ TestSuite(lines, .init = setup, .fini = teardown);
 
 static void load(struct tstream *s, const char *name)
 {
-    char msg[256] = "";
-    int r = model_load_mem(&model, name, s->buf, ts_len(s), msg, sizeof msg);
-    cr_assert_eq(r, 0, "load failed: %s", msg);
-    ts_free(s);
+    ts_load(&model, s, name);
 }
 
 /* The merged line of function addr (link-time), line number line. */

@@ -24,10 +24,7 @@ static struct sym_cache *syms;
 
 static void load(struct tstream *s)
 {
-    char msg[256] = "";
-    int r = model_load_mem(&model, "test.cprof", s->buf, ts_len(s), msg, sizeof msg);
-    cr_assert_eq(r, 0, "load failed: %s", msg);
-    ts_free(s);
+    ts_load(&model, s, "test.cprof");
 }
 
 static void build(void)

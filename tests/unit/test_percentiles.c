@@ -17,28 +17,14 @@
 #include "cprof_format.h"
 #include "model.h"
 #include "profile.h"
+#include "fixture.h"
 #include "stream.h"
 
 #define F 0x1100
 #define G 0x1200
 #define H 0x1300
 
-static struct model model;
-static struct profile prof;
-
-static void setup(void)
-{
-    model_init(&model);
-    memset(&prof, 0, sizeof prof);
-}
-
-static void teardown(void)
-{
-    profile_free(&prof);
-    model_free(&model);
-}
-
-TestSuite(pct, .init = setup, .fini = teardown);
+TestSuite(pct, .init = fx_init, .fini = fx_fini);
 
 /* A header as ts_begin's with the node histograms' sub_bits set: the
  * header's last value is hist_sub_bits, one positive fixint byte. */
@@ -88,19 +74,12 @@ static void node(struct tstream *s, unsigned sub_bits, uint32_t thread, uint64_t
 
 static void load(struct tstream *s, const char *name)
 {
-    char msg[256] = "";
-    int r = model_load_mem(&model, name, s->buf, ts_len(s), msg, sizeof msg);
-    cr_assert_eq(r, 0, "load failed: %s", msg);
-    ts_free(s);
+    ts_load(&fx_model, s, name);
 }
 
 static const struct pf_row *row_of(uint64_t addr)
 {
-    for (size_t i = 0; i < prof.nrows; i++)
-        if (model.funcs[prof.rows[i].func].addr == addr)
-            return &prof.rows[i];
-    cr_assert_fail("no row for 0x%llx", (unsigned long long)addr);
-    return NULL;
+    return ts_row(&fx_model, &fx_prof, addr);
 }
 
 /* Nearest rank of sorted values. */
@@ -194,11 +173,11 @@ Test(pct, histogram_percentiles_match_exact_ones)
         node(&s, 6, 1, 1, 0, F, v, N);
         ts_thread_end(&s, 1, "");
         ts_end(&s, 1e9, 2e10);
-        model_free(&model);
-        model_init(&model);
+        model_free(&fx_model);
+        model_init(&fx_model);
         load(&s, "dist.cprof");
-        profile_free(&prof);
-        profile_build(&model, NULL, &prof);
+        profile_free(&fx_prof);
+        profile_build(&fx_model, NULL, &fx_prof);
         qsort(v, N, sizeof *v, cmp_u64);
         const struct pf_row *r = row_of(F);
         cr_assert(r->has_pct);
@@ -207,7 +186,7 @@ Test(pct, histogram_percentiles_match_exact_ones)
         expect_within(r->p50_ns, (double)rank_of(v, N, 50), e, "p50");
         expect_within(r->p90_ns, (double)rank_of(v, N, 90), e, "p90");
         expect_within(r->p99_ns, (double)rank_of(v, N, 99), e, "p99");
-        cr_expect_leq(prof.pct_error, 0.02);
+        cr_expect_leq(fx_prof.pct_error, 0.02);
     }
 }
 
@@ -242,7 +221,7 @@ Test(pct, merged_over_nodes_threads_and_processes)
     ts_thread_end(&b, 1, "");
     ts_end(&b, 1e9, 1e6);
     load(&b, "b.cprof");
-    profile_build(&model, NULL, &prof);
+    profile_build(&fx_model, NULL, &fx_prof);
     const struct pf_row *r = row_of(F);
     cr_expect_eq(r->calls, 100);
     cr_expect_eq(r->completed, 100);
@@ -274,10 +253,10 @@ Test(pct, coarse_histograms_of_older_files)
     ts_thread_end(&s, 1, "");
     ts_end(&s, 1e9, 1e6);
     load(&s, "old.cprof");
-    profile_build(&model, NULL, &prof);
+    profile_build(&fx_model, NULL, &fx_prof);
     const struct pf_row *r = row_of(F);
     cr_assert(r->has_pct);
-    cr_expect_eq(prof.pct_error, 0.125);
+    cr_expect_eq(fx_prof.pct_error, 0.125);
     expect_within(r->p50_ns, 50000, 0.125, "p50");
     expect_within(r->p99_ns, 99000, 0.125, "p99");
 }
@@ -319,14 +298,14 @@ Test(pct, trace_percentiles_are_exact)
     ts_thread_end(&s, 1, "");
     ts_end(&s, 1e9, 1e8);
     load(&s, "trace.cprof");
-    profile_build(&model, NULL, &prof);
+    profile_build(&fx_model, NULL, &fx_prof);
     const struct pf_row *r = row_of(F);
     cr_assert(r->has_pct);
     cr_expect(r->pct_exact);
     cr_expect_eq(r->p50_ns, 50000);
     cr_expect_eq(r->p90_ns, 90000);
     cr_expect_eq(r->p99_ns, 99000);
-    cr_expect(!prof.pct_estimated);
+    cr_expect(!fx_prof.pct_estimated);
 }
 
 /* Recursion in a trace: F(F(F)) gives three calls, each with its own
@@ -340,7 +319,7 @@ Test(pct, trace_recursion_counts_every_call_once)
     ts_thread_end(&s, 1, "");
     ts_end(&s, 1e9, 1e6);
     load(&s, "rec.cprof");
-    profile_build(&model, NULL, &prof);
+    profile_build(&fx_model, NULL, &fx_prof);
     const struct pf_row *r = row_of(F);
     cr_expect_eq(r->calls, 3);
     cr_assert(r->pct_exact);
@@ -371,13 +350,13 @@ Test(pct, trace_past_the_limit_uses_the_histogram)
     ts_thread_end(&s, 1, "");
     ts_end(&s, 1e9, 1e12);
     load(&s, "long.cprof");
-    profile_build(&model, NULL, &prof);
+    profile_build(&fx_model, NULL, &fx_prof);
     const struct pf_row *r = row_of(F);
     cr_expect_eq(r->calls, total);
     cr_assert(r->has_pct);
     cr_expect(!r->pct_exact);
-    cr_expect(prof.pct_estimated);
-    cr_expect_eq(model.exact_kept, 0, "nothing kept for it");
+    cr_expect(fx_prof.pct_estimated);
+    cr_expect_eq(fx_model.exact_kept, 0, "nothing kept for it");
     qsort(all, total, sizeof *all, cmp_u64);
     double e = model_hist_error(6);
     expect_within(r->p50_ns, (double)rank_of(all, total, 50), e, "p50");
@@ -407,7 +386,7 @@ Test(pct, trace_and_summary_mixed_use_the_histogram)
     ts_thread_end(&u, 1, "");
     ts_end(&u, 1e9, 1e6);
     load(&u, "u.cprof");
-    profile_build(&model, NULL, &prof);
+    profile_build(&fx_model, NULL, &fx_prof);
     const struct pf_row *r = row_of(F);
     cr_expect_eq(r->completed, 4);
     cr_assert(r->has_pct);
