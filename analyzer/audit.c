@@ -31,6 +31,7 @@ const struct audit_stat audit_stats[] = {
     STAT("cut_open", cut_open, 0),
     STAT("enters", enters, 0),
     STAT("trace_bytes", trace_bytes, 0),
+    STAT("recording_off", recording_off, 0),
 };
 #undef STAT
 const size_t audit_nstats = sizeof audit_stats / sizeof *audit_stats;
@@ -80,6 +81,42 @@ static int audit_damaged(const struct model *m, const struct m_process *p)
     return 0;
 }
 
+int audit_period_ticks(const struct m_process *p, const struct m_period *per,
+                       uint64_t *ticks)
+{
+    uint64_t off = per->off_ticks;
+    if (!off && !p->complete)
+        return -1;
+    if (!off)
+        off = p->end_ticks; /* still on when the process ended */
+    *ticks = off > per->on_ticks ? off - per->on_ticks : 0;
+    return 0;
+}
+
+static void audit_period_facts(const struct m_process *p, struct audit_process *ap)
+{
+    ap->nperiods = p->nperiods;
+    ap->recorded_ns = ap->run_ns = NAN;
+    if (p->complete && p->ns_per_tick > 0 && p->end_ticks >= p->start_ticks)
+        ap->run_ns = (double)(p->end_ticks - p->start_ticks) * p->ns_per_tick;
+    if (!p->nperiods)
+        return;
+    uint64_t sum = 0, ticks;
+    int known = p->ns_per_tick > 0;
+    ap->never_on = 1;
+    for (size_t i = 0; i < p->nperiods; i++) {
+        const struct m_period *per = &p->periods[i];
+        if (!per->off_ticks || per->off_ticks > per->on_ticks)
+            ap->never_on = 0;
+        if (audit_period_ticks(p, per, &ticks) < 0)
+            known = 0;
+        else
+            sum += ticks;
+    }
+    if (known)
+        ap->recorded_ns = (double)sum * p->ns_per_tick;
+}
+
 static void audit_process_facts(const struct model *m, const struct m_process *p,
                                 struct audit_process *ap)
 {
@@ -94,6 +131,7 @@ static void audit_process_facts(const struct model *m, const struct m_process *p
     ap->damaged = audit_damaged(m, p) || !p->complete;
     ap->killed = p->complete && p->end_reason && !strcmp(p->end_reason, "signal");
     ap->lost += p->threads_lost + p->heap_dropped;
+    audit_period_facts(p, ap);
 }
 
 void audit_build(const struct model *m, struct audit *a)

@@ -10,6 +10,11 @@
  * calls counted for no thread, a file cut short or damaged, a process
  * killed by a signal. A repair (a frame closed at a longjmp or at the end)
  * keeps the counts exact and is not a loss.
+ *
+ * Recording periods (format 1.4: cprof_start/cprof_stop, CPROF_START=off,
+ * CPROF_SIGNAL) are facts too: calls made while recording was off are not
+ * in the data by request, so neither a period off nor a run whose recording
+ * was never on is a loss.
  */
 #ifndef CPROF_AUDIT_H
 #define CPROF_AUDIT_H
@@ -61,6 +66,11 @@ struct audit_process {
     int killed;                    /* ended by a signal */
     uint64_t lost;                 /* thread losses + threads lost + heap dropped */
     uint64_t repaired;
+    /* recording periods (1.4); nperiods 0: recording was never switched */
+    size_t nperiods;
+    double recorded_ns; /* time recording was on over the periods; NAN: unknown */
+    double run_ns;      /* the process's run, start to end record; NAN: unknown */
+    int never_on;       /* periods recorded, and none of them had any length */
 };
 
 struct audit {
@@ -77,6 +87,10 @@ struct audit {
  * a). */
 void audit_build(const struct model *m, struct audit *a);
 void audit_free(struct audit *a);
+/* How long period per of p was on, in ticks: 0, or -1 when unknown (a
+ * period still on in a file cut short). */
+int audit_period_ticks(const struct m_process *p, const struct m_period *per,
+                       uint64_t *ticks);
 /* The value of stat s of a thread's counters. */
 uint64_t audit_stat_value(const struct m_stats *st, const struct audit_stat *s);
 

@@ -2,7 +2,8 @@
  * `cprof audit`: how exact a run's data is, per process and thread (the
  * enter/exit balance, frames repaired, every event the runtime dropped and
  * why, the clock and its calibration), with a status that fails when
- * anything was lost; or, with --expect, a check of call counts against a
+ * anything was lost, and when recording was on (format 1.4 periods); or,
+ * with --expect, a check of call counts against a
  * file of expectations, and with --write-expect the file to start from.
  * The facts come from audit.c; tables and formats are the other views'.
  */
@@ -21,13 +22,16 @@
 
 static const char audit_usage[] =
     "usage: cprof audit [PATH...] [--format text|json|csv] [--pid PID] [--tid TID]\n"
+    "                   [--periods]\n"
     "       cprof audit [PATH...] --expect FILE [--format text|json|csv]\n"
     "       cprof audit [PATH...] --write-expect [FILE|-]\n"
     "\n"
     "Says how exact the recorded data is, per process and thread: calls entered\n"
     "and completed, frames closed at the end or repaired after longjmp, exits\n"
     "that matched no call, every event the runtime dropped and why, threads\n"
-    "lost, files cut short, processes killed, the clock and its calibration.\n"
+    "lost, files cut short, processes killed, the clock and its calibration,\n"
+    "and when recording was on (cprof_start/cprof_stop, CPROF_START=off,\n"
+    "CPROF_SIGNAL): what ran while it was off is left out by request, no loss.\n"
     "\n"
     "  PATH              a .cprof file or a directory of them (default ./cprof.data)\n"
     "  -e, --expect FILE check call counts: `function count`, `function N..M`,\n"
@@ -36,6 +40,7 @@ static const char audit_usage[] =
     "  -w, --write-expect [FILE|-]\n"
     "                    write such a file of the exact counts (default: stdout)\n"
     "  -f, --format F    text (default), json or csv\n"
+    "      --periods     only the table of recording periods (the one CSV writes)\n"
     "      --pid PID     only the process PID\n"
     "      --tid TID     only the thread with kernel thread id TID\n"
     "\n"
@@ -76,6 +81,8 @@ enum audit_group_col {
     AG_LOST,
     AG_REPAIRED,
     AG_EXACT,
+    AG_PERIODS,
+    AG_RECORDED,
     AG_COUNT
 };
 
@@ -107,6 +114,8 @@ static const struct fmt_col audit_group_cols[AG_COUNT] = {
     [AG_LOST] = {"lost", "", FMT_UINT, FMT_ALL, 0},
     [AG_REPAIRED] = {"repaired", "", FMT_UINT, FMT_ALL, 0},
     [AG_EXACT] = {"exact", "", FMT_BOOL, FMT_ALL, 0},
+    [AG_PERIODS] = {"periods", "", FMT_UINT, FMT_ALL, 0},
+    [AG_RECORDED] = {"recorded_ns", "", FMT_NS, FMT_ALL, 0},
 };
 
 /* Thread columns: the fixed ones, then one per audit_stats counter. */
@@ -189,6 +198,9 @@ static void audit_group_cells(const struct audit_process *ap, struct fmt_cell *c
     c[AG_LOST].num = (double)ap->lost;
     c[AG_REPAIRED].num = (double)ap->repaired;
     c[AG_EXACT].num = audit_proc_exact(ap);
+    c[AG_PERIODS].num = (double)ap->nperiods;
+    c[AG_RECORDED].num = ap->nperiods ? ap->recorded_ns : ap->run_ns;
+    c[AG_RECORDED].null = c[AG_RECORDED].num != c[AG_RECORDED].num;
 }
 
 static void audit_thread_cells(const struct audit_thread *at, struct fmt_cell *c)
@@ -221,6 +233,29 @@ static void audit_rate(double tps, char *buf, size_t len)
         snprintf(buf, len, "%.0f ticks/s", tps);
     else
         snprintf(buf, len, "unknown");
+}
+
+/* "  recording: on in 2 periods, 1.20 s of 3.00 s (40.0%)": the line of a
+ * process whose recording was switched. */
+static const char *audit_periods_text(const struct audit_process *ap, struct strpool *as)
+{
+    if (ap->never_on)
+        return "  recording: never on (switched off from the start): nothing recorded, "
+               "by request";
+    struct strbuf sb = {0};
+    sb_printf(&sb, "  recording: on in %zu period%s", ap->nperiods,
+              ap->nperiods == 1 ? "" : "s");
+    char on[32], run[32];
+    if (ap->recorded_ns == ap->recorded_ns) {
+        fmt_human_ns(ap->recorded_ns, on, sizeof on);
+        sb_printf(&sb, ", %s", on);
+    }
+    if (ap->recorded_ns == ap->recorded_ns && ap->run_ns > 0) {
+        fmt_human_ns(ap->run_ns, run, sizeof run);
+        sb_printf(&sb, " of %s (%.1f%%)", run, ap->recorded_ns * 100 / ap->run_ns);
+    }
+    sb_puts(&sb, "; calls while off are left out by request (no loss)");
+    return strpool_own(as, sb.s);
 }
 
 /* The text lines above a process's thread table. */
@@ -279,6 +314,8 @@ static size_t audit_group_text(const struct audit_process *ap, struct strpool *a
               (unsigned long long)open, open == 1 ? "" : "s", (unsigned long long)longjmp,
               (unsigned long long)unmatched, unmatched == 1 ? "" : "s");
     lines[n++] = strpool_own(as, sb.s);
+    if (ap->nperiods)
+        lines[n++] = audit_periods_text(ap, as);
     if (audit_proc_exact(ap))
         lines[n++] = "  exact: nothing lost";
     else
@@ -288,6 +325,76 @@ static size_t audit_group_text(const struct audit_process *ap, struct strpool *a
                                 ap->damaged ? ", file damaged or cut short" : "",
                                 ap->killed ? ", killed by a signal" : ""));
     return n;
+}
+
+/* ---- recording periods (format 1.4) ------------------------------------- */
+
+enum audit_period_col {
+    AP_FILE,
+    AP_PID,
+    AP_PERIOD,
+    AP_ON,
+    AP_OFF,
+    AP_DURATION,
+    AP_HOW_ON,
+    AP_HOW_OFF,
+    AP_COUNT
+};
+
+static const struct fmt_col audit_period_cols[AP_COUNT] = {
+    [AP_FILE] = {"file", "file", FMT_STR, FMT_ALL, 0},
+    [AP_PID] = {"pid", "pid", FMT_UINT, FMT_ALL, 0},
+    [AP_PERIOD] = {"period", "period", FMT_UINT, FMT_ALL, 0},
+    [AP_ON] = {"on_ns", "on at", FMT_NS, FMT_ALL, 0},
+    [AP_OFF] = {"off_ns", "off at", FMT_NS, FMT_ALL, 0},
+    [AP_DURATION] = {"duration_ns", "on for", FMT_NS, FMT_ALL, 0},
+    [AP_HOW_ON] = {"how_on", "on by", FMT_STR, FMT_ALL, 0},
+    [AP_HOW_OFF] = {"how_off", "off by", FMT_STR, FMT_ALL, 0},
+};
+
+/* Every process's periods as a table, times from the process's start
+ * (unknown without a clock); t->cells is allocated for the caller. */
+static void audit_periods_table(const struct model *m, struct fmt_table *t)
+{
+    size_t n = 0, row = 0;
+    for (size_t i = 0; i < m->nprocs; i++)
+        n += m->procs[i]->nperiods;
+    struct fmt_cell *cells = cprof_xcalloc(n * AP_COUNT + 1, sizeof(*cells));
+    for (size_t i = 0; i < m->nprocs; i++) {
+        const struct m_process *p = m->procs[i];
+        double scale = p->ns_per_tick;
+        for (size_t k = 0; k < p->nperiods; k++) {
+            const struct m_period *per = &p->periods[k];
+            struct fmt_cell *c = &cells[row++ * AP_COUNT];
+            uint64_t on = per->on_ticks > p->start_ticks ? per->on_ticks - p->start_ticks
+                                                         : 0,
+                     off = per->off_ticks > p->start_ticks
+                               ? per->off_ticks - p->start_ticks
+                               : 0,
+                     ticks = 0;
+            c[AP_FILE].str = p->file;
+            c[AP_PID].num = (double)p->pid;
+            c[AP_PERIOD].num = (double)(k + 1);
+            c[AP_ON].num = (double)on * scale;
+            c[AP_ON].null = !(scale > 0);
+            c[AP_OFF].num = (double)off * scale;
+            c[AP_OFF].null = !(scale > 0) || !per->off_ticks;
+            c[AP_DURATION].null = !(scale > 0) || audit_period_ticks(p, per, &ticks) < 0;
+            c[AP_DURATION].num = (double)ticks * scale;
+            c[AP_HOW_ON].str = per->how_on;
+            c[AP_HOW_OFF].str = per->how_off;
+        }
+    }
+    *t = (struct fmt_table){
+        .name = "periods",
+        .cols = audit_period_cols,
+        .ncols = AP_COUNT,
+        .cells = cells,
+        .nrows = n,
+        .text_rows = n,
+        .empty = "(recording was never switched: on for the whole run)",
+        .title = "recording periods (times from the start of the process)",
+    };
 }
 
 enum { AO_EXACT, AO_STATUS, AO_PROCESSES, AO_LOSSY, AO_LOST, AO_REPAIRED, AO_COUNT };
@@ -324,7 +431,7 @@ static void audit_object(const struct audit *a, int status, struct fmt_cell *cel
     *obj = (struct fmt_object){"audit", audit_object_cols, AO_COUNT, cells};
 }
 
-static int audit_report(struct cmd_view_run *run, const struct audit *a)
+static int audit_report(struct cmd_view_run *run, const struct audit *a, int periods_only)
 {
     const struct model *m = &run->model;
     size_t ncols = AT_STATS + audit_nstats;
@@ -377,6 +484,9 @@ static int audit_report(struct cmd_view_run *run, const struct audit *a)
     struct fmt_cell ocells[AO_COUNT];
     struct fmt_object obj;
     audit_object(a, status, ocells, &obj);
+    struct fmt_table periods;
+    audit_periods_table(m, &periods);
+    const struct fmt_table *more[] = {&periods};
     struct fmt_doc doc = {
         .title = "processes and threads",
         .model = m,
@@ -384,10 +494,19 @@ static int audit_report(struct cmd_view_run *run, const struct audit *a)
         .summary = summary,
         .nsummary = 1,
         .warnings = &m->warnings,
+        .more = more,
+        .nmore = run->format != &fmt_text || periods.nrows,
         .objects = &obj,
         .nobjects = 1,
     };
+    if (periods_only) {
+        periods.title = NULL;
+        doc.title = "recording periods (times from the start of the process)";
+        doc.table = &periods;
+        doc.nmore = 0;
+    }
     run->format->write(stdout, &doc);
+    free((void *)periods.cells);
     int finished = cmd_finish("audit", m, run->format, run->status);
     strpool_free(&as);
     free(gtext);
@@ -533,7 +652,8 @@ static int audit_write(struct cmd_view_run *run, const char *path)
 /* The options cmd_view_start does not know, taken out of argv: --expect
  * FILE and --write-expect [FILE|-]. Returns 0, or -1 after saying what was
  * wrong. */
-static int audit_options(int *argc, char **argv, const char **expect, const char **write)
+static int audit_options(int *argc, char **argv, const char **expect, const char **write,
+                         int *periods)
 {
     int kept = 1;
     for (int i = 1; i < *argc; i++) {
@@ -560,6 +680,8 @@ static int audit_options(int *argc, char **argv, const char **expect, const char
             }
         } else if (!strncmp(a, "--write-expect=", 15)) {
             *write = a + 15;
+        } else if (!strcmp(a, "--periods")) {
+            *periods = 1;
         } else {
             argv[kept++] = argv[i];
         }
@@ -585,10 +707,11 @@ static int audit_options(int *argc, char **argv, const char **expect, const char
 int cmd_audit(int argc, char **argv)
 {
     const char *expect_path = NULL, *write_path = NULL;
+    int periods = 0;
     char **args = cprof_xcalloc((size_t)argc + 1, sizeof(*args));
     memcpy(args, argv, (size_t)argc * sizeof(*args));
     int nargs = argc;
-    if (audit_options(&nargs, args, &expect_path, &write_path) < 0) {
+    if (audit_options(&nargs, args, &expect_path, &write_path, &periods) < 0) {
         fprintf(stderr, "(cprof audit --help lists the options)\n");
         free(args);
         return CPROF_EXIT_USAGE;
@@ -611,7 +734,7 @@ int cmd_audit(int argc, char **argv)
         struct audit a;
         audit_build(&run.model, &a);
         status = expect_path ? audit_expect(&run, &a, &expect, expect_path)
-                             : audit_report(&run, &a);
+                             : audit_report(&run, &a, periods);
         audit_free(&a);
     }
     cmd_view_end(&run);

@@ -177,6 +177,11 @@ int cmd_view_start(const struct cmd_view *view, int argc, char **argv,
         run->status = r > 0 ? CPROF_EXIT_OK : CPROF_EXIT_USAGE;
         return 0;
     }
+    return cmd_view_load(run);
+}
+
+int cmd_view_load(struct cmd_view_run *run)
+{
     int nothing;
     run->status = cmd_load(&run->model, &run->filter, run->paths, run->npaths, &nothing);
     if (nothing)

@@ -80,6 +80,11 @@ struct cmd_view_run {
  * releases run. */
 int cmd_view_start(const struct cmd_view *view, int argc, char **argv,
                    struct cmd_view_run *run);
+/* The loading half of cmd_view_start, for commands that parse their own
+ * options into run (run->paths, run->filter set, run->model initialised):
+ * loads the data and builds the profile. Returns 1 when run is ready, 0
+ * when there is nothing to show (said on stderr; run->status set). */
+int cmd_view_load(struct cmd_view_run *run);
 void cmd_view_end(struct cmd_view_run *run);
 
 /*

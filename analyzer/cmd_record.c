@@ -2,6 +2,10 @@
  * `cprof record`: runs a program built with cprof-cc with the profiling
  * environment set (CPROF_DIR, CPROF_MODE, CPROF_CLOCK), waits for it, and
  * says which files it wrote. The program's exit status becomes cprof's.
+ * With --start-off the program starts with recording off (CPROF_START);
+ * with --toggle-signal SIG the program's runtime toggles recording on SIG
+ * (CPROF_SIGNAL), and cprof record passes SIG on to the program when it
+ * gets it itself, so that `kill -SIG` works on whichever pid is at hand.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +25,8 @@
 
 static const char record_usage[] =
     "usage: cprof record [-o DIR] [--mode summary|trace|count] [--clock tsc|monotonic]\n"
-    "                    [--force | --append] -- PROGRAM [ARGS...]\n"
+    "                    [--force | --append] [--start-off] [--toggle-signal SIG]\n"
+    "                    -- PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM (built with cprof-cc) with profiling on and prints where its\n"
     "data went; then `cprof report DIR` shows it.\n"
@@ -32,6 +37,14 @@ static const char record_usage[] =
     "      --clock C     tsc (default where invariant) or monotonic\n"
     "      --force       replace the .cprof files DIR holds from an earlier run\n"
     "      --append      keep them: the next report merges both runs\n"
+    "      --start-off   start with recording off (CPROF_START=off): nothing is\n"
+    "                    recorded until the program calls cprof_start() or gets\n"
+    "                    the toggle signal\n"
+    "      --toggle-signal SIG\n"
+    "                    the signal that toggles recording (CPROF_SIGNAL; USR2 by\n"
+    "                    default, none: no signal): USR1, USR2, HUP, TERM, ALRM,\n"
+    "                    WINCH (SIG prefix optional) or a number. cprof record\n"
+    "                    passes SIG on to PROGRAM when it gets it itself\n"
     "\n"
     "Exit status: PROGRAM's (128+N if signal N killed it), 1 bad command line,\n"
     "2 DIR unusable, 127 PROGRAM could not be run.\n";
@@ -114,8 +127,61 @@ static int record_prepare(const char *dir, int force, int append)
     return status;
 }
 
-static int record_run(char **argv, int *status)
+/* The signals --toggle-signal takes by name (the runtime's list; INT and
+ * QUIT left out: the terminal sends them to the program already). */
+static const struct {
+    const char *name;
+    int sig;
+} record_signals[] = {
+    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP},
+    {"TERM", SIGTERM}, {"ALRM", SIGALRM}, {"WINCH", SIGWINCH},
+};
+
+/* The signal s names ("USR1", "SIGUSR1", "10"), 0 for "none", -1 for
+ * anything else. */
+static int record_signal(const char *s)
 {
+    if (!strcmp(s, "none"))
+        return 0;
+    if (*s >= '0' && *s <= '9') {
+        char *end;
+        long v = strtol(s, &end, 10);
+        return *end || v < 1 || v >= NSIG || v == SIGKILL || v == SIGSTOP ||
+                       v == SIGINT || v == SIGQUIT
+                   ? -1
+                   : (int)v;
+    }
+    if (!strncmp(s, "SIG", 3))
+        s += 3;
+    for (size_t i = 0; i < sizeof record_signals / sizeof *record_signals; i++)
+        if (!strcmp(s, record_signals[i].name))
+            return record_signals[i].sig;
+    return -1;
+}
+
+/* The program, while it runs: where a toggle signal cprof record gets
+ * goes (0: not started yet, the signal is dropped). */
+static volatile sig_atomic_t record_child;
+
+/* Signal handler: passes the toggle signal on to the program. */
+static void record_forward(int sig)
+{
+    int saved = errno;
+    if (record_child > 0)
+        kill((pid_t)record_child, sig);
+    errno = saved;
+}
+
+static int record_run(char **argv, int toggle_sig, int *status)
+{
+    if (toggle_sig > 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = record_forward;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(toggle_sig, &sa, NULL);
+    }
     pid_t pid = fork();
     if (pid < 0) {
         cprof_error("record: fork: %s", strerror(errno));
@@ -129,6 +195,25 @@ static int record_run(char **argv, int *status)
     /* the program owns the terminal's signals; cprof waits for it */
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
+    record_child = pid;
+    if (toggle_sig > 0) {
+        char name[16];
+        snprintf(name, sizeof name, "%d", toggle_sig);
+        for (size_t i = 0; i < sizeof record_signals / sizeof *record_signals; i++)
+            if (record_signals[i].sig == toggle_sig)
+                snprintf(name, sizeof name, "%s", record_signals[i].name);
+        fprintf(stderr,
+                "cprof: recording toggles on signal %d (%s): kill -%s %ld (cprof record) "
+                "or %ld (%s)\n",
+                toggle_sig, strsignal(toggle_sig), name, (long)getpid(), (long)pid,
+                argv[0]);
+    }
+    /* wait without reaping first: until the program is reaped its pid
+     * cannot be reused, so a toggle signal arriving meanwhile is harmless */
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+        ;
+    record_child = 0;
     while (waitpid(pid, status, 0) < 0) {
         if (errno != EINTR) {
             cprof_error("record: waitpid: %s", strerror(errno));
@@ -146,11 +231,13 @@ int cmd_record(int argc, char **argv)
         {"clock", required_argument, NULL, 'c'},
         {"force", no_argument, NULL, 'F'},
         {"append", no_argument, NULL, 'A'},
+        {"start-off", no_argument, NULL, 'S'},
+        {"toggle-signal", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = "cprof.data", *mode = NULL, *clock = NULL;
-    int force = 0, append = 0, c;
+    int force = 0, append = 0, start_off = 0, toggle_sig = -1, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+o:m:h", longopts, NULL)) != -1) {
@@ -179,13 +266,26 @@ int cmd_record(int argc, char **argv)
         case 'A':
             append = 1;
             break;
+        case 'S':
+            start_off = 1;
+            break;
+        case 'T':
+            toggle_sig = record_signal(optarg);
+            if (toggle_sig < 0) {
+                cprof_error("record: unknown toggle signal '%s' (USR1, USR2, HUP, TERM, "
+                            "ALRM, WINCH, a number other than INT, QUIT, KILL and STOP, "
+                            "or none)",
+                            optarg);
+                return CPROF_EXIT_USAGE;
+            }
+            break;
         case 'h':
             fputs(record_usage, stdout);
             return CPROF_EXIT_OK;
         default:
             cprof_error("record: %s '%s' (cprof record --help lists the options)",
-                        optopt && strchr("om", optopt) ? "option needs a value:"
-                                                       : "unknown option",
+                        optopt && strchr("omcT", optopt) ? "option needs a value:"
+                                                         : "unknown option",
                         argv[optind - 1]);
             return CPROF_EXIT_USAGE;
         }
@@ -214,9 +314,16 @@ int cmd_record(int argc, char **argv)
         setenv("CPROF_MODE", mode, 1);
     if (clock)
         setenv("CPROF_CLOCK", clock, 1);
+    if (start_off)
+        setenv("CPROF_START", "off", 1);
+    if (toggle_sig >= 0) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", toggle_sig);
+        setenv("CPROF_SIGNAL", toggle_sig ? num : "none", 1);
+    }
 
     int wstatus = 0;
-    if (record_run(argv + optind, &wstatus) < 0) {
+    if (record_run(argv + optind, toggle_sig, &wstatus) < 0) {
         record_free_list(before);
         return CPROF_EXIT_DATA;
     }

@@ -13,5 +13,6 @@ int cmd_heap(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -136,6 +136,10 @@ extern const struct fmt_ops fmt_text, fmt_json, fmt_csv;
 /* The format called name, or NULL. */
 const struct fmt_ops *fmt_find(const char *name);
 
+/* s as a JSON string, quotes and escapes included (for writers of their
+ * own JSON: cprof export). */
+void fmt_json_str(FILE *out, const char *s);
+
 /* A time in human units with three significant digits: "812 ns",
  * "1.25 µs", "40.1 ms", "2.50 s". */
 void fmt_human_ns(double ns, char *buf, size_t len);

@@ -9,7 +9,7 @@
 
 #include "fmt.h"
 
-static void fmt_json_str(FILE *out, const char *s)
+void fmt_json_str(FILE *out, const char *s)
 {
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {

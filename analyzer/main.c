@@ -22,6 +22,8 @@ static const struct command {
     {"audit", cmd_audit,
      "how exact the data is (losses, repairs, clock); --expect counts"},
     {"diff", cmd_diff, "two runs side by side: call count changes, time beyond noise"},
+    {"export", cmd_export,
+     "for other tools: chrome trace, callgrind, folded stacks, html, json, csv"},
 };
 
 static void usage(FILE *out)

@@ -68,6 +68,7 @@ static void model_free_process(struct m_process *p)
     free(p->freed);
     free(p->leaks);
     model_proc_exact_free(p);
+    model_control_free(p);
     free(p);
 }
 
@@ -84,6 +85,7 @@ void model_free(struct model *m)
     free(m->modules);
     free(m->funcs);
     hm_free(&m->unmapped_funcs);
+    hm_free(&m->region_funcs);
     warn_free(&m->warnings);
     warn_free(&m->damage);
     model_lines_free(m);
@@ -271,6 +273,11 @@ static int model_node_rec(struct model *m, struct m_process *p, struct rd_record
                  (unsigned long long)id, (unsigned long long)parent, t->serial);
         return -1;
     }
+    char user[64];
+    snprintf(user, sizeof user, "node record %llu of thread %u", (unsigned long long)id,
+             t->serial);
+    if (model_region_check(p, fn, user, msg, msglen) < 0)
+        return -1;
     if (t->excluded)
         return 0;
     uint32_t idx;
@@ -464,6 +471,10 @@ static int model_record(struct model *m, struct m_process *p, struct rd_record *
         return model_heap_rec(m, p, rec, msg, msglen);
     case CPROF_REC_FREED:
         return model_freed_rec(m, p, rec, msg, msglen);
+    case CPROF_REC_REGION:
+        return model_region_rec(m, p, rec, msg, msglen);
+    case CPROF_REC_PERIOD:
+        return model_period_rec(m, p, rec, msg, msglen);
     default:
         return 0; /* a record type from a newer minor version */
     }
@@ -501,6 +512,7 @@ static uint32_t model_func(struct model *m, uint32_t module, uint64_t addr,
     m->funcs[f].addr = addr;
     m->funcs[f].node_limit = node_limit;
     m->funcs[f].has_lines = 0;
+    m->funcs[f].region = NULL;
     if (node_limit)
         m->node_limit_func = f;
     else
@@ -525,6 +537,8 @@ static void model_map_functions(struct model *m, struct m_process *p)
         }
         if (addr == CPROF_FN_NODE_LIMIT)
             p->local_to_func[i] = model_func(m, M_NONE, 0, 1);
+        else if (addr & CPROF_FN_REGION_BIT)
+            p->local_to_func[i] = model_region_func(m, p, addr);
         else if (best)
             p->local_to_func[i] = model_func(m, best->module, addr - best->bias, 0);
         else

@@ -15,6 +15,11 @@
  * and threads it belongs to; what each allocating function left allocated
  * at the end is worked out per process once it is loaded (model_heap.c).
  *
+ * Control data (format 1.4: region and period records, EXT_OFF/EXT_ON
+ * trace events; model_control.c): a region is a function named by the
+ * program (cprof_region_begin), merged across threads and processes by its
+ * name; periods say when recording was on, per process.
+ *
  * Times stay in the recording clock's ticks per process; m_process.ns_per_tick
  * converts them. Nothing is symbolized here: views ask sym.h with a
  * function's module path and address.
@@ -47,6 +52,9 @@ struct m_func {
     uint64_t addr;   /* link-time address; the runtime address when module is M_NONE */
     int node_limit;  /* the pseudo-function holding calls past CPROF_MAX_NODES */
     int has_lines;   /* some line record names it (see model.lines) */
+    /* a region (format 1.4): its name (model.strings), the same function
+     * in every thread and process that names a region so; NULL for code */
+    const char *region;
 };
 
 /* One source line of a function built with line instrumentation, summed
@@ -129,9 +137,34 @@ struct m_stats {
     uint64_t heap_dropped;     /* allocation calls counted for no thread (end record) */
     uint64_t heap_owners_lost; /* frees whose allocating owner was not recorded */
     uint64_t hist_dropped;     /* completed calls left out of node histograms */
+    uint64_t recording_off;    /* trace EXT_OFF events: recording stopped (1.4) */
 };
 
 struct m_trace_state;
+struct m_thread;
+
+/*
+ * How the trace replay closed a call (m_trace_observer.call): the call
+ * returned, control left it by longjmp (EXT_UNWIND 1), the runtime closed it
+ * at the end of the thread or process (EXT_UNWIND 2), or the data ended
+ * with it open (a cut-short file, or no unwind event at the end).
+ */
+enum m_close { M_CLOSE_EXIT, M_CLOSE_LONGJMP, M_CLOSE_END, M_CLOSE_CUT };
+
+/*
+ * A streaming consumer of the trace replay (`cprof export --format
+ * chrome`): told of every call as it closes and every heap event, in the
+ * order of the thread's events, while a file loads. Times are the thread's
+ * ticks; local_fn a process-local function (m_process.local_fn_addr).
+ */
+struct m_trace_observer {
+    void (*call)(void *ctx, const struct m_thread *t, uint32_t local_fn,
+                 uint64_t start_ticks, uint64_t end_ticks, size_t depth, int inherited,
+                 enum m_close how);
+    void (*heap)(void *ctx, const struct m_thread *t, int alloc, uint64_t bytes,
+                 uint64_t heap, uint64_t now_ticks); /* may be NULL */
+    void *ctx;
+};
 
 struct m_thread {
     struct m_process *proc;
@@ -153,6 +186,14 @@ struct m_thread {
     struct m_heap heap;        /* its heap record, or what the trace replay saw */
     struct m_heap heap_replay; /* what the trace replay saw */
     int heap_seen;             /* a heap record was read */
+};
+
+/* A CPROF_REC_PERIOD record (1.4): recording was on from on_ticks to
+ * off_ticks (0: still on when the file was written); how_* say what
+ * switched it ("start", "api", "signal", "env", "end"; model.strings). */
+struct m_period {
+    uint64_t on_ticks, off_ticks;
+    const char *how_on, *how_off;
 };
 
 struct m_proc_module {
@@ -221,6 +262,13 @@ struct m_process {
      * and frees of blocks whose allocating call was not recorded */
     uint64_t outside_leak_blocks, outside_leak_bytes;
     uint64_t unresolved_free_calls, unresolved_freed_bytes;
+    /* control (1.4, model_control.c): region names by region fn (the
+     * runtime's pseudo-address), and the recording periods in order */
+    struct hashmap regions; /* region fn -> index in region_names */
+    const char **region_names;
+    size_t nregions, regions_cap;
+    struct m_period *periods;
+    size_t nperiods, periods_cap;
 };
 
 /* What to load: 0 means everything. */
@@ -266,6 +314,10 @@ struct model {
     struct m_exact *exact;
     size_t nexact;
     uint64_t exact_kept; /* times held, over every function */
+    /* trace replay: told of each call and heap event as it is replayed
+     * (NULL: nobody listens); model_init clears it */
+    const struct m_trace_observer *observer;
+    struct hashmap region_funcs; /* interned region name -> funcs (model_control.c) */
 };
 
 void model_init(struct model *m);
@@ -377,6 +429,24 @@ struct m_heap_totals {
 void model_heap_totals(const struct model *m, struct m_heap_totals *out);
 
 /*
+ * Control records (model_control.c, format 1.4). model_region_rec reads
+ * [12, fn, name], model_period_rec [13, on, off, how_on, how_off]; each
+ * returns 0, or -1 with msg naming the field that was wrong.
+ * model_region_check: 0 when fn is a code address or a region some region
+ * record named, else -1 with msg saying that user (e.g. "node record 4 of
+ * thread 1") uses an undefined region. model_region_func: the model
+ * function of a region fn of p (defined), merged by name over processes.
+ */
+int model_region_rec(struct model *m, struct m_process *p, struct rd_record *rec,
+                     char *msg, size_t msglen);
+int model_period_rec(struct model *m, struct m_process *p, struct rd_record *rec,
+                     char *msg, size_t msglen);
+int model_region_check(const struct m_process *p, uint64_t fn, const char *user,
+                       char *msg, size_t msglen);
+uint32_t model_region_func(struct model *m, const struct m_process *p, uint64_t fn);
+void model_control_free(struct m_process *p);
+
+/*
  * Latency percentiles (model_pct.c). Each completed call counts once with
  * its own inclusive time (a recursive function's inner calls too), the
  * calls min_ns and max_ns cover. Trace mode keeps every such time of a
@@ -423,6 +493,12 @@ double model_hist_error(unsigned sub_bits);
  * when the samples count no call. */
 int model_percentiles(struct m_sample *samples, size_t nsamples, const double *pcts,
                       size_t npcts, double *out);
+
+/* The next field of a record as a uint no larger than max, or as a string
+ * without NUL bytes (interned): NULL, or what is wrong with it ("missing",
+ * "not a string", ...) for a message that names the field. */
+const char *model_field_uint(struct rd_record *rec, uint64_t *v, uint64_t max);
+const char *model_field_str(struct model *m, struct rd_record *rec, const char **s);
 
 /* The interned copy of the n bytes at s. */
 const char *model_intern(struct model *m, const char *s, size_t n);

@@ -51,9 +51,8 @@ void model_lines_free(struct model *m)
     hm_free(&m->line_index);
 }
 
-/* The next field of a line or line site record as a uint no larger than
- * max. Returns NULL, or what is wrong with the field. */
-static const char *ln_uint(struct rd_record *rec, uint64_t *v, uint64_t max)
+/* Field readers of records that name what is wrong (see model.h). */
+const char *model_field_uint(struct rd_record *rec, uint64_t *v, uint64_t max)
 {
     if (rec->nfields == 0)
         return "missing";
@@ -64,7 +63,7 @@ static const char *ln_uint(struct rd_record *rec, uint64_t *v, uint64_t max)
     return NULL;
 }
 
-static const char *ln_str(struct model *m, struct rd_record *rec, const char **s)
+const char *model_field_str(struct model *m, struct rd_record *rec, const char **s)
 {
     const char *text;
     uint32_t len;
@@ -88,20 +87,20 @@ static const char *ln_site_fields(struct model *m, struct rd_record *rec,
                                   struct ln_site *site, const char **field)
 {
     const char *why;
-    if ((why = ln_uint(rec, &site->fn, UINT64_MAX))) {
+    if ((why = model_field_uint(rec, &site->fn, UINT64_MAX))) {
         *field = "fn";
         return why;
     }
-    if ((why = ln_str(m, rec, &site->func))) {
+    if ((why = model_field_str(m, rec, &site->func))) {
         *field = "func";
         return why;
     }
-    if ((why = ln_str(m, rec, &site->file))) {
+    if ((why = model_field_str(m, rec, &site->file))) {
         *field = "file";
         return why;
     }
     *field = "line";
-    return ln_uint(rec, &site->line, UINT32_MAX);
+    return model_field_uint(rec, &site->line, UINT32_MAX);
 }
 
 int model_line_rec(struct model *m, struct m_process *p, struct rd_record *rec, char *msg,
@@ -109,14 +108,14 @@ int model_line_rec(struct model *m, struct m_process *p, struct rd_record *rec, 
 {
     uint64_t serial = 0, hits = 0, time = 0, self = 0;
     struct ln_site site;
-    const char *field = "thread", *why = ln_uint(rec, &serial, UINT32_MAX);
+    const char *field = "thread", *why = model_field_uint(rec, &serial, UINT32_MAX);
     if (!why)
         why = ln_site_fields(m, rec, &site, &field);
-    if (!why && (why = ln_uint(rec, &hits, UINT64_MAX)))
+    if (!why && (why = model_field_uint(rec, &hits, UINT64_MAX)))
         field = "hits";
-    if (!why && (why = ln_uint(rec, &time, UINT64_MAX)))
+    if (!why && (why = model_field_uint(rec, &time, UINT64_MAX)))
         field = "time_ticks";
-    if (!why && (why = ln_uint(rec, &self, UINT64_MAX)))
+    if (!why && (why = model_field_uint(rec, &self, UINT64_MAX)))
         field = "self_ticks";
     if (!why && self > time) {
         field = "self_ticks";
@@ -148,8 +147,8 @@ int model_line_site_rec(struct model *m, struct m_process *p, struct rd_record *
 {
     uint64_t serial = 0, index = 0;
     struct ln_site site;
-    const char *field = "thread", *why = ln_uint(rec, &serial, UINT32_MAX);
-    if (!why && (why = ln_uint(rec, &index, LN_MAX_SITE - 1)))
+    const char *field = "thread", *why = model_field_uint(rec, &serial, UINT32_MAX);
+    if (!why && (why = model_field_uint(rec, &index, LN_MAX_SITE - 1)))
         field = "site";
     if (!why)
         why = ln_site_fields(m, rec, &site, &field);

@@ -14,7 +14,9 @@
  * (model_lines.c). EXT_ALLOC and EXT_FREE events (1.2) count on the
  * innermost open call's node, or on the thread's outside-calls totals when
  * none is open; an allocation's heap operand raises that node's peak
- * (model_heap.c propagates peaks up the tree).
+ * (model_heap.c propagates peaks up the tree). EXT_OFF and EXT_ON (1.4)
+ * bound the thread's recording periods: what ran while recording was off is
+ * not in the trace, and calls open across an EXT_OFF keep their whole time.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,8 @@ struct m_trace_state {
     size_t depth, cap;
     uint64_t now;
     struct model *model; /* for the exact per-call times (model_pct.c) */
+    int off;             /* between an EXT_OFF and the next EXT_ON (1.4) */
+    char why[160];       /* what was wrong with the last event, when made up */
 };
 
 static void tr_push(struct m_thread *t, uint32_t local_fn, int inherited)
@@ -60,14 +64,19 @@ static void tr_push(struct m_thread *t, uint32_t local_fn, int inherited)
     s->depth++;
 }
 
-/* Closes the innermost frame; completed says whether it was a call that
- * ended (exit or longjmp) rather than one cut off by the end of the data. */
-static void tr_pop(struct m_thread *t, int completed)
+/* Closes the innermost frame as how says: a call that ended (exit or
+ * longjmp) completed, one closed at the end or cut off by the end of the
+ * data did not. */
+static void tr_pop(struct m_thread *t, enum m_close how)
 {
     struct m_trace_state *s = t->trace;
     struct tr_frame *f = &s->stack[--s->depth];
     struct m_node *n = &t->nodes[f->node];
     uint64_t ticks = s->now > f->start ? s->now - f->start : 0;
+    int completed = how == M_CLOSE_EXIT || how == M_CLOSE_LONGJMP;
+    const struct m_trace_observer *obs = s->model->observer;
+    if (obs)
+        obs->call(obs->ctx, t, n->func, f->start, s->now, s->depth, f->inherited, how);
     n->incl_ticks += ticks;
     if (!completed || f->inherited)
         return;
@@ -103,6 +112,9 @@ static void tr_heap(struct m_thread *t, int alloc, uint64_t bytes, uint64_t heap
 {
     struct m_trace_state *s = t->trace;
     struct m_heap *h = &t->heap_replay;
+    const struct m_trace_observer *obs = s->model->observer;
+    if (obs && obs->heap)
+        obs->heap(obs->ctx, t, alloc, bytes, heap, s->now);
     t->proc->has_heap = 1;
     if (alloc) {
         h->alloc_calls++;
@@ -158,7 +170,13 @@ static int tr_ext(struct m_thread *t, struct tr_events *ev, uint64_t code)
     uint32_t local_fn;
     switch (code) {
     case CPROF_EXT_FUNC:
-        return tr_uint(ev, &a) || tr_uint(ev, &b) || tr_define(t->proc, s, a, b);
+        if (tr_uint(ev, &a) || tr_uint(ev, &b))
+            return -1;
+        if (model_region_check(t->proc, b, "EXT_FUNC", s->why, sizeof s->why) < 0) {
+            ev->what = s->why;
+            return -1;
+        }
+        return tr_define(t->proc, s, a, b);
     case CPROF_EXT_INHERITED:
         if (tr_uint(ev, &a) || a > ev->left)
             return -1;
@@ -172,7 +190,7 @@ static int tr_ext(struct m_thread *t, struct tr_events *ev, uint64_t code)
         if (tr_uint(ev, &a) || tr_uint(ev, &b) || b > s->depth)
             return -1;
         for (uint64_t i = 0; i < b; i++)
-            tr_pop(t, a == CPROF_UNWIND_LONGJMP);
+            tr_pop(t, a == CPROF_UNWIND_LONGJMP ? M_CLOSE_LONGJMP : M_CLOSE_END);
         return 0;
     case CPROF_EXT_DROP:
         if (tr_uint(ev, &a))
@@ -188,6 +206,15 @@ static int tr_ext(struct m_thread *t, struct tr_events *ev, uint64_t code)
             return -1;
         }
         tr_heap(t, code == CPROF_EXT_ALLOC, a, b);
+        return 0;
+    case CPROF_EXT_OFF:
+    case CPROF_EXT_ON:
+        /* a boundary of a recording period: calls entered while off are
+         * not in the trace, those open at EXT_OFF exit as usual. An EXT_ON
+         * while on (a thread that began while recording was off) or an
+         * EXT_OFF while off changes nothing. */
+        t->stats.recording_off += code == CPROF_EXT_OFF && !s->off;
+        s->off = code == CPROF_EXT_OFF;
         return 0;
     default:
         /* its operands cannot be skipped without knowing it */
@@ -213,7 +240,7 @@ static int tr_event(struct m_thread *t, struct tr_events *ev)
         return 0;
     case CPROF_EV_EXIT:
         if (s->depth)
-            tr_pop(t, 1);
+            tr_pop(t, M_CLOSE_EXIT);
         else
             t->stats.unmatched_exits++;
         return 0;
@@ -282,7 +309,7 @@ void model_trace_finish(struct m_thread *t)
         return;
     t->stats.cut_open += s->depth;
     while (s->depth)
-        tr_pop(t, 0);
+        tr_pop(t, M_CLOSE_CUT);
 }
 
 void model_trace_free(struct m_thread *t)

@@ -140,6 +140,12 @@ static void profile_name(const struct model *m, struct sym_cache *syms, struct p
     row->file = "";
     row->module = "";
     row->quality = SYM_OFFSET;
+    if (f->region) { /* named by the program, exactly */
+        row->name = f->region;
+        row->module = "(region)";
+        row->quality = SYM_DWARF;
+        return;
+    }
     if (f->node_limit || f->module == M_NONE) {
         char *name = f->node_limit
                          ? cprof_xstrdup("[node limit]")

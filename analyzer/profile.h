@@ -32,7 +32,8 @@ struct pf_row {
     uint32_t func;           /* model.funcs index */
     const char *name, *file; /* owned by the symbol cache (or the profile) */
     unsigned line;
-    const char *module; /* path of the ELF object, "" when unknown */
+    const char *module; /* path of the ELF object, "" when unknown, "(region)"
+                           for a region (name: its name, no file) */
     enum sym_quality quality;
     uint64_t calls;
     uint64_t completed; /* calls that returned (min/max cover these) */

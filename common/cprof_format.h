@@ -23,13 +23,15 @@
  *        EXT_FREE trace events.
  *   1.3  node histograms with 64 buckets per octave (hist_sub_bits 6), the
  *        thread statistic hist_dropped.
+ *   1.4  control from the program (<cprof.h>) or outside: region and
+ *        recording-period records, EXT_OFF/EXT_ON trace events.
  */
 #ifndef CPROF_FORMAT_H
 #define CPROF_FORMAT_H
 
 #define CPROF_MAGIC "cprof"
 #define CPROF_FORMAT_MAJOR 1
-#define CPROF_FORMAT_MINOR 3
+#define CPROF_FORMAT_MINOR 4
 #define CPROF_FILE_SUFFIX ".cprof"
 
 /*
@@ -159,7 +161,24 @@ enum cprof_rec {
      * What a node or function allocated less what all threads freed of it
      * is what it left allocated at the end (leaks). */
     CPROF_REC_FREED = 11,
+    /* [12, fn, name]: a user-named region (cprof_region_begin): fn is the
+     * pseudo-function address its calls carry in node records, trace
+     * events and owners, name its name. fn values of regions have the
+     * CPROF_FN_REGION_BIT set, which no code address has. Written before
+     * the first record that uses fn. Since 1.4. */
+    CPROF_REC_REGION = 12,
+    /* [13, on_ticks, off_ticks, how_on, how_off]: a period during which
+     * recording was on (process-wide). off_ticks 0: still on when the file
+     * was written. how_*: "start" (the process began with recording on),
+     * "api" (cprof_start/cprof_stop), "signal" (CPROF_SIGNAL), "env"
+     * (CPROF_START=off at start), "end". Every period of the run, in order;
+     * absent when recording was never switched. Since 1.4. */
+    CPROF_REC_PERIOD = 13,
 };
+
+/* Set in the fn of every region (CPROF_REC_REGION); never in a code
+ * address on the platforms cprof supports (user space is below 2^47). */
+#define CPROF_FN_REGION_BIT (1ull << 62)
 
 /*
  * Thread statistics (keys of the CPROF_REC_THREAD_END map). Every key is a
@@ -241,7 +260,13 @@ enum cprof_ext {
     /* EXT_FREE bytes heap: the innermost open call freed a block of bytes;
      * heap as for EXT_ALLOC. Since 1.2. */
     CPROF_EXT_FREE = 6,
+    /* EXT_OFF: recording was switched off here on this thread's timeline
+     * (events stop until EXT_ON); EXT_ON: switched back on. Calls open at an
+     * EXT_OFF stay open and are closed by their exits as usual. Since 1.4. */
+    CPROF_EXT_OFF = 7,
+    CPROF_EXT_ON = 8,
 };
+
 /* The function address of the node that holds calls made after a thread ran
  * out of nodes (see CPROF_STAT_DROPPED_NODES). */
 #define CPROF_FN_NODE_LIMIT 1u

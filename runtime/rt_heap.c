@@ -168,7 +168,9 @@ RT_NOINST static uint32_t rt_note_alloc(struct rt_thread *t, uint64_t n, uint64_
     uint32_t owner = 0;
     t->heap_all.alloc_calls++;
     t->heap_all.alloc_bytes += n;
-    if (t->depth > 0) {
+    /* a call entered while recording was off at the top of the thread
+     * holds the root: outside, as if not instrumented (rt_control.c) */
+    if (t->depth > 0 && (!t->root || t->stack[t->depth - 1].node != t->root)) {
         struct rt_frame *f = &t->stack[t->depth - 1];
         if (rt_config.mode == RT_MODE_TRACE) {
             uint32_t idx = rt_trace_fn_lookup(t, f->fn);
@@ -265,7 +267,7 @@ RT_NOINST static void rt_note_free(struct rt_thread *t, uint64_t n, uint64_t w0,
 {
     t->heap_all.free_calls++;
     t->heap_all.freed_bytes += n;
-    if (t->depth > 0) {
+    if (t->depth > 0 && (!t->root || t->stack[t->depth - 1].node != t->root)) {
         struct rt_frame *f = &t->stack[t->depth - 1];
         if (rt_config.mode != RT_MODE_TRACE && f->node) {
             f->node->free_calls++;

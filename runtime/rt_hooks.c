@@ -92,7 +92,9 @@ RT_NOINST static int rt_sp_on_altstack(uintptr_t sp, uintptr_t *lo, uintptr_t *h
  * entry. A frame opened before fork adds only the child's share of its time
  * and is not a completed call of the child's. A call past the node limit
  * made by another such call shares its caller's node (rt_tree_child), whose
- * time already covers it: it adds nothing. */
+ * time already covers it: it adds nothing; so does a call entered while
+ * recording was off (RT_TS_OFF: its node is its caller's, or the root's,
+ * which is never written). */
 RT_NOINST static inline void rt_pop_frame(struct rt_thread *t, uint64_t now)
 {
     if (rt_config.mode != RT_MODE_COUNT)
@@ -107,6 +109,16 @@ RT_NOINST static inline void rt_pop_frame(struct rt_thread *t, uint64_t now)
     if (rt_config.mode == RT_MODE_SUMMARY &&
         RT_LIKELY(t->depth == 0 || t->stack[t->depth - 1].node != f->node))
         rt_node_record_call(t, f->node, now > f->ts ? now - f->ts : 0);
+}
+
+/* rt_pop_frame for the repairs (cold): returns 1 when the frame closed
+ * was a recorded call (not entered while recording was off), which is
+ * what the repair counts and the trace's EXT_UNWIND say. */
+RT_NOINST static int rt_pop_counted(struct rt_thread *t, uint64_t now)
+{
+    int recorded = t->stack[t->depth - 1].ts != RT_TS_OFF;
+    rt_pop_frame(t, now);
+    return recorded;
 }
 
 RT_COLD static void rt_note_repair(struct rt_thread *t, uint64_t closed, uint64_t now)
@@ -207,17 +219,23 @@ RT_COLD static void rt_unwind_stale(struct rt_thread *t, uintptr_t sp, uintptr_t
                 break;
             if (on_alt && !in_alt)
                 break;
-            rt_pop_frame(t, now);
-            closed++;
+            closed += rt_pop_counted(t, now);
         }
     }
     while (t->depth > 0 && t->stack[t->depth - 1].cfa == cfa &&
            (t->stack[t->depth - 1].site != site || t->stack[t->depth - 1].fn == fn)) {
-        rt_pop_frame(t, now);
-        closed++;
+        closed += rt_pop_counted(t, now);
     }
     if (closed)
         rt_note_repair(t, closed, now);
+}
+
+/* Pops the innermost frame, entered while recording was off: nothing
+ * recorded, no event. Returns 0 (the caller has nothing left to pop). */
+RT_COLD static int rt_exit_off(struct rt_thread *t, uint64_t now)
+{
+    rt_pop_frame(t, now);
+    return 0;
 }
 
 /* An exit that does not match the innermost frame. A function with a
@@ -225,26 +243,27 @@ RT_COLD static void rt_unwind_stale(struct rt_thread *t, uintptr_t sp, uintptr_t
  * function on top, nothing to repair. Otherwise frames deeper than the
  * exiting function are stale and closed; if it is still not on top it is
  * looked for by stack position (a handler that left an alternate stack by
- * siglongjmp); an exit with no frame at all is counted as unmatched.
- * Returns whether the caller should pop the top frame. */
+ * siglongjmp); an exit with no frame at all is counted as unmatched. A
+ * frame entered while recording was off keeps an odd sp, so its exit
+ * always comes here, off the hot path, and is popped here without a
+ * trace. Returns whether the caller should pop the top frame. */
 RT_COLD static int rt_exit_mismatch(struct rt_thread *t, uint64_t fn, uintptr_t sp,
                                     uint64_t now)
 {
     if (t->depth > 0 && t->stack[t->depth - 1].fn == fn && t->stack[t->depth - 1].sp > sp)
-        return 1;
+        return t->stack[t->depth - 1].sp & 1 ? rt_exit_off(t, now) : 1;
     uint64_t closed = 0;
     while (t->depth > 0 && t->stack[t->depth - 1].sp < sp &&
            t->stack[t->depth - 1].fn != fn) {
-        rt_pop_frame(t, now);
-        closed++;
+        closed += rt_pop_counted(t, now);
     }
     if (t->depth > 0 && t->stack[t->depth - 1].fn != fn) {
         uint32_t d = t->depth;
-        while (d > 0 && !(t->stack[d - 1].fn == fn && t->stack[d - 1].sp == sp))
+        while (d > 0 &&
+               !(t->stack[d - 1].fn == fn && (t->stack[d - 1].sp | 1) == (sp | 1)))
             d--;
         while (d > 0 && t->depth > d) {
-            rt_pop_frame(t, now);
-            closed++;
+            closed += rt_pop_counted(t, now);
         }
     }
     if (closed)
@@ -253,7 +272,7 @@ RT_COLD static int rt_exit_mismatch(struct rt_thread *t, uint64_t fn, uintptr_t 
         t->stats.unmatched_exits++;
         return 0;
     }
-    return 1;
+    return t->stack[t->depth - 1].sp & 1 ? rt_exit_off(t, now) : 1;
 }
 
 /* A line event of fn whose hook ran with stack pointer sp (its return
@@ -274,10 +293,11 @@ RT_COLD int rt_line_repair(struct rt_thread *t, uint64_t fn, uintptr_t sp, uint6
         d--;
     if (d == 0 || d == t->depth || t->stack[d - 1].fn != fn)
         return 0;
-    uint64_t closed = t->depth - d;
+    uint64_t closed = 0;
     while (t->depth > d)
-        rt_pop_frame(t, now);
-    rt_note_repair(t, closed, now);
+        closed += rt_pop_counted(t, now);
+    if (closed)
+        rt_note_repair(t, closed, now);
     return 1;
 }
 
@@ -308,6 +328,54 @@ RT_NOINST static inline int rt_hook_begin(struct rt_thread *t)
     return 1;
 }
 
+/* Pushes a call of fn as the innermost frame, recorded (tree node or
+ * ENTER event) unless recording is off; cfa is what the frame keeps. A
+ * frame entered while off keeps an odd sp: its exit never matches on the
+ * hot path (rt_exit_mismatch pops it). */
+RT_COLD static void rt_push_frame(struct rt_thread *t, uint64_t fn, uintptr_t site,
+                                  uintptr_t sp, uintptr_t cfa, uint64_t now, int off)
+{
+    enum rt_mode mode = rt_config.mode;
+    uint32_t depth = t->depth;
+    struct rt_frame *f = &t->stack[depth];
+    f->fn = fn;
+    f->ts = off ? RT_TS_OFF : now;
+    f->sp = off ? sp | 1 : sp;
+    f->cfa = cfa;
+    f->site = site;
+    f->line = NULL;
+    if (off) {
+        f->node =
+            depth ? t->stack[depth - 1].node : (mode == RT_MODE_TRACE ? NULL : t->root);
+    } else if (mode == RT_MODE_TRACE) {
+        f->node = NULL;
+        rt_trace_put(t, now, CPROF_EV_ENTER, 1, rt_trace_fn_index(t, fn));
+    } else {
+        struct rt_node *parent = depth ? t->stack[depth - 1].node : t->root;
+        struct rt_node *c = rt_tree_child_cached(t, parent, fn);
+        c->calls++;
+        f->node = c;
+    }
+    t->depth = depth + 1;
+}
+
+/* An enter that found no room: the shadow stack is full, or the thread's
+ * capacity is 0 because control changed (rt_control.c sets it so, which
+ * costs the hot path nothing): then the thread catches up and the call is
+ * pushed, recorded or not. */
+RT_COLD static void rt_enter_special(struct rt_thread *t, uint64_t fn, uintptr_t site,
+                                     uintptr_t sp, uintptr_t cfa, uint64_t now)
+{
+    int off = 0;
+    if (__atomic_load_n(&t->capacity, __ATOMIC_RELAXED) == 0)
+        off = rt_control_sync(t, now);
+    if (t->depth >= rt_config.max_depth || t->overflow) {
+        rt_enter_deep(t);
+        return;
+    }
+    rt_push_frame(t, fn, site, sp, cfa, now, off);
+}
+
 __attribute__((noinline)) RT_NOINST static void
 rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
 {
@@ -334,7 +402,7 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
         depth = t->depth;
     }
     if (RT_UNLIKELY(depth >= t->capacity || t->overflow)) {
-        rt_enter_deep(t);
+        rt_enter_special(t, fn, site, sp, rt_cfa_kept(cfa, sp), now);
     } else {
         struct rt_frame *f = &t->stack[depth];
         f->fn = fn;
@@ -462,4 +530,76 @@ RT_NOINST void rt_exit(void *this_fn, void *call_site, uintptr_t sp)
     return;
 slow:
     rt_exit_slow(this_fn, call_site, sp);
+}
+
+/*
+ * Regions (cprof_region_begin/end, rt_control.c): a call of a
+ * pseudo-function pushed and popped like any other. Its frame is placed
+ * as that of a function inlined into the innermost call, the one that
+ * began it: the same frame address and return address, so the calls that
+ * function makes inside the region (inlined ones too) are its
+ * descendants, and a region left open by a return is closed with the
+ * function's frame (counted as repaired). At the top of a thread (no
+ * instrumented call open) it keeps a bound just above the stack pointer
+ * of its caller instead (odd: only a bound, rt_cfa_kept).
+ */
+RT_COLD void rt_region_enter(struct rt_thread *t, uint64_t fn, uintptr_t site,
+                             uintptr_t cfa)
+{
+    enum rt_mode mode = rt_config.mode;
+    uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
+    uintptr_t sp = cfa - sizeof(uintptr_t);
+    uint32_t depth = t->depth;
+    if (depth > 0 && rt_maybe_stale(&t->stack[depth - 1], cfa, site, fn)) {
+        rt_unwind_stale(t, sp, cfa, site, fn, now);
+        depth = t->depth;
+    }
+    int off = 0;
+    if (__atomic_load_n(&t->capacity, __ATOMIC_RELAXED) == 0)
+        off = rt_control_sync(t, now);
+    if (depth >= rt_config.max_depth || t->overflow) {
+        rt_enter_deep(t);
+        return;
+    }
+    /* placed as a function inlined into the call that began it (the
+     * innermost; the same physical frame) */
+    if (depth > 0)
+        rt_push_frame(t, fn, t->stack[depth - 1].site, sp, t->stack[depth - 1].cfa, now,
+                      off);
+    else
+        rt_push_frame(t, fn, site, sp, cfa + sizeof(uintptr_t) - 1, now, off);
+}
+
+/* Ends the innermost open region: frames still open above it (their
+ * exits never came) are closed and counted as repaired; with no region
+ * open, the end is an unmatched exit. */
+RT_COLD void rt_region_exit(struct rt_thread *t)
+{
+    enum rt_mode mode = rt_config.mode;
+    uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
+    if (t->overflow) {
+        t->overflow--;
+        return;
+    }
+    uint32_t d = t->depth;
+    while (d > 0 && !(t->stack[d - 1].fn & CPROF_FN_REGION_BIT))
+        d--;
+    if (d == 0) {
+        t->stats.unmatched_exits++;
+        return;
+    }
+    uint64_t closed = 0;
+    while (t->depth > d)
+        closed += rt_pop_counted(t, now);
+    if (closed)
+        rt_note_repair(t, closed, now);
+    if (mode == RT_MODE_TRACE) {
+        rt_line_frame_end(t, t->depth - 1, now);
+        if (--t->depth < t->inherited)
+            t->inherited = t->depth;
+        if (t->stack[t->depth].ts != RT_TS_OFF)
+            rt_trace_put(t, now, CPROF_EV_EXIT, 0, 0);
+    } else {
+        rt_pop_frame(t, now);
+    }
 }

@@ -46,6 +46,7 @@ enum rt_end_reason {
     RT_END_EXIT,
     RT_END_SIGNAL,
     RT_END_EXEC,
+    RT_END_FLUSH, /* cprof_flush(): the process goes on */
 };
 
 /* Node histograms (rt_hist.c): 2^6 buckets per octave, each at most 1/64
@@ -224,6 +225,8 @@ struct rt_pending {
 struct rt_thread {
     /* hot fields first */
     int busy;           /* inside the runtime: nested events are dropped */
+    uint32_t control;   /* rt_control_word as last seen, RT_CONTROL_SEEN_OFF
+                           added while recording is off (rt_control.c) */
     uint32_t depth;     /* frames in use */
     uint32_t capacity;  /* frames available */
     uint32_t overflow;  /* calls beyond capacity, still open */
@@ -301,7 +304,7 @@ struct rt_config {
     char dir[4096]; /* absolute output directory */
     char exe[4096]; /* absolute path of the executable */
     char prog[256]; /* file-name-safe program name */
-    const char *warnings[8];
+    const char *warnings[12];
     int nwarnings;
 };
 
@@ -449,6 +452,9 @@ struct rt_line_names {
     size_t func_len, file_len;
 };
 RT_HIDDEN void rt_line_describe(const struct rt_line *l, struct rt_line_names *out);
+/* Zeroes the counts of every site the thread used (with_index: their
+ * trace indexes too); untouched slots stay unmapped. */
+RT_HIDDEN void rt_lines_zero(struct rt_thread *t, int with_index);
 RT_HIDDEN void rt_lines_after_fork(struct rt_thread *t, uint64_t now);
 RT_HIDDEN void rt_lines_release(struct rt_thread *t);
 /* Fills the table's writer scratch with the visits still open at now, as
@@ -508,6 +514,9 @@ RT_HIDDEN void rt_threads_init(void);
 RT_HIDDEN void rt_threads_each(void (*fn)(struct rt_thread *t, void *arg), void *arg);
 RT_HIDDEN void rt_threads_after_fork(struct rt_thread *survivor);
 RT_HIDDEN void rt_threads_unclaim(void);
+/* rt_control_word changed: every live thread's capacity to 0 (see
+ * rt_control_sync). Lock-free: safe in signal handlers. */
+RT_HIDDEN void rt_threads_control_changed(void);
 RT_HIDDEN uint32_t rt_threads_seen(void);
 RT_HIDDEN uint32_t rt_threads_lost(void);
 RT_HIDDEN void *rt_map(size_t size);
@@ -515,6 +524,15 @@ RT_HIDDEN void rt_unmap(void *p, size_t size);
 
 /* rt_writer.c */
 RT_HIDDEN int rt_writer_open(void);
+/* cprof_flush() and every write after one: the whole file is written anew
+ * to <file>.tmp (begin: header, modules, regions and the data of threads
+ * that ended are written there, every later write goes there) and renamed
+ * over the file (commit), so a reader sees the previous complete file or
+ * the new one, never a mix. last: the run's final write (the base file of
+ * ended threads goes). Summary and count modes. Signal-safe. */
+RT_HIDDEN int rt_writer_snapshot_begin(void);
+RT_HIDDEN void rt_writer_snapshot_commit(int last);
+RT_HIDDEN int rt_writer_snapshotting(void);
 RT_HIDDEN int rt_writer_write(const void *buf, size_t len);
 RT_HIDDEN void rt_writer_thread(struct rt_thread *t, uint64_t now);
 /* The thread record [2, serial, tid, name]. */
@@ -528,7 +546,15 @@ RT_HIDDEN void rt_log(const char *msg, const char *arg);
 
 /* rt_process.c */
 RT_HIDDEN void rt_process_init(void);
+/* Adds msg (static storage) to the header's config_warnings. */
+RT_HIDDEN void rt_config_warn(const char *msg);
 RT_HIDDEN void rt_process_finish(enum rt_end_reason why, int sig);
+RT_HIDDEN void rt_process_flush(void);
+/* Held while thread data is written (a flush, the end, a thread's exit),
+ * so that they never mix. take yields up to spins_max times, then gives
+ * up (0). */
+RT_HIDDEN int rt_writing_take(long spins_max);
+RT_HIDDEN void rt_writing_release(void);
 RT_HIDDEN void rt_process_resume(off_t file_size);
 RT_HIDDEN void rt_exec_init(void);
 extern pid_t rt_pid RT_HIDDEN;
@@ -552,6 +578,45 @@ RT_HIDDEN void rt_heap_release(struct rt_thread *t);
 /* rt_heap_probe.c: whether the malloc family the program's calls resolve
  * to is the one in rt_heap.c. */
 RT_HIDDEN int rt_heap_interposed(void);
+
+/* rt_control.c: recording on and off, resets and regions (<cprof.h>,
+ * CPROF_START, CPROF_SIGNAL). rt_control_word is bit 0: recording off,
+ * bits 1-30: the number of resets. When it changes every thread's
+ * capacity is set to 0 (rt_threads_control_changed), so the thread's next
+ * enter finds no room, the check the hot path makes anyway, and in that
+ * cold path rt_control_sync brings the thread up to date: a reset not yet
+ * applied zeroes its data (summary and count modes), a switch is marked in
+ * its trace (EXT_OFF, EXT_ON), and the capacity comes back unless
+ * recording is off. Returns whether recording is off. Owner thread, busy
+ * set. Cold. */
+#define RT_CONTROL_OFF 1u
+#define RT_CONTROL_SEEN_OFF 0x80000000u
+/* The ts of a frame entered while recording was off: not a recorded call,
+ * its exit records nothing, it adds no time anywhere (now > ts never
+ * holds). Its node is its caller's (the thread's root at the top), so its
+ * callees entered while recording is on count under the innermost
+ * recorded call, as if it were not instrumented. */
+#define RT_TS_OFF UINT64_MAX
+extern uint32_t rt_control_word RT_HIDDEN;
+RT_HIDDEN int rt_control_sync(struct rt_thread *t, uint64_t now);
+/* CPROF_START and CPROF_SIGNAL, at process start. */
+RT_HIDDEN void rt_control_init(void);
+/* Before the data is written: notes (config warning) a program that took
+ * over the toggle signal. Signal-safe. */
+RT_HIDDEN void rt_control_check_signal(void);
+/* The period records [13, ...], when recording was ever switched. */
+RT_HIDDEN void rt_control_put_periods(struct mp_out *o);
+/* The region records [12, fn, name] of every region so far, each through
+ * put (which writes o's buffer out when it fills). Signal-safe. */
+RT_HIDDEN void rt_regions_put(struct mp_out *o, void (*put)(struct mp_out *o));
+/* Frames [0, depth) of t that are recorded calls (not entered while off). */
+RT_HIDDEN uint32_t rt_frames_recorded(const struct rt_thread *t, uint32_t depth);
+/* rt_hooks.c: a region's begin and end as a call of its pseudo-function
+ * fn, made from the frame whose call of cprof_region_begin had frame
+ * address cfa and return address site. Owner thread, busy set. */
+RT_HIDDEN void rt_region_enter(struct rt_thread *t, uint64_t fn, uintptr_t site,
+                               uintptr_t cfa);
+RT_HIDDEN void rt_region_exit(struct rt_thread *t);
 
 /* rt_util.c: the few string helpers the runtime needs without libc's
  * locale machinery; all signal-safe. */

@@ -218,6 +218,12 @@ rt_line_slow(const struct cprof_line_site *site, uintptr_t sp)
     enum rt_mode mode = rt_config.mode;
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     uint64_t fn = (uint64_t)(uintptr_t)site->fn;
+    if (t->depth > 0 && t->stack[t->depth - 1].fn == fn &&
+        t->stack[t->depth - 1].ts == RT_TS_OFF) {
+        RT_SIGNAL_FENCE(); /* a call not recorded: nor are its lines */
+        t->busy = 0;
+        return;
+    }
     struct rt_line *l = rt_line_slot(t, site);
     if (!l) {
         t->stats.lines_dropped++;
@@ -262,8 +268,9 @@ RT_NOINST void rt_line(const struct cprof_line_site *site, uintptr_t sp)
             goto slow;
     }
     if (RT_UNLIKELY(f->fn != (uint64_t)(uintptr_t)site->fn ||
-                    f->cfa <= sp + sizeof(uintptr_t)))
-        goto slow; /* another function's call, or one left by longjmp */
+                    f->cfa <= sp + sizeof(uintptr_t) || f->ts == RT_TS_OFF))
+        goto slow; /* another function's call, one left by longjmp, or one
+                      entered while recording was off */
     enum rt_mode mode = rt_config.mode;
     if (mode == RT_MODE_COUNT) {
         l->hits++; /* one add: no flag needed around it */
@@ -317,9 +324,8 @@ RT_NOINST void rt_lines_open_extra(struct rt_thread *t, uint64_t now)
 /* After fork: none of the parent's counts; the lines the inherited calls
  * are on stay current, timed from the fork. Trace mode: the child's file
  * defines its own site indexes. */
-RT_NOINST void rt_lines_after_fork(struct rt_thread *t, uint64_t now)
+RT_NOINST void rt_lines_zero(struct rt_thread *t, int with_index)
 {
-    t->fork_ticks = now;
     if (!t->lines)
         return;
     for (uint32_t i = 0; i <= RT_LINE_SLOTS; i++) {
@@ -329,8 +335,17 @@ RT_NOINST void rt_lines_after_fork(struct rt_thread *t, uint64_t now)
         l->hits = 0;
         l->time = 0;
         l->self = 0;
-        l->index = 0;
+        if (with_index)
+            l->index = 0;
     }
+}
+
+RT_NOINST void rt_lines_after_fork(struct rt_thread *t, uint64_t now)
+{
+    t->fork_ticks = now;
+    if (!t->lines)
+        return;
+    rt_lines_zero(t, 1);
     t->line_next_index = 0;
     t->line_defs_len = 0;
     for (uint32_t i = 0; i < t->depth; i++) {

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ static const int rt_fatal_signals[] = {
 };
 static struct sigaction rt_old_actions[NSIG];
 
-RT_NOINST static void rt_warn(const char *msg)
+RT_NOINST void rt_config_warn(const char *msg)
 {
     if (rt_config.nwarnings <
         (int)(sizeof rt_config.warnings / sizeof *rt_config.warnings))
@@ -57,13 +58,13 @@ RT_NOINST static uint64_t rt_env_uint(const char *name, uint64_t def, uint64_t l
     uint64_t v = 0;
     for (const char *p = s; *p; p++) {
         if (*p < '0' || *p > '9' || v > (hi - (uint64_t)(*p - '0')) / 10) {
-            rt_warn(warning);
+            rt_config_warn(warning);
             return def;
         }
         v = v * 10 + (uint64_t)(*p - '0');
     }
     if (v < lo || v > hi) {
-        rt_warn(warning);
+        rt_config_warn(warning);
         return def;
     }
     return v;
@@ -79,7 +80,7 @@ RT_NOINST static void rt_read_config(void)
     else if (rt_streq(mode, "count"))
         rt_config.mode = RT_MODE_COUNT;
     else
-        rt_warn("CPROF_MODE is not summary, trace or count: using summary");
+        rt_config_warn("CPROF_MODE is not summary, trace or count: using summary");
 
     enum rt_clock_source clock = RT_CLOCK_TSC;
     const char *c = getenv("CPROF_CLOCK");
@@ -87,7 +88,7 @@ RT_NOINST static void rt_read_config(void)
         if (rt_streq(c, "monotonic"))
             clock = RT_CLOCK_MONOTONIC;
         else
-            rt_warn("CPROF_CLOCK is not tsc or monotonic: using tsc");
+            rt_config_warn("CPROF_CLOCK is not tsc or monotonic: using tsc");
     }
     if (rt_config.mode == RT_MODE_COUNT)
         clock = RT_CLOCK_NONE;
@@ -208,6 +209,7 @@ RT_NOINST void rt_process_init(void)
     rt_clock_init(rt_config.clock);
     rt_threads_init();
     pthread_atfork(NULL, NULL, rt_after_fork_child);
+    rt_control_init(); /* before the fatal handlers: its signal is not theirs */
     rt_install_signal_handlers();
     rt_modules_refresh();
     rt_exec_init();
@@ -229,6 +231,45 @@ RT_NOINST static void rt_finish_thread(struct rt_thread *t, void *arg)
     rt_writer_thread(t, ctx->now);
 }
 
+static int rt_writing;
+
+/* Gives up after spins yields (the file then keeps the last flush), as
+ * when the writer is this thread's, interrupted by a fatal signal. */
+RT_NOINST int rt_writing_take(long spins_max)
+{
+    for (long spins = 0;; spins++) {
+        int expected = 0;
+        if (__atomic_compare_exchange_n(&rt_writing, &expected, 1, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return 1;
+        if (spins > spins_max)
+            return 0;
+        sched_yield();
+    }
+}
+
+RT_NOINST void rt_writing_release(void)
+{
+    __atomic_store_n(&rt_writing, 0, __ATOMIC_RELEASE);
+}
+
+/* Writes every thread and the end record: the whole file (rt_writer.c's
+ * snapshot) once a flush has written it, else appended to the head. */
+RT_NOINST static void rt_write_all_threads(enum rt_end_reason why, int sig)
+{
+    rt_control_check_signal();
+    struct rt_finish_ctx ctx = {rt_config.clock == RT_CLOCK_NONE ? 0 : rt_ticks()};
+    int snapshot = why == RT_END_FLUSH || rt_writer_snapshotting();
+    if ((snapshot ? rt_writer_snapshot_begin() : rt_writer_open()) == 0) {
+        rt_threads_each(rt_finish_thread, &ctx);
+        rt_writer_end(why, sig);
+        if (snapshot)
+            rt_writer_snapshot_commit(why != RT_END_FLUSH);
+    }
+    if (why == RT_END_FLUSH)
+        rt_threads_unclaim(); /* written again by their exit or the end */
+}
+
 /* Writes every thread and the end record, once. Signal-safe when why is
  * RT_END_SIGNAL. Leaves all in-memory state as it was, so that a failed
  * exec can take the writing back (rt_process_resume). */
@@ -244,20 +285,34 @@ RT_NOINST void rt_process_finish(enum rt_end_reason why, int sig)
         self->busy = 1;
     if (why != RT_END_SIGNAL)
         rt_modules_refresh();
-    struct rt_finish_ctx ctx = {rt_config.clock == RT_CLOCK_NONE ? 0 : rt_ticks()};
-    if (rt_writer_open() == 0) {
-        rt_threads_each(rt_finish_thread, &ctx);
-        rt_writer_end(why, sig);
+    if (rt_writing_take(20000)) {
+        rt_write_all_threads(why, sig);
+        rt_writing_release();
     }
     if (self)
         self->busy = was_busy;
+}
+
+/* cprof_flush() in summary and count modes: the whole file written anew
+ * as of now (end reason "flush"), the run going on. Not signal-safe
+ * (reads the module list). */
+RT_NOINST void rt_process_flush(void)
+{
+    if (!rt_ready || __atomic_load_n(&rt_finished, __ATOMIC_ACQUIRE))
+        return;
+    if (!rt_writing_take(1L << 30))
+        return;
+    rt_modules_refresh();
+    rt_write_all_threads(RT_END_FLUSH, 0);
+    rt_writing_release();
 }
 
 /* After a failed exec: the file goes back to where it was before the exec
  * wrote it, and recording goes on. */
 RT_NOINST void rt_process_resume(off_t file_size)
 {
-    rt_writer_truncate(file_size);
+    if (!rt_writer_snapshotting()) /* else the next write rewrites it whole */
+        rt_writer_truncate(file_size);
     rt_threads_unclaim();
     __atomic_store_n(&rt_finished, 0, __ATOMIC_RELEASE);
 }

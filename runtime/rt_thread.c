@@ -110,6 +110,10 @@ RT_NOINST struct rt_thread *rt_thread_attach(void)
         attaching = 0;
         return rt_lose_thread();
     }
+    /* a thread born after a switch or reset catches up at its first call
+     * (a change after this load finds it in the table) */
+    if (__atomic_load_n(&rt_control_word, __ATOMIC_SEQ_CST) != 0)
+        __atomic_store_n(&t->capacity, 0, __ATOMIC_SEQ_CST);
     pthread_setspecific(rt_key, t);
     t->busy = 0;
     rt_self = t;
@@ -130,8 +134,12 @@ RT_NOINST void rt_thread_detach(struct rt_thread *t)
 {
     t->busy = 1;
     rt_self = &rt_sentinel;
+    /* a flush writing every thread just now: its end waits, then writes */
+    int locked = rt_writing_take(1L << 30);
     if (!rt_finished && rt_claim(t))
         rt_writer_thread(t, rt_config.mode == RT_MODE_COUNT ? 0 : rt_ticks());
+    if (locked)
+        rt_writing_release();
     __atomic_store_n(&rt_slots[t->slot], NULL, __ATOMIC_RELEASE);
     /* a walker that picked t up before it left the table may still read it */
     for (int spins = 0; __atomic_load_n(&rt_iterating, __ATOMIC_ACQUIRE); spins++) {
@@ -149,6 +157,17 @@ RT_NOINST void rt_threads_each(void (*fn)(struct rt_thread *t, void *arg), void 
         struct rt_thread *t = __atomic_load_n(&rt_slots[i], __ATOMIC_ACQUIRE);
         if (t && rt_claim(t))
             fn(t, arg);
+    }
+    __atomic_sub_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
+}
+
+RT_NOINST void rt_threads_control_changed(void)
+{
+    __atomic_add_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
+    for (int i = 0; i < RT_MAX_THREADS; i++) {
+        struct rt_thread *t = __atomic_load_n(&rt_slots[i], __ATOMIC_ACQUIRE);
+        if (t)
+            __atomic_store_n(&t->capacity, 0, __ATOMIC_SEQ_CST);
     }
     __atomic_sub_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
 }

@@ -217,8 +217,11 @@ RT_NOINST void rt_trace_inherit(struct rt_thread *t)
     uint32_t i = 0;
     while (i < t->depth) {
         uint32_t n = 0;
-        for (; i < t->depth && n < 16; i++, n++)
-            ops[1 + n] = rt_trace_fn_index(t, t->stack[i].fn);
+        for (; i < t->depth && n < 16; i++)
+            if (t->stack[i].ts != RT_TS_OFF) /* not in the trace */
+                ops[1 + n++] = rt_trace_fn_index(t, t->stack[i].fn);
+        if (!n)
+            break;
         ops[0] = n;
         rt_trace_ext(t, t->last_ts, CPROF_EXT_INHERITED, ops, (int)n + 1);
     }

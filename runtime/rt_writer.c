@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <sched.h>
+#include <stdio.h> /* rename */
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -47,6 +48,15 @@ static int rt_open_state; /* 0 closed, 1 opening, 2 open, 3 failed */
 static dev_t rt_dev;
 static ino_t rt_ino;
 static char rt_path[4096 + 300];
+/* Snapshots (cprof_flush): 0 none yet; 1 the file was written whole by a
+ * flush, and thread data written since (threads that ended) goes to the
+ * base file <file>.base, which every later snapshot copies in; 2 a
+ * snapshot is being written, to <file>.tmp (rt_fd). */
+static int rt_snapshot;
+static int rt_base_fd = -1;
+static off_t rt_head_size; /* of the file's head, written at open */
+
+RT_NOINST static int rt_base_create(int copy);
 
 RT_NOINST void rt_log(const char *msg, const char *arg)
 {
@@ -332,6 +342,33 @@ RT_NOINST static int rt_create(void)
     return -1;
 }
 
+static uint8_t rt_head[64 * 1024];
+static int rt_head_fd;
+
+RT_NOINST static void rt_head_put(struct mp_out *o)
+{
+    if (o->pos - rt_head < 48 * 1024)
+        return;
+    rt_write_all(rt_head_fd, rt_head, (size_t)(o->pos - rt_head));
+    o->pos = rt_head;
+}
+
+/* The header, the start's clock record, the module map and the regions
+ * defined so far. One writer at a time. */
+RT_NOINST static void rt_write_head(int fd)
+{
+    struct mp_out o = {rt_head, rt_head + sizeof rt_head, 0};
+    rt_put_header(&o);
+    mp_array(&o, 3);
+    mp_uint(&o, CPROF_REC_CLOCK);
+    mp_uint(&o, rt_start_ticks);
+    mp_uint(&o, rt_start_mono);
+    rt_put_modules(&o);
+    rt_head_fd = fd;
+    rt_regions_put(&o, rt_head_put);
+    rt_write_all(fd, rt_head, (size_t)(o.pos - rt_head));
+}
+
 /* Opens the file and writes the header and module map, once per process;
  * concurrent callers wait for the first. */
 RT_NOINST int rt_writer_open(void)
@@ -361,15 +398,8 @@ RT_NOINST int rt_writer_open(void)
     rt_fd = fd;
     rt_dev = st.st_dev;
     rt_ino = st.st_ino;
-    static uint8_t head[64 * 1024];
-    struct mp_out o = {head, head + sizeof head, 0};
-    rt_put_header(&o);
-    mp_array(&o, 3);
-    mp_uint(&o, CPROF_REC_CLOCK);
-    mp_uint(&o, rt_start_ticks);
-    mp_uint(&o, rt_start_mono);
-    rt_put_modules(&o);
-    rt_write_all(fd, head, (size_t)(o.pos - head));
+    rt_write_head(fd);
+    rt_head_size = lseek(fd, 0, SEEK_END);
     __atomic_store_n(&rt_open_state, 2, __ATOMIC_RELEASE);
     rt_log("writing", rt_path);
     return 0;
@@ -397,6 +427,11 @@ RT_NOINST int rt_writer_write(const void *buf, size_t len)
 {
     if (rt_writer_open() != 0)
         return -1;
+    if (rt_snapshot == 1) {
+        if (rt_base_fd < 0 && rt_base_create(0) != 0)
+            return -1;
+        return rt_write_all(rt_base_fd, buf, len);
+    }
     int fd = rt_checked_fd();
     return fd < 0 ? -1 : rt_write_all(fd, buf, len);
 }
@@ -418,8 +453,112 @@ RT_NOINST void rt_writer_truncate(off_t at)
     }
 }
 
+/* <file><suffix>: .tmp, where a snapshot is written before it replaces
+ * the file, and .base. */
+RT_NOINST static void rt_side_path(char *out, size_t size, const char *suffix)
+{
+    rt_strlcpy(out, rt_path, size);
+    rt_strlcat(out, suffix, size);
+}
+
+/* Appends [from, end of file) of the file open at path to fd. */
+RT_NOINST static int rt_copy_from(const char *path, off_t from, int fd)
+{
+    int in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (in < 0)
+        return -1;
+    static uint8_t buf[64 * 1024];
+    int rc = 0;
+    for (off_t at = from;;) {
+        ssize_t n = pread(in, buf, sizeof buf, at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = -1;
+        if (n <= 0)
+            break;
+        if (rt_write_all(fd, buf, (size_t)n) != 0) {
+            rc = -1;
+            break;
+        }
+        at += n;
+    }
+    close(in);
+    return rc;
+}
+
+/* The base file. At the first snapshot (copy) the thread data the file
+ * holds past its head (threads that ended) moves to it; after a final
+ * write that a failed exec took back, it starts empty. */
+RT_NOINST static int rt_base_create(int copy)
+{
+    char base[sizeof rt_path + 8];
+    rt_side_path(base, sizeof base, ".base");
+    int fd =
+        open(base, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0666);
+    if (fd < 0 || (copy && rt_copy_from(rt_path, rt_head_size, fd) != 0)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    rt_base_fd = fd;
+    return 0;
+}
+
+RT_NOINST int rt_writer_snapshot_begin(void)
+{
+    if (rt_writer_open() != 0)
+        return -1; /* also reserves the file's name */
+    if (rt_base_fd < 0 && rt_base_create(rt_snapshot == 0) != 0)
+        return -1;
+    char tmp[sizeof rt_path + 8], base[sizeof rt_path + 8];
+    rt_side_path(tmp, sizeof tmp, ".tmp");
+    rt_side_path(base, sizeof base, ".base");
+    int fd =
+        open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0666);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (rt_fd >= 0)
+        close(rt_fd);
+    rt_fd = fd;
+    rt_dev = st.st_dev;
+    rt_ino = st.st_ino;
+    rt_snapshot = 2;
+    rt_write_head(fd);
+    rt_copy_from(base, 0, fd);
+    return 0;
+}
+
+RT_NOINST void rt_writer_snapshot_commit(int last)
+{
+    char tmp[sizeof rt_path + 8], base[sizeof rt_path + 8];
+    rt_side_path(tmp, sizeof tmp, ".tmp");
+    rt_side_path(base, sizeof base, ".base");
+    if (rename(tmp, rt_path) != 0)
+        rt_log("cannot replace", rt_path);
+    rt_snapshot = 1;
+    if (last && rt_base_fd >= 0) {
+        close(rt_base_fd);
+        rt_base_fd = -1;
+        unlink(base);
+    }
+}
+
+RT_NOINST int rt_writer_snapshotting(void)
+{
+    return rt_snapshot != 0;
+}
+
 RT_NOINST void rt_writer_after_fork(void)
 {
+    rt_snapshot = 0;
+    if (rt_base_fd >= 0)
+        close(rt_base_fd);
+    rt_base_fd = -1;
     if (rt_fd >= 0)
         close(rt_fd);
     rt_fd = -1;
@@ -707,7 +846,7 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
     }
     rt_put_lines(&out, t, now);
     rt_put_heap(&out, t);
-    rt_put_thread_end(&out.o, t, depth, enters, dropped_nodes);
+    rt_put_thread_end(&out.o, t, rt_frames_recorded(t, depth), enters, dropped_nodes);
     rt_out_flush(&out, 1);
     rt_unmap(buf, RT_OUT_SIZE);
 }
@@ -756,7 +895,9 @@ RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
                 break;
             q += l;
             k++;
-            operands = code == CPROF_EXT_DROP ? 1 : 2;
+            operands = code == CPROF_EXT_DROP                          ? 1
+                       : code == CPROF_EXT_OFF || code == CPROF_EXT_ON ? 0
+                                                                       : 2;
             if (code == CPROF_EXT_INHERITED) {
                 if (!(l = rt_token(q, end, &n)))
                     break;
@@ -776,7 +917,7 @@ RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
         cut = p, cut_tokens = tokens, cut_ts = ts;
     }
     struct mp_out o = {(uint8_t *)cut, copy + size, 0};
-    uint32_t depth = t->depth;
+    uint32_t depth = rt_frames_recorded(t, t->depth);
     if (depth) {
         uint64_t delta = now > cut_ts ? now - cut_ts : 0;
         mp_uint(&o, (delta << CPROF_EV_KIND_BITS) | CPROF_EV_EXT);
@@ -824,10 +965,11 @@ RT_NOINST void rt_writer_thread(struct rt_thread *t, uint64_t now)
 
 RT_NOINST void rt_writer_end(enum rt_end_reason why, int sig)
 {
-    static const char *const reasons[] = {"exit", "signal", "exec"};
+    static const char *const reasons[] = {"exit", "signal", "exec", "flush"};
     static uint8_t end[64 * 1024];
     struct mp_out o = {end, end + sizeof end, 0};
     rt_put_modules(&o);
+    rt_control_put_periods(&o);
     mp_array(&o, 2);
     mp_uint(&o, CPROF_REC_END);
     struct rt_heap_process heap;

@@ -60,7 +60,8 @@
     X(quickstart)                                                                        \
     X(lines)                                                                             \
     X(heap)                                                                              \
-    X(latency)
+    X(latency)                                                                           \
+    X(steady)
 
 /* The run environment variables a test sets itself: inherited values would
  * change what is measured. */

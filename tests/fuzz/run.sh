@@ -2,7 +2,8 @@
 # A fuzz smoke run of the reader and the model: seeds are real .cprof files
 # recorded here (a small program with recursion, a thread, longjmp, a
 # fork, hand-made line events and heap use: allocations, a realloc, a leak,
-# a block freed by another thread and one freed by the forked child, in each
+# a block freed by another thread and one freed by the forked child, a
+# region and recording switched off and on (format 1.4), in each
 # recording mode); libFuzzer then mutates them for SECONDS.
 # Any crash, leak or sanitizer report fails the run; the failing input is
 # kept in the work directory (printed) for a regression test.
@@ -27,6 +28,11 @@ static jmp_buf env;
 struct site { void *fn; const char *func, *file; unsigned line, flags; };
 void __cprof_line(const struct site *site);
 static int fib(int n);
+/* <cprof.h>'s entry points (format 1.4 data: a region, a period off) */
+extern void cprof_rt_region_begin(const char *name) __attribute__((weak));
+extern void cprof_rt_region_end(void) __attribute__((weak));
+extern void cprof_rt_stop(void) __attribute__((weak));
+extern void cprof_rt_start(void) __attribute__((weak));
 static const struct site fib_line = {(void *)fib, "fib", "seed.c", 12, 0};
 static int fib(int n) { __cprof_line(&fib_line); return n < 2 ? n : fib(n - 1) + fib(n - 2); }
 static void jump(int d) { if (d == 0) longjmp(env, 1); jump(d - 1); }
@@ -39,6 +45,8 @@ int main(void)
     void *shared = make(100), *inherited = make(7);
     pthread_create(&t, NULL, worker, shared);
     fib(10);
+    if (cprof_rt_region_begin) { cprof_rt_region_begin("seed"); fib(6); cprof_rt_region_end(); }
+    if (cprof_rt_stop) { cprof_rt_stop(); fib(4); cprof_rt_start(); }
     sink = realloc(make(16), 64);
     if (!setjmp(env))
         jump(3);

@@ -472,3 +472,24 @@ void ts_node_hist(struct tstream *s, uint32_t thread, uint64_t id, uint64_t pare
     for (size_t i = 0; i < 2 * npairs; i++)
         mp_uint(o, hist[i]);
 }
+
+void ts_region(struct tstream *s, uint64_t fn, const char *name)
+{
+    struct mp_out *o = &s->out;
+    mp_array(o, 3);
+    mp_uint(o, CPROF_REC_REGION);
+    mp_uint(o, fn);
+    mp_cstr(o, name);
+}
+
+void ts_period(struct tstream *s, uint64_t on_ticks, uint64_t off_ticks,
+               const char *how_on, const char *how_off)
+{
+    struct mp_out *o = &s->out;
+    mp_array(o, 5);
+    mp_uint(o, CPROF_REC_PERIOD);
+    mp_uint(o, on_ticks);
+    mp_uint(o, off_ticks);
+    mp_cstr(o, how_on);
+    mp_cstr(o, how_off);
+}

@@ -111,4 +111,10 @@ void ts_load(struct model *m, struct tstream *s, const char *name);
 const struct pf_row *ts_row(const struct model *m, const struct profile *p,
                             uint64_t addr);
 
+/* Control records (format 1.4): a region record [12, fn, name] (fn with
+ * CPROF_FN_REGION_BIT) and a period record [13, on, off, how_on, how_off]. */
+void ts_region(struct tstream *s, uint64_t fn, const char *name);
+void ts_period(struct tstream *s, uint64_t on_ticks, uint64_t off_ticks,
+               const char *how_on, const char *how_off);
+
 #endif
