@@ -14,7 +14,10 @@
  * Times: ts and dur are microseconds with nanosecond precision, ts on one
  * time line for every process (from the earliest process start, by wall
  * clock). Heap events (format 1.2) become a "heap" counter track of the
- * process; line events are left out.
+ * process; line events are left out. A timeline shows what ran: the calls
+ * completed before a cprof_reset() (EXT_RESET, 1.4) are exported too, and
+ * a call open across it keeps its real start; only the totals of the
+ * other views start at the reset.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -442,6 +442,7 @@ static int model_end_rec(struct m_process *p, struct rd_record *rec, char *msg,
     if (!p->end_reason)
         p->end_reason = cprof_xstrdup("exit");
     p->complete = 1;
+    p->periods_ended = 1;
     return 0;
 }
 

@@ -138,6 +138,7 @@ struct m_stats {
     uint64_t heap_owners_lost; /* frees whose allocating owner was not recorded */
     uint64_t hist_dropped;     /* completed calls left out of node histograms */
     uint64_t recording_off;    /* trace EXT_OFF events: recording stopped (1.4) */
+    uint64_t resets;           /* trace EXT_RESET events: data dropped (1.4) */
 };
 
 struct m_trace_state;
@@ -269,6 +270,8 @@ struct m_process {
     size_t nregions, regions_cap;
     struct m_period *periods;
     size_t nperiods, periods_cap;
+    int periods_ended; /* an end record came after them: a later period
+                          record starts the list anew (a trace flush) */
 };
 
 /* What to load: 0 means everything. */
@@ -469,6 +472,9 @@ struct m_exact {
 /* Trace replay: a completed call of local function local_fn took ticks. */
 void model_exact_add(struct model *m, struct m_process *p, uint32_t local_fn,
                      uint64_t ticks);
+/* Trace replay (EXT_RESET): the times kept of local_fn are dropped, and no
+ * more are kept (its percentiles come from its histogram). */
+void model_exact_drop(struct model *m, struct m_process *p, uint32_t local_fn);
 /* Once the process's functions and tick rate are known: its times into
  * model.exact. */
 void model_exact_merge(struct model *m, struct m_process *p);

@@ -64,6 +64,12 @@ int model_period_rec(struct model *m, struct m_process *p, struct rd_record *rec
                      char *msg, size_t msglen)
 {
     struct m_period per = {0};
+    if (p->periods_ended) {
+        /* the periods written with an earlier end record (a flush in
+         * trace mode, which appends): this list supersedes them */
+        p->nperiods = 0;
+        p->periods_ended = 0;
+    }
     const char *field = "on_ticks",
                *why = model_field_uint(rec, &per.on_ticks, UINT64_MAX);
     if (!why && (why = model_field_uint(rec, &per.off_ticks, UINT64_MAX)))

@@ -34,7 +34,7 @@ static const struct {
      "frames left by longjmp were closed at the jump (counted as completed calls)"},
     {offsetof(struct m_stats, closed_at_end),
      "calls were still running when the data was written (exit() or a signal inside "
-     "them): timed up to that moment"},
+     "them, or a flush of a running program): timed up to that moment"},
     {offsetof(struct m_stats, unmatched_exits),
      "function exits matched no call (ignored)"},
     {offsetof(struct m_stats, cut_open),

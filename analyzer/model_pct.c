@@ -35,6 +35,16 @@ void model_exact_add(struct model *m, struct m_process *p, uint32_t local_fn,
     m->exact_kept++;
 }
 
+void model_exact_drop(struct model *m, struct m_process *p, uint32_t local_fn)
+{
+    if (local_fn >= p->nexact)
+        return;
+    struct m_proc_exact *e = &p->exact[local_fn];
+    m->exact_kept -= e->n;
+    free(e->ticks);
+    *e = (struct m_proc_exact){.over = 1};
+}
+
 void model_proc_exact_free(struct m_process *p)
 {
     for (size_t i = 0; i < p->nexact; i++)

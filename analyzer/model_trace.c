@@ -17,9 +17,11 @@
  * (model_heap.c propagates peaks up the tree). EXT_OFF and EXT_ON (1.4)
  * bound the thread's recording periods: what ran while recording was off is
  * not in the trace, and calls open across an EXT_OFF keep their whole time.
+ * EXT_RESET (1.4) drops what the thread recorded before it (tr_reset).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cprof_format.h"
 #include "model.h"
@@ -30,8 +32,9 @@
 
 struct tr_frame {
     uint32_t node;
-    int inherited; /* opened before fork: not a call of this process */
-    uint64_t start;
+    int inherited;  /* opened before fork: not a call of this process */
+    uint64_t start; /* its entry (what the observer is told) */
+    uint64_t from;  /* where its time starts: its entry, or a later reset */
 };
 
 struct m_trace_state {
@@ -61,6 +64,7 @@ static void tr_push(struct m_thread *t, uint32_t local_fn, int inherited)
     s->stack[s->depth].node = node;
     s->stack[s->depth].inherited = inherited;
     s->stack[s->depth].start = s->now;
+    s->stack[s->depth].from = s->now;
     s->depth++;
 }
 
@@ -72,7 +76,7 @@ static void tr_pop(struct m_thread *t, enum m_close how)
     struct m_trace_state *s = t->trace;
     struct tr_frame *f = &s->stack[--s->depth];
     struct m_node *n = &t->nodes[f->node];
-    uint64_t ticks = s->now > f->start ? s->now - f->start : 0;
+    uint64_t ticks = s->now > f->from ? s->now - f->from : 0;
     int completed = how == M_CLOSE_EXIT || how == M_CLOSE_LONGJMP;
     const struct m_trace_observer *obs = s->model->observer;
     if (obs)
@@ -145,6 +149,41 @@ static void tr_heap(struct m_thread *t, int alloc, uint64_t bytes, uint64_t heap
     }
 }
 
+/* EXT_RESET (1.4): what the thread recorded so far is dropped, as summary
+ * mode's reset drops it in the runtime: every node's counts, times,
+ * histogram and heap figures go to zero, and the calls open now go on as
+ * if entered now (an inherited frame becomes a call of this process):
+ * each counts once, its time runs from now. Exact per-call times
+ * (model_pct.c) are kept per process, not per thread: a function with
+ * completed calls dropped here loses them, and its percentiles come from
+ * its histogram. The observer (chrome export) is a timeline, not a
+ * count: calls completed before the reset stay on it, and a call open
+ * across it is told with its real entry when it ends. */
+static void tr_reset(struct m_thread *t)
+{
+    struct m_trace_state *s = t->trace;
+    for (size_t i = 1; i < t->nnodes; i++) {
+        struct m_node *n = &t->nodes[i];
+        if (n->completed)
+            model_exact_drop(s->model, t->proc, n->func);
+        n->calls = 0;
+        n->incl_ticks = 0;
+        n->min_ticks = n->max_ticks = 0;
+        n->completed = 0;
+        n->hist_len = 0;
+        n->alloc_calls = n->alloc_bytes = n->free_calls = n->freed_bytes = 0;
+        n->peak_bytes = 0;
+    }
+    memset(&t->heap_replay, 0, sizeof t->heap_replay);
+    for (size_t i = 0; i < s->depth; i++) {
+        struct tr_frame *f = &s->stack[i];
+        f->inherited = 0;
+        f->from = s->now;
+        t->nodes[f->node].calls++;
+    }
+    t->stats.resets++;
+}
+
 /* The events array of one chunk, read uint by uint. */
 struct tr_events {
     struct mp_in *in;
@@ -215,6 +254,9 @@ static int tr_ext(struct m_thread *t, struct tr_events *ev, uint64_t code)
          * EXT_OFF while off changes nothing. */
         t->stats.recording_off += code == CPROF_EXT_OFF && !s->off;
         s->off = code == CPROF_EXT_OFF;
+        return 0;
+    case CPROF_EXT_RESET:
+        tr_reset(t);
         return 0;
     default:
         /* its operands cannot be skipped without knowing it */
@@ -302,11 +344,26 @@ int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *re
     return 0;
 }
 
+/* The end of a thread's trace. Calls still open were cut off by the end
+ * of the data, unless the thread was still running at a flush (1.4:
+ * cprof_flush in trace mode, the file's last end record has reason
+ * "flush", and the thread has no thread-end record): then they are closed
+ * at the flush, as summary mode's flush closes them, and counted as
+ * closed at the end. */
 void model_trace_finish(struct m_thread *t)
 {
     struct m_trace_state *s = t->trace;
     if (!s)
         return;
+    const struct m_process *p = t->proc;
+    if (!t->ended && p->complete && p->end_reason && !strcmp(p->end_reason, "flush")) {
+        if (p->end_ticks > s->now)
+            s->now = p->end_ticks;
+        t->stats.closed_at_end += s->depth;
+        while (s->depth)
+            tr_pop(t, M_CLOSE_END);
+        return;
+    }
     t->stats.cut_open += s->depth;
     while (s->depth)
         tr_pop(t, M_CLOSE_CUT);

@@ -24,7 +24,9 @@
  *   1.3  node histograms with 64 buckets per octave (hist_sub_bits 6), the
  *        thread statistic hist_dropped.
  *   1.4  control from the program (<cprof.h>) or outside: region and
- *        recording-period records, EXT_OFF/EXT_ON trace events.
+ *        recording-period records, EXT_OFF/EXT_ON and EXT_RESET trace
+ *        events, end reason "flush" in trace mode (a flush end record
+ *        that later records supersede).
  */
 #ifndef CPROF_FORMAT_H
 #define CPROF_FORMAT_H
@@ -265,6 +267,12 @@ enum cprof_ext {
      * EXT_OFF stay open and are closed by their exits as usual. Since 1.4. */
     CPROF_EXT_OFF = 7,
     CPROF_EXT_ON = 8,
+    /* EXT_RESET: cprof_reset() took effect here on this thread's timeline:
+     * what the thread recorded before it is dropped (counts, times, line
+     * and heap figures from zero, as summary mode's reset does); calls
+     * open here go on as if entered here, each counting once with its time
+     * from here. No operands. Since 1.4. */
+    CPROF_EXT_RESET = 9,
 };
 
 /* The function address of the node that holds calls made after a thread ran

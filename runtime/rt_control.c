@@ -130,6 +130,27 @@ RT_NOINST static void rt_reset_thread(struct rt_thread *t, uint64_t now)
     memset(&t->heap_outside, 0, sizeof t->heap_outside);
 }
 
+/* Trace mode's reset of t: the trace keeps every event and says where the
+ * reset fell (EXT_RESET: the analyzer drops what came before it); the
+ * line and heap figures the runtime writes as records are zeroed here,
+ * and the open calls' current lines start again now. Owner thread. */
+RT_NOINST static void rt_reset_trace_thread(struct rt_thread *t, uint64_t now)
+{
+    rt_trace_ext(t, now, CPROF_EXT_RESET, NULL, 0);
+    t->inherited = 0;
+    for (uint32_t i = 0; i < t->depth && !t->overflow; i++) {
+        struct rt_frame *f = &t->stack[i];
+        if (f->ts == RT_TS_OFF)
+            continue;
+        f->ts = now; /* callee time of the caller's current line from now */
+        f->line_ts = now;
+        f->line_child = 0;
+    }
+    rt_lines_zero(t, 0);
+    memset(&t->heap_all, 0, sizeof t->heap_all);
+    memset(&t->heap_outside, 0, sizeof t->heap_outside);
+}
+
 RT_NOINST int rt_control_sync(struct rt_thread *t, uint64_t now)
 {
     for (;;) {
@@ -137,8 +158,12 @@ RT_NOINST int rt_control_sync(struct rt_thread *t, uint64_t now)
         uint32_t seen = t->control & ~RT_CONTROL_SEEN_OFF;
         int off = (g & RT_CONTROL_OFF) != 0;
         int was_off = (t->control & RT_CONTROL_SEEN_OFF) != 0;
-        if ((g >> 1) != (seen >> 1) && rt_config.mode != RT_MODE_TRACE)
-            rt_reset_thread(t, now);
+        if ((g >> 1) != (seen >> 1)) {
+            if (rt_config.mode == RT_MODE_TRACE)
+                rt_reset_trace_thread(t, now);
+            else
+                rt_reset_thread(t, now);
+        }
         if (rt_config.mode == RT_MODE_TRACE && off != was_off)
             rt_trace_ext(t, now, off ? CPROF_EXT_OFF : CPROF_EXT_ON, NULL, 0);
         t->control = off ? g | RT_CONTROL_SEEN_OFF : g;
@@ -436,10 +461,8 @@ RT_EXPORT RT_NOINST int cprof_rt_recording(void)
 RT_EXPORT RT_NOINST void cprof_rt_reset(void)
 {
     struct rt_thread *t = rt_api_begin();
-    if (rt_config.mode != RT_MODE_TRACE) {
-        __atomic_add_fetch(&rt_control_word, 2u, __ATOMIC_ACQ_REL);
-        rt_threads_control_changed();
-    }
+    __atomic_add_fetch(&rt_control_word, 2u, __ATOMIC_ACQ_REL);
+    rt_threads_control_changed();
     if (t) {
         rt_control_sync(t, rt_config.mode == RT_MODE_COUNT ? 0 : rt_ticks());
         rt_api_end(t);
@@ -450,8 +473,10 @@ RT_EXPORT RT_NOINST void cprof_rt_flush(void)
 {
     struct rt_thread *t = rt_api_begin();
     if (rt_config.mode == RT_MODE_TRACE) {
-        if (t)
-            rt_trace_flush(t);
+        /* not from a handler that interrupted the runtime on this thread
+         * (it may hold this thread's trace lock) */
+        if (t || !rt_self || rt_self->stack == NULL)
+            rt_process_trace_flush(t);
     } else {
         rt_process_flush();
     }

@@ -263,6 +263,15 @@ struct rt_thread {
     uint64_t *fidx_keys;
     uint32_t *fidx_vals;
     uint32_t fidx_mask, fidx_used, fidx_next;
+    /* cprof_flush() on another thread writes this thread's events while
+     * it runs on (rt_trace_handover): tlock keeps that apart from the
+     * owner's own chunk writes; what it wrote is marked here, and the
+     * owner's next chunk write starts after it */
+    int tlock;
+    uint8_t *tdone;        /* events of the chunk before it are written; NULL: none */
+    uint64_t tdone_ts;     /* ticks of the last event before tdone */
+    uint32_t tdone_tokens; /* tokens of the chunk before tdone */
+    uint32_t defs_done;    /* bytes of line_defs written */
 
     /* line table: the rest (rt_lines.c) */
     struct rt_line *line_limit; /* [line limit]: sites past RT_LINE_MAX_USED */
@@ -419,6 +428,36 @@ RT_HIDDEN void rt_trace_ext(struct rt_thread *t, uint64_t now, uint32_t code,
                             const uint64_t *ops, int nops);
 RT_HIDDEN void rt_trace_inherit(struct rt_thread *t);
 RT_HIDDEN void rt_trace_release(struct rt_thread *t);
+/* t's lock against writes of its events from another thread: taken
+ * within spins yields (1), or not (0: the caller goes on without it, or
+ * gives up). Signal-safe. */
+RT_HIDDEN int rt_trace_lock(struct rt_thread *t, long spins);
+RT_HIDDEN void rt_trace_unlock(struct rt_thread *t);
+/* What of a thread's trace is not in the file yet, as whole records
+ * (rt_trace_copy): the thread record when not written yet, the line site
+ * records not written yet, a clock record and a trace chunk of the events
+ * not written yet, cut after the last complete one (the owner may be
+ * appending right now). */
+struct rt_trace_copy {
+    uint8_t *buf;      /* the caller's, rt_trace_copy_size(t) bytes */
+    struct mp_out o;   /* after the last event copied: more may follow */
+    uint8_t *count_at; /* the chunk's array32 header, in buf */
+    uint32_t tokens;   /* of the events copied */
+    uint64_t last_ts;  /* ticks of the last event copied */
+    uint8_t *cut;      /* where the copy ended in the thread's buffer */
+    uint32_t defs;     /* line_defs_len as read */
+};
+RT_HIDDEN size_t rt_trace_copy_size(const struct rt_thread *t);
+/* Reads t only (the caller holds its lock, or is its owner, or accepts
+ * the race as the end of a process does). Signal-safe. */
+RT_HIDDEN void rt_trace_copy(struct rt_thread *t, struct rt_trace_copy *c);
+/* cprof_flush() on a thread other than t's owner: writes what t recorded
+ * and did not write yet and marks it written, t running on. buf holds
+ * rt_trace_copy_size(t) bytes. Returns 0, or -1 when t's lock was not to
+ * be had (t is writing its own chunk) or the write failed: then nothing
+ * is marked and t writes the events itself later. The caller holds the
+ * writing lock (so t's exit does not write it meanwhile). Signal-safe. */
+RT_HIDDEN int rt_trace_handover(struct rt_thread *t, uint8_t *buf, size_t size);
 
 /* Hot path: appends one event token and its operand, if any. The buffer
  * keeps room for the largest event past tend, so the check is one compare
@@ -512,6 +551,9 @@ RT_HIDDEN void rt_thread_detach(struct rt_thread *t);
 RT_HIDDEN void rt_threads_init(void);
 /* Calls fn for every live thread. Lock-free: safe in signal handlers. */
 RT_HIDDEN void rt_threads_each(void (*fn)(struct rt_thread *t, void *arg), void *arg);
+/* Calls fn for every live thread whose data was not written yet (its exit
+ * wrote it), without claiming it. Lock-free. */
+RT_HIDDEN void rt_threads_visit(void (*fn)(struct rt_thread *t, void *arg), void *arg);
 RT_HIDDEN void rt_threads_after_fork(struct rt_thread *survivor);
 RT_HIDDEN void rt_threads_unclaim(void);
 /* rt_control_word changed: every live thread's capacity to 0 (see
@@ -534,6 +576,8 @@ RT_HIDDEN int rt_writer_snapshot_begin(void);
 RT_HIDDEN void rt_writer_snapshot_commit(int last);
 RT_HIDDEN int rt_writer_snapshotting(void);
 RT_HIDDEN int rt_writer_write(const void *buf, size_t len);
+/* One write of a then b (one record split in two buffers). */
+RT_HIDDEN int rt_writer_write2(const void *a, size_t alen, const void *b, size_t blen);
 RT_HIDDEN void rt_writer_thread(struct rt_thread *t, uint64_t now);
 /* The thread record [2, serial, tid, name]. */
 RT_HIDDEN void rt_writer_put_thread(struct mp_out *o, struct rt_thread *t);
@@ -550,6 +594,10 @@ RT_HIDDEN void rt_process_init(void);
 RT_HIDDEN void rt_config_warn(const char *msg);
 RT_HIDDEN void rt_process_finish(enum rt_end_reason why, int sig);
 RT_HIDDEN void rt_process_flush(void);
+/* cprof_flush() in trace mode, called by self (NULL: a thread cprof does
+ * not profile): every thread's events so far written, then an end record
+ * of reason "flush" that later records supersede. Not signal-safe. */
+RT_HIDDEN void rt_process_trace_flush(struct rt_thread *self);
 /* Held while thread data is written (a flush, the end, a thread's exit),
  * so that they never mix. take yields up to spins_max times, then gives
  * up (0). */

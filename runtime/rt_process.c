@@ -307,6 +307,65 @@ RT_NOINST void rt_process_flush(void)
     rt_writing_release();
 }
 
+struct rt_handover_ctx {
+    struct rt_thread *self;
+    uint8_t *buf;
+    size_t size;
+};
+
+RT_NOINST static void rt_handover_thread(struct rt_thread *t, void *arg)
+{
+    struct rt_handover_ctx *ctx = arg;
+    if (t == ctx->self || !t->tbuf)
+        return;
+    if (rt_trace_copy_size(t) > ctx->size) {
+        rt_unmap(ctx->buf, ctx->size);
+        ctx->size = rt_trace_copy_size(t);
+        ctx->buf = rt_map(ctx->size);
+        if (!ctx->buf) {
+            ctx->size = 0;
+            return;
+        }
+    }
+    rt_trace_handover(t, ctx->buf, ctx->size);
+}
+
+/* cprof_flush() in trace mode. Chunks are appended as the run goes, so a
+ * flush appends too (a trace is never rewritten): the calling thread's
+ * buffer, every other live thread's events not yet written (copied from
+ * its buffer while it runs on or waits, rt_trace_handover), then the
+ * modules, periods and an end record of reason "flush". Later records
+ * supersede it: the analyzer reads every record, takes the last end
+ * record's reason, and closes calls still open in a file whose last end
+ * record is a flush at that record's time. Signals are blocked while the
+ * writing lock and threads' trace locks are held (a handler that waited
+ * for them could not run on this thread). */
+RT_NOINST void rt_process_trace_flush(struct rt_thread *self)
+{
+    if (!rt_ready || __atomic_load_n(&rt_finished, __ATOMIC_ACQUIRE))
+        return;
+    sigset_t all, old;
+    sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGILL);
+    sigdelset(&all, SIGFPE);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (rt_writing_take(1L << 30)) {
+        rt_modules_refresh();
+        if (self)
+            rt_trace_flush(self);
+        struct rt_handover_ctx ctx = {self, NULL, 0};
+        rt_threads_visit(rt_handover_thread, &ctx);
+        if (ctx.buf)
+            rt_unmap(ctx.buf, ctx.size);
+        rt_control_check_signal();
+        rt_writer_end(RT_END_FLUSH, 0);
+        rt_writing_release();
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* After a failed exec: the file goes back to where it was before the exec
  * wrote it, and recording goes on. */
 RT_NOINST void rt_process_resume(off_t file_size)

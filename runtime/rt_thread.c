@@ -161,6 +161,17 @@ RT_NOINST void rt_threads_each(void (*fn)(struct rt_thread *t, void *arg), void 
     __atomic_sub_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
 }
 
+RT_NOINST void rt_threads_visit(void (*fn)(struct rt_thread *t, void *arg), void *arg)
+{
+    __atomic_add_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
+    for (int i = 0; i < RT_MAX_THREADS; i++) {
+        struct rt_thread *t = __atomic_load_n(&rt_slots[i], __ATOMIC_ACQUIRE);
+        if (t && !__atomic_load_n(&t->written, __ATOMIC_ACQUIRE))
+            fn(t, arg);
+    }
+    __atomic_sub_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
+}
+
 RT_NOINST void rt_threads_control_changed(void)
 {
     __atomic_add_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);

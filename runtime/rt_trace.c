@@ -8,8 +8,16 @@
  * record, and a trace record whose event array's count is patched at flush.
  * Each event is kept whole inside one chunk. Everything here runs on the
  * owning thread, on the slow path of a hook or at thread/process end, and is
- * signal-safe (mmap and write only).
+ * signal-safe (mmap and write only), except the copies: cprof_flush() on
+ * another thread copies out and writes the events a thread has not written
+ * yet while it runs on or waits (rt_trace_handover), under the thread's
+ * trace lock, which the owner takes only to write a full chunk (never in
+ * the hooks' common path); the owner's next chunk then starts after what
+ * was copied (tdone), so every event is written once.
  */
+#include <sched.h>
+#include <string.h>
+
 #include "rt_internal.h"
 
 #define RT_TRACE_SLACK 96u /* room past tend for the largest event */
@@ -37,26 +45,219 @@ RT_NOINST void rt_trace_begin_chunk(struct rt_thread *t)
     t->tcount = 0;
 }
 
+RT_NOINST int rt_trace_lock(struct rt_thread *t, long spins)
+{
+    for (long i = 0;; i++) {
+        int expected = 0;
+        if (__atomic_compare_exchange_n(&t->tlock, &expected, 1, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return 1;
+        if (i >= spins)
+            return 0;
+        sched_yield();
+    }
+}
+
+RT_NOINST void rt_trace_unlock(struct rt_thread *t)
+{
+    __atomic_store_n(&t->tlock, 0, __ATOMIC_RELEASE);
+}
+
+/* Writes the chunk in the buffer and starts the next. Owner thread; a
+ * flusher on another thread may be writing these events at the same
+ * time: the lock waits for it (it only copies and writes), and the
+ * events it wrote (up to tdone) are not written again. */
 RT_NOINST void rt_trace_flush(struct rt_thread *t)
 {
     if (!t->tbuf)
         return;
-    mp_patch_array32(t->tcount_at, t->tcount);
-    size_t len = (size_t)(t->tpos - t->tbuf);
-    if (t->line_defs_len) {
-        /* the sites the chunk uses are defined before it (and after the
-         * thread record, which the first chunk's buffer starts with) */
-        size_t head = (size_t)(t->tchunk_at - t->tbuf);
-        if (head)
-            rt_writer_write(t->tbuf, head);
-        rt_writer_write(t->line_defs, t->line_defs_len);
-        __atomic_store_n(&t->line_defs_len, 0, __ATOMIC_RELEASE);
-        if (rt_writer_write(t->tchunk_at, len - head) == 0)
+    int locked = rt_trace_lock(t, 1L << 30);
+    uint32_t defs = t->line_defs_len, defs_done = t->defs_done;
+    if (t->tdone) {
+        /* the thread record and the events before tdone are written: a
+         * chunk of the rest, counted from the last event written */
+        if (defs > defs_done)
+            rt_writer_write(t->line_defs + defs_done, defs - defs_done);
+        size_t rest = (size_t)(t->tpos - t->tdone);
+        if (rest) {
+            uint8_t head[64];
+            struct mp_out o = {head, head + sizeof head, 0};
+            mp_array(&o, 3);
+            mp_uint(&o, CPROF_REC_CLOCK);
+            mp_uint(&o, rt_ticks());
+            mp_uint(&o, rt_mono_ns());
+            mp_array(&o, 4);
+            mp_uint(&o, CPROF_REC_TRACE);
+            mp_uint(&o, t->serial);
+            mp_uint64_fixed(&o, t->tdone_ts);
+            mp_array32(&o, t->tcount - t->tdone_tokens);
+            size_t hlen = (size_t)(o.pos - head);
+            if (rt_writer_write2(head, hlen, t->tdone, rest) == 0)
+                t->stats.trace_bytes += hlen + rest;
+        }
+    } else {
+        mp_patch_array32(t->tcount_at, t->tcount);
+        size_t len = (size_t)(t->tpos - t->tbuf);
+        if (defs > defs_done) {
+            /* the sites the chunk uses are defined before it (and after the
+             * thread record, which the first chunk's buffer starts with) */
+            size_t head = (size_t)(t->tchunk_at - t->tbuf);
+            if (head)
+                rt_writer_write(t->tbuf, head);
+            rt_writer_write(t->line_defs + defs_done, defs - defs_done);
+            if (rt_writer_write(t->tchunk_at, len - head) == 0)
+                t->stats.trace_bytes += len;
+        } else if (rt_writer_write(t->tbuf, len) == 0) {
             t->stats.trace_bytes += len;
-    } else if (rt_writer_write(t->tbuf, len) == 0) {
-        t->stats.trace_bytes += len;
+        }
     }
+    __atomic_store_n(&t->line_defs_len, 0, __ATOMIC_RELEASE);
+    t->defs_done = 0;
+    t->tdone = NULL;
+    t->tdone_tokens = 0;
     rt_trace_begin_chunk(t);
+    if (locked)
+        rt_trace_unlock(t);
+}
+
+/* Reads one trace token; returns its length, 0 if incomplete. */
+RT_NOINST static size_t rt_token(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    struct mp_in in = {p, end};
+    return mp_read_uint(&in, v) == MP_OK ? (size_t)(in.pos - p) : 0;
+}
+
+/* The end of the last complete event in [p, end), whose first event
+ * counts from ts: its tokens and ticks into *tokens and *ts. */
+RT_NOINST static const uint8_t *rt_events_cut(const uint8_t *p, const uint8_t *end,
+                                              uint32_t *tokens, uint64_t *ts)
+{
+    const uint8_t *cut = p;
+    uint32_t count = 0;
+    uint64_t at = *ts;
+    while (p < end) {
+        uint64_t v, code = 0, n = 0;
+        size_t l = rt_token(p, end, &v);
+        if (!l)
+            break;
+        const uint8_t *q = p + l;
+        uint32_t k = 1;
+        unsigned kind = (unsigned)(v & 3);
+        uint64_t operands = kind == CPROF_EV_ENTER || kind == CPROF_EV_LINE;
+        if (kind == CPROF_EV_EXT) {
+            if (!(l = rt_token(q, end, &code)))
+                break;
+            q += l;
+            k++;
+            operands =
+                code == CPROF_EXT_DROP ? 1
+                : code == CPROF_EXT_OFF || code == CPROF_EXT_ON || code == CPROF_EXT_RESET
+                    ? 0
+                    : 2;
+            if (code == CPROF_EXT_INHERITED) {
+                if (!(l = rt_token(q, end, &n)))
+                    break;
+                q += l;
+                k++;
+                operands = n;
+            }
+        }
+        uint64_t i = 0;
+        for (; i < operands && (l = rt_token(q, end, &code)); i++, k++)
+            q += l;
+        if (i < operands)
+            break;
+        at += v >> CPROF_EV_KIND_BITS;
+        count += k;
+        p = q;
+        cut = p;
+        *tokens = count;
+        *ts = at;
+    }
+    return cut;
+}
+
+RT_NOINST size_t rt_trace_copy_size(const struct rt_thread *t)
+{
+    return t->tbuf_size + RT_LINE_DEFS + 512;
+}
+
+RT_NOINST void rt_trace_copy(struct rt_thread *t, struct rt_trace_copy *c)
+{
+    uint8_t *tpos = __atomic_load_n(&t->tpos, __ATOMIC_ACQUIRE);
+    /* after tpos: a site an event before tpos uses was defined before it */
+    uint32_t defs =
+        t->line_defs ? __atomic_load_n(&t->line_defs_len, __ATOMIC_ACQUIRE) : 0;
+    uint8_t *done = t->tdone;
+    struct mp_out *o = &c->o;
+    o->pos = c->buf;
+    o->end = c->buf + rt_trace_copy_size(t);
+    o->overflow = 0;
+    const uint8_t *from;
+    uint64_t ts;
+    if (done) {
+        from = done;
+        ts = t->tdone_ts;
+    } else {
+        from = t->tcount_at + 5;
+        struct mp_in base = {t->tcount_at - 9, t->tcount_at};
+        if (mp_read_uint(&base, &ts) != MP_OK)
+            ts = t->last_ts;
+        size_t head = (size_t)(t->tchunk_at - t->tbuf); /* the thread record */
+        memcpy(o->pos, t->tbuf, head);
+        o->pos += head;
+    }
+    c->defs = defs > t->defs_done ? defs : t->defs_done;
+    if (defs > t->defs_done) {
+        memcpy(o->pos, t->line_defs + t->defs_done, defs - t->defs_done);
+        o->pos += defs - t->defs_done;
+    }
+    mp_array(o, 3);
+    mp_uint(o, CPROF_REC_CLOCK);
+    mp_uint(o, rt_ticks());
+    mp_uint(o, rt_mono_ns());
+    mp_array(o, 4);
+    mp_uint(o, CPROF_REC_TRACE);
+    mp_uint(o, t->serial);
+    mp_uint64_fixed(o, ts);
+    c->count_at = o->pos;
+    mp_array32(o, 0);
+    size_t len = tpos > from ? (size_t)(tpos - from) : 0;
+    if (len > t->tbuf_size)
+        len = 0; /* the buffer was reset under us (the end of a process) */
+    memcpy(o->pos, from, len);
+    c->tokens = 0;
+    c->last_ts = ts;
+    const uint8_t *cut = rt_events_cut(o->pos, o->pos + len, &c->tokens, &c->last_ts);
+    c->cut = (uint8_t *)from + (cut - o->pos);
+    o->pos = (uint8_t *)cut;
+    mp_patch_array32(c->count_at, c->tokens);
+}
+
+RT_NOINST int rt_trace_handover(struct rt_thread *t, uint8_t *buf, size_t size)
+{
+    if (!t->tbuf || size < rt_trace_copy_size(t))
+        return -1;
+    /* the owner holds it only while it writes its chunk (which then holds
+     * the events): a bounded wait, never a hang */
+    if (!rt_trace_lock(t, 100000))
+        return -1;
+    struct rt_trace_copy c = {.buf = buf};
+    rt_trace_copy(t, &c);
+    int rc = 0;
+    if (c.tokens) {
+        size_t len = (size_t)(c.o.pos - c.buf);
+        rc = rt_writer_write(c.buf, len);
+        if (rc == 0) {
+            t->stats.trace_bytes += len;
+            t->tdone_tokens += c.tokens;
+            t->tdone_ts = c.last_ts;
+            t->defs_done = c.defs;
+            __atomic_store_n(&t->tdone, c.cut, __ATOMIC_RELEASE);
+        }
+    }
+    rt_trace_unlock(t);
+    return rc;
 }
 
 RT_NOINST static int rt_fidx_grow(struct rt_thread *t)
@@ -211,6 +412,10 @@ RT_NOINST void rt_trace_inherit(struct rt_thread *t)
     t->prev_idx = 0;
     t->tcount = 0;
     t->announced = 0;
+    t->tlock = 0; /* a flusher of the parent's is not in the child */
+    t->tdone = NULL;
+    t->tdone_tokens = 0;
+    t->defs_done = 0;
     t->last_ts = rt_ticks();
     rt_trace_begin_chunk(t);
     uint64_t ops[17];

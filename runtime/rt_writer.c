@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "rt_internal.h"
@@ -434,6 +435,36 @@ RT_NOINST int rt_writer_write(const void *buf, size_t len)
     }
     int fd = rt_checked_fd();
     return fd < 0 ? -1 : rt_write_all(fd, buf, len);
+}
+
+RT_NOINST int rt_writer_write2(const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (rt_writer_open() != 0)
+        return -1;
+    int fd = rt_snapshot == 1 ? rt_base_fd : rt_checked_fd();
+    if (rt_snapshot == 1 && fd < 0 && rt_base_create(0) == 0)
+        fd = rt_base_fd;
+    if (fd < 0)
+        return -1;
+    /* one writev: with O_APPEND the two parts land together, so another
+     * thread's records never come between them */
+    struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
+    int i = 0;
+    while (i < 2) {
+        ssize_t n = writev(fd, iov + i, 2 - i);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        size_t left = (size_t)n;
+        for (; i < 2 && left >= iov[i].iov_len; i++)
+            left -= iov[i].iov_len;
+        if (i < 2) {
+            iov[i].iov_base = (char *)iov[i].iov_base + left;
+            iov[i].iov_len -= left;
+        }
+    }
+    return 0;
 }
 
 RT_NOINST off_t rt_writer_offset(void)
@@ -851,93 +882,38 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
     rt_unmap(buf, RT_OUT_SIZE);
 }
 
-/* Reads one trace token; returns its length, 0 if incomplete. */
-RT_NOINST static size_t rt_token(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-    struct mp_in in = {p, end};
-    return mp_read_uint(&in, v) == MP_OK ? (size_t)(in.pos - p) : 0;
-}
-
-/* Trace mode: a copy of the thread's unwritten events, cut after the last
- * complete event (another thread may be appending to it right now), with the
- * open frames closed at time now, then its statistics. The thread's own
- * buffer is left as it is. */
+/* Trace mode: what of the thread's trace is not in the file yet (a copy:
+ * another thread may be appending to it right now), with the open frames
+ * closed at time now, then its line records, heap record and statistics.
+ * The thread's own buffer is left as it is. */
 RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
 {
-    uint8_t *tpos = __atomic_load_n(&t->tpos, __ATOMIC_ACQUIRE);
-    if (!t->tbuf || !tpos)
+    if (!t->tbuf || !__atomic_load_n(&t->tpos, __ATOMIC_ACQUIRE))
         return;
-    size_t len = (size_t)(tpos - t->tbuf);
-    size_t size = len + 4096;
+    size_t size = rt_trace_copy_size(t);
     uint8_t *copy = rt_map(size);
     if (!copy)
         return;
-    memcpy(copy, t->tbuf, len);
-    size_t header = (size_t)(t->tcount_at - t->tbuf);
-    uint64_t ts;
-    struct mp_in base = {copy + header - 9, copy + header};
-    if (mp_read_uint(&base, &ts) != MP_OK)
-        ts = t->last_ts;
-    const uint8_t *p = copy + header + 5, *end = copy + len, *cut = p;
-    uint32_t tokens = 0, cut_tokens = 0;
-    uint64_t cut_ts = ts;
-    while (p < end) {
-        uint64_t v, code = 0, n = 0;
-        size_t l = rt_token(p, end, &v);
-        if (!l)
-            break;
-        const uint8_t *q = p + l;
-        uint32_t k = 1;
-        unsigned kind = (unsigned)(v & 3);
-        uint64_t operands = kind == CPROF_EV_ENTER || kind == CPROF_EV_LINE;
-        if (kind == CPROF_EV_EXT) {
-            if (!(l = rt_token(q, end, &code)))
-                break;
-            q += l;
-            k++;
-            operands = code == CPROF_EXT_DROP                          ? 1
-                       : code == CPROF_EXT_OFF || code == CPROF_EXT_ON ? 0
-                                                                       : 2;
-            if (code == CPROF_EXT_INHERITED) {
-                if (!(l = rt_token(q, end, &n)))
-                    break;
-                q += l;
-                k++;
-                operands = n;
-            }
-        }
-        uint64_t i = 0;
-        for (; i < operands && (l = rt_token(q, end, &code)); i++, k++)
-            q += l;
-        if (i < operands)
-            break;
-        ts += v >> CPROF_EV_KIND_BITS;
-        tokens += k;
-        p = q;
-        cut = p, cut_tokens = tokens, cut_ts = ts;
-    }
-    struct mp_out o = {(uint8_t *)cut, copy + size, 0};
+    /* the owner may be writing its chunk (a process ending with threads
+     * running): a short wait, then on regardless, as the end must */
+    int locked = rt_trace_lock(t, 2000);
+    struct rt_trace_copy c = {.buf = copy};
+    rt_trace_copy(t, &c);
+    if (locked)
+        rt_trace_unlock(t);
+    struct mp_out *o = &c.o;
     uint32_t depth = rt_frames_recorded(t, t->depth);
     if (depth) {
-        uint64_t delta = now > cut_ts ? now - cut_ts : 0;
-        mp_uint(&o, (delta << CPROF_EV_KIND_BITS) | CPROF_EV_EXT);
-        mp_uint(&o, CPROF_EXT_UNWIND);
-        mp_uint(&o, CPROF_UNWIND_END);
-        mp_uint(&o, depth);
-        cut_tokens += 4;
+        uint64_t delta = now > c.last_ts ? now - c.last_ts : 0;
+        mp_uint(o, (delta << CPROF_EV_KIND_BITS) | CPROF_EV_EXT);
+        mp_uint(o, CPROF_EXT_UNWIND);
+        mp_uint(o, CPROF_UNWIND_END);
+        mp_uint(o, depth);
+        mp_patch_array32(c.count_at, c.tokens + 4);
     }
-    mp_patch_array32(copy + header, cut_tokens);
-    /* sites not yet defined go before the chunk that uses them, after the
-     * thread record the first chunk starts with */
-    uint32_t defs = __atomic_load_n(&t->line_defs_len, __ATOMIC_ACQUIRE);
-    size_t head = defs && t->line_defs ? (size_t)(t->tchunk_at - t->tbuf) : 0;
-    if (head)
-        rt_writer_write(copy, head);
-    if (defs && t->line_defs)
-        rt_writer_write(t->line_defs, defs);
     uint8_t *buf = rt_map(RT_OUT_SIZE);
     if (buf) {
-        rt_writer_write(copy + head, (size_t)(o.pos - copy) - head);
+        rt_writer_write(copy, (size_t)(o->pos - copy));
         struct rt_out out;
         rt_out_begin(&out, buf);
         rt_put_lines(&out, t, now);
@@ -946,8 +922,8 @@ RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
         rt_out_flush(&out, 1);
         rt_unmap(buf, RT_OUT_SIZE);
     } else {
-        rt_put_thread_end(&o, t, depth, 0, 0);
-        rt_writer_write(copy + head, (size_t)(o.pos - copy) - head);
+        rt_put_thread_end(o, t, depth, 0, 0);
+        rt_writer_write(copy, (size_t)(o->pos - copy));
     }
     rt_unmap(copy, size);
 }

@@ -5,10 +5,12 @@
  * ENTER events in trace mode), regions named by their region records.
  * Checked: counts equal the calls entered while recording was on
  * (including a call that straddles a switch), regions nested and on two
- * threads, a flush from a program later killed with SIGKILL, a reset after
- * a warm-up, CPROF_START=off, the toggle signal sent by another process,
- * a program with its own handler for it (cprof steps aside and says so),
- * and the same program built with plain clang without cprof.
+ * threads, a flush from a program later killed with SIGKILL (trace mode:
+ * with a second thread blocked at the flush), each trace event written
+ * once across flushes, a reset after a warm-up (trace mode too),
+ * CPROF_START=off, the toggle signal sent by another process, a program
+ * with its own handler for it (cprof steps aside and says so), and the
+ * same program built with plain clang without cprof.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -39,6 +41,10 @@ static const char control_src[] =
     "    return a; }\n"
     "NI void *twice(void *a) { mid(1); mid(2); return a; }\n"
     "NI void *thrice(void *a) { mid(1); mid(2); mid(3); return a; }\n"
+    "static int more;\n"
+    "NI void *waiter(void *a) { int *p = a; char c = 1; mid(1); mid(2); mid(3);\n"
+    "    if (write(p[1], &c, 1) != 1 || read(p[2], &c, 1) != 1) _exit(9);\n"
+    "    for (int i = 0; i < more; i++) mid(i); return a; }\n"
     "static volatile sig_atomic_t handled;\n"
     "static void own(int s) { (void)s; handled++; }\n"
     "static void send_usr2(void) { char pid[24]; snprintf(pid, sizeof pid, \"%d\",\n"
@@ -69,6 +75,14 @@ static const char control_src[] =
     "        pthread_create(&t, 0, twice, 0); pthread_join(t, 0); cprof_flush();\n"
     "        pthread_create(&t, 0, thrice, 0); pthread_join(t, 0); cprof_flush();\n"
     "        mid(0); }\n"
+    "    if (!strncmp(w, \"flushwait\", 9)) { int p[4]; pthread_t t; char c = 1;\n"
+    "        if (pipe(p) || pipe(p + 2)) return 9;\n"
+    "        pthread_create(&t, 0, waiter, p); if (read(p[0], &c, 1) != 1) return 9;\n"
+    "        mid(0); mid(1); cprof_flush();\n"
+    "        if (!strcmp(w, \"flushwaitkill\")) { for (int i = 0; i < 5; i++) leaf(i);\n"
+    "            fflush(stdout); raise(SIGKILL); }\n"
+    "        more = 10000; if (write(p[3], &c, 1) != 1) return 9; cprof_flush();\n"
+    "        pthread_join(t, 0); cprof_flush(); mid(0); }\n"
     "    if (!strcmp(w, \"reset\")) { for (int i = 0; i < 7; i++) mid(i);\n"
     "        cprof_reset(); for (int i = 0; i < 4; i++) mid(i); }\n"
     "    if (!strcmp(w, \"start\")) { leaf(1); leaf(2); leaf(3); cprof_start();\n"
@@ -104,7 +118,9 @@ struct ctl_file {
     int periods;
     char period_how[8][64];
     char end_reason[16];
-    int ext_off, ext_on;
+    int ext_off, ext_on, ext_reset;
+    unsigned long long open_fn[8][64]; /* trace: per thread, the open calls */
+    int depth[8];
 };
 
 static void add_calls(struct ctl_file *f, unsigned long long fn, unsigned long long n)
@@ -151,6 +167,10 @@ static void read_trace(struct ctl_file *f, unsigned thread, const msgpack_object
             uint64_t idx = NEXT();
             cr_assert(idx < MAX_IDX);
             add_calls(f, f->idx_fn[thread][idx], 1);
+            cr_assert(f->depth[thread] < 64);
+            f->open_fn[thread][f->depth[thread]++] = f->idx_fn[thread][idx];
+        } else if (kind == 1) {
+            f->depth[thread] -= f->depth[thread] > 0;
         } else if (kind == 2) {
             NEXT();
         } else if (kind == 3) {
@@ -167,6 +187,21 @@ static void read_trace(struct ctl_file *f, unsigned thread, const msgpack_object
                 NEXT();
             } else if (code == 7 || code == 8) {
                 *(code == 7 ? &f->ext_off : &f->ext_on) += 1;
+            } else if (code == 9) {
+                /* EXT_RESET: what came before is dropped, open calls
+                 * count once (counts are per process here: the reset
+                 * scenarios have one thread) */
+                f->ext_reset++;
+                memset(f->calls, 0, sizeof f->calls);
+                memset(f->region_calls, 0, sizeof f->region_calls);
+                for (int d = 0; d < f->depth[thread]; d++)
+                    add_calls(f, f->open_fn[thread][d], 1);
+            } else if (code == 3) { /* UNWIND reason n */
+                NEXT();
+                uint64_t k = NEXT();
+                f->depth[thread] -=
+                    (int)(k < (uint64_t)f->depth[thread] ? k
+                                                         : (uint64_t)f->depth[thread]);
             } else {
                 NEXT();
                 NEXT();
@@ -242,7 +277,8 @@ static struct ctl_file *read_data(const char *out)
         memset(f->calls, 0, sizeof f->calls);
         memset(f->region_calls, 0, sizeof f->region_calls);
         f->periods = 0;
-        f->ext_off = f->ext_on = 0;
+        f->ext_off = f->ext_on = f->ext_reset = 0;
+        memset(f->depth, 0, sizeof f->depth);
         f->warnings[0] = 0;
         e2e_mp_read_file(path, on_header, on_record, f);
     }
@@ -401,14 +437,76 @@ Test(control, reset_after_warm_up)
         struct e2e_result res;
         cr_assert_eq(run("reset", modes[m], NULL, &res), 0, "%s: %s", modes[m], res.err);
         struct ctl_file *f = read_data(res.out);
-        int trace = !strcmp(modes[m], "trace"); /* reset does nothing there */
-        cr_expect_eq(calls_of(f, "mid"), trace ? 11 : 4, "%s: mid %llu", modes[m],
-                     calls_of(f, "mid"));
-        cr_expect_eq(calls_of(f, "leaf"), trace ? 33 : 12, "%s", modes[m]);
+        cr_expect_eq(calls_of(f, "mid"), 4, "%s: mid %llu", modes[m], calls_of(f, "mid"));
+        cr_expect_eq(calls_of(f, "leaf"), 12, "%s", modes[m]);
         cr_expect_eq(calls_of(f, "main"), 1, "%s: main, open at the reset", modes[m]);
+        if (!strcmp(modes[m], "trace"))
+            cr_expect_eq(f->ext_reset, 1, "EXT_RESET %d", f->ext_reset);
         free(f);
         e2e_result_free(&res);
+        /* the analyzer's replay drops what came before the reset too */
+        char *argv[] = {
+            CPROF_BINARY_DIR "/bin/cprof", "report", "--format", "csv", "data", NULL};
+        cr_assert_eq(e2e_scratch_run_plain(argv, &res), 0, "%s: %s", modes[m], res.err);
+        cr_expect_eq(e2e_report_calls(res.out, "mid"), 4, "%s: %s", modes[m], res.out);
+        cr_expect_eq(e2e_report_calls(res.out, "leaf"), 12, "%s: %s", modes[m], res.out);
+        cr_expect_eq(e2e_report_calls(res.out, "main"), 1, "%s: %s", modes[m], res.out);
+        e2e_result_free(&res);
     }
+}
+
+/* Trace mode: a flush writes every thread's events, a thread blocked in
+ * read() included, and the file then reads as complete (end reason flush)
+ * even when the program is killed right after. */
+Test(control, trace_flush_of_two_threads_survives_sigkill)
+{
+    build();
+    struct e2e_result res;
+    int st = run("flushwaitkill", "trace", NULL, &res);
+    cr_assert_eq(st, 128 + SIGKILL, "status %d: %s", st, res.err);
+    struct ctl_file *f = read_data(res.out);
+    /* the waiter's 3 mid and main's 2, not main's 5 leaf after the flush */
+    cr_expect_eq(calls_of(f, "mid"), 5, "mid %llu", calls_of(f, "mid"));
+    cr_expect_eq(calls_of(f, "leaf"), 15, "leaf %llu", calls_of(f, "leaf"));
+    cr_expect_eq(calls_of(f, "main"), 1);
+    cr_expect_str_eq(f->end_reason, "flush");
+    free(f);
+    e2e_result_free(&res);
+    char *argv[] = {
+        CPROF_BINARY_DIR "/bin/cprof", "report", "--format", "csv", "data", NULL};
+    cr_assert_eq(e2e_scratch_run_plain(argv, &res), 0, "not damaged: %s", res.err);
+    cr_expect_eq(e2e_report_calls(res.out, "mid"), 5, "%s", res.out);
+    cr_expect_eq(e2e_report_calls(res.out, "leaf"), 15, "%s", res.out);
+    cr_expect_eq(e2e_report_calls(res.out, "main"), 1, "%s", res.out);
+    cr_expect(!strstr(res.err, "cut short"), "%s", res.err);
+    e2e_result_free(&res);
+}
+
+/* Trace mode: events a flush wrote for a thread are not written again by
+ * the thread (its later chunks, small buffers so there are several, and
+ * its exit), flushes while it runs included. */
+Test(control, trace_flush_writes_each_event_once)
+{
+    build();
+    struct e2e_result res;
+    cr_assert_eq(run("flushwait", "trace", "CPROF_TRACE_BUFFER=65536", &res), 0, "%s",
+                 res.err);
+    struct ctl_file *f = read_data(res.out);
+    cr_expect_eq(calls_of(f, "mid"), 10006, "mid %llu", calls_of(f, "mid"));
+    cr_expect_eq(calls_of(f, "leaf"), 30018, "leaf %llu", calls_of(f, "leaf"));
+    cr_expect_eq(calls_of(f, "main"), 1);
+    cr_expect_str_eq(f->end_reason, "exit");
+    free(f);
+    e2e_result_free(&res);
+    char *argv[] = {CPROF_BINARY_DIR "/bin/cprof", "audit", "data", NULL};
+    int st = e2e_scratch_run_plain(argv, &res);
+    cr_expect_eq(st, 0, "audit %d: %s%s", st, res.out, res.err);
+    e2e_result_free(&res);
+    char *rep[] = {
+        CPROF_BINARY_DIR "/bin/cprof", "report", "--format", "csv", "data", NULL};
+    cr_assert_eq(e2e_scratch_run_plain(rep, &res), 0, "%s", res.err);
+    cr_expect_eq(e2e_report_calls(res.out, "mid"), 10006, "%s", res.out);
+    e2e_result_free(&res);
 }
 
 Test(control, start_off_from_the_environment)

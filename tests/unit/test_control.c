@@ -556,3 +556,113 @@ Test(control, period_fields_missing_or_of_the_wrong_type)
     mp_cstr(&s.out, "api");
     expect_damage(&s, at, "its on_ticks field is not an unsigned integer");
 }
+
+/* ---- EXT_RESET and trace flushes ----------------------------------------- */
+
+/* main runs 0..1000 and allocates once before the reset and once after;
+ * work's first call (10..30) ends before the reset at 60, its second
+ * (40..100) is open across it with leaf (50..70) inside; work's third
+ * call runs 200..250. */
+static void reset_trace(struct tstream *s)
+{
+    struct evs e = {0};
+    ev_func(&e, 1, MAIN);
+    ev_func(&e, 2, WORK);
+    ev_func(&e, 3, LEAF);
+    ev_enter(&e, 0, 1);
+    ev_ext(&e, 5, CPROF_EXT_ALLOC);
+    e.v[e.n++] = 64;
+    e.v[e.n++] = 64;
+    ev_enter(&e, 10, 2);
+    ev_token(&e, 30, CPROF_EV_EXIT);
+    ev_enter(&e, 40, 2);
+    ev_enter(&e, 50, 3);
+    ev_ext(&e, 60, CPROF_EXT_RESET);
+    ev_token(&e, 70, CPROF_EV_EXIT);
+    ev_token(&e, 100, CPROF_EV_EXIT);
+    ev_ext(&e, 150, CPROF_EXT_ALLOC);
+    e.v[e.n++] = 32;
+    e.v[e.n++] = 96;
+    ev_enter(&e, 200, 2);
+    ev_token(&e, 250, CPROF_EV_EXIT);
+    ev_token(&e, 1000, CPROF_EV_EXIT);
+    begin(s, "trace", 100);
+    ts_trace_raw(s, 1, 0, e.v, e.n);
+    finish(s, 1000);
+}
+
+Test(control, replay_drops_what_came_before_a_reset)
+{
+    struct tstream s;
+    reset_trace(&s);
+    ts_load(&fx_model, &s, "a.cprof");
+    cr_expect_eq(fx_model.damage.count, 0);
+    profile_build(&fx_model, NULL, &fx_prof);
+    const struct pf_row *m = ts_row(&fx_model, &fx_prof, MAIN);
+    const struct pf_row *w = ts_row(&fx_model, &fx_prof, WORK);
+    const struct pf_row *l = ts_row(&fx_model, &fx_prof, LEAF);
+    /* open at the reset: counted once, timed from it */
+    cr_expect_eq(m->calls, 1);
+    cr_expect_eq(m->completed, 1);
+    cr_expect_float_eq(m->total_ns, 940, 1e-9);
+    cr_expect_eq(w->calls, 2, "work %llu", (unsigned long long)w->calls);
+    cr_expect_float_eq(w->total_ns, 40 + 50, 1e-9);
+    cr_expect_eq(l->calls, 1);
+    cr_expect_float_eq(l->total_ns, 10, 1e-9);
+    cr_expect_eq(m->alloc_calls, 1, "main allocated %llu times",
+                 (unsigned long long)m->alloc_calls);
+    cr_expect_eq(m->alloc_bytes, 32);
+    const struct m_thread *t = fx_model.procs[0]->threads[0];
+    cr_expect_eq(t->heap_replay.alloc_calls, 1);
+    cr_expect_eq(t->stats.resets, 1);
+    audit_build(&fx_model, &fx_audit);
+    cr_expect(fx_audit.threads[0].balanced);
+    cr_expect_eq(fx_audit.lost, 0);
+}
+
+/* A trace whose last end record is a flush (the program was killed after
+ * cprof_flush): complete, its open calls closed at the flush. */
+Test(control, trace_ended_by_a_flush_is_complete)
+{
+    struct tstream s;
+    begin(&s, "trace", 100);
+    ts_trace(&s, 1, 0, "f1=0x1100 f2=0x1200 @0 e1 @10 e2 @20 x");
+    ts_end_run(&s, 1e9, 500, "flush", 0, 1, 0);
+    ts_load(&fx_model, &s, "a.cprof");
+    cr_expect_eq(fx_model.damage.count, 0);
+    profile_build(&fx_model, NULL, &fx_prof);
+    const struct pf_row *m = ts_row(&fx_model, &fx_prof, MAIN);
+    cr_expect_eq(m->calls, 1);
+    cr_expect_eq(m->completed, 0);
+    cr_expect_float_eq(m->total_ns, 500, 1e-9);
+    const struct m_thread *t = fx_model.procs[0]->threads[0];
+    cr_expect_eq(t->stats.closed_at_end, 1);
+    cr_expect_eq(t->stats.cut_open, 0);
+    cr_expect_str_eq(fx_model.procs[0]->end_reason, "flush");
+}
+
+/* Records after a flush's end record (chunks, the periods and end record
+ * of a later flush or of the end) supersede it: the periods are listed
+ * once, the last end record's reason and time hold. */
+Test(control, records_after_a_flush_supersede_it)
+{
+    struct tstream s;
+    begin(&s, "trace", 100);
+    ts_trace(&s, 1, 0, "f1=0x1100 f2=0x1200 @0 e1 @10 e2 @20 x");
+    ts_period(&s, 0, 0, "start", "end");
+    ts_end_run(&s, 1e9, 300, "flush", 0, 1, 0);
+    ts_trace(&s, 1, 20, "@400 e2 @450 x @800 x");
+    ts_period(&s, 0, 0, "start", "end");
+    ts_end_run(&s, 1e9, 900, "exit", 0, 1, 0);
+    ts_load(&fx_model, &s, "a.cprof");
+    cr_expect_eq(fx_model.damage.count, 0);
+    cr_expect_eq(fx_model.procs[0]->nperiods, 1);
+    cr_expect_str_eq(fx_model.procs[0]->end_reason, "exit");
+    profile_build(&fx_model, NULL, &fx_prof);
+    const struct pf_row *m = ts_row(&fx_model, &fx_prof, MAIN);
+    const struct pf_row *w = ts_row(&fx_model, &fx_prof, WORK);
+    cr_expect_eq(m->completed, 1);
+    cr_expect_float_eq(m->total_ns, 800, 1e-9);
+    cr_expect_eq(w->calls, 2);
+    cr_expect_eq(fx_model.procs[0]->threads[0]->stats.cut_open, 0);
+}
