@@ -25,7 +25,6 @@
 #include "e2e_audited.h"
 #include "e2e_scratch.h"
 
-
 TestSuite(crash, .init = e2e_scratch_init, .fini = e2e_scratch_fini, .timeout = 240);
 
 /* The program of the process-ending tests: 1,000 calls of work, then ten

@@ -22,7 +22,6 @@
 #include "e2e_audited.h"
 #include "e2e_scratch.h"
 
-
 TestSuite(stress, .init = e2e_scratch_init, .fini = e2e_scratch_fini, .timeout = 240);
 
 /* Builds <name>.c from src in the scratch directory as ./<name>. */
