@@ -156,7 +156,7 @@ void audit_build(const struct model *m, struct audit *a)
         audit_process_facts(m, p, ap);
         a->lost += ap->lost;
         a->repaired += ap->repaired;
-        a->lossy_procs += ap->lost || ap->damaged || ap->killed;
+        a->lossy_procs += ap->lost || ap->damaged || ap->killed || p->parent_missing;
         a->damaged_procs += ap->damaged;
         a->killed_procs += ap->killed;
     }

@@ -57,6 +57,7 @@ int cmd_load(struct model *m, const struct m_filter *filter, char *const *paths,
                         (unsigned long long)filter->pid);
         return CPROF_EXIT_DATA;
     }
+    model_check_parents(m);
     size_t threads = 0;
     for (size_t i = 0; i < m->nprocs; i++)
         threads += m->procs[i]->nthreads;

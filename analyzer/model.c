@@ -72,6 +72,30 @@ static void model_free_process(struct m_process *p)
     free(p);
 }
 
+void model_check_parents(struct model *m)
+{
+    if (m->filter.pid)
+        return;
+    for (size_t i = 0; i < m->nprocs; i++) {
+        struct m_process *p = m->procs[i];
+        if (!p->fork_parent)
+            continue;
+        int found = 0;
+        for (size_t k = 0; k < m->nprocs && !found; k++)
+            found = m->procs[k]->pid == p->fork_parent;
+        if (found)
+            continue;
+        p->parent_missing = 1;
+        warn_add(
+            &m->warnings,
+            "%s[%llu] was forked by process %llu, which has no file in the data: its "
+            "calls are missing (it ended through _exit(), as in daemon(), or was killed "
+            "before writing; or its file was not given)",
+            model_basename(p->exe[0] ? p->exe : p->file), (unsigned long long)p->pid,
+            (unsigned long long)p->fork_parent);
+    }
+}
+
 void model_free(struct model *m)
 {
     for (size_t i = 0; i < m->nprocs; i++)

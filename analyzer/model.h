@@ -219,6 +219,7 @@ struct m_process {
     char **argv;
     size_t argc;
     uint64_t pid, ppid, fork_parent;
+    int parent_missing; /* forked, and no file of the parent (model_check_parents) */
     unsigned hist_sub_bits;
     double ticks_per_sec; /* best known: end record, clock records, header */
     double header_ticks_per_sec;
@@ -345,6 +346,15 @@ int model_load_mem(struct model *m, const char *name, const void *data, size_t l
  * message printed when nothing at all was loaded).
  */
 int model_load_path(struct model *m, const char *path);
+
+/*
+ * After every path is loaded: a forked child whose parent process has no
+ * file among the data gets a warning (the parent ended through _exit(), as
+ * in daemon(), or was killed before writing; or its file was not given)
+ * and is marked parent_missing, which cprof audit counts as a loss. Not
+ * checked when a --pid filter picked one process.
+ */
+void model_check_parents(struct model *m);
 
 /* Warnings of the runtime's reports (model_notes.c): the kinds past the
  * thread counters; model_note adds count occurrences of a kind by process

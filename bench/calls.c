@@ -4,14 +4,21 @@
  *   calls fib N   naive recursive Fibonacci: 2*F(N+1)-1 calls of fib, + main
  *   calls mix N   N rounds of a small realistic mix: a hash, a table lookup,
  *                 a comparator called back from libc's qsort
+ *   calls mix-threads N
+ *                 mix N in each of 2 threads at once (+ 1 call of the
+ *                 thread function each): the profiler's per-thread cost
+ *                 when two threads call at the same time
  * Prints the number of instrumented calls it made (counted by the program
- * itself, so every build does the same work).
+ * itself, so every build does the same work). The counter and the mix's
+ * data are thread-local, so that the threads of mix-threads share no
+ * cache line the program itself writes.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned long long calls;
+static __thread unsigned long long calls;
 
 static long fib(int n)
 {
@@ -29,7 +36,7 @@ static unsigned hash(unsigned x)
 }
 
 #define SLOTS 4096
-static unsigned table[SLOTS];
+static __thread unsigned table[SLOTS];
 
 static int lookup(unsigned key)
 {
@@ -50,7 +57,7 @@ static int compare(const void *a, const void *b)
 
 static long mix(int rounds)
 {
-    static unsigned items[256];
+    static __thread unsigned items[256];
     long hits = 0;
     for (int r = 0; r < rounds; r++) {
         for (unsigned i = 0; i < 256; i++) {
@@ -62,15 +69,53 @@ static long mix(int rounds)
     return hits;
 }
 
+struct mix_thread {
+    pthread_t thread;
+    int rounds;
+    long result;
+    unsigned long long calls;
+};
+
+static void *mix_thread(void *arg)
+{
+    calls++;
+    struct mix_thread *t = arg;
+    t->result = mix(t->rounds);
+    t->calls = calls;
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     calls++; /* main itself */
     if (argc != 3) {
-        fprintf(stderr, "usage: calls fib|mix N\n");
+        fprintf(stderr, "usage: calls fib|mix|mix-threads N\n");
         return 2;
     }
     int n = atoi(argv[2]);
-    long result = strcmp(argv[1], "fib") == 0 ? fib(n) : mix(n);
-    printf("%s %d = %ld, %llu calls\n", argv[1], n, result, calls);
+    long result;
+    unsigned long long total = 0;
+    if (strcmp(argv[1], "fib") == 0) {
+        result = fib(n);
+    } else if (strcmp(argv[1], "mix-threads") == 0) {
+        struct mix_thread t[2];
+        result = 0;
+        for (int i = 0; i < 2; i++) {
+            t[i].rounds = n;
+            if (pthread_create(&t[i].thread, NULL, mix_thread, &t[i]) != 0) {
+                fprintf(stderr, "calls: cannot create a thread\n");
+                return 1;
+            }
+        }
+        for (int i = 0; i < 2; i++) {
+            pthread_join(t[i].thread, NULL);
+            result += t[i].result;
+            total += t[i].calls;
+        }
+    } else {
+        result = mix(n);
+    }
+    total += calls;
+    printf("%s %d = %ld, %llu calls\n", argv[1], n, result, total);
     return 0;
 }

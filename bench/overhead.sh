@@ -2,7 +2,7 @@
 # The overhead benchmark: what profiling adds per call, side by side.
 #
 #   bench/overhead.sh [BUILD_DIR] [--runs N] [--fib N] [--mix N] [--lines N]
-#                     [--alloc N]
+#                     [--alloc N] [--no-build]
 #
 # Builds bench/calls.c with clang -O2 in these variants and times each run
 # (best of N, wall clock):
@@ -14,10 +14,19 @@
 #   count     cprof, CPROF_MODE=count
 #   uftrace   the empty-hook build under `uftrace record` (uftrace's
 #             libmcount takes over the hooks: same binary, same calls)
+#   gprof     clang -O2 -pg (mcount in every function, gmon.out written at
+#             exit): the program's own run time, gmon.out write included
 # and prints the time added per call over the empty-hook build (and over
 # plain), and for traces the bytes written per event (an event is an entry
-# or an exit). Targets (issue 2): summary and trace <= 30 ns/call, count
-# <= 5 ns/call, trace <= 4 bytes/event.
+# or an exit; for gprof, gmon.out's size per event). Targets (issue 2):
+# summary and trace <= 30 ns/call, count <= 5 ns/call, trace <= 4
+# bytes/event.
+#
+# Then 2-thread scaling (issue 7): `calls mix-threads N` runs mix N in 2
+# threads at once; the time added per call over plain (wall time of the
+# 2-thread run per call of one thread) against the 1-thread mix N. Target:
+# within 20% of the 1-thread figure in every cprof mode (no shared cache
+# line written on the hot path). Needs 2 free cores to mean anything.
 #
 # Then the line hook (issue 3): bench/lines.c makes 2*N+2 line events
 # (__cprof_line calls placed by hand where cprof-cc's line pass puts them)
@@ -32,6 +41,18 @@
 # malloc) and cprof in the three modes; the time added per allocation call
 # over the empty build, target <= 40 ns in every mode.
 #
+# Last, the analyzer (issue 7), on the fib trace (CPROF_MODE=trace) and
+# uftrace's trace of the same run: `cprof report` and `uftrace report`
+# wall time (best of N), events/s (events = 2 x calls) and peak RSS
+# (/usr/bin/time, else python3's getrusage); `cprof report` on the fib
+# summary file and, when tests/real built it (BUILD_DIR/real/lua-cprof),
+# on the Lua interpreter's summary file (symbolization of a large binary).
+# Targets: cprof report >= 20x faster than uftrace report and >= 100M
+# events/s; cprof report on a summary file < 100 ms.
+#
+# --no-build uses BUILD_DIR's runtime and cprof as they are (for a tree
+# someone else builds); by default the script builds cprof-rt and cprof.
+#
 # Exit status 0 whatever the figures (this is a report); non-zero only when
 # something could not be built or run.
 set -euo pipefail
@@ -42,6 +63,7 @@ fib_n=32
 mix_n=3000
 lines_n=10000000
 alloc_n=5000000
+do_build=1
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
@@ -49,26 +71,34 @@ while [ $# -gt 0 ]; do
     --mix) mix_n=$2; shift 2 ;;
     --lines) lines_n=$2; shift 2 ;;
     --alloc) alloc_n=$2; shift 2 ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    --no-build) do_build=0; shift ;;
+    -h|--help) sed -n '2,57p' "$0"; exit 0 ;;
     -*) echo "overhead: unknown option $1" >&2; exit 1 ;;
     *) build=$(realpath "$1"); shift ;;
   esac
 done
 cc=$(command -v clang || command -v clang-14) || { echo "overhead: clang is not installed" >&2; exit 1; }
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+if [ "$do_build" -eq 1 ]; then
+  if [ ! -f "$build/CMakeCache.txt" ]; then
+    cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  fi
+  cmake --build "$build" -j"$(nproc)" --target cprof-rt cprof >/dev/null
 fi
-cmake --build "$build" -j"$(nproc)" --target cprof-rt >/dev/null
 rt=$build/lib/cprof
+cprof=$build/bin/cprof
+[ -f "$rt/libcprof-rt.so" ] && [ -x "$cprof" ] || { echo "overhead: no runtime or cprof in $build" >&2; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/cprof-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 src=$repo/bench/calls.c
-"$cc" -O2 -o "$work/plain" "$src"
+"$cc" -O2 -pthread -o "$work/plain" "$src"
+"$cc" -O2 -pthread -pg -o "$work/gprof" "$src"
+have_gprof=0
+command -v gprof >/dev/null && have_gprof=1
 "$cc" -O2 -fPIC -shared -o "$work/libempty.so" "$repo/bench/empty_hooks.c"
-"$cc" -O2 -finstrument-functions -o "$work/empty" "$src" -L"$work" -Wl,-rpath,"$work" -lempty
-"$cc" -O2 -finstrument-functions -o "$work/cprof" "$src" -L"$rt" -Wl,-rpath,"$rt" \
+"$cc" -O2 -pthread -finstrument-functions -o "$work/empty" "$src" -L"$work" -Wl,-rpath,"$work" -lempty
+"$cc" -O2 -pthread -finstrument-functions -o "$work/cprof" "$src" -L"$rt" -Wl,-rpath,"$rt" \
   -Wl,--no-as-needed -lcprof-rt
 lsrc=$repo/bench/lines.c
 "$cc" -O2 -finstrument-functions -I"$repo/common" -o "$work/lines-plain" "$lsrc" \
@@ -113,6 +143,7 @@ best_of() {
       summary | trace | count)
         CPROF_DIR=$work/data CPROF_MODE=$variant "$work/${prefix}cprof" "$workload" "$n" >"$work/out" ;;
       uftrace) uftrace record -d "$work/data" "$work/empty" "$workload" "$n" >"$work/out" ;;
+      gprof) mkdir "$work/data" && cd "$work/data" && "$work/gprof" "$workload" "$n" >"$work/out" && cd "$work" ;;
     esac
     t1=$(now_ns)
     if [ "$best" -eq 0 ] || [ $((t1 - t0)) -lt "$best" ]; then best=$((t1 - t0)); fi
@@ -136,7 +167,7 @@ for workload in fib mix; do
   echo "== $workload $n: $calls calls"
   printf '%-9s %11s %14s %14s %12s  %s\n' variant "best (ms)" "ns/call>empty" "ns/call>plain" "bytes/event" target
   declare -A t=()
-  for v in plain empty summary trace count uftrace; do
+  for v in plain empty summary trace count uftrace gprof; do
     if [ "$v" = uftrace ] && [ "$have_uftrace" -eq 0 ]; then
       printf '%-9s %11s\n' uftrace "(uftrace is not installed: skipped)"
       continue
@@ -147,10 +178,13 @@ for workload in fib mix; do
     bytes=-
     case $v in
       trace | uftrace) bytes=$(data_bytes_per $((2 * calls))) ;;
+      gprof) bytes=$(awk -v b="$(stat -c %s "$work/data/gmon.out")" -v c=$((2 * calls)) \
+        'BEGIN { printf "%.2g", b / c }') ;;
     esac
     over_empty=-
     over_plain=-
-    if [ "$v" != plain ] && [ "$v" != empty ]; then
+    # gprof's -pg build is not the -finstrument-functions one: over plain only
+    if [ "$v" != plain ] && [ "$v" != empty ] && [ "$v" != gprof ]; then
       over_empty=$(per_unit "${t[$v]}" "${t[empty]}" "$calls")
     fi
     if [ "$v" != plain ]; then
@@ -163,9 +197,56 @@ for workload in fib mix; do
       count) target="<= 5 ns/call: $(verdict "$over_empty" '<=' 5)" ;;
     esac
     print_row "$v" "${t[$v]}" "$over_empty" "$over_plain" "$bytes" "$target"
+    if [ "$v" = gprof ]; then
+      # what gprof saw: the calls in gmon.out's call graph
+      gcalls="? (gprof is not installed)"
+      [ "$have_gprof" -eq 1 ] && gcalls=$(gprof -b -q "$work/gprof" "$work/data/gmon.out" 2>/dev/null |
+        awk '/^\[[0-9]+\]/ { n = split($5, a, "+"); for (i = 1; i <= n; i++) s += a[i] } END { print s + 0 }' ||
+        true)
+      gprof_note="gprof: gmon.out holds $gcalls of the $calls calls"
+    fi
   done
+  [ -n "${gprof_note:-}" ] && echo "($gprof_note: -pg calls mcount after inlining and tail-call elimination, and gmon.out drops arcs from outside the program such as qsort's callbacks; its ns/call is per source-level call)"
+  gprof_note=
   unset t
+  [ "$workload" = mix ] && mix_calls=$calls
 done
+
+# Two threads: mix N in each of 2 threads at once against mix N in one.
+"$work/plain" mix-threads "$mix_n" >"$work/out"
+calls2=$(sed -n 's/.*, \([0-9]*\) calls$/\1/p' "$work/out")
+echo
+echo "== mix-threads $mix_n: 2 threads at once, $calls2 calls ($((calls2 / 2)) a thread) against mix $mix_n in 1 thread ($mix_calls calls)"
+printf '%-9s %11s %11s %14s %14s %8s  %s\n' variant "1 thr (ms)" "2 thr (ms)" "ns/call>plain1" "ns/call>plain2" "2 / 1" target
+declare -A m1=() m2=()
+for v in plain summary trace count; do
+  m1[$v]=$(best_of "$v" mix "$mix_n")
+  m2[$v]=$(best_of "$v" mix-threads "$mix_n")
+  got=$(sed -n 's/.*, \([0-9]*\) calls$/\1/p' "$work/out")
+  [ "$got" = "$calls2" ] || { echo "overhead: $v made $got calls in 2 threads, expected $calls2" >&2; exit 1; }
+  o1=- o2=- ratio=- target=
+  if [ "$v" != plain ]; then
+    o1=$(per_unit "${m1[$v]}" "${m1[plain]}" "$mix_calls")
+    # the threads run at once: the wall time is what each thread's calls took
+    o2=$(per_unit "${m2[$v]}" "${m2[plain]}" $((calls2 / 2)))
+    if awk -v b="$o1" 'BEGIN { exit !(b > 0) }'; then
+      ratio=$(awk -v a="$o2" -v b="$o1" 'BEGIN { printf "%.2f", a / b }')
+      target="2 thr within 20% of 1: $(verdict "$ratio" '<=' 1.2)"
+    else
+      target="(no cost measured in 1 thread: noise)"
+    fi
+  fi
+  printf '%-9s %11.1f %11.1f %14s %14s %8s  %s\n' "$v" "$(awk -v a="${m1[$v]}" 'BEGIN { print a / 1e6 }')" \
+    "$(awk -v a="${m2[$v]}" 'BEGIN { print a / 1e6 }')" "$o1" "$o2" "$ratio" "$target"
+done
+# Two threads of plain take as long as one when both cores are free.
+plain_ratio=$(awk -v a="${m2[plain]}" -v b="${m1[plain]}" 'BEGIN { printf "%.2f", a / b }')
+if awk -v r="$plain_ratio" 'BEGIN { exit !(r > 1.3) }'; then
+  echo "(plain took ${plain_ratio}x as long in 2 threads as in 1: the threads did not run at once, other jobs held a core; these verdicts mean nothing, run again on a quiet machine)"
+else
+  echo "(plain took ${plain_ratio}x as long in 2 threads as in 1: 1.0 when the threads run at once)"
+fi
+unset m1 m2
 
 # event_table WORKLOAD N WHAT UNIT TARGET TITLE: the time added per event
 # (WHAT: how the program's output names its events, e.g. "line events";
@@ -203,3 +284,99 @@ event_table() {
 event_table lines "$lines_n" "line events" line 15 "line events (one call of an instrumented function)"
 # The malloc interposition: time added per call of the malloc family.
 event_table alloc "$alloc_n" "allocation calls" alloc 40 "calls of malloc and free (in one instrumented call)"
+
+# best_cmd CMD...: the best wall time in ns of N runs of CMD (output
+# discarded).
+best_cmd() {
+  local best=0 t0 t1 i
+  for ((i = 0; i < runs; i++)); do
+    t0=$(now_ns)
+    "$@" >/dev/null 2>&1 || true
+    t1=$(now_ns)
+    if [ "$best" -eq 0 ] || [ $((t1 - t0)) -lt "$best" ]; then best=$((t1 - t0)); fi
+  done
+  echo "$best"
+}
+
+# peak_rss_kb CMD...: the peak resident set of one run of CMD, in KiB
+# (GNU time's %M, else ru_maxrss of python3's child).
+peak_rss_kb() {
+  if [ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1; then
+    /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null 2>&1 || true
+    tail -n1 "$work/rss"
+  elif command -v python3 >/dev/null; then
+    python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
+  else
+    echo "?"
+  fi
+}
+
+ms() { awk -v a="$1" 'BEGIN { printf "%.1f", a / 1e6 }'; }
+mib() { awk -v a="$1" 'BEGIN { if (a == "?") print "?"; else printf "%.1f MiB", a / 1024 }'; }
+size_of() { # the size of a file or of the files under a directory, human
+  awk -v b="$(find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')" 'BEGIN {
+    if (b >= 1048576) printf "%.1f MiB", b / 1048576; else if (b >= 1024) printf "%.1f KiB", b / 1024; else printf "%d B", b }'
+}
+
+# analyzer_row WHAT TIME_NS EVENTS/S RSS_KB SIZE TARGET
+analyzer_row() {
+  printf '%-28s %10s %11s %11s %11s  %s\n' "$1" "$2" "$3" "$4" "$5" "$6"
+}
+
+# The analyzer: cprof report against uftrace report on the same run's
+# traces, and cprof report on summary files.
+rm -rf "$work/ctrace" "$work/csum" "$work/utrace"
+CPROF_DIR=$work/ctrace CPROF_MODE=trace "$work/cprof" fib "$fib_n" >"$work/out"
+fcalls=$(sed -n 's/.*, \([0-9]*\) calls$/\1/p' "$work/out")
+events=$((2 * fcalls))
+CPROF_DIR=$work/csum CPROF_MODE=summary "$work/cprof" fib "$fib_n" >/dev/null
+echo
+echo "== analyzer: fib $fib_n, $fcalls calls, $events events (best of $runs runs; RSS from one more run)"
+analyzer_row "what" "best (ms)" "events/s" "peak RSS" "data size" target
+"$cprof" report "$work/ctrace" >/dev/null || { echo "overhead: cprof report failed on the trace" >&2; exit 1; }
+tc=$(best_cmd "$cprof" report "$work/ctrace")
+rc=$(peak_rss_kb "$cprof" report "$work/ctrace")
+evs_c=$(awk -v e="$events" -v t="$tc" 'BEGIN { printf "%.1f", e / (t / 1e9) / 1e6 }')
+analyzer_row "cprof report (trace)" "$(ms "$tc")" "${evs_c}M" "$(mib "$rc")" "$(size_of "$work/ctrace")" \
+  ">= 100M events/s: $(verdict "$evs_c" '>=' 100)"
+if [ "$have_uftrace" -eq 1 ]; then
+  uftrace record -d "$work/utrace" "$work/empty" fib "$fib_n" >/dev/null
+  uftrace report -d "$work/utrace" >/dev/null 2>&1 || { echo "overhead: uftrace report failed" >&2; exit 1; }
+  tu=$(best_cmd uftrace report -d "$work/utrace")
+  ru=$(peak_rss_kb uftrace report -d "$work/utrace")
+  evs_u=$(awk -v e="$events" -v t="$tu" 'BEGIN { printf "%.1f", e / (t / 1e9) / 1e6 }')
+  analyzer_row "uftrace report (trace)" "$(ms "$tu")" "${evs_u}M" "$(mib "$ru")" "$(size_of "$work/utrace")" ""
+  speed=$(awk -v c="$tc" -v u="$tu" 'BEGIN { printf "%.2f", u / c }')
+  rss_ratio=$(awk -v c="$rc" -v u="$ru" 'BEGIN { if (c == "?" || u == "?" || u == 0) print "?"; else printf "%.2f", c / u }')
+  analyzer_row "cprof/uftrace" "$(awk -v c="$tc" -v u="$tu" 'BEGIN { printf "%.3f", c / u }')x" \
+    "${speed}x" "${rss_ratio}x" \
+    "$(awk -v c="$(du -sb "$work/ctrace" | cut -f1)" -v u="$(du -sb "$work/utrace" | cut -f1)" \
+      'BEGIN { printf "%.3f", c / u }')x" \
+    "cprof >= 20x faster: $(verdict "$speed" '>=' 20)"
+  echo "(cprof/uftrace: each column's ratio, cprof's figure over uftrace's)"
+else
+  analyzer_row "uftrace report (trace)" "(uftrace is not installed: skipped)" "" "" "" ""
+fi
+"$cprof" report "$work/csum" >/dev/null || { echo "overhead: cprof report failed on the summary" >&2; exit 1; }
+ts=$(best_cmd "$cprof" report "$work/csum")
+rs=$(peak_rss_kb "$cprof" report "$work/csum")
+analyzer_row "cprof report (summary)" "$(ms "$ts")" "-" "$(mib "$rs")" "$(size_of "$work/csum")" \
+  "< 100 ms: $(verdict "$(ms "$ts")" '<' 100)"
+# Symbolization: a summary file of a large binary, the Lua interpreter
+# built by tests/real (its functions' names and lines come from its DWARF).
+lua_dir=$build/real/lua-cprof
+if [ -x "$lua_dir/lua" ] && compgen -G "$lua_dir/data-summary/*.cprof" >/dev/null; then
+  if "$cprof" report "$lua_dir/data-summary" >/dev/null 2>&1; then
+    tl=$(best_cmd "$cprof" report "$lua_dir/data-summary")
+    rl=$(peak_rss_kb "$cprof" report "$lua_dir/data-summary")
+    analyzer_row "cprof report (lua summary)" "$(ms "$tl")" "-" "$(mib "$rl")" \
+      "$(size_of "$lua_dir/data-summary")" "< 100 ms: $(verdict "$(ms "$tl")" '<' 100)"
+    echo "(lua summary: $lua_dir/data-summary, binary $(size_of "$lua_dir/lua"))"
+  else
+    echo "cprof report (lua summary): cprof report failed on $lua_dir/data-summary: skipped"
+  fi
+else
+  echo "cprof report (lua summary): skipped, no $lua_dir/lua with data-summary (tests/real builds it)"
+fi

@@ -17,15 +17,20 @@
 
 #define TS_CAP (1u << 20)
 
-void ts_begin_version(struct tstream *s, const char *mode, uint64_t pid, unsigned major,
-                      unsigned minor)
+/* The header, with "fork_parent" when parent is not 0. */
+static void begin_header(struct tstream *s, const char *mode, uint64_t pid,
+                         unsigned major, unsigned minor, uint64_t parent)
 {
     s->buf = malloc(TS_CAP);
     cr_assert(s->buf);
     s->out = (struct mp_out){s->buf, s->buf + TS_CAP, 0};
     struct mp_out *o = &s->out;
     int count = strcmp(mode, "count") == 0;
-    mp_map(o, 10);
+    mp_map(o, 10u + (parent != 0));
+    if (parent) {
+        mp_cstr(o, "fork_parent");
+        mp_uint(o, parent);
+    }
     mp_cstr(o, "magic");
     mp_cstr(o, CPROF_MAGIC);
     mp_cstr(o, "version");
@@ -49,6 +54,17 @@ void ts_begin_version(struct tstream *s, const char *mode, uint64_t pid, unsigne
     mp_cstr(o, "prog");
     mp_cstr(o, "hist_sub_bits");
     mp_uint(o, 2);
+}
+
+void ts_begin_version(struct tstream *s, const char *mode, uint64_t pid, unsigned major,
+                      unsigned minor)
+{
+    begin_header(s, mode, pid, major, minor, 0);
+}
+
+void ts_begin_forked(struct tstream *s, const char *mode, uint64_t pid, uint64_t parent)
+{
+    begin_header(s, mode, pid, CPROF_FORMAT_MAJOR, CPROF_FORMAT_MINOR, parent);
 }
 
 void ts_begin(struct tstream *s, const char *mode, uint64_t pid)

@@ -26,6 +26,8 @@ struct tstream {
 /* Header of a file of the given mode from process pid, with a 1 GHz clock
  * (one tick is one nanosecond) unless the test changes it. */
 void ts_begin(struct tstream *s, const char *mode, uint64_t pid);
+/* The header of a forked child's file (its "fork_parent" key). */
+void ts_begin_forked(struct tstream *s, const char *mode, uint64_t pid, uint64_t parent);
 /* The same with the header's version set to major.minor. */
 void ts_begin_version(struct tstream *s, const char *mode, uint64_t pid, unsigned major,
                       unsigned minor);

@@ -77,6 +77,47 @@ static int audit_status_of(struct tstream *s)
     return status;
 }
 
+/* A forked child's file whose parent has no file among the data: its
+ * parent's calls are missing, which audit counts as a loss and every view
+ * warns about; with the parent's file beside it, nothing is missing. */
+Test(audit, a_child_without_its_parent_is_a_loss)
+{
+    struct tstream s;
+    ts_begin_forked(&s, "summary", 101, 100);
+    ts_module(&s, 0, 0x1000, 0x2000, "/nonexistent/prog");
+    ts_thread(&s, 1, 101);
+    ts_node(&s, 1, 1, 0, 0x1100, 1, 100, 100, 100, 1);
+    ts_thread_end(&s, 1, "");
+    ts_end(&s, 1e9, 100);
+    char *child = ts_write_temp(&s, "child");
+    char *out, *err;
+    char *argv[] = {"audit", child, NULL};
+    int status = ts_run_cmd(cmd_audit, argv, &out, &err);
+    cr_expect_eq(status, CPROF_EXIT_FOUND, "status %d:\n%s%s", status, out, err);
+    cr_expect(strstr(out, "forked by process 100, which has no file in the data"), "%s",
+              out);
+    free(out);
+    free(err);
+
+    ts_begin(&s, "summary", 100);
+    ts_module(&s, 0, 0x1000, 0x2000, "/nonexistent/prog");
+    ts_thread(&s, 1, 100);
+    ts_node(&s, 1, 1, 0, 0x1100, 1, 100, 100, 100, 1);
+    ts_thread_end(&s, 1, "");
+    ts_end(&s, 1e9, 100);
+    char *parent = ts_write_temp(&s, "parent");
+    char *both[] = {"audit", child, parent, NULL};
+    status = ts_run_cmd(cmd_audit, both, &out, &err);
+    cr_expect_eq(status, CPROF_EXIT_OK, "status %d:\n%s%s", status, out, err);
+    cr_expect(!strstr(out, "no file in the data"), "%s", out);
+    free(out);
+    free(err);
+    unlink(child);
+    unlink(parent);
+    free(child);
+    free(parent);
+}
+
 /* A summary file, up to its end record, of one completed call and a thread
  * end with stats. */
 static void one_call(struct tstream *s, const char *stats)
