@@ -4,6 +4,7 @@
  */
 #include "cmd_common.h"
 
+#include <dirent.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cprof_format.h"
+#include "progress.h"
 #include "util.h"
 
 int cmd_format_arg(const char *cmd, const char *arg, const struct fmt_ops **format)
@@ -40,16 +42,58 @@ void cmd_bad_option(const char *cmd, int optopt, const char *with_value, const c
     fprintf(stderr, "(cprof %s --help lists the options)\n", cmd);
 }
 
+/* Adds the files model_load_path(path) reads, and their bytes, to the
+ * counts (for the progress line: what cannot be read is left to it). */
+static void cmd_count_files(const char *path, size_t *nfiles, uint64_t *bytes)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return;
+    if (!S_ISDIR(st.st_mode)) {
+        ++*nfiles;
+        *bytes += (uint64_t)st.st_size;
+        return;
+    }
+    DIR *dir = opendir(path);
+    struct dirent *e;
+    size_t k = strlen(CPROF_FILE_SUFFIX);
+    while (dir && (e = readdir(dir))) {
+        size_t n = strlen(e->d_name);
+        if (e->d_name[0] == '.' || n <= k || strcmp(e->d_name + n - k, CPROF_FILE_SUFFIX))
+            continue;
+        char *file = cprof_xasprintf("%s/%s", path, e->d_name);
+        if (stat(file, &st) == 0) {
+            ++*nfiles;
+            *bytes += (uint64_t)st.st_size;
+        }
+        free(file);
+    }
+    if (dir)
+        closedir(dir);
+}
+
 int cmd_load(struct model *m, const struct m_filter *filter, char *const *paths,
              size_t npaths, int *nothing)
 {
     m->filter = *filter;
+    if (progress_wanted(&progress_stderr)) {
+        size_t nfiles = 0;
+        uint64_t bytes = 0;
+        if (npaths == 0)
+            cmd_count_files(CMD_DEFAULT_DATA, &nfiles, &bytes);
+        for (size_t i = 0; i < npaths; i++)
+            cmd_count_files(paths[i], &nfiles, &bytes);
+        progress_begin(&progress_stderr, "reading", nfiles, bytes);
+        m->progress = &progress_stderr;
+    }
     int status = CPROF_EXIT_OK;
     if (npaths == 0)
         status = model_load_path(m, CMD_DEFAULT_DATA);
     for (size_t i = 0; i < npaths; i++)
         if (model_load_path(m, paths[i]) != CPROF_EXIT_OK)
             status = CPROF_EXIT_DATA;
+    progress_end(&progress_stderr);
+    m->progress = NULL;
     *nothing = m->nprocs == 0;
     if (*nothing) {
         if (status == CPROF_EXIT_OK)

@@ -200,6 +200,16 @@ const char **export_func_names(const struct cmd_view_run *run)
 
 FILE *export_create(const char *path, char **tmp)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a device or a pipe (-o /dev/stdout, a FIFO): written in place, never
+         * replaced by a renamed file */
+        *tmp = NULL;
+        FILE *f = fopen(path, "w");
+        if (!f)
+            cprof_error("export: cannot open %s: %s", path, strerror(errno));
+        return f;
+    }
     *tmp = cprof_xasprintf("%s.tmpXXXXXX", path);
     int fd = mkstemp(*tmp);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -225,12 +235,14 @@ int export_commit(FILE *f, const char *path, char *tmp, int ok)
     written &= fclose(f) == 0;
     if (!written && ok) /* a writer that failed has said why */
         cprof_error("export: cannot write %s", path);
-    else if (ok && rename(tmp, path) != 0)
-        cprof_error("export: cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    else if (ok) {
+    if (!tmp) /* written in place */
+        return ok && !written ? -1 : 0;
+    if (written && ok && rename(tmp, path) == 0) {
         free(tmp);
         return 0;
     }
+    if (written && ok)
+        cprof_error("export: cannot rename %s to %s: %s", tmp, path, strerror(errno));
     unlink(tmp);
     free(tmp);
     return ok ? -1 : 0;

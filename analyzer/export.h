@@ -48,6 +48,8 @@ const char **export_func_names(const struct cmd_view_run *run);
 
 /*
  * Atomic output files: export_create opens a temporary file beside path
+ * (a path that exists and is not a regular file, such as /dev/null or a
+ * FIFO, is opened and written in place instead, *tmp NULL)
  * (*tmp gets its name, allocated); export_commit closes f and, when ok and
  * the writes succeeded, renames it to path, else removes it. Both return
  * 0, or -1 after saying why on stderr.

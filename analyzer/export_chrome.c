@@ -22,10 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "export.h"
 #include "fmt.h"
 #include "model.h"
+#include "progress.h"
 #include "util.h"
 
 struct chrome {
@@ -158,6 +161,8 @@ static void chrome_process(struct chrome *c, const struct m_process *p,
     model_init(&replay);
     replay.filter = *filter;
     replay.observer = &obs;
+    if (progress_stderr.active)
+        replay.progress = &progress_stderr;
     char msg[300];
     model_load_file(&replay, p->file, msg, sizeof msg);
     model_free(&replay);
@@ -186,8 +191,20 @@ int export_chrome(FILE *out, struct cmd_view_run *run, const struct export_opts 
     fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", out);
     for (size_t i = 0; i < m->nprocs; i++)
         chrome_meta(out, m->procs[i], i == 0);
+    /* the replay reads every file again: a progress line of its own, unless
+     * the events go to the terminal it would be drawn on */
+    int fd = fileno(out);
+    if (progress_wanted(&progress_stderr) && !(fd >= 0 && isatty(fd))) {
+        uint64_t bytes = 0;
+        struct stat st;
+        for (size_t i = 0; i < m->nprocs; i++)
+            if (stat(m->procs[i]->file, &st) == 0)
+                bytes += (uint64_t)st.st_size;
+        progress_begin(&progress_stderr, "exporting", m->nprocs, bytes);
+    }
     for (size_t i = 0; i < m->nprocs; i++)
         chrome_process(&c, m->procs[i], &m->filter, first_unix_ns);
+    progress_end(&progress_stderr);
     fputs("\n]}\n", out);
     free(c.names);
     return CPROF_EXIT_OK;

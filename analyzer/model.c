@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "cprof_format.h"
+#include "progress.h"
 #include "reader.h"
 
 void model_init(struct model *m)
@@ -707,6 +708,8 @@ static int model_load(struct model *m, const char *name, struct rd_file *f)
     int r;
     char why[200];
     while ((r = rd_next(f, &rec)) > 0) {
+        if (m->progress)
+            progress_update(m->progress, rd_offset(f));
         why[0] = 0;
         if (model_record(m, p, &rec, why, sizeof why) < 0) {
             model_damage(
@@ -727,6 +730,8 @@ static int model_load(struct model *m, const char *name, struct rd_file *f)
 
 int model_load_file(struct model *m, const char *path, char *msg, size_t msglen)
 {
+    if (m->progress)
+        progress_file(m->progress, path);
     struct rd_file *f = rd_open(path, msg, msglen);
     return f ? model_load(m, path, f) : -1;
 }

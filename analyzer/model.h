@@ -36,6 +36,7 @@
 #define M_NONE UINT32_MAX
 
 struct mp_in;
+struct progress;
 struct rd_record;
 
 /* An ELF object functions live in, merged across processes by path and
@@ -321,6 +322,8 @@ struct model {
     /* trace replay: told of each call and heap event as it is replayed
      * (NULL: nobody listens); model_init clears it */
     const struct m_trace_observer *observer;
+    /* told of each file and record read (progress.h); NULL: nobody */
+    struct progress *progress;
     struct hashmap region_funcs; /* interned region name -> funcs (model_control.c) */
 };
 

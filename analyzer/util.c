@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "progress.h"
+
 static void cprof_oom(void)
 {
     fputs("cprof: out of memory\n", stderr);
@@ -76,6 +78,7 @@ void cprof_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    progress_clear(&progress_stderr);
     fputs("cprof: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "e2e_scratch.h"
 
@@ -172,6 +173,32 @@ Test(export_cli, output_is_atomic)
     cr_expect_str_empty(out);
     free(out);
     text = e2e_read_file(path, NULL);
+    cr_expect(strstr(text, "main;fib "), "%s", text);
+    free(text);
+    expect_no_temporary();
+}
+
+/* An output that is not a regular file (a FIFO here; /dev/null or
+ * /dev/stdout alike) is written in place, never replaced by a renamed
+ * temporary file. */
+Test(export_cli, output_to_a_fifo_is_written_in_place)
+{
+    record_sample("fib", "summary");
+    char fifo[1024];
+    snprintf(fifo, sizeof fifo, "%s/pipe", e2e_scratch);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    char *out = run(0, (char *const[]){"/bin/sh", "-c",
+                                       "cat pipe > got & " CPROF
+                                       " export -f folded -o pipe data; wait",
+                                       NULL});
+    free(out);
+    struct stat st;
+    cr_assert_eq(stat(fifo, &st), 0);
+    cr_expect(S_ISFIFO(st.st_mode), "the FIFO was replaced by a file");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/got", e2e_scratch);
+    char *text = e2e_read_file(path, NULL);
+    cr_assert(text);
     cr_expect(strstr(text, "main;fib "), "%s", text);
     free(text);
     expect_no_temporary();
