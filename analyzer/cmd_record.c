@@ -182,12 +182,22 @@ static int record_run(char **argv, int toggle_sig, int *status)
         sigemptyset(&sa.sa_mask);
         sigaction(toggle_sig, &sa, NULL);
     }
+    /* The toggle signal waits until record_child is set: the program may
+     * run, and be signalled through cprof record, before fork() has even
+     * returned here. The program gets the signal mask as it was. */
+    sigset_t toggle, before;
+    sigemptyset(&toggle);
+    if (toggle_sig > 0)
+        sigaddset(&toggle, toggle_sig);
+    sigprocmask(SIG_BLOCK, &toggle, &before);
     pid_t pid = fork();
     if (pid < 0) {
+        sigprocmask(SIG_SETMASK, &before, NULL);
         cprof_error("record: fork: %s", strerror(errno));
         return -1;
     }
     if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &before, NULL);
         execvp(argv[0], argv);
         cprof_error("record: cannot run %s: %s", argv[0], strerror(errno));
         _exit(127);
@@ -196,6 +206,7 @@ static int record_run(char **argv, int toggle_sig, int *status)
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
     record_child = pid;
+    sigprocmask(SIG_SETMASK, &before, NULL);
     if (toggle_sig > 0) {
         char name[16];
         snprintf(name, sizeof name, "%d", toggle_sig);

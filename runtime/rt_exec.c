@@ -1,7 +1,9 @@
 /*
- * The exec family, interposed so that the data recorded so far is written
- * before the process image is replaced. If the exec fails the file is
- * rolled back and recording goes on, so nothing is written twice.
+ * The ways out of a process image that skip exit(), interposed so that the
+ * data recorded so far is written first: the exec family, _exit and _Exit,
+ * and daemon() (whose parent leaves by glibc's internal _exit, out of our
+ * reach). If an exec or daemon's fork fails the file is rolled back and
+ * recording goes on, so nothing is written twice.
  *
  * The real functions are looked up once at start (dlsym may allocate, which
  * must not happen in a vfork child). A vfork child shares our memory but has
@@ -14,6 +16,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rt_internal.h"
@@ -23,10 +26,12 @@
 typedef int (*rt_execve_fn)(const char *, char *const[], char *const[]);
 typedef int (*rt_execvpe_fn)(const char *, char *const[], char *const[]);
 typedef int (*rt_fexecve_fn)(int, char *const[], char *const[]);
+typedef int (*rt_daemon_fn)(int, int);
 
 static rt_execve_fn real_execve;
 static rt_execvpe_fn real_execvpe;
 static rt_fexecve_fn real_fexecve;
+static rt_daemon_fn real_daemon;
 extern char **environ;
 
 RT_NOINST void rt_exec_init(void)
@@ -34,18 +39,25 @@ RT_NOINST void rt_exec_init(void)
     real_execve = (rt_execve_fn)dlsym(RTLD_NEXT, "execve");
     real_execvpe = (rt_execvpe_fn)dlsym(RTLD_NEXT, "execvpe");
     real_fexecve = (rt_fexecve_fn)dlsym(RTLD_NEXT, "fexecve");
+    real_daemon = (rt_daemon_fn)dlsym(RTLD_NEXT, "daemon");
 }
 
-/* Returns the file size to roll back to, or -1 when nothing was written. */
-RT_NOINST static off_t rt_before_exec(void)
+/* Writes the data with end reason why. Returns the file size to roll back
+ * to, or -1 when nothing was written (also in a vfork child). */
+RT_NOINST static off_t rt_write_before(enum rt_end_reason why)
 {
     if (!rt_ready || rt_finished || getpid() != rt_pid)
         return -1;
     off_t size = rt_writer_offset();
     if (size < 0)
         return -1;
-    rt_process_finish(RT_END_EXEC, 0);
+    rt_process_finish(why, 0);
     return size;
+}
+
+RT_NOINST static off_t rt_before_exec(void)
+{
+    return rt_write_before(RT_END_EXEC);
 }
 
 RT_NOINST static int rt_after_failed_exec(off_t size, int result)
@@ -131,6 +143,46 @@ RT_EXPORT RT_NOINST int execle(const char *path, const char *arg, ...)
     char *const *envp = va_arg(ap_, char *const *);
     va_end(ap_);
     return execve(path, (char *const *)argv, envp);
+}
+
+/* Writes the data as exit() would (end reason "exit"), once, then ends the
+ * process with status directly: no atexit handlers, no stdio flush, as
+ * _exit must. As signal-safe as exit's writing is (it reads the module
+ * list, as exec's does). A vfork child (or a clone sharing our memory)
+ * must not write our state: its pid is not ours, so it only leaves. */
+RT_NOINST static _Noreturn void rt_exit_now(int status)
+{
+    if (rt_ready && getpid() == rt_pid)
+        rt_process_finish(RT_END_EXIT, 0);
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+RT_EXPORT RT_NOINST _Noreturn void _exit(int status)
+{
+    rt_exit_now(status);
+}
+
+RT_EXPORT RT_NOINST _Noreturn void _Exit(int status)
+{
+    rt_exit_now(status);
+}
+
+/* daemon() forks and its parent leaves by an _exit internal to glibc: the
+ * parent's data is written before (the child starts from zero counts, as
+ * any fork child), and taken back if daemon fails in the parent. */
+RT_EXPORT RT_NOINST int daemon(int nochdir, int noclose)
+{
+    if (!real_daemon) {
+        errno = ENOSYS;
+        return -1;
+    }
+    pid_t self = getpid();
+    off_t size = rt_write_before(RT_END_EXIT);
+    int result = real_daemon(nochdir, noclose);
+    if (getpid() != self) /* the child: its fork handler started it afresh */
+        return result;
+    return rt_after_failed_exec(size, result);
 }
 
 #else

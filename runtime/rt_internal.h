@@ -582,6 +582,7 @@ RT_HIDDEN void rt_writer_thread(struct rt_thread *t, uint64_t now);
 /* The thread record [2, serial, tid, name]. */
 RT_HIDDEN void rt_writer_put_thread(struct mp_out *o, struct rt_thread *t);
 RT_HIDDEN void rt_writer_end(enum rt_end_reason why, int sig);
+RT_HIDDEN void rt_writer_init(void);
 RT_HIDDEN void rt_writer_after_fork(void);
 RT_HIDDEN off_t rt_writer_offset(void);
 RT_HIDDEN void rt_writer_truncate(off_t at);

@@ -206,6 +206,7 @@ RT_NOINST void rt_process_init(void)
         return; /* done, or in progress on this thread (a nested hook) */
     rt_pid = getpid();
     rt_read_config();
+    rt_writer_init(); /* the data directory, before a chdir or chroot */
     rt_clock_init(rt_config.clock);
     rt_threads_init();
     pthread_atfork(NULL, NULL, rt_after_fork_child);

@@ -4,11 +4,15 @@
  * is in cprof_format.h).
  *
  * The file is created with O_EXCL|O_NOFOLLOW under the user's umask, named
- * <prog>.<pid>.cprof in the directory resolved at start (a chdir later does
- * not move it), with .N inserted when the name is taken. Every write() holds
- * whole records, so threads appending at once never interleave inside one.
- * If the program closes or reuses our descriptor, the next write notices
- * (device and inode differ) and reopens the file by path.
+ * <prog>.<pid>.cprof in the data directory, with .N inserted when the name
+ * is taken. The directory is created and opened at start and every file in
+ * it is reached relative to that descriptor, so a chdir or chroot later
+ * does not move or lose it; the descriptor sits at a high number (programs
+ * expecting low ones are not disturbed). Every write() holds whole records,
+ * so threads appending at once never interleave inside one. If the program
+ * closes or reuses our descriptors, the next use notices (device and inode
+ * differ) and reopens them: the file by name in the directory, the
+ * directory by its path.
  *
  * All of it is signal-safe except rt_modules_refresh(), which takes the
  * dynamic loader's lock and is never called from a signal handler.
@@ -19,7 +23,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <sched.h>
-#include <stdio.h> /* rename */
+#include <stdio.h> /* renameat */
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -48,7 +52,12 @@ static int rt_fd = -1;
 static int rt_open_state; /* 0 closed, 1 opening, 2 open, 3 failed */
 static dev_t rt_dev;
 static ino_t rt_ino;
-static char rt_path[4096 + 300];
+static char rt_path[4096 + 300]; /* for messages */
+static char rt_name[300];        /* in the data directory */
+static int rt_dir_fd = -1;
+static dev_t rt_dir_dev;
+static ino_t rt_dir_ino;
+static int rt_dir_min_fd = 768; /* below FD_SETSIZE, for select() users */
 /* Snapshots (cprof_flush): 0 none yet; 1 the file was written whole by a
  * flush, and thread data written since (threads that ended) goes to the
  * base file <file>.base, which every later snapshot copies in; 2 a
@@ -314,26 +323,88 @@ RT_NOINST static void rt_put_header(struct mp_out *o)
     }
 }
 
+/* Opens the data directory by its path at a high descriptor number. */
+RT_NOINST static int rt_dir_open(void)
+{
+    int fd = open(rt_config.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return -1;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, rt_dir_min_fd);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return -1;
+    }
+    rt_dir_fd = fd;
+    rt_dir_dev = st.st_dev;
+    rt_dir_ino = st.st_ino;
+    return fd;
+}
+
+/* Creates (if need be) and opens the data directory, at start: before the
+ * program can chdir, chroot or run out of descriptors. Not signal-safe. */
+RT_NOINST void rt_writer_init(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 1024)
+        rt_dir_min_fd = (int)lim.rlim_cur * 3 / 4;
+    if (rt_dir_min_fd < 3)
+        rt_dir_min_fd = 3;
+    mkdir(rt_config.dir, 0777);
+    rt_dir_open();
+}
+
+/* The data directory's descriptor, reopened by path if the program closed
+ * or reused ours (F_GETFD fails, or it names another file); -1 if that
+ * fails too. Signal-safe. */
+RT_NOINST static int rt_dir(void)
+{
+    struct stat st;
+    if (rt_dir_fd >= 0 && fcntl(rt_dir_fd, F_GETFD) >= 0 && fstat(rt_dir_fd, &st) == 0 &&
+        st.st_dev == rt_dir_dev && st.st_ino == rt_dir_ino)
+        return rt_dir_fd;
+    rt_dir_fd = -1; /* the number is the program's now: not ours to close */
+    mkdir(rt_config.dir, 0777);
+    return rt_dir_open();
+}
+
+/* Opens the data file's name plus suffix ("", ".tmp" or ".base") in the
+ * data directory. Signal-safe. */
+RT_NOINST static int rt_open_in_dir(const char *suffix, int flags)
+{
+    char name[sizeof rt_name + 8];
+    rt_strlcpy(name, rt_name, sizeof name);
+    rt_strlcat(name, suffix, sizeof name);
+    int dir = rt_dir();
+    if (dir < 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    return openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC, 0666);
+}
+
 RT_NOINST static int rt_create(void)
 {
-    mkdir(rt_config.dir, 0777);
     char pid[24];
     rt_utoa((uint64_t)rt_pid, pid);
     for (unsigned n = 0; n < 1000; n++) {
-        rt_strlcpy(rt_path, rt_config.dir, sizeof rt_path);
-        rt_strlcat(rt_path, "/", sizeof rt_path);
-        rt_strlcat(rt_path, rt_config.prog, sizeof rt_path);
-        rt_strlcat(rt_path, ".", sizeof rt_path);
-        rt_strlcat(rt_path, pid, sizeof rt_path);
+        rt_strlcpy(rt_name, rt_config.prog, sizeof rt_name);
+        rt_strlcat(rt_name, ".", sizeof rt_name);
+        rt_strlcat(rt_name, pid, sizeof rt_name);
         if (n) {
             char suffix[24];
-            rt_strlcat(rt_path, ".", sizeof rt_path);
-            rt_strlcat(rt_path, rt_utoa(n, suffix), sizeof rt_path);
+            rt_strlcat(rt_name, ".", sizeof rt_name);
+            rt_strlcat(rt_name, rt_utoa(n, suffix), sizeof rt_name);
         }
-        rt_strlcat(rt_path, CPROF_FILE_SUFFIX, sizeof rt_path);
-        int fd =
-            open(rt_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND,
-                 0666);
+        rt_strlcat(rt_name, CPROF_FILE_SUFFIX, sizeof rt_name);
+        rt_strlcpy(rt_path, rt_config.dir, sizeof rt_path);
+        rt_strlcat(rt_path, "/", sizeof rt_path);
+        rt_strlcat(rt_path, rt_name, sizeof rt_path);
+        int fd = rt_open_in_dir("", O_WRONLY | O_CREAT | O_EXCL | O_APPEND);
         if (fd >= 0)
             return fd;
         if (errno != EEXIST)
@@ -413,7 +484,7 @@ RT_NOINST static int rt_checked_fd(void)
     if (rt_fd >= 0 && fstat(rt_fd, &st) == 0 && st.st_dev == rt_dev &&
         st.st_ino == rt_ino)
         return rt_fd;
-    int fd = open(rt_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    int fd = rt_open_in_dir("", O_WRONLY | O_APPEND);
     if (fd < 0)
         return -1;
     if (fstat(fd, &st) != 0 || st.st_dev != rt_dev || st.st_ino != rt_ino) {
@@ -484,18 +555,10 @@ RT_NOINST void rt_writer_truncate(off_t at)
     }
 }
 
-/* <file><suffix>: .tmp, where a snapshot is written before it replaces
- * the file, and .base. */
-RT_NOINST static void rt_side_path(char *out, size_t size, const char *suffix)
+/* Appends [from, end of file) of the data file <file><suffix> to fd. */
+RT_NOINST static int rt_copy_from(const char *suffix, off_t from, int fd)
 {
-    rt_strlcpy(out, rt_path, size);
-    rt_strlcat(out, suffix, size);
-}
-
-/* Appends [from, end of file) of the file open at path to fd. */
-RT_NOINST static int rt_copy_from(const char *path, off_t from, int fd)
-{
-    int in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int in = rt_open_in_dir(suffix, O_RDONLY);
     if (in < 0)
         return -1;
     static uint8_t buf[64 * 1024];
@@ -523,11 +586,8 @@ RT_NOINST static int rt_copy_from(const char *path, off_t from, int fd)
  * write that a failed exec took back, it starts empty. */
 RT_NOINST static int rt_base_create(int copy)
 {
-    char base[sizeof rt_path + 8];
-    rt_side_path(base, sizeof base, ".base");
-    int fd =
-        open(base, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0666);
-    if (fd < 0 || (copy && rt_copy_from(rt_path, rt_head_size, fd) != 0)) {
+    int fd = rt_open_in_dir(".base", O_RDWR | O_CREAT | O_TRUNC | O_APPEND);
+    if (fd < 0 || (copy && rt_copy_from("", rt_head_size, fd) != 0)) {
         if (fd >= 0)
             close(fd);
         return -1;
@@ -542,11 +602,7 @@ RT_NOINST int rt_writer_snapshot_begin(void)
         return -1; /* also reserves the file's name */
     if (rt_base_fd < 0 && rt_base_create(rt_snapshot == 0) != 0)
         return -1;
-    char tmp[sizeof rt_path + 8], base[sizeof rt_path + 8];
-    rt_side_path(tmp, sizeof tmp, ".tmp");
-    rt_side_path(base, sizeof base, ".base");
-    int fd =
-        open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0666);
+    int fd = rt_open_in_dir(".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         if (fd >= 0)
@@ -560,22 +616,26 @@ RT_NOINST int rt_writer_snapshot_begin(void)
     rt_ino = st.st_ino;
     rt_snapshot = 2;
     rt_write_head(fd);
-    rt_copy_from(base, 0, fd);
+    rt_copy_from(".base", 0, fd);
     return 0;
 }
 
 RT_NOINST void rt_writer_snapshot_commit(int last)
 {
-    char tmp[sizeof rt_path + 8], base[sizeof rt_path + 8];
-    rt_side_path(tmp, sizeof tmp, ".tmp");
-    rt_side_path(base, sizeof base, ".base");
-    if (rename(tmp, rt_path) != 0)
+    char tmp[sizeof rt_name + 8], base[sizeof rt_name + 8];
+    rt_strlcpy(tmp, rt_name, sizeof tmp);
+    rt_strlcat(tmp, ".tmp", sizeof tmp);
+    rt_strlcpy(base, rt_name, sizeof base);
+    rt_strlcat(base, ".base", sizeof base);
+    int dir = rt_dir();
+    if (dir < 0 || renameat(dir, tmp, dir, rt_name) != 0)
         rt_log("cannot replace", rt_path);
     rt_snapshot = 1;
     if (last && rt_base_fd >= 0) {
         close(rt_base_fd);
         rt_base_fd = -1;
-        unlink(base);
+        if (dir >= 0)
+            unlinkat(dir, base, 0);
     }
 }
 

@@ -143,13 +143,9 @@ Test(crash, exit_from_nested_calls_closes_them)
     }
 }
 
-/* Disabled: _exit() leaves nothing in any mode: no file, not even the data
- * directory (the runtime creates both when it writes, which _exit skips;
- * trace mode had not filled a chunk yet). `cprof report` fails with "No
- * such file or directory". docs/runtime.md lists it under Limits; missing:
- * the issue's shared file mapping, which the kernel keeps whatever the
- * process does. */
-Test(crash, _exit_from_nested_calls_keeps_the_calls_before, .disabled = true)
+/* The runtime's _exit writes the data as exit() would (end reason
+ * "exit", the open calls closed), then ends the process with its status. */
+Test(crash, _exit_from_nested_calls_keeps_the_calls_before)
 {
     build_ends(0);
     for (size_t m = 0; m < E2E_N_MODES; m++) {
@@ -158,6 +154,9 @@ Test(crash, _exit_from_nested_calls_keeps_the_calls_before, .disabled = true)
         cr_assert(WIFEXITED(r.prog.status) && WEXITSTATUS(r.prog.status) == 7,
                   "%s: status 0x%x", r.mode, (unsigned)r.prog.status);
         expect_calls_before_the_end(&r, "_exit");
+        cr_expect_eq(e2e_audited_count(&r, "\"end_reason\": \"exit\""), 1, "%s", r.mode);
+        cr_expect_eq(e2e_audited_sum(&r, "closed_at_end"), 12, "%s", r.mode);
+        cr_expect_eq(r.audit_status, 0, "%s: %s", r.mode, e2e_audited_verdict(&r));
         e2e_audited_free(&r);
     }
 }
@@ -207,12 +206,13 @@ static long long run_and_kill(struct e2e_audited *r, const char *mode)
     return atoll(line);
 }
 
-/* Disabled: after kill -9 nothing is left in any mode, not even the data
- * directory: summary and count mode write only at the end, trace mode at
- * each full 1 MiB chunk (none yet after 1,012 calls). `cprof report` fails
- * with "No such file or directory". Missing: the issue's shared file
- * mapping, so that the kernel keeps the counts of a killed process. Once
- * there, the audit cannot call such a run exact (status 2 or 3). */
+/* Disabled: after kill -9 nothing is left in any mode but the empty data
+ * directory (opened at start): summary and count mode write only at the
+ * end, trace mode at each full 1 MiB chunk (none yet after 1,012 calls).
+ * `cprof report` fails with "no .cprof files in this directory". Missing:
+ * the issue's shared file mapping, so that the kernel keeps the counts of
+ * a killed process. Once there, the audit cannot call such a run exact
+ * (status 2 or 3). */
 Test(crash, kill_9_keeps_the_calls_before, .disabled = true)
 {
     build_ends(0);
