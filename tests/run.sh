@@ -4,7 +4,8 @@
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build of the analyzer
 #      and its tests (the runtime is never sanitized: it lives inside the
 #      profiled program);
-#   3. a short libFuzzer run of the file reader (CPROF_FUZZ_SECONDS, 30);
+#   3. a short libFuzzer run of the file reader (CPROF_FUZZ_SECONDS, 30) and of
+#      the symbolizer on ELF files (CPROF_FUZZ_SYM_SECONDS, 15);
 #   4. a real project: Debian's bzip2 rebuilt with cprof-cc passes its own
 #      tests, and its call counts match uftrace's (tests/real/run.sh).
 #   5. real code that longjmps all the time: the Lua interpreter rebuilt with
@@ -53,7 +54,7 @@ if cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DCPROF_SANITIZE=ON \
   step "end-to-end tests with the sanitized analyzer"
   ASAN_OPTIONS=detect_leaks=1 ./build-san/bin/cprof-e2e-tests --jobs="$jobs" ||
     failed+=(e2e-sanitized)
-  step "fuzz smoke run of the reader (${CPROF_FUZZ_SECONDS:-30} s)"
+  step "fuzz smoke run of the reader (${CPROF_FUZZ_SECONDS:-30} s) and the symbolizer (${CPROF_FUZZ_SYM_SECONDS:-15} s)"
   tests/fuzz/run.sh build-san "${CPROF_FUZZ_SECONDS:-30}" || failed+=(fuzz)
 else
   failed+=(sanitizer-build)

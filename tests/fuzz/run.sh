@@ -5,15 +5,22 @@
 # a block freed by another thread and one freed by the forked child, a
 # region and recording switched off and on (format 1.4), in each
 # recording mode); libFuzzer then mutates them for SECONDS.
+# Then the symbolizer for SYM_SECONDS (third argument, or CPROF_FUZZ_SYM_SECONDS,
+# 15): its seeds are real small ELF files (the seed program built with and
+# without -g, -gline-tables-only, stripped, and /bin/true).
 # Any crash, leak or sanitizer report fails the run; the failing input is
 # kept in the work directory (printed) for a regression test.
-#   usage: tests/fuzz/run.sh BUILD_DIR [SECONDS]
+#   usage: tests/fuzz/run.sh BUILD_DIR [SECONDS [SYM_SECONDS]]
 set -euo pipefail
-build=$(realpath "${1:?usage: tests/fuzz/run.sh BUILD_DIR [SECONDS]}")
+build=$(realpath "${1:?usage: tests/fuzz/run.sh BUILD_DIR [SECONDS [SYM_SECONDS]]}")
 seconds=${2:-30}
+sym_seconds=${3:-${CPROF_FUZZ_SYM_SECONDS:-15}}
 fuzzer=$build/bin/cprof-fuzz-reader
+sym_fuzzer=$build/bin/cprof-fuzz-sym
 rt=$build/lib/cprof
-[ -x "$fuzzer" ] || { echo "fuzz: $fuzzer is missing (build with clang and -DCPROF_SANITIZE=ON)"; exit 1; }
+for f in "$fuzzer" "$sym_fuzzer"; do
+  [ -x "$f" ] || { echo "fuzz: $f is missing (build with clang and -DCPROF_SANITIZE=ON)"; exit 1; }
+done
 work=$(mktemp -d "${TMPDIR:-/tmp}/cprof-fuzz.XXXXXX")
 echo "fuzz: work directory $work"
 
@@ -66,14 +73,33 @@ done
 find "$work/seeds" -name '*.cprof' -exec cp {} "$work/corpus/" \;
 echo "fuzz: $(ls "$work/corpus" | wc -l) seed files"
 
-cd "$work"
-if ASAN_OPTIONS=detect_leaks=1 "$fuzzer" -max_total_time="$seconds" -max_len=65536 \
-  -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 corpus >fuzz.log 2>&1; then
-  grep -E '^stat::number_of_executed_units|^#[0-9]+ *DONE' fuzz.log || tail -3 fuzz.log
-  echo "fuzz: no crash in $seconds s"
-  rm -rf "$work"
-else
-  tail -40 fuzz.log
-  echo "fuzz: FAILED; the input that broke it is in $work (crash-*, leak-*, timeout-*)"
-  exit 1
-fi
+# ELF seeds for the symbolizer
+mkdir -p "$work/sym-corpus"
+cp "$work/seed" "$work/sym-corpus/seed-g"
+clang -O1 -o "$work/sym-corpus/seed-nog" "$work/seed.c" -lpthread \
+  -L"$rt" -Wl,-rpath,"$rt" -lcprof-rt
+clang -O1 -gline-tables-only -o "$work/sym-corpus/seed-lines" "$work/seed.c" -lpthread \
+  -L"$rt" -Wl,-rpath,"$rt" -lcprof-rt
+printf 'static int f(int x) { return x + 1; }\nint main(void) { return f(0) - 1; }\n' >"$work/tiny.c"
+clang -O0 -g -o "$work/sym-corpus/tiny-g" "$work/tiny.c"
+clang -O0 -o "$work/sym-corpus/tiny" "$work/tiny.c"
+clang -O0 -s -o "$work/sym-corpus/tiny-stripped" "$work/tiny.c"
+cp "$(type -P true)" "$work/sym-corpus/true"
+echo "fuzz: $(ls "$work/sym-corpus" | wc -l) ELF seed files"
+
+# run_fuzzer NAME FUZZER SECONDS MAX_LEN CORPUS
+run_fuzzer() {
+  local log="$work/$1.log"
+  if (cd "$work" && TMPDIR="$work" ASAN_OPTIONS=detect_leaks=1 "$2" -max_total_time="$3" \
+    -max_len="$4" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$5" >"$log" 2>&1); then
+    grep -E '^stat::number_of_executed_units|^#[0-9]+ *DONE' "$log" || tail -3 "$log"
+    echo "fuzz: no crash in $3 s ($1)"
+  else
+    tail -40 "$log"
+    echo "fuzz: FAILED ($1); the input that broke it is in $work (crash-*, leak-*, timeout-*)"
+    exit 1
+  fi
+}
+run_fuzzer reader "$fuzzer" "$seconds" 65536 corpus
+run_fuzzer symbolizer "$sym_fuzzer" "$sym_seconds" 1048576 sym-corpus
+rm -rf "$work"
