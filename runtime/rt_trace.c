@@ -23,6 +23,22 @@
 #define RT_TRACE_SLACK 96u /* room past tend for the largest event */
 #define RT_FIDX_INITIAL 1024u
 
+/* The head of a trace chunk: a clock record, then the chunk's array up to
+ * its events array, whose header the caller writes (base_ts: the time the
+ * chunk's first delta counts from). */
+RT_NOINST static void rt_trace_head(struct mp_out *o, const struct rt_thread *t,
+                                    uint64_t base_ts)
+{
+    mp_array(o, 3);
+    mp_uint(o, CPROF_REC_CLOCK);
+    mp_uint(o, rt_ticks());
+    mp_uint(o, rt_mono_ns());
+    mp_array(o, 4);
+    mp_uint(o, CPROF_REC_TRACE);
+    mp_uint(o, t->serial);
+    mp_uint64_fixed(o, base_ts);
+}
+
 RT_NOINST void rt_trace_begin_chunk(struct rt_thread *t)
 {
     struct mp_out o = {t->tbuf, t->tbuf + t->tbuf_size, 0};
@@ -31,14 +47,7 @@ RT_NOINST void rt_trace_begin_chunk(struct rt_thread *t)
         t->announced = 1;
     }
     t->tchunk_at = o.pos;
-    mp_array(&o, 3);
-    mp_uint(&o, CPROF_REC_CLOCK);
-    mp_uint(&o, rt_ticks());
-    mp_uint(&o, rt_mono_ns());
-    mp_array(&o, 4);
-    mp_uint(&o, CPROF_REC_TRACE);
-    mp_uint(&o, t->serial);
-    mp_uint64_fixed(&o, t->last_ts);
+    rt_trace_head(&o, t, t->last_ts);
     t->tcount_at = o.pos;
     mp_array32(&o, 0);
     t->tpos = o.pos;
@@ -82,14 +91,7 @@ RT_NOINST void rt_trace_flush(struct rt_thread *t)
         if (rest) {
             uint8_t head[64];
             struct mp_out o = {head, head + sizeof head, 0};
-            mp_array(&o, 3);
-            mp_uint(&o, CPROF_REC_CLOCK);
-            mp_uint(&o, rt_ticks());
-            mp_uint(&o, rt_mono_ns());
-            mp_array(&o, 4);
-            mp_uint(&o, CPROF_REC_TRACE);
-            mp_uint(&o, t->serial);
-            mp_uint64_fixed(&o, t->tdone_ts);
+            rt_trace_head(&o, t, t->tdone_ts);
             mp_array32(&o, t->tcount - t->tdone_tokens);
             size_t hlen = (size_t)(o.pos - head);
             if (rt_writer_write2(head, hlen, t->tdone, rest) == 0)
