@@ -101,6 +101,9 @@ struct m_node {
      * innermost one, requested bytes; peak_bytes the highest process heap
      * in use at an allocation in its subtree (0 when none allocated) */
     uint64_t alloc_calls, alloc_bytes, free_calls, freed_bytes, peak_bytes;
+    /* CPU time (1.5, CPROF_CPU=1): the thread's CPU time during this node's
+     * calls, inclusive, in ns; meaningful when the process has_cpu */
+    uint64_t cpu_ns;
 };
 
 /* Heap counters of a thread (a CPROF_REC_HEAP record): everything it did,
@@ -250,6 +253,7 @@ struct m_process {
      * runtime that did not record them, has none: its zeros mean nothing) */
     int has_heap;
     uint64_t heap_in_use, heap_peak, heap_blocks, peak_rss, foreign_frees;
+    int has_cpu;           /* nodes carry cpu_ns (1.5, recorded with CPROF_CPU=1) */
     uint64_t heap_dropped; /* allocation calls counted for no thread */
     int end_heap;          /* the end record had the heap keys */
     struct m_freed *freed;

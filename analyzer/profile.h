@@ -50,6 +50,9 @@ struct pf_row {
     uint64_t total_alloc_calls, total_alloc_bytes, total_free_calls, total_freed_bytes;
     uint64_t peak_bytes;                  /* highest heap in use while it ran */
     uint64_t leaked_blocks, leaked_bytes; /* allocated here, never freed */
+    /* CPU time (meaningful when profile.cpu), the same rules as self_ns and
+     * total_ns; wall less CPU is time the thread was blocked or waiting */
+    double cpu_self_ns, cpu_total_ns;
 };
 
 /* Net heap change in bytes: allocated less freed (negative: it freed more
@@ -66,6 +69,7 @@ struct profile {
     double total_self_ns;
     int timed;            /* times are known (not only count-mode data) */
     int heap;             /* some process has heap data (format 1.2) */
+    int cpu;              /* some process has CPU time per node (1.5, CPROF_CPU=1) */
     double pct_error;     /* the largest relative error of estimated percentiles */
     int pct_estimated;    /* some row's percentiles are estimates */
     struct strpool owned; /* names made up here for functions without a module */

@@ -27,13 +27,15 @@
  *        recording-period records, EXT_OFF/EXT_ON and EXT_RESET trace
  *        events, end reason "flush" in trace mode (a flush end record
  *        that later records supersede).
+ *   1.5  probe-cost header keys (compensation), the trace size cap, CPU
+ *        time per node (CPROF_CPU=1), the end reason of a killed process.
  */
 #ifndef CPROF_FORMAT_H
 #define CPROF_FORMAT_H
 
 #define CPROF_MAGIC "cprof"
 #define CPROF_FORMAT_MAJOR 1
-#define CPROF_FORMAT_MINOR 4
+#define CPROF_FORMAT_MINOR 5
 #define CPROF_FILE_SUFFIX ".cprof"
 
 /*
