@@ -24,6 +24,7 @@ static const struct command {
     {"diff", cmd_diff, "two runs side by side: call count changes, time beyond noise"},
     {"export", cmd_export,
      "for other tools: chrome trace, callgrind, folded stacks, html, json, csv"},
+    {"top", cmd_top, "live view of running programs: hottest functions now and overall"},
 };
 
 static void usage(FILE *out)
