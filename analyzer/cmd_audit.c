@@ -44,6 +44,12 @@ static const char audit_usage[] =
     "      --pid PID     only the process PID\n"
     "      --tid TID     only the thread with kernel thread id TID\n"
     "\n"
+    "Examples:\n"
+    "  cprof audit                                  losses, repairs and clock of "
+    "./cprof.data\n"
+    "  cprof audit --write-expect counts.txt        keep today's exact call counts\n"
+    "  cprof audit --expect counts.txt              in CI: exit 4 when a count changed\n"
+    "\n"
     "Exit status: 0 nothing lost (repairs keep counts exact) / every expectation\n"
     "met, 1 bad command line or expectation file, 2 no usable data or a file\n"
     "damaged or cut short, 3 events, threads or calls were lost, 4 a count is\n"
@@ -742,3 +748,5 @@ int cmd_audit(int argc, char **argv)
     free(args);
     return status;
 }
+
+const char *const cmd_audit_help = audit_usage;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cprof_format.h"
+#include "help.h"
 #include "progress.h"
 #include "util.h"
 
@@ -34,9 +35,15 @@ int cmd_id_arg(const char *cmd, const char *opt, const char *arg, uint64_t *id)
 
 void cmd_bad_option(const char *cmd, int optopt, const char *with_value, const char *arg)
 {
-    if (optopt)
+    int is_long = arg && !strncmp(arg, "--", 2);
+    char best[64];
+    if (optopt && strchr(with_value, optopt) && is_long)
+        cprof_error("%s: option '%.*s' needs a value", cmd, (int)strcspn(arg, "="), arg);
+    else if (optopt && !is_long)
         cprof_error("%s: option '-%c' %s", cmd, optopt,
                     strchr(with_value, optopt) ? "needs a value" : "is unknown");
+    else if (help_suggest_option(cmd, arg, best, sizeof best))
+        cprof_error("%s: unknown option '%s'; did you mean '%s'?", cmd, arg, best);
     else
         cprof_error("%s: unknown option '%s'", cmd, arg);
     fprintf(stderr, "(cprof %s --help lists the options)\n", cmd);
@@ -87,6 +94,15 @@ int cmd_load(struct model *m, const struct m_filter *filter, char *const *paths,
         m->progress = &progress_stderr;
     }
     int status = CPROF_EXIT_OK;
+    struct stat st;
+    if (npaths == 0 && stat(CMD_DEFAULT_DATA, &st) != 0) {
+        progress_end(&progress_stderr);
+        m->progress = NULL;
+        cprof_error("no profile here: ./%s does not exist", CMD_DEFAULT_DATA);
+        fputs(CMD_NO_DATA_HINT, stderr);
+        *nothing = 1;
+        return CPROF_EXIT_DATA;
+    }
     if (npaths == 0)
         status = model_load_path(m, CMD_DEFAULT_DATA);
     for (size_t i = 0; i < npaths; i++)
@@ -99,6 +115,8 @@ int cmd_load(struct model *m, const struct m_filter *filter, char *const *paths,
         if (status == CPROF_EXIT_OK)
             cprof_error("no process with pid %llu in the data",
                         (unsigned long long)filter->pid);
+        else if (!filter->pid)
+            fputs(CMD_NO_DATA_HINT, stderr);
         return CPROF_EXIT_DATA;
     }
     model_check_parents(m);

@@ -18,6 +18,12 @@
 
 /* The default data path when a command is given none. */
 #define CMD_DEFAULT_DATA "cprof.data"
+/* What a command says after finding no data at all: how to get some. */
+#define CMD_NO_DATA_HINT                                                                 \
+    "To get a profile: build the program with cprof-cc (make CC=cprof-cc, cmake\n"       \
+    "-DCMAKE_C_COMPILER=cprof-cc or ./configure CC=cprof-cc) and run it here; it "       \
+    "writes\n"                                                                           \
+    "cprof.data/PROGRAM.PID.cprof. Or: cprof record -- PROGRAM [ARGS...]\n"
 
 /* --format F: 0, or -1 after printing "cprof: CMD: unknown format". */
 int cmd_format_arg(const char *cmd, const char *arg, const struct fmt_ops **format);

@@ -43,6 +43,12 @@ static const char diff_usage[] =
     "      --fail-on-count-change  exit 3 when a function's call count changed\n"
     "      --fail-on-regression    exit 3 when a function got slower beyond noise\n"
     "\n"
+    "Examples:\n"
+    "  cprof diff before/ after/                    per function: count changes, time "
+    "beyond noise\n"
+    "  cprof diff --fail-on-count-change base/ cprof.data\n"
+    "      in CI\n"
+    "\n"
     "Exit status: 0 compared, 1 bad command line, 2 no usable data in A or B, or\n"
     "a file damaged or cut short, 3 a change a --fail-on option names. See\n"
     "docs/cprof-diff.md.\n";
@@ -445,3 +451,5 @@ int cmd_diff(int argc, char **argv)
     cmd_view_end(&b);
     return status;
 }
+
+const char *const cmd_diff_help = diff_usage;

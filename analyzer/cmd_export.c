@@ -47,6 +47,13 @@ static const char export_usage[] =
     "      --pid PID    only the process PID\n"
     "      --tid TID    only the thread with kernel thread id TID\n"
     "\n"
+    "Examples:\n"
+    "  cprof export --format chrome -o trace.json   open in Perfetto\n"
+    "  cprof export --format callgrind -o callgrind.out   then: kcachegrind "
+    "callgrind.out\n"
+    "  cprof export --format folded | flamegraph.pl > flame.svg\n"
+    "  cprof export --format html -o report.html    one self-contained page\n"
+    "\n"
     "Exit status: 0 written, 1 bad command line, 2 no usable data, data the\n"
     "format cannot show, a file damaged or cut short, or the output could not\n"
     "be written. See docs/cprof.md.\n";
@@ -300,3 +307,5 @@ int cmd_export(int argc, char **argv)
     cmd_view_end(&run);
     return status;
 }
+
+const char *const cmd_export_help = export_usage;

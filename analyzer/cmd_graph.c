@@ -48,6 +48,11 @@ static const char graph_usage[] =
     "      --pid PID   only the process PID\n"
     "      --tid TID   only the thread with kernel thread id TID\n"
     "\n"
+    "Examples:\n"
+    "  cprof graph parse_expr                       its callers and callees\n"
+    "  cprof graph --tree --min-pct 2               the call tree, branches of 2% or "
+    "more\n"
+    "\n"
     "Exit status: 0 shown, 1 bad command line or a FUNC that names no function,\n"
     "2 no usable data, or a file damaged or cut short (the view then covers\n"
     "what it holds). See docs/cprof-graph.md.\n";
@@ -716,3 +721,5 @@ out:
     free(args);
     return status;
 }
+
+const char *const cmd_graph_help = graph_usage;

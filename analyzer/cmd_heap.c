@@ -47,6 +47,12 @@ static const char heap_usage[] =
     "      --pid PID   only the process PID\n"
     "      --tid TID   only the thread with kernel thread id TID\n"
     "\n"
+    "Examples:\n"
+    "  cprof heap                                   allocations, frees, net, peak per "
+    "function\n"
+    "  cprof heap --sort leaked -n 10               the ten biggest leakers\n"
+    "  cprof heap load_config                       one function's figures\n"
+    "\n"
     "Exit status: 0 shown, 1 bad command line or a FUNC that names no function,\n"
     "2 no usable data, or a file damaged or cut short (the view then covers\n"
     "what it holds). See docs/cprof-heap.md.\n";
@@ -370,3 +376,5 @@ int cmd_heap(int argc, char **argv)
     cmd_view_end(&run);
     return status;
 }
+
+const char *const cmd_heap_help = heap_usage;

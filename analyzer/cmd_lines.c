@@ -47,6 +47,11 @@ static const char lines_usage[] =
     "      --pid PID   only the process PID\n"
     "      --tid TID   only the thread with kernel thread id TID\n"
     "\n"
+    "Examples:\n"
+    "  cprof-cc --cprof-lines='parse_*' -O2 -o prog prog.c && ./prog\n"
+    "  cprof lines parse_expr                       its lines: hits, time, self\n"
+    "  cprof lines --format csv > lines.csv         every selected function\n"
+    "\n"
     "Exit status: 0 shown, 1 bad command line or a FUNC that has no line data,\n"
     "2 no usable data, or a file damaged or cut short (the view then covers\n"
     "what it holds). See docs/cprof-lines.md.\n";
@@ -481,3 +486,5 @@ out:
     cmd_view_end(&run);
     return status;
 }
+
+const char *const cmd_lines_help = lines_usage;

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cmd_common.h"
 #include "commands.h"
 #include "cprof_format.h"
 #include "util.h"
@@ -45,6 +46,13 @@ static const char record_usage[] =
     "                    default, none: no signal): USR1, USR2, HUP, TERM, ALRM,\n"
     "                    WINCH (SIG prefix optional) or a number. cprof record\n"
     "                    passes SIG on to PROGRAM when it gets it itself\n"
+    "\n"
+    "Examples:\n"
+    "  cprof record -- ./myprog input.txt           run it, data in ./cprof.data\n"
+    "  cprof record -m trace -o run1 -- make test   every call of every process, in "
+    "run1/\n"
+    "  cprof record --start-off --toggle-signal USR1 -- ./server\n"
+    "      record only between kill -USR1s\n"
     "\n"
     "Exit status: PROGRAM's (128+N if signal N killed it), 1 bad command line,\n"
     "2 DIR unusable, 127 PROGRAM could not be run.\n";
@@ -294,10 +302,7 @@ int cmd_record(int argc, char **argv)
             fputs(record_usage, stdout);
             return CPROF_EXIT_OK;
         default:
-            cprof_error("record: %s '%s' (cprof record --help lists the options)",
-                        optopt && strchr("omcT", optopt) ? "option needs a value:"
-                                                         : "unknown option",
-                        argv[optind - 1]);
+            cmd_bad_option("record", optopt, "omcT", argv[optind - 1]);
             return CPROF_EXIT_USAGE;
         }
     }
@@ -365,3 +370,5 @@ int cmd_record(int argc, char **argv)
     record_free_list(after);
     return code;
 }
+
+const char *const cmd_record_help = record_usage;

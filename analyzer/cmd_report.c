@@ -42,6 +42,12 @@ static const char report_usage[] =
     "                  and csv always have them): exact from a trace, else estimated\n"
     "                  from the runtime's histograms, within 0.8%\n"
     "\n"
+    "Examples:\n"
+    "  cprof report                                 the table of ./cprof.data\n"
+    "  cprof report --sort calls -n 20              the 20 most called functions\n"
+    "  cprof report --percentiles run1/             with p50, p90 and p99 per call\n"
+    "  cprof report --format json > profile.json    for scripts\n"
+    "\n"
     "Exit status: 0 report printed, 1 bad command line, 2 no usable data, or a\n"
     "file damaged or cut short (the report then covers what it holds). See\n"
     "docs/cprof.md.\n";
@@ -277,3 +283,5 @@ int cmd_report(int argc, char **argv)
     cmd_view_end(&run);
     return status;
 }
+
+const char *const cmd_report_help = report_usage;

@@ -76,6 +76,12 @@ static const char top_usage[] =
     "the totals since the program started. Keys on a terminal: q quits, space\n"
     "refreshes now.\n"
     "\n"
+    "Examples:\n"
+    "  cprof top -- ./server --port 8080            run it and watch it\n"
+    "  CPROF_LIVE=1 ./server & cprof top            watch what runs in ./cprof.data\n"
+    "  cprof top --plain -d 5 -- make check > top.log\n"
+    "      a table every 5 s\n"
+    "\n"
     "Exit status: the program's with -- PROGRAM; else 0, 1 bad command line,\n"
     "2 unusable data. See docs/cprof-top.md.\n";
 
@@ -918,3 +924,5 @@ int cmd_top(int argc, char **argv)
     }
     return status;
 }
+
+const char *const cmd_top_help = top_usage;

@@ -15,5 +15,16 @@ int cmd_audit(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+
+/* Each command's --help text (help.c builds the overview, suggestions and
+ * man pages from them). */
+extern const char *const cmd_record_help,
+    *const cmd_report_help, *const cmd_lines_help,
+                                *const cmd_heap_help, *const cmd_graph_help,
+                                                          *const cmd_audit_help,
+                                                              *const cmd_diff_help,
+                                                                  *const cmd_export_help,
+                                                                      *const cmd_top_help;
 
 #endif

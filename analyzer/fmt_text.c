@@ -160,6 +160,12 @@ static void fmt_text_run(FILE *out, const struct model *m)
     fputc('\n', out);
 }
 
+/* Colour for this document (cprof_color): bold titles and headers, yellow
+ * warnings. */
+static int fmt_text_colour;
+#define FMT_BOLD(s) (fmt_text_colour ? "\033[1m" s : s)
+#define FMT_OFF (fmt_text_colour ? "\033[0m" : "")
+
 /* Rows [first, first + rows) of t as an aligned table with its header
  * (underlined when rule is set). */
 static void fmt_text_table(FILE *out, const struct fmt_table *t, size_t first,
@@ -201,7 +207,10 @@ static void fmt_text_table(FILE *out, const struct fmt_table *t, size_t first,
         }
         while (line.len && line.s[line.len - 1] == ' ')
             line.s[--line.len] = 0; /* an empty last cell */
-        fprintf(out, "%s\n", line.len ? line.s : "");
+        if (r == 0 && line.len)
+            fprintf(out, "%s%s%s\n", FMT_BOLD(""), line.s, FMT_OFF);
+        else
+            fprintf(out, "%s\n", line.len ? line.s : "");
         if (r == 0 && rule) {
             for (size_t i = fmt_width(line.s); i > 0; i--)
                 fputc('=', out);
@@ -218,6 +227,7 @@ static void fmt_text_table(FILE *out, const struct fmt_table *t, size_t first,
 static void fmt_text_write(FILE *out, const struct fmt_doc *doc)
 {
     const struct fmt_table *t = doc->table;
+    fmt_text_colour = cprof_color(out);
     for (size_t i = 0; i < doc->nruns; i++) {
         fprintf(out, "%s\n", doc->runs[i].title);
         fmt_text_run(out, doc->runs[i].model);
@@ -227,7 +237,7 @@ static void fmt_text_write(FILE *out, const struct fmt_doc *doc)
     for (size_t i = 0; i < doc->nsummary; i++)
         fprintf(out, "%s\n", doc->summary[i]);
     if (doc->title)
-        fprintf(out, "\n%s\n\n", doc->title);
+        fprintf(out, "\n%s%s%s\n\n", FMT_BOLD(""), doc->title, FMT_OFF);
 
     if (t->groups) {
         for (size_t g = 0; g < t->groups->ngroups; g++) {
@@ -249,7 +259,8 @@ static void fmt_text_write(FILE *out, const struct fmt_doc *doc)
         fprintf(out, "%s\n", t->empty ? t->empty : "(no calls recorded)");
     for (size_t i = 0; i < doc->nmore; i++) {
         const struct fmt_table *more = doc->more[i];
-        fprintf(out, "\n%s\n\n", more->title ? more->title : more->name);
+        fprintf(out, "\n%s%s%s\n\n", FMT_BOLD(""), more->title ? more->title : more->name,
+                FMT_OFF);
         if (more->nrows)
             fmt_text_table(out, more, 0, more->nrows, 0);
         else
@@ -263,7 +274,8 @@ static void fmt_text_write(FILE *out, const struct fmt_doc *doc)
     if (doc->warnings && doc->warnings->count) {
         fputc('\n', out);
         for (size_t i = 0; i < doc->warnings->count; i++)
-            fprintf(out, "warning: %s\n", doc->warnings->text[i]);
+            fprintf(out, "%swarning:%s %s\n", fmt_text_colour ? "\033[33m" : "", FMT_OFF,
+                    doc->warnings->text[i]);
     }
 }
 

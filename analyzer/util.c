@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "progress.h"
 
@@ -72,6 +73,22 @@ char *cprof_xasprintf(const char *fmt, ...)
     sb_vprintf(&sb, fmt, ap);
     va_end(ap);
     return sb.s;
+}
+
+int cprof_color(FILE *f)
+{
+    const char *want = getenv("CPROF_COLOR");
+    if (want && !strcmp(want, "always"))
+        return 1;
+    if (want && !strcmp(want, "never"))
+        return 0;
+    const char *no = getenv("NO_COLOR");
+    if (no && no[0])
+        return 0;
+    const char *term = getenv("TERM");
+    if (!term || !strcmp(term, "dumb"))
+        return 0;
+    return isatty(fileno(f));
 }
 
 void cprof_error(const char *fmt, ...)

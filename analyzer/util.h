@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Exit statuses of the cprof command (docs/cprof.md). */
 enum cprof_exit {
@@ -35,6 +36,10 @@ char *cprof_xstrndup(const char *s, size_t n);
 char *cprof_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* "cprof: " + message + newline on stderr. */
+/* Whether to colour what goes to f: CPROF_COLOR=always or never decides;
+ * else (auto) only on a terminal whose TERM is not "dumb", and never when
+ * NO_COLOR is set to something (https://no-color.org). */
+int cprof_color(FILE *f);
 void cprof_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A growable NUL-terminated string. */

@@ -57,6 +57,29 @@ Test(install, installed_tools_work_from_anywhere, .timeout = 600)
     run_ok(tmp, (char *const[]){cprof, "report", "--format", "csv", NULL}, NULL, &res);
     cr_expect_eq(e2e_report_calls(res.out, "fib"), 242785, "fib calls:\n%s", res.out);
     e2e_result_free(&res);
+
+    /* man pages for cprof, cprof-cc and each command; bash completion */
+    static const char *const pages[] = {"cprof",        "cprof-cc",    "cprof-record",
+                                        "cprof-report", "cprof-lines", "cprof-heap",
+                                        "cprof-graph",  "cprof-audit", "cprof-diff",
+                                        "cprof-export", "cprof-top"};
+    for (size_t i = 0; i < sizeof pages / sizeof *pages; i++) {
+        char page[4400];
+        snprintf(page, sizeof page, "%s/share/man/man1/%s.1", moved, pages[i]);
+        char *text = e2e_read_file(page, NULL);
+        cr_expect(text && strstr(text, ".TH ") && strstr(text, ".SH SYNOPSIS"),
+                  "man page %s", page);
+        free(text);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        char comp[4400];
+        snprintf(comp, sizeof comp, "%s/share/bash-completion/completions/%s", moved,
+                 i ? "cprof-cc" : "cprof");
+        char *text = e2e_read_file(comp, NULL);
+        cr_expect(text && strstr(text, "complete -o filenames -F _cprof cprof"), "%s",
+                  comp);
+        free(text);
+    }
     e2e_remove_tree(tmp);
     free(tmp);
 }
