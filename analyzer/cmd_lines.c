@@ -103,37 +103,6 @@ struct ln_func {
 
 static const struct cmd_view lines_view = {"lines", lines_usage, NULL, 1};
 
-/* Whether two recorded paths name the same file: equal, or one relative
- * path the end of the other after a '/'. */
-static int lines_same_file(const char *a, const char *b)
-{
-    if (!strcmp(a, b))
-        return 1;
-    size_t na = strlen(a), nb = strlen(b);
-    if (na > nb && a[0] == '/' && b[0] != '/')
-        return a[na - nb - 1] == '/' && !strcmp(a + na - nb, b);
-    if (nb > na && b[0] == '/' && a[0] != '/')
-        return b[nb - na - 1] == '/' && !strcmp(b + nb - na, a);
-    return 0;
-}
-
-/* Lines in the function's own file first, then by file and line. */
-static const char *lines_sort_file;
-
-static int lines_cmp_line(const void *pa, const void *pb)
-{
-    const struct m_line *a = *(const struct m_line *const *)pa;
-    const struct m_line *b = *(const struct m_line *const *)pb;
-    int own_a = lines_same_file(a->file, lines_sort_file);
-    int own_b = lines_same_file(b->file, lines_sort_file);
-    if (own_a != own_b)
-        return own_b - own_a;
-    int c = a->file == b->file ? 0 : strcmp(a->file, b->file);
-    if (c)
-        return c;
-    return a->line < b->line ? -1 : a->line > b->line;
-}
-
 static int lines_cmp_func(const void *pa, const void *pb)
 {
     const struct ln_func *a = pa, *b = pb;
@@ -197,9 +166,8 @@ static size_t lines_functions(const struct model *m, const struct profile *pf,
             lf->file = lf->lines[0]->file;
             lf->line = 0;
         }
-        lines_sort_file = lf->file;
-        qsort(lf->lines, lf->nlines, sizeof(*lf->lines), lines_cmp_line);
-        if (!lf->line && lines_same_file(lf->lines[0]->file, lf->file))
+        model_lines_sort(lf->lines, lf->nlines, lf->file);
+        if (!lf->line && model_same_file(lf->lines[0]->file, lf->file))
             lf->line = lf->lines[0]->line;
     }
     free(index);

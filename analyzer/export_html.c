@@ -274,22 +274,6 @@ static void html_tree(FILE *out, const struct model *m, const uint32_t *row_of, 
     graph_tree_free(&t);
 }
 
-/* Lines of one function in its own file first, then by file and line. */
-static const char *html_own_file;
-
-static int html_cmp_line(const void *pa, const void *pb)
-{
-    const struct m_line *a = *(const struct m_line *const *)pa;
-    const struct m_line *b = *(const struct m_line *const *)pb;
-    int own_a = !strcmp(a->file, html_own_file), own_b = !strcmp(b->file, html_own_file);
-    if (own_a != own_b)
-        return own_b - own_a;
-    int c = a->file == b->file ? 0 : strcmp(a->file, b->file);
-    if (c)
-        return c;
-    return a->line < b->line ? -1 : a->line > b->line;
-}
-
 /* One row of a line table: [line, hits, time_ns, self_ns, text], the
  * figures null for a line without data. */
 static void html_line_row(FILE *out, unsigned line, const struct m_line *l,
@@ -364,8 +348,8 @@ static void html_lines(FILE *out, const struct model *m, const struct profile *p
             continue;
         long fn = html_fn(row_of, (uint32_t)f);
         const struct pf_row *r = fn >= 0 ? &pf->rows[fn] : NULL;
-        html_own_file = r && r->file[0] ? r->file : lines[at]->file;
-        qsort(&lines[at], count[f], sizeof(*lines), html_cmp_line);
+        model_lines_sort(&lines[at], count[f],
+                         r && r->file[0] ? r->file : lines[at]->file);
         fprintf(out, "%s{\"function\": %ld, \"name\": ", first ? "\n  " : ",\n  ", fn);
         html_str(out, lines[at]->func_name);
         fputs(", \"files\": [", out);

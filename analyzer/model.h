@@ -417,6 +417,12 @@ int model_line_site_defined(const struct m_thread *t, uint64_t site);
  * known, adds the rest to model.lines. */
 void model_lines_drop_excluded(struct m_process *p);
 void model_lines_merge(struct model *m, struct m_process *p);
+/* Whether file names a and b are one file: equal, or one absolute and
+ * ending in the other (relative) one at a '/'. */
+int model_same_file(const char *a, const char *b);
+/* Sorts one function's lines for showing: those in its own file first
+ * (model_same_file), then by file and line. */
+void model_lines_sort(const struct m_line **lines, size_t n, const char *own_file);
 /* Heap records (model_heap.c): [10, ...] into the thread's totals and
  * [11, ...] into the process's list; each returns 0, or -1 with msg naming
  * the field that was wrong. model_node_heap reads the five heap fields

@@ -10,6 +10,7 @@
  * the per-function view merges them. Trace replay only checks LINE events
  * (model_trace.c): the runtime writes the same line records in trace mode.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,4 +212,35 @@ void model_lines_merge(struct model *m, struct m_process *p)
     free(p->lines);
     p->lines = NULL;
     p->nlines = p->lines_cap = 0;
+}
+
+int model_same_file(const char *a, const char *b)
+{
+    if (!strcmp(a, b))
+        return 1;
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > nb && a[0] == '/' && b[0] != '/')
+        return a[na - nb - 1] == '/' && !strcmp(a + na - nb, b);
+    if (nb > na && b[0] == '/' && a[0] != '/')
+        return b[nb - na - 1] == '/' && !strcmp(b + nb - na, a);
+    return 0;
+}
+
+static int model_cmp_line(const void *pa, const void *pb, void *own_file)
+{
+    const struct m_line *a = *(const struct m_line *const *)pa;
+    const struct m_line *b = *(const struct m_line *const *)pb;
+    int own_a = model_same_file(a->file, own_file),
+        own_b = model_same_file(b->file, own_file);
+    if (own_a != own_b)
+        return own_b - own_a;
+    int c = a->file == b->file ? 0 : strcmp(a->file, b->file);
+    if (c)
+        return c;
+    return a->line < b->line ? -1 : a->line > b->line;
+}
+
+void model_lines_sort(const struct m_line **lines, size_t n, const char *own_file)
+{
+    qsort_r(lines, n, sizeof(*lines), model_cmp_line, (void *)own_file);
 }

@@ -562,7 +562,7 @@ Test(lines_cmd, usage_and_missing_data)
     cr_assert(getcwd(cwd, sizeof cwd));
     cr_assert_eq(chdir("/"), 0);
     cr_expect_eq(ts_run_cmd(cmd_lines, func_only, &out, &err), CPROF_EXIT_DATA);
-    cr_expect(strstr(err, "cprof: cprof.data: No such file or directory"), "%s", err);
+    cr_expect(strstr(err, "cprof: no profile here: ./cprof.data does not exist"), "%s", err);
     cr_assert_eq(chdir(cwd), 0);
     free(out);
     free(err);
