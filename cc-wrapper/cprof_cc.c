@@ -344,6 +344,10 @@ int main(int argc, char **argv)
         cmd[n++] = user[i];
     if (link_rt && static_rt) {
         snprintf(archive, sizeof archive, "%s/%s.a", rt, CC_RT_LIB);
+        /* the static runtime's ways out of the process (runtime/rt_exec.c) */
+        cmd[n++] = "-Wl,--wrap=_exit,--wrap=_Exit,--wrap=execve,--wrap=execvpe,"
+                   "--wrap=fexecve,--wrap=execv,--wrap=execvp,--wrap=execl,"
+                   "--wrap=execlp,--wrap=execle,--wrap=daemon";
         cmd[n++] = "-Wl,--whole-archive";
         cmd[n++] = archive;
         cmd[n++] = "-Wl,--no-whole-archive";

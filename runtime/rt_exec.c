@@ -9,8 +9,12 @@
  * must not happen in a vfork child). A vfork child shares our memory but has
  * its own pid: it writes nothing. The execl variants are rebuilt on top of
  * the array variants because glibc's own call the internal execve directly.
- * Only in the shared runtime; the static one (for -static links) has no
- * interposition.
+ * The shared runtime interposes the functions themselves and finds the
+ * real ones with dlsym. The static runtime (libcprof-rt.a, for -static
+ * links and --cprof-runtime=static) cannot define them beside libc.a's:
+ * cprof-cc links it with `-Wl,--wrap=NAME` for each, so every call of NAME
+ * in the program and in libc.a reaches __wrap_NAME here and the real
+ * function is __real_NAME.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -20,8 +24,6 @@
 #include <unistd.h>
 
 #include "rt_internal.h"
-
-#ifdef CPROF_RT_SHARED
 
 typedef int (*rt_execve_fn)(const char *, char *const[], char *const[]);
 typedef int (*rt_execvpe_fn)(const char *, char *const[], char *const[]);
@@ -34,6 +36,10 @@ static rt_fexecve_fn real_fexecve;
 static rt_daemon_fn real_daemon;
 extern char **environ;
 
+#ifdef CPROF_RT_SHARED
+
+#define RT_ENTRY(name) name
+
 RT_NOINST void rt_exec_init(void)
 {
     real_execve = (rt_execve_fn)dlsym(RTLD_NEXT, "execve");
@@ -41,6 +47,25 @@ RT_NOINST void rt_exec_init(void)
     real_fexecve = (rt_fexecve_fn)dlsym(RTLD_NEXT, "fexecve");
     real_daemon = (rt_daemon_fn)dlsym(RTLD_NEXT, "daemon");
 }
+
+#else
+
+/* cprof-cc's -Wl,--wrap=NAME (cc-wrapper/cprof_cc.c lists the same names) */
+#define RT_ENTRY(name) __wrap_##name
+int __real_execve(const char *path, char *const argv[], char *const envp[]);
+int __real_execvpe(const char *file, char *const argv[], char *const envp[]);
+int __real_fexecve(int fd, char *const argv[], char *const envp[]);
+int __real_daemon(int nochdir, int noclose);
+
+RT_NOINST void rt_exec_init(void)
+{
+    real_execve = __real_execve;
+    real_execvpe = __real_execvpe;
+    real_fexecve = __real_fexecve;
+    real_daemon = __real_daemon;
+}
+
+#endif
 
 /* Writes the data with end reason why. Returns the file size to roll back
  * to, or -1 when nothing was written (also in a vfork child). */
@@ -69,7 +94,8 @@ RT_NOINST static int rt_after_failed_exec(off_t size, int result)
     return result;
 }
 
-RT_EXPORT RT_NOINST int execve(const char *path, char *const argv[], char *const envp[])
+RT_EXPORT RT_NOINST int RT_ENTRY(execve)(const char *path, char *const argv[],
+                                         char *const envp[])
 {
     if (!real_execve) {
         errno = ENOSYS;
@@ -79,7 +105,8 @@ RT_EXPORT RT_NOINST int execve(const char *path, char *const argv[], char *const
     return rt_after_failed_exec(size, real_execve(path, argv, envp));
 }
 
-RT_EXPORT RT_NOINST int execvpe(const char *file, char *const argv[], char *const envp[])
+RT_EXPORT RT_NOINST int RT_ENTRY(execvpe)(const char *file, char *const argv[],
+                                          char *const envp[])
 {
     if (!real_execvpe) {
         errno = ENOSYS;
@@ -89,7 +116,7 @@ RT_EXPORT RT_NOINST int execvpe(const char *file, char *const argv[], char *cons
     return rt_after_failed_exec(size, real_execvpe(file, argv, envp));
 }
 
-RT_EXPORT RT_NOINST int fexecve(int fd, char *const argv[], char *const envp[])
+RT_EXPORT RT_NOINST int RT_ENTRY(fexecve)(int fd, char *const argv[], char *const envp[])
 {
     if (!real_fexecve) {
         errno = ENOSYS;
@@ -99,14 +126,14 @@ RT_EXPORT RT_NOINST int fexecve(int fd, char *const argv[], char *const envp[])
     return rt_after_failed_exec(size, real_fexecve(fd, argv, envp));
 }
 
-RT_EXPORT RT_NOINST int execv(const char *path, char *const argv[])
+RT_EXPORT RT_NOINST int RT_ENTRY(execv)(const char *path, char *const argv[])
 {
-    return execve(path, argv, environ);
+    return RT_ENTRY(execve)(path, argv, environ);
 }
 
-RT_EXPORT RT_NOINST int execvp(const char *file, char *const argv[])
+RT_EXPORT RT_NOINST int RT_ENTRY(execvp)(const char *file, char *const argv[])
 {
-    return execvpe(file, argv, environ);
+    return RT_ENTRY(execvpe)(file, argv, environ);
 }
 
 /* Counts the arguments after arg0 up to the terminating NULL. */
@@ -123,26 +150,26 @@ RT_EXPORT RT_NOINST int execvp(const char *file, char *const argv[])
     for (size_t i_ = 1; i_ <= argc_; i_++)                                               \
         argv[i_] = va_arg(ap_, const char *);
 
-RT_EXPORT RT_NOINST int execl(const char *path, const char *arg, ...)
+RT_EXPORT RT_NOINST int RT_ENTRY(execl)(const char *path, const char *arg, ...)
 {
     RT_COLLECT_ARGS(arg, arg, argv)
     va_end(ap_);
-    return execve(path, (char *const *)argv, environ);
+    return RT_ENTRY(execve)(path, (char *const *)argv, environ);
 }
 
-RT_EXPORT RT_NOINST int execlp(const char *file, const char *arg, ...)
+RT_EXPORT RT_NOINST int RT_ENTRY(execlp)(const char *file, const char *arg, ...)
 {
     RT_COLLECT_ARGS(arg, arg, argv)
     va_end(ap_);
-    return execvpe(file, (char *const *)argv, environ);
+    return RT_ENTRY(execvpe)(file, (char *const *)argv, environ);
 }
 
-RT_EXPORT RT_NOINST int execle(const char *path, const char *arg, ...)
+RT_EXPORT RT_NOINST int RT_ENTRY(execle)(const char *path, const char *arg, ...)
 {
     RT_COLLECT_ARGS(arg, arg, argv)
     char *const *envp = va_arg(ap_, char *const *);
     va_end(ap_);
-    return execve(path, (char *const *)argv, envp);
+    return RT_ENTRY(execve)(path, (char *const *)argv, envp);
 }
 
 /* Writes the data as exit() would (end reason "exit"), once, then ends the
@@ -158,12 +185,12 @@ RT_NOINST static _Noreturn void rt_exit_now(int status)
         syscall(SYS_exit_group, status);
 }
 
-RT_EXPORT RT_NOINST _Noreturn void _exit(int status)
+RT_EXPORT RT_NOINST _Noreturn void RT_ENTRY(_exit)(int status)
 {
     rt_exit_now(status);
 }
 
-RT_EXPORT RT_NOINST _Noreturn void _Exit(int status)
+RT_EXPORT RT_NOINST _Noreturn void RT_ENTRY(_Exit)(int status)
 {
     rt_exit_now(status);
 }
@@ -171,7 +198,7 @@ RT_EXPORT RT_NOINST _Noreturn void _Exit(int status)
 /* daemon() forks and its parent leaves by an _exit internal to glibc: the
  * parent's data is written before (the child starts from zero counts, as
  * any fork child), and taken back if daemon fails in the parent. */
-RT_EXPORT RT_NOINST int daemon(int nochdir, int noclose)
+RT_EXPORT RT_NOINST int RT_ENTRY(daemon)(int nochdir, int noclose)
 {
     if (!real_daemon) {
         errno = ENOSYS;
@@ -184,9 +211,3 @@ RT_EXPORT RT_NOINST int daemon(int nochdir, int noclose)
         return result;
     return rt_after_failed_exec(size, result);
 }
-
-#else
-
-RT_NOINST void rt_exec_init(void) {}
-
-#endif
