@@ -15,6 +15,8 @@ static const struct command {
     {"record", cmd_record, "run a program built with cprof-cc and keep its profile"},
     {"report", cmd_report,
      "exact per-function table: calls, self and total time, min, max"},
+    {"hotspots", cmd_hotspots,
+     "the places worth your time, ranked, with the numbers and what to do"},
     {"lines", cmd_lines,
      "hits and time per source line (functions built with --cprof-lines)"},
     {"heap", cmd_heap, "heap per function: allocations, frees, net change, peak, leaks"},
