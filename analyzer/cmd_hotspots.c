@@ -159,8 +159,8 @@ static char *hotspots_help(void)
     struct strbuf sb = {0};
     sb_puts(&sb, hotspots_usage);
     for (size_t i = 0; i < HS_NTHRESHOLDS; i++)
-        sb_printf(&sb, "  %-16s %-8g %s\n", hs_thresholds[i].name, hs_thresholds[i].value,
-                  hs_thresholds[i].doc);
+        sb_printf(&sb, "  %-16s %-8.10g %s\n", hs_thresholds[i].name,
+                  hs_thresholds[i].value, hs_thresholds[i].doc);
     return sb.s;
 }
 
@@ -205,8 +205,8 @@ int cmd_hotspots(int argc, char **argv)
         cols[i] = (struct fmt_col){hs_thresholds[i].name, "", FMT_PCT, FMT_DATA_ONLY, 0};
         cells[i] = (struct fmt_cell){.num = config.value[i]};
         if (config.value[i] != hs_thresholds[i].value)
-            sb_printf(&changed, "%s%s=%g", changed.len ? ", " : "", hs_thresholds[i].name,
-                      config.value[i]);
+            sb_printf(&changed, "%s%s=%.10g", changed.len ? ", " : "",
+                      hs_thresholds[i].name, config.value[i]);
     }
     struct fmt_object thresholds = {"thresholds", cols, HS_NTHRESHOLDS, cells};
     char *summary[2];

@@ -44,6 +44,9 @@ const struct hs_threshold hs_thresholds[HS_NTHRESHOLDS] = {
     [HS_LATENCY_RATIO] = {"latency_ratio", 10, "latency: p99 / p50 at least"},
     [HS_LATENCY_CALLS_MIN] = {"latency_calls", 100, "latency: completed calls at least"},
     [HS_LATENCY_GAP_NS] = {"latency_gap_ns", 10000, "latency: p99 - p50 (ns) at least"},
+    [HS_LATENCY_PCT] = {"latency_pct", 1,
+                        "latency: time above the median as a share of all self time "
+                        "(%) at least"},
     [HS_WAIT_PCT] = {"wait_pct", 50,
                      "waiting: share of its self time (%) off the CPU at least"},
     [HS_WAIT_SHARE_PCT] = {"wait_share_pct", 5,
@@ -374,7 +377,10 @@ static void hs_rule_latency(struct hs_ctx *x, size_t i)
     if (ratio < x->t[HS_LATENCY_RATIO] || r->p99_ns - r->p50_ns < x->t[HS_LATENCY_GAP_NS])
         return;
     double above = r->total_ns - (double)r->completed * r->p50_ns;
-    struct hs_finding *f = hs_add(x, HS_LATENCY, i, above > 0 ? above : 0);
+    if (x->pf->total_self_ns <= 0 ||
+        above * 100 / x->pf->total_self_ns < x->t[HS_LATENCY_PCT])
+        return;
+    struct hs_finding *f = hs_add(x, HS_LATENCY, i, above);
     hs_ev(f, "calls", (double)r->completed, HS_COUNT);
     hs_ev(f, "p50_ns", r->p50_ns, HS_NS);
     hs_ev(f, "p90_ns", r->p90_ns, HS_NS);

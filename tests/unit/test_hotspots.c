@@ -253,6 +253,12 @@ Test(hotspots, latency, .init = setup, .fini = teardown)
     /* the time above the median: 2 x (5 ms - 10 us) */
     cr_expect_eq(f->at_stake_ns, 2 * (5000000 - 10000));
     cr_expect(!finding(HS_LATENCY, F1), "one call");
+    /* 9.98 of the 10.98 ms of self time: 90.9% */
+    rerun(HS_LATENCY_PCT, 90.8);
+    cr_expect(finding(HS_LATENCY, F2));
+    rerun(HS_LATENCY_PCT, 91);
+    cr_expect(!finding(HS_LATENCY, F2));
+    rerun(HS_LATENCY_PCT, 1);
     rerun(HS_LATENCY_RATIO, 501);
     cr_expect(!finding(HS_LATENCY, F2));
 }
