@@ -438,7 +438,8 @@ static void hs_rule_imbalance(struct hs_ctx *x, const struct m_process *p,
             e[n++] = (struct hs_entry){node->func, t->tid, ns};
         }
     }
-    qsort(e, n, sizeof *e, hs_entry_cmp);
+    if (n)
+        qsort(e, n, sizeof *e, hs_entry_cmp);
     for (size_t a = 0, b; a < n; a = b) {
         double sum = 0;
         for (b = a; b < n && e[b].func == e[a].func; b++)
@@ -514,7 +515,8 @@ void hs_find(const struct model *m, const struct profile *pf, const struct hs_co
         hs_rule_imbalance(&x, m->procs[i], row_of);
     free(row_of);
     free(x.fired);
-    qsort(out->items, out->count, sizeof *out->items, hs_finding_cmp);
+    if (out->count)
+        qsort(out->items, out->count, sizeof *out->items, hs_finding_cmp);
 }
 
 void hs_result_free(struct hs_result *r)
