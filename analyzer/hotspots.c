@@ -111,8 +111,29 @@ struct hs_ctx {
     const double *t; /* thresholds */
     struct hs_result *out;
     unsigned char *fired; /* per row: bit (1 << rule) when that rule fired */
-    double cpu_self_ns;   /* all CPU self time (profile.cpu) */
+    /* per row, the self time hot_self and tiny_calls go by (hs_measure),
+     * and its sum over the rows; cpu: it is CPU time */
+    double *self, self_total;
+    int cpu;
 };
+
+/*
+ * The self time of row r that hot_self and tiny_calls compare: its CPU
+ * self time when the data has it; else its wall self time with no call
+ * counted above the function's p99 (calls x p99 at most). A thread
+ * descheduled for milliseconds on a loaded machine charges that time to
+ * whatever call it was in: one rare slow call of a microsecond function,
+ * which would otherwise make it look hot. What the slowest 1% of calls
+ * really cost is the latency rule's business.
+ */
+static double hs_measure(const struct profile *pf, const struct pf_row *r)
+{
+    if (pf->cpu)
+        return r->cpu_self_ns;
+    if (!r->has_pct || r->p99_ns <= 0 || (double)r->calls * r->p99_ns >= r->self_ns)
+        return r->self_ns;
+    return (double)r->calls * r->p99_ns;
+}
 
 /* A count with thousands separators: "4,012,331". */
 static const char *hs_count(double v, char *buf, size_t len)
@@ -200,25 +221,28 @@ static void hs_rule_waiting(struct hs_ctx *x, size_t i)
 static void hs_rule_tiny(struct hs_ctx *x, size_t i)
 {
     const struct pf_row *r = &x->pf->rows[i];
-    if (!x->pf->timed || !r->calls || (x->fired[i] & (1u << HS_WAITING)))
+    if (!x->pf->timed || !r->calls || x->self_total <= 0 ||
+        (x->fired[i] & (1u << HS_WAITING)))
         return;
-    double per_call = r->self_ns / (double)r->calls;
+    double self = x->self[i], pct = self * 100 / x->self_total;
+    double per_call = self / (double)r->calls;
     if ((double)r->calls < x->t[HS_TINY_CALLS_MIN] || per_call > x->t[HS_TINY_NS] ||
-        r->self_pct < x->t[HS_TINY_PCT])
+        pct < x->t[HS_TINY_PCT])
         return;
-    struct hs_finding *f = hs_add(x, HS_TINY_CALLS, i, r->self_ns);
+    struct hs_finding *f = hs_add(x, HS_TINY_CALLS, i, self);
     hs_ev(f, "calls", (double)r->calls, HS_COUNT);
     hs_ev(f, "self_per_call_ns", per_call, HS_NS);
     hs_ev(f, "self_ns", r->self_ns, HS_NS);
-    hs_ev(f, "self_pct", r->self_pct, HS_PCT);
+    hs_ev(f, x->cpu ? "cpu_self_ns" : "typical_self_ns", self, HS_NS);
+    hs_ev(f, x->cpu ? "cpu_self_pct" : "typical_self_pct", pct, HS_PCT);
     char a[48], b[32];
     hs_advice(f,
-              "%s: %s calls at %.1f ns self each = %.0f%% of self time (%s); the call "
+              "%s: %s calls at %.1f ns %sself each = %.0f%% of self time (%s); the call "
               "itself is most of it: make it static inline in its header (or define it "
               "where it is called, so -O2 inlines it), or batch the work so one call "
               "handles many items",
-              r->name, hs_count((double)r->calls, a, sizeof a), per_call, r->self_pct,
-              hs_ns(r->self_ns, b, sizeof b));
+              r->name, hs_count((double)r->calls, a, sizeof a), per_call,
+              x->cpu ? "CPU " : "", pct, hs_ns(self, b, sizeof b));
 }
 
 /* The hottest lines of function func by self time: up to max of them into
@@ -246,32 +270,33 @@ static size_t hs_hot_lines(const struct model *m, uint32_t func, size_t *best, s
     return n;
 }
 
-/* hot_self: a large share of all self time; of CPU time when it was
- * recorded, which time the thread spent preempted does not blur. Not when
- * tiny_calls or waiting already explain the function's time better. */
+/* hot_self: a large share of all self time (as hs_measure counts it). Not
+ * when tiny_calls or waiting already explain the function's time better. */
 static void hs_rule_hot_self(struct hs_ctx *x, size_t i)
 {
     const struct pf_row *r = &x->pf->rows[i];
-    int cpu = x->pf->cpu && x->cpu_self_ns > 0;
-    double pct = cpu ? r->cpu_self_ns * 100 / x->cpu_self_ns : r->self_pct;
-    if (!x->pf->timed || pct < x->t[HS_SELF_PCT] ||
+    if (!x->pf->timed || x->self_total <= 0)
+        return;
+    double self = x->self[i], pct = self * 100 / x->self_total;
+    if (pct < x->t[HS_SELF_PCT] ||
         (x->fired[i] & (1u << HS_TINY_CALLS | 1u << HS_WAITING)))
         return;
-    struct hs_finding *f = hs_add(x, HS_HOT_SELF, i, cpu ? r->cpu_self_ns : r->self_ns);
+    struct hs_finding *f = hs_add(x, HS_HOT_SELF, i, self);
     hs_ev(f, "self_ns", r->self_ns, HS_NS);
     hs_ev(f, "self_pct", r->self_pct, HS_PCT);
-    if (cpu) {
-        hs_ev(f, "cpu_self_ns", r->cpu_self_ns, HS_NS);
-        hs_ev(f, "cpu_self_pct", pct, HS_PCT);
-    }
+    hs_ev(f, x->cpu ? "cpu_self_ns" : "typical_self_ns", self, HS_NS);
+    hs_ev(f, x->cpu ? "cpu_self_pct" : "typical_self_pct", pct, HS_PCT);
     hs_ev(f, "calls", (double)r->calls, HS_COUNT);
     hs_ev(f, "self_per_call_ns", r->calls ? r->self_ns / (double)r->calls : 0, HS_NS);
-    char a[32], b[48];
+    char a[32], b[48], c[32];
     struct strbuf sb = {0};
-    sb_printf(&sb, "%s: %s %sself = %.0f%% of all %sself time in %s call%s; ", r->name,
-              hs_ns(cpu ? r->cpu_self_ns : r->self_ns, a, sizeof a), cpu ? "CPU " : "",
-              pct, cpu ? "CPU " : "", hs_count((double)r->calls, b, sizeof b),
-              r->calls == 1 ? "" : "s");
+    sb_printf(&sb, "%s: %s %sself = %.0f%% of all %sself time in %s call%s", r->name,
+              hs_ns(self, a, sizeof a), x->cpu ? "CPU " : "", pct, x->cpu ? "CPU " : "",
+              hs_count((double)r->calls, b, sizeof b), r->calls == 1 ? "" : "s");
+    if (!x->cpu && self < r->self_ns * 0.9)
+        sb_printf(&sb, " (no call counted above its p99; %s with them)",
+                  hs_ns(r->self_ns, c, sizeof c));
+    sb_puts(&sb, "; ");
     size_t best[3];
     double sum;
     size_t n = x->m->funcs[r->func].has_lines
@@ -493,8 +518,12 @@ void hs_find(const struct model *m, const struct profile *pf, const struct hs_co
                        .t = c->value,
                        .out = out,
                        .fired = cprof_xcalloc(pf->nrows + 1, 1)};
-    for (size_t i = 0; i < pf->nrows; i++)
-        x.cpu_self_ns += pf->rows[i].cpu_self_ns;
+    x.cpu = pf->cpu;
+    x.self = cprof_xcalloc(pf->nrows + 1, sizeof(*x.self));
+    for (size_t i = 0; i < pf->nrows; i++) {
+        x.self[i] = hs_measure(pf, &pf->rows[i]);
+        x.self_total += x.self[i];
+    }
     size_t *row_of = cprof_xmalloc((m->nfuncs + 1) * sizeof(*row_of));
     for (size_t f = 0; f < m->nfuncs; f++)
         row_of[f] = SIZE_MAX;
@@ -515,6 +544,7 @@ void hs_find(const struct model *m, const struct profile *pf, const struct hs_co
         hs_rule_imbalance(&x, m->procs[i], row_of);
     free(row_of);
     free(x.fired);
+    free(x.self);
     if (out->count)
         qsort(out->items, out->count, sizeof *out->items, hs_finding_cmp);
 }

@@ -153,7 +153,7 @@ Test(hotspots, tiny_calls, .init = setup, .fini = teardown)
     cr_expect_eq(f->at_stake_ns, 4000000);
     cr_expect_eq(evidence(f, "calls"), 200000);
     cr_expect_eq(evidence(f, "self_per_call_ns"), 20);
-    cr_expect_float_eq(evidence(f, "self_pct"), 50, 1e-9);
+    cr_expect_float_eq(evidence(f, "typical_self_pct"), 50, 1e-9);
     cr_expect(strstr(f->advice, "200,000 calls at 20.0 ns self each = 50% of self time"),
               "%s", f->advice);
 }
@@ -352,6 +352,39 @@ Test(hotspots, no_imbalance_between_different_work, .init = setup, .fini = teard
     cr_expect(!finding(HS_IMBALANCE, F1) && !finding(HS_IMBALANCE, F2));
 }
 
+/* A thread preempted for 10 ms in 5 of F2's 1,000 calls of 1 us: F2's
+ * wall self time is 51 ms, but no call counts above its p99 (1 us), so
+ * its share is 1 of 11 ms, not hot; F1's 10 ms in one call is. */
+Test(hotspots, preempted_calls_do_not_make_a_function_hot, .init = setup,
+     .fini = teardown)
+{
+    struct tstream s;
+    begin(&s, "trace", 1);
+    struct strbuf ev = {0};
+    sb_puts(&ev, "f1=0x1100 f2=0x1200 @0 e1");
+    uint64_t t = 10000000; /* F1's own 10 ms first */
+    for (int i = 0; i < 1000; i++) {
+        uint64_t d = i % 200 == 199 ? 10000000 : 1000;
+        sb_printf(&ev, " @%llu e2 @%llu x", (unsigned long long)t,
+                  (unsigned long long)(t + d));
+        t += d;
+    }
+    sb_printf(&ev, " @%llu x", (unsigned long long)t);
+    ts_trace(&s, 1, 0, ev.s);
+    sb_free(&ev);
+    ts_thread_end(&s, 1, "");
+    ts_end(&s, 1e9, t);
+    run(&s);
+    cr_expect(!finding(HS_HOT_SELF, F2));
+    const struct hs_finding *f = finding(HS_HOT_SELF, F1);
+    cr_assert(f);
+    cr_expect_float_eq(evidence(f, "typical_self_pct"), 10000000 * 100.0 / 11000000,
+                       1e-9);
+    cr_expect_eq(evidence(f, "self_ns"), 10000000);
+    /* 0.5% of its calls: not even its p99 is slow */
+    cr_expect(!finding(HS_LATENCY, F2));
+}
+
 Test(hotspots, thresholds_parse, .init = setup, .fini = teardown)
 {
     char msg[512];
@@ -376,15 +409,11 @@ Test(hotspots, row_json, .init = setup, .fini = teardown)
     two_functions();
     const struct pf_row *f2 = ts_row(&fx_model, &fx_prof, F2);
     char *json = hs_row_json(&found, (size_t)(f2 - fx_prof.rows));
-    cr_expect(
-        !strncmp(json,
-                 "[{\"rule\": \"hot_self\", \"evidence\": {\"self_ns\": 700, "
-                 "\"self_pct\": 70.00, \"calls\": 2, \"self_per_call_ns\": 350}, "
-                 "\"advice\": \"",
-                 strlen("[{\"rule\": \"hot_self\", \"evidence\": {\"self_ns\": 700, "
-                        "\"self_pct\": 70.00, \"calls\": 2, \"self_per_call_ns\": "
-                        "350}, \"advice\": \"")),
-        "%s", json);
+    static const char want[] =
+        "[{\"rule\": \"hot_self\", \"evidence\": {\"self_ns\": 700, \"self_pct\": 70.00, "
+        "\"typical_self_ns\": 700, \"typical_self_pct\": 70.00, \"calls\": 2, "
+        "\"self_per_call_ns\": 350}, \"advice\": \"";
+    cr_expect(!strncmp(json, want, strlen(want)), "%s", json);
     cr_expect(json[strlen(json) - 1] == ']' && json[strlen(json) - 2] == '}', "%s", json);
     free(json);
     json = hs_row_json(&found, fx_prof.nrows); /* no such row: no finding */
