@@ -71,6 +71,31 @@ static void two_functions(void)
     run(&s);
 }
 
+/* A trace: one call of F1 that spends first_ns in itself, then calls F2
+ * calls times, every every-th call taking slow_ns and the others fast_ns;
+ * loaded and run. */
+static void calls_of_f2(uint64_t first_ns, int calls, int every, uint64_t slow_ns,
+                        uint64_t fast_ns)
+{
+    struct tstream s;
+    begin(&s, "trace", 1);
+    struct strbuf ev = {0};
+    sb_puts(&ev, "f1=0x1100 f2=0x1200 @0 e1");
+    uint64_t t = first_ns;
+    for (int i = 0; i < calls; i++) {
+        uint64_t d = i % every == every - 1 ? slow_ns : fast_ns;
+        sb_printf(&ev, " @%llu e2 @%llu x", (unsigned long long)t,
+                  (unsigned long long)(t + d));
+        t += d;
+    }
+    sb_printf(&ev, " @%llu x", (unsigned long long)t);
+    ts_trace(&s, 1, 0, ev.s);
+    sb_free(&ev);
+    ts_thread_end(&s, 1, "");
+    ts_end(&s, 1e9, t);
+    run(&s);
+}
+
 /* The finding of rule on the function at addr, or NULL. */
 static const struct hs_finding *finding(enum hs_rule rule, uint64_t addr)
 {
@@ -228,23 +253,7 @@ Test(hotspots, leak, .init = setup, .fini = teardown)
 /* A trace of 100 calls, 98 of 10 us and 2 of 5 ms: p50 10 us, p99 5 ms. */
 Test(hotspots, latency, .init = setup, .fini = teardown)
 {
-    struct tstream s;
-    begin(&s, "trace", 1);
-    struct strbuf ev = {0};
-    sb_puts(&ev, "f1=0x1100 f2=0x1200 @0 e1");
-    uint64_t t = 0;
-    for (int i = 0; i < 100; i++) {
-        uint64_t d = i % 50 == 49 ? 5000000 : 10000;
-        sb_printf(&ev, " @%llu e2 @%llu x", (unsigned long long)t,
-                  (unsigned long long)(t + d));
-        t += d;
-    }
-    sb_printf(&ev, " @%llu x", (unsigned long long)t);
-    ts_trace(&s, 1, 0, ev.s);
-    sb_free(&ev);
-    ts_thread_end(&s, 1, "");
-    ts_end(&s, 1e9, t);
-    run(&s);
+    calls_of_f2(0, 100, 50, 5000000, 10000);
     const struct hs_finding *f = finding(HS_LATENCY, F2);
     cr_assert(f);
     cr_expect_eq(evidence(f, "p50_ns"), 10000);
@@ -358,23 +367,7 @@ Test(hotspots, no_imbalance_between_different_work, .init = setup, .fini = teard
 Test(hotspots, preempted_calls_do_not_make_a_function_hot, .init = setup,
      .fini = teardown)
 {
-    struct tstream s;
-    begin(&s, "trace", 1);
-    struct strbuf ev = {0};
-    sb_puts(&ev, "f1=0x1100 f2=0x1200 @0 e1");
-    uint64_t t = 10000000; /* F1's own 10 ms first */
-    for (int i = 0; i < 1000; i++) {
-        uint64_t d = i % 200 == 199 ? 10000000 : 1000;
-        sb_printf(&ev, " @%llu e2 @%llu x", (unsigned long long)t,
-                  (unsigned long long)(t + d));
-        t += d;
-    }
-    sb_printf(&ev, " @%llu x", (unsigned long long)t);
-    ts_trace(&s, 1, 0, ev.s);
-    sb_free(&ev);
-    ts_thread_end(&s, 1, "");
-    ts_end(&s, 1e9, t);
-    run(&s);
+    calls_of_f2(10000000, 1000, 200, 10000000, 1000); /* F1's own 10 ms first */
     cr_expect(!finding(HS_HOT_SELF, F2));
     const struct hs_finding *f = finding(HS_HOT_SELF, F1);
     cr_assert(f);
