@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "fmt.h"
+#include "hotspots.h"
 #include "model.h"
 #include "profile.h"
 #include "sym.h"
@@ -127,5 +128,20 @@ const char *cmd_short_path(const char *path, const char *cwd);
  * its module when the file is unknown, short as cmd_short_path makes it;
  * without ":line" when the line is unknown (0). */
 char *cmd_location(const char *file, const char *module, unsigned line, const char *cwd);
+
+/*
+ * The table of hotspot findings (cmd_hotspots.c), of `cprof hotspots` and
+ * of the last section of `cprof report`: one row per finding of r (whose
+ * rows are pf's), the first limit of them (0: all). The table and what it
+ * points to belong to t until cmd_hotspots_table_free.
+ */
+struct cmd_hotspots_table {
+    struct fmt_table table;
+    struct fmt_cell *cells;
+    struct strpool strs;
+};
+void cmd_hotspots_table(const struct profile *pf, const struct hs_result *r, size_t limit,
+                        const char *cwd, struct cmd_hotspots_table *t);
+void cmd_hotspots_table_free(struct cmd_hotspots_table *t);
 
 #endif

@@ -16,10 +16,11 @@
 #include "util.h"
 
 #define REPORT_TEXT_LIMIT 50
+#define REPORT_HOTSPOTS 5 /* findings the text's last section shows */
 
 static const char report_usage[] =
     "usage: cprof report [PATH...] [--format text|json|csv] [--sort KEY] [--limit N]\n"
-    "                    [--pid PID] [--tid TID] [--percentiles]\n"
+    "                    [--pid PID] [--tid TID] [--percentiles] [--no-hotspots]\n"
     "\n"
     "Prints each function's exact call count, self and total time (recursion\n"
     "counted once), time per call, fastest and slowest call, and share of all\n"
@@ -41,6 +42,9 @@ static const char report_usage[] =
     "                  call (total, callees included) in the text table too (json\n"
     "                  and csv always have them): exact from a trace, else estimated\n"
     "                  from the runtime's histograms, within 0.8%\n"
+    "      --no-hotspots  leave out the last section, the first few findings of\n"
+    "                  cprof hotspots (and in json, the functions'\n"
+    "                  optimization_suggestions and the hotspots list)\n"
     "\n"
     "Examples:\n"
     "  cprof report                                 the table of ./cprof.data\n"
@@ -78,6 +82,7 @@ enum report_col {
     RC_FREED_BYTES,
     RC_HEAP_DELTA,
     RC_HEAP_PEAK,
+    RC_SUGGESTIONS,
     RC_COUNT
 };
 
@@ -107,6 +112,7 @@ static const struct fmt_col report_cols[RC_COUNT] = {
     [RC_FREED_BYTES] = {"freed_bytes", "freed", FMT_BYTES, FMT_DATA_ONLY, 0},
     [RC_HEAP_DELTA] = {"heap_delta_bytes", "heap net", FMT_BYTES, FMT_ALL, FMT_SIGN},
     [RC_HEAP_PEAK] = {"heap_peak_bytes", "heap peak", FMT_BYTES, FMT_DATA_ONLY, 0},
+    [RC_SUGGESTIONS] = {"optimization_suggestions", "", FMT_JSON, FMT_DATA_ONLY, 0},
 };
 
 /* The text table's mark after the name of a function with line data. */
@@ -167,13 +173,14 @@ static int report_row(const struct model *m, const struct profile *pf,
 
 static const struct cmd_view report_view = {"report", report_usage, profile_sort_key, 0};
 
-/* Takes --percentiles out of argv (the other options are every view's);
- * returns whether it was there. Arguments after "--" are left alone. */
-static int report_percentiles_option(int *argc, char **argv)
+/* Takes option (--percentiles, --no-hotspots: the other options are every
+ * view's) out of argv; returns whether it was there. Arguments after "--"
+ * are left alone. */
+static int report_flag_option(int *argc, char **argv, const char *option)
 {
     int found = 0, kept = 0, rest = 0;
     for (int i = 0; i < *argc; i++) {
-        if (!rest && !strcmp(argv[i], "--percentiles")) {
+        if (!rest && !strcmp(argv[i], option)) {
             found = 1;
             continue;
         }
@@ -187,7 +194,8 @@ static int report_percentiles_option(int *argc, char **argv)
 int cmd_report(int argc, char **argv)
 {
     struct cmd_view_run run;
-    int percentiles = report_percentiles_option(&argc, argv);
+    int percentiles = report_flag_option(&argc, argv, "--percentiles");
+    int hotspots = !report_flag_option(&argc, argv, "--no-hotspots");
     if (!cmd_view_start(&report_view, argc, argv, &run)) {
         cmd_view_end(&run);
         return run.status;
@@ -217,8 +225,24 @@ int cmd_report(int argc, char **argv)
     if (!getcwd(cwd, sizeof cwd))
         cwd[0] = 0;
     int any_lines = 0;
-    for (size_t i = 0; i < nrows; i++)
-        any_lines |= report_row(m, pf, &pf->rows[i], cwd, &cells[i * RC_COUNT], &strs);
+    /* the findings of cprof hotspots, by function and as the last section */
+    struct hs_result found = {0};
+    struct cmd_hotspots_table hot = {0};
+    const struct fmt_table *more = &hot.table;
+    if (hotspots) {
+        struct hs_config config;
+        hs_config_default(&config);
+        hs_find(m, pf, &config, &found);
+        cmd_hotspots_table(pf, &found, run.format == &fmt_text ? REPORT_HOTSPOTS : 0, cwd,
+                           &hot);
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        struct fmt_cell *row = &cells[i * RC_COUNT];
+        any_lines |= report_row(m, pf, &pf->rows[i], cwd, row, &strs);
+        row[RC_SUGGESTIONS].null = !hotspots;
+        if (hotspots)
+            row[RC_SUGGESTIONS].str = strpool_own(&strs, hs_row_json(&found, i));
+    }
     const char *notes[2];
     size_t nnotes = 0;
     if (any_lines)
@@ -270,12 +294,16 @@ int cmd_report(int argc, char **argv)
         .warnings = &m->warnings,
         .objects = &heap,
         .nobjects = 1,
+        .more = &more,
+        .nmore = hotspots,
     };
     run.format->write(stdout, &doc);
     int status = cmd_finish("report", m, run.format, run.status);
 
     free(title);
     free(pct_note);
+    cmd_hotspots_table_free(&hot);
+    hs_result_free(&found);
     for (size_t i = 0; i < nsummary; i++)
         free(summary[i]);
     strpool_free(&strs);

@@ -8,6 +8,7 @@
 
 int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_hotspots(int argc, char **argv);
 int cmd_lines(int argc, char **argv);
 int cmd_heap(int argc, char **argv);
 int cmd_graph(int argc, char **argv);

@@ -22,6 +22,8 @@ enum fmt_kind {
     FMT_BOOL,  /* num != 0: true / false */
     FMT_BYTES, /* a byte count: human units (B, KiB, MiB, ...) in text, integers
                   in data; may be negative (a net change) */
+    FMT_JSON,  /* a JSON value already written (str): JSON only, text and CSV
+                  leave the column out */
 };
 
 /* Where a column appears. */

@@ -54,7 +54,7 @@ static void fmt_csv_write(FILE *out, const struct fmt_doc *doc)
         first = 0;
     }
     for (size_t c = 0; c < t->ncols; c++) {
-        if (t->cols[c].where == FMT_TEXT_ONLY)
+        if (t->cols[c].where == FMT_TEXT_ONLY || t->cols[c].kind == FMT_JSON)
             continue;
         fprintf(out, "%s%s", first ? "" : ",", t->cols[c].key);
         first = 0;
@@ -74,7 +74,7 @@ static void fmt_csv_write(FILE *out, const struct fmt_doc *doc)
                 first = 0;
             }
             for (size_t c = 0; c < t->ncols; c++) {
-                if (t->cols[c].where == FMT_TEXT_ONLY)
+                if (t->cols[c].where == FMT_TEXT_ONLY || t->cols[c].kind == FMT_JSON)
                     continue;
                 fmt_csv_cell(out, &t->cols[c], &t->cells[r * t->ncols + c], first);
                 first = 0;

@@ -105,6 +105,8 @@ static void fmt_json_fields(FILE *out, const struct fmt_col *cols, size_t ncols,
             fputs("null", out);
         else if (col->kind == FMT_STR)
             fmt_json_str(out, cell->str);
+        else if (col->kind == FMT_JSON)
+            fputs(cell->str, out);
         else if (col->kind == FMT_BOOL)
             fputs(cell->num != 0 ? "true" : "false", out);
         else

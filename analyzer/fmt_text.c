@@ -106,6 +106,8 @@ static char *fmt_text_cell(const struct fmt_col *col, const struct fmt_cell *cel
     case FMT_BYTES:
         fmt_human_bytes(cell->num, (col->flags & FMT_SIGN) != 0, buf, sizeof buf);
         return cprof_xstrdup(buf);
+    case FMT_JSON: /* never shown */
+        return cprof_xstrdup("");
     }
     if ((col->flags & FMT_SIGN) && cell->num > 0 && col->kind != FMT_BOOL)
         return cprof_xasprintf("+%s", buf);
@@ -190,7 +192,7 @@ static void fmt_text_table(FILE *out, const struct fmt_table *t, size_t first,
         int first_col = 1;
         line.len = 0;
         for (size_t c = 0; c < t->ncols; c++) {
-            if (t->cols[c].where == FMT_DATA_ONLY)
+            if (t->cols[c].where == FMT_DATA_ONLY || t->cols[c].kind == FMT_JSON)
                 continue;
             const char *s = text[r * t->ncols + c];
             size_t pad = width[c] - fmt_width(s);

@@ -25,6 +25,9 @@ const struct cmd_entry cmd_table[] = {
      &cmd_record_help},
     {"report", cmd_report,
      "exact per-function table: calls, self and total time, min, max", &cmd_report_help},
+    {"hotspots", cmd_hotspots,
+     "the places worth your time, ranked, with the numbers and what to do",
+     &cmd_hotspots_help},
     {"lines", cmd_lines,
      "hits and time per source line (functions built with --cprof-lines)",
      &cmd_lines_help},
@@ -335,6 +338,40 @@ static char *help_cc_text(void)
     return sb.s;
 }
 
+/* What `cprof CMD --help` prints (some commands add to their help text,
+ * as hotspots its thresholds), captured; NULL when it cannot be. */
+static char *help_of(const struct cmd_entry *e)
+{
+    FILE *tmp = tmpfile();
+    if (!tmp)
+        return NULL;
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    if (saved < 0 || dup2(fileno(tmp), STDOUT_FILENO) < 0) {
+        if (saved >= 0)
+            close(saved);
+        fclose(tmp);
+        return NULL;
+    }
+    char *argv[] = {(char *)e->name, "--help", NULL};
+    int status = e->run(2, argv);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    struct strbuf sb = {0};
+    char buf[4096];
+    size_t got;
+    rewind(tmp);
+    while ((got = fread(buf, 1, sizeof buf, tmp)) > 0)
+        sb_add(&sb, buf, got);
+    fclose(tmp);
+    if (status != 0 || !sb.len) {
+        sb_free(&sb);
+        return NULL;
+    }
+    return sb.s;
+}
+
 int help_man(FILE *out, const char *topic)
 {
     static const char see_cmds[] = ".BR cprof (1),\n.BR cprof\\-cc (1);\n"
@@ -370,9 +407,11 @@ int help_man(FILE *out, const char *topic)
     const struct cmd_entry *e = cmd_find(name);
     if (!e)
         return -1;
+    char *text = help_of(e);
     char page[64];
     snprintf(page, sizeof page, "cprof-%s", e->name);
-    man_page(out, page, e->summary, *e->help, see_cmds);
+    man_page(out, page, e->summary, text ? text : *e->help, see_cmds);
+    free(text);
     return 0;
 }
 
@@ -411,6 +450,6 @@ int cmd_help(int argc, char **argv)
             cprof_error("help: no command '%s' (cprof --help lists them)", argv[1]);
         return CPROF_EXIT_USAGE;
     }
-    fputs(*e->help, stdout);
-    return CPROF_EXIT_OK;
+    char *argv1[] = {(char *)e->name, "--help", NULL};
+    return e->run(2, argv1);
 }

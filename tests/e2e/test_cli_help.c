@@ -19,8 +19,8 @@
 
 TestSuite(cli_help, .init = e2e_scratch_init, .fini = e2e_scratch_fini, .timeout = 120);
 
-static const char *const commands[] = {"record", "report", "lines",  "heap", "graph",
-                                       "audit",  "diff",   "export", "top"};
+static const char *const commands[] = {"record", "report", "hotspots", "lines",  "heap",
+                                       "graph",  "audit",  "diff",     "export", "top"};
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
 Test(cli_help, every_command_has_help_with_examples_and_exit_status)

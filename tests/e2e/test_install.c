@@ -62,7 +62,7 @@ Test(install, installed_tools_work_from_anywhere, .timeout = 600)
     static const char *const pages[] = {"cprof",        "cprof-cc",    "cprof-record",
                                         "cprof-report", "cprof-lines", "cprof-heap",
                                         "cprof-graph",  "cprof-audit", "cprof-diff",
-                                        "cprof-export", "cprof-top"};
+                                        "cprof-export", "cprof-top",   "cprof-hotspots"};
     for (size_t i = 0; i < sizeof pages / sizeof *pages; i++) {
         char page[4400];
         snprintf(page, sizeof page, "%s/share/man/man1/%s.1", moved, pages[i]);

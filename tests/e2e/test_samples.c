@@ -61,7 +61,15 @@
     X(lines)                                                                             \
     X(heap)                                                                              \
     X(latency)                                                                           \
-    X(steady)
+    X(steady)                                                                            \
+    X(hot_self)                                                                          \
+    X(hot_tiny_calls)                                                                    \
+    X(hot_alloc)                                                                         \
+    X(hot_leak)                                                                          \
+    X(hot_latency)                                                                       \
+    X(hot_imbalance)                                                                     \
+    X(hot_wait)                                                                          \
+    X(balanced)
 
 /* The run environment variables a test sets itself: inherited values would
  * change what is measured. */

@@ -587,7 +587,7 @@ Test(heap_out, no_heap_data_is_said_not_shown_as_zeros)
     cr_assert_eq(ts_run_cmd(cmd_report, report_json, &out, &err), 0, "%s", err);
     cr_expect(strstr(out, "\"alloc_calls\": null, \"alloc_bytes\": null, \"free_calls\": "
                           "null, \"freed_bytes\": null, \"heap_delta_bytes\": null, "
-                          "\"heap_peak_bytes\": null}"),
+                          "\"heap_peak_bytes\": null, "),
               "%s", out);
     cr_expect(strstr(out, "\"heap\": null"), "%s", out);
     free(out);
@@ -616,7 +616,7 @@ Test(heap_out, report_gains_heap_columns)
     cr_expect(strstr(out,
                      "\"has_lines\": false, \"alloc_calls\": 1, \"alloc_bytes\": 100, "
                      "\"free_calls\": 0, \"freed_bytes\": 0, \"heap_delta_bytes\": "
-                     "125, \"heap_peak_bytes\": 1032}"),
+                     "125, \"heap_peak_bytes\": 1032, "),
               "%s", out);
     cr_expect(strstr(out, "\"heap\": {\"processes\": 1, \"alloc_calls\": 8, "), "%s",
               out);
