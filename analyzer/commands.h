@@ -20,12 +20,15 @@ int cmd_help(int argc, char **argv);
 
 /* Each command's --help text (help.c builds the overview, suggestions and
  * man pages from them). */
-extern const char *const cmd_record_help,
-    *const cmd_report_help, *const cmd_lines_help,
-                                *const cmd_heap_help, *const cmd_graph_help,
-                                                          *const cmd_audit_help,
-                                                              *const cmd_diff_help,
-                                                                  *const cmd_export_help,
-                                                                      *const cmd_top_help;
+extern const char *const cmd_record_help;
+extern const char *const cmd_report_help;
+extern const char *const cmd_hotspots_help;
+extern const char *const cmd_lines_help;
+extern const char *const cmd_heap_help;
+extern const char *const cmd_graph_help;
+extern const char *const cmd_audit_help;
+extern const char *const cmd_diff_help;
+extern const char *const cmd_export_help;
+extern const char *const cmd_top_help;
 
 #endif

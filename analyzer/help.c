@@ -59,10 +59,10 @@ void help_overview(FILE *out)
 {
     fprintf(out, "usage: cprof COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < cmd_count; i++)
-        fprintf(out, "  %-8s %s\n", cmd_table[i].name, cmd_table[i].summary);
+        fprintf(out, "  %-9s %s\n", cmd_table[i].name, cmd_table[i].summary);
     fprintf(
         out,
-        "  help     cprof help COMMAND: a command's options and examples\n"
+        "  help      cprof help COMMAND: a command's options and examples\n"
         "\n"
         "Build a program with cprof-cc (make CC=cprof-cc, cmake\n"
         "-DCMAKE_C_COMPILER=cprof-cc, ./configure CC=cprof-cc) and run it: it writes\n"
