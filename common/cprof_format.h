@@ -120,6 +120,11 @@ enum cprof_rec {
      * The heap keys are absent when the process's heap was not tracked
      * (its malloc was not cprof's: ASan, another allocator, static glibc);
      * the file then has no heap records either.
+     * and since 1.5, in trace mode (CPROF_TRACE_MAX):
+     *   "trace_max"        uint  the cap on the trace chunks' bytes, when
+     *                            one was set
+     *   "trace_stop_ticks" uint  when the cap was reached: no trace chunk
+     *                            was written after it (absent: it was not)
      * A file without it was cut short (killed, crashed in the writer). */
     CPROF_REC_END = 7,
     /* [8, thread, fn, func, file, line, hits, time_ticks, self_ticks]: one
@@ -221,6 +226,10 @@ enum cprof_rec {
 #define CPROF_STAT_HIST_DROPPED "hist_dropped"
 /* bytes of trace chunks written */
 #define CPROF_STAT_TRACE_BYTES "trace_bytes"
+/* trace mode (1.5): calls (ENTER events) the thread made that are not in
+ * the file because the trace reached CPROF_TRACE_MAX; written only when
+ * not 0 */
+#define CPROF_STAT_TRACE_STOPPED_CALLS "trace_stopped_calls"
 
 /*
  * Trace event tokens. Each event starts with a uint token:

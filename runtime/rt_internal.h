@@ -190,6 +190,8 @@ struct rt_thread_stats {
     uint64_t lines_unmatched; /* line events outside their function's call */
     uint64_t lines_dropped;   /* line hits not counted under their own site */
     uint64_t hist_dropped;    /* completed calls not in their node's histogram */
+    /* trace mode: calls left out after the trace stopped (CPROF_TRACE_MAX) */
+    uint64_t trace_stopped_calls;
 };
 
 /* Heap totals of one thread, or of its part outside any instrumented call
@@ -315,6 +317,8 @@ struct rt_config {
     char prog[256]; /* file-name-safe program name */
     const char *warnings[12];
     int nwarnings;
+    /* CPROF_TRACE_MAX: bytes of trace chunks a process writes; 0: no cap */
+    uint64_t trace_max;
 };
 
 extern struct rt_config rt_config RT_HIDDEN;
@@ -445,9 +449,19 @@ struct rt_trace_copy {
     uint32_t tokens;   /* of the events copied */
     uint64_t last_ts;  /* ticks of the last event copied */
     uint8_t *cut;      /* where the copy ended in the thread's buffer */
+    size_t head;       /* bytes of buf before the line sites: the thread record */
     uint32_t defs;     /* line_defs_len as read */
 };
 RT_HIDDEN size_t rt_trace_copy_size(const struct rt_thread *t);
+/* Whether len more bytes of trace chunks fit under CPROF_TRACE_MAX: 1,
+ * and they are counted as written; or 0, and the trace stops for good
+ * (every later call returns 0), at the time now if it had not yet.
+ * Lock-free, signal-safe. */
+RT_HIDDEN int rt_trace_reserve(size_t len, uint64_t now);
+/* ENTER events among the whole events in [p, end). Signal-safe. */
+RT_HIDDEN uint64_t rt_trace_count_enters(const uint8_t *p, const uint8_t *end);
+/* When the trace stopped at CPROF_TRACE_MAX, or 0 while it goes on. */
+RT_HIDDEN uint64_t rt_trace_stop_ticks(void);
 /* Reads t only (the caller holds its lock, or is its owner, or accepts
  * the race as the end of a process does). Signal-safe. */
 RT_HIDDEN void rt_trace_copy(struct rt_thread *t, struct rt_trace_copy *c);

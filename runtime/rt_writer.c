@@ -755,10 +755,14 @@ RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
 {
     const struct rt_thread_stats *s = &t->stats;
     int tree = rt_config.mode != RT_MODE_TRACE;
+    /* trace mode: enters holds the calls of the events left unwritten at
+     * the end because the trace had stopped */
+    uint64_t stopped = tree ? 0 : s->trace_stopped_calls + enters;
     mp_array(o, 3);
     mp_uint(o, CPROF_REC_THREAD_END);
     mp_uint(o, t->serial);
-    mp_map(o, (tree ? 9u : 8u) + (s->lines_dropped != 0) + (s->hist_dropped != 0));
+    mp_map(o, (tree ? 9u : 8u) + (s->lines_dropped != 0) + (s->hist_dropped != 0) +
+                  (stopped != 0));
     if (tree)
         rt_put_stat(o, CPROF_STAT_ENTERS, enters);
     rt_put_stat(o, CPROF_STAT_DROPPED_REENTRANT, s->dropped_reentrant);
@@ -773,6 +777,8 @@ RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
         rt_put_stat(o, CPROF_STAT_LINES_DROPPED, s->lines_dropped);
     if (s->hist_dropped)
         rt_put_stat(o, CPROF_STAT_HIST_DROPPED, s->hist_dropped);
+    if (stopped)
+        rt_put_stat(o, CPROF_STAT_TRACE_STOPPED_CALLS, stopped);
 }
 
 /* The thread's heap record [10, thread, stats] and its frees by owner
@@ -963,7 +969,15 @@ RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
         rt_trace_unlock(t);
     struct mp_out *o = &c.o;
     uint32_t depth = rt_frames_recorded(t, t->depth);
-    if (depth) {
+    uint64_t stopped = 0; /* calls of events past CPROF_TRACE_MAX */
+    if ((c.tokens || depth) &&
+        !rt_trace_reserve((size_t)(o->pos - copy) - c.head + 16, now)) {
+        /* the trace stopped (the events since this thread's last chunk
+         * written may be gone): its frames stay open where it ends */
+        stopped = rt_trace_count_enters(c.count_at + 5, o->pos);
+        o->pos = copy + c.head;
+        depth = 0;
+    } else if (depth) {
         uint64_t delta = now > c.last_ts ? now - c.last_ts : 0;
         mp_uint(o, (delta << CPROF_EV_KIND_BITS) | CPROF_EV_EXT);
         mp_uint(o, CPROF_EXT_UNWIND);
@@ -978,11 +992,11 @@ RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
         rt_out_begin(&out, buf);
         rt_put_lines(&out, t, now);
         rt_put_heap(&out, t);
-        rt_put_thread_end(&out.o, t, depth, 0, 0);
+        rt_put_thread_end(&out.o, t, depth, stopped, 0);
         rt_out_flush(&out, 1);
         rt_unmap(buf, RT_OUT_SIZE);
     } else {
-        rt_put_thread_end(o, t, depth, 0, 0);
+        rt_put_thread_end(o, t, depth, stopped, 0);
         rt_writer_write(copy, (size_t)(o->pos - copy));
     }
     rt_unmap(copy, size);
@@ -1011,7 +1025,10 @@ RT_NOINST void rt_writer_end(enum rt_end_reason why, int sig)
     struct rt_heap_process heap;
     int with_heap = rt_heap_active();
     rt_heap_process(&heap);
-    mp_map(&o, (why == RT_END_SIGNAL ? 7u : 6u) + (with_heap ? 6u : 0u));
+    int capped = rt_config.mode == RT_MODE_TRACE && rt_config.trace_max;
+    uint64_t stop = capped ? rt_trace_stop_ticks() : 0;
+    mp_map(&o, (why == RT_END_SIGNAL ? 7u : 6u) + (with_heap ? 6u : 0u) + (capped != 0) +
+                   (stop != 0));
     mp_cstr(&o, "reason");
     mp_cstr(&o, reasons[why]);
     if (why == RT_END_SIGNAL) {
@@ -1035,5 +1052,9 @@ RT_NOINST void rt_writer_end(enum rt_end_reason why, int sig)
         rt_put_stat(&o, "foreign_frees", heap.foreign_frees);
         rt_put_stat(&o, "heap_dropped", heap.dropped);
     }
+    if (capped)
+        rt_put_stat(&o, "trace_max", rt_config.trace_max);
+    if (stop)
+        rt_put_stat(&o, "trace_stop_ticks", stop);
     rt_writer_write(end, (size_t)(o.pos - end));
 }
