@@ -33,6 +33,7 @@ const struct audit_stat audit_stats[] = {
     STAT("enters", enters, 0),
     STAT("trace_bytes", trace_bytes, 0),
     STAT("recording_off", recording_off, 0),
+    STAT("folded_threads", folded_threads, 0),
 };
 #undef STAT
 const size_t audit_nstats = sizeof audit_stats / sizeof *audit_stats;

@@ -288,14 +288,22 @@ static size_t audit_group_text(const struct audit_process *ap, struct strpool *a
     if (p->fork_parent)
         sb_printf(&sb, ", forked from %llu", (unsigned long long)p->fork_parent);
     lines[n++] = strpool_own(as, sb.s);
+    uint64_t folded = 0;
+    for (size_t i = 0; i < p->nthreads; i++)
+        folded += p->threads[i]->stats.folded_threads;
     lines[n++] = strpool_own(
-        as, cprof_xasprintf(
-                "  threads: %zu recorded, %s seen by the runtime, %llu lost", p->nthreads,
-                p->threads_seen
-                    ? strpool_own(as, cprof_xasprintf(
-                                          "%llu", (unsigned long long)p->threads_seen))
-                    : "?",
-                (unsigned long long)p->threads_lost));
+        as,
+        cprof_xasprintf(
+            "  threads: %zu recorded%s, %s seen by the runtime, %llu lost", p->nthreads,
+            folded ? strpool_own(
+                         as, cprof_xasprintf(" (one holds %llu ended threads, folded)",
+                                             (unsigned long long)folded))
+                   : "",
+            p->threads_seen
+                ? strpool_own(
+                      as, cprof_xasprintf("%llu", (unsigned long long)p->threads_seen))
+                : "?",
+            (unsigned long long)p->threads_lost));
     char head[48], end[48], clk[48];
     audit_rate(p->header_ticks_per_sec, head, sizeof head);
     audit_rate(p->end_ticks_per_sec, end, sizeof end);

@@ -406,6 +406,7 @@ static int model_thread_end_rec(struct model *m, struct m_process *p,
         STAT(CPROF_STAT_HIST_DROPPED, hist_dropped),
         STAT(CPROF_STAT_TRACE_BYTES, trace_bytes),
         STAT(CPROF_STAT_TRACE_STOPPED_CALLS, trace_stopped_calls),
+        STAT(CPROF_STAT_FOLDED_THREADS, folded_threads),
     };
 #undef STAT
     uint64_t v[sizeof(struct m_stats) / sizeof(uint64_t)] = {0};
@@ -671,6 +672,13 @@ static void model_finish_process(struct model *m, struct m_process *p)
         snprintf(who, sizeof who, "%s[%llu]", prog, (unsigned long long)p->pid);
         model_note(m, M_NOTE_THREADS_LOST, who, p->threads_lost);
     }
+    if (total.folded_threads)
+        warn_add(&m->warnings,
+                 "%s[%llu]: %llu threads that ended after the first 256 are folded into "
+                 "one, \"[folded threads]\": their counts and times are exact, which of "
+                 "them made a call is not kept",
+                 prog, (unsigned long long)p->pid,
+                 (unsigned long long)total.folded_threads);
     char *stop = model_trace_stop_text(p);
     if (stop) {
         warn_add(&m->warnings,

@@ -144,6 +144,7 @@ struct m_stats {
     uint64_t recording_off;    /* trace EXT_OFF events: recording stopped (1.4) */
     uint64_t resets;           /* trace EXT_RESET events: data dropped (1.4) */
     uint64_t trace_stopped_calls; /* calls left out past CPROF_TRACE_MAX (1.5) */
+    uint64_t folded_threads;      /* ended threads merged into this one (1.5) */
 };
 
 struct m_trace_state;

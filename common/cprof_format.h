@@ -230,6 +230,9 @@ enum cprof_rec {
  * the file because the trace reached CPROF_TRACE_MAX; written only when
  * not 0 */
 #define CPROF_STAT_TRACE_STOPPED_CALLS "trace_stopped_calls"
+/* summary and count modes (1.5): in the thread-end record of the folded
+ * thread (serial CPROF_THREAD_FOLDED), the ended threads merged into it */
+#define CPROF_STAT_FOLDED_THREADS "folded_threads"
 
 /*
  * Trace event tokens. Each event starts with a uint token:
@@ -289,6 +292,12 @@ enum cprof_ext {
 /* The function address of the node that holds calls made after a thread ran
  * out of nodes (see CPROF_STAT_DROPPED_NODES). */
 #define CPROF_FN_NODE_LIMIT 1u
+
+/* The thread serial of the folded thread (1.5, summary and count modes):
+ * the data of the threads that ended after the first 256 written on their
+ * own, merged into one (its thread-end record's folded_threads says how
+ * many). Its thread record has tid 0 and the name "[folded threads]". */
+#define CPROF_THREAD_FOLDED 0xffffffffu
 
 enum cprof_unwind_reason {
     CPROF_UNWIND_LONGJMP = 1,

@@ -192,6 +192,9 @@ struct rt_thread_stats {
     uint64_t hist_dropped;    /* completed calls not in their node's histogram */
     /* trace mode: calls left out after the trace stopped (CPROF_TRACE_MAX) */
     uint64_t trace_stopped_calls;
+    /* the folded thread (rt_fold.c): threads merged into it, and their
+     * calls that were open when they ended */
+    uint64_t folded_threads, folded_closed;
 };
 
 /* Heap totals of one thread, or of its part outside any instrumented call
@@ -390,6 +393,11 @@ static inline RT_NOINST unsigned rt_hist_bucket(uint64_t ticks)
 }
 
 /* rt_hist.c */
+/* Adds n's histogram (its pending updates applied) into node into of
+ * thread t, counting in t's hist_dropped what does not fit. Owner of t
+ * (the folded thread: the writing lock). */
+RT_HIDDEN void rt_hist_merge(struct rt_thread *t, struct rt_node *into,
+                             const struct rt_node *n);
 /* Applies the pending histogram updates. Owner thread only (or a forked
  * child, where the owner is the only thread). Amortised hot path. */
 RT_HIDDEN void rt_hist_drain(struct rt_thread *t);
@@ -510,6 +518,9 @@ RT_HIDDEN void rt_line_describe(const struct rt_line *l, struct rt_line_names *o
 RT_HIDDEN void rt_lines_zero(struct rt_thread *t, int with_index);
 RT_HIDDEN void rt_lines_after_fork(struct rt_thread *t, uint64_t now);
 RT_HIDDEN void rt_lines_release(struct rt_thread *t);
+/* Adds t's line table, its lines still open closed at now, into that of
+ * into (the folded thread, rt_fold.c). */
+RT_HIDDEN void rt_lines_merge(struct rt_thread *into, struct rt_thread *t, uint64_t now);
 /* Fills the table's writer scratch with the visits still open at now, as
  * if every open frame were closed then; changes nothing else. */
 RT_HIDDEN void rt_lines_open_extra(struct rt_thread *t, uint64_t now);
@@ -603,6 +614,19 @@ RT_HIDDEN void rt_writer_truncate(off_t at);
 RT_HIDDEN void rt_modules_refresh(void);
 RT_HIDDEN void rt_log(const char *msg, const char *arg);
 
+/* rt_fold.c: ended threads past the first few hundred merged into one
+ * (summary and count modes). All with the writing lock held. */
+/* Writes the data of thread t, ending, as of now, or folds it. */
+RT_HIDDEN void rt_fold_thread_ended(struct rt_thread *t, uint64_t now);
+/* Writes the folded thread, if any thread was folded. */
+RT_HIDDEN void rt_fold_write(uint64_t now);
+RT_HIDDEN void rt_fold_after_fork(void);
+/* A freed record's owner key (owner_thread << 32 | owner) as the file
+ * should name it: unchanged, or a folded thread's owner translated to the
+ * folded thread's node (1); or 0 when it cannot be (its map was over the
+ * budget): the frees count as owners lost. Lock-free. */
+RT_HIDDEN int rt_fold_owner(uint64_t *key);
+
 /* rt_process.c */
 RT_HIDDEN void rt_process_init(void);
 /* Adds msg (static storage) to the header's config_warnings. */
@@ -638,6 +662,9 @@ RT_HIDDEN void rt_heap_process(struct rt_heap_process *out);
  * and freed table reset (the blocks live on in the child). */
 RT_HIDDEN void rt_heap_after_fork(struct rt_thread *survivor);
 RT_HIDDEN void rt_heap_release(struct rt_thread *t);
+/* Adds t's heap totals and frees by owner into into (the folded
+ * thread). */
+RT_HIDDEN void rt_heap_fold(struct rt_thread *into, const struct rt_thread *t);
 /* rt_heap_probe.c: whether the malloc family the program's calls resolve
  * to is the one in rt_heap.c. */
 RT_HIDDEN int rt_heap_interposed(void);

@@ -226,6 +226,7 @@ RT_NOINST static void rt_after_fork_child(void)
     if (t && t->stack == NULL)
         t = NULL; /* the sentinel */
     rt_threads_after_fork(t);
+    rt_fold_after_fork();
     rt_heap_after_fork(t);
     rt_finished = 0;
     if (!t)
@@ -304,6 +305,7 @@ RT_NOINST static void rt_write_all_threads(enum rt_end_reason why, int sig)
     int snapshot = why == RT_END_FLUSH || rt_writer_snapshotting();
     if ((snapshot ? rt_writer_snapshot_begin() : rt_writer_open()) == 0) {
         rt_threads_each(rt_finish_thread, &ctx);
+        rt_fold_write(ctx.now);
         rt_writer_end(why, sig);
         if (snapshot)
             rt_writer_snapshot_commit(why != RT_END_FLUSH);

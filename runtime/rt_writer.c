@@ -762,14 +762,14 @@ RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
     mp_uint(o, CPROF_REC_THREAD_END);
     mp_uint(o, t->serial);
     mp_map(o, (tree ? 9u : 8u) + (s->lines_dropped != 0) + (s->hist_dropped != 0) +
-                  (stopped != 0));
+                  (stopped != 0) + (s->folded_threads != 0));
     if (tree)
         rt_put_stat(o, CPROF_STAT_ENTERS, enters);
     rt_put_stat(o, CPROF_STAT_DROPPED_REENTRANT, s->dropped_reentrant);
     rt_put_stat(o, CPROF_STAT_DROPPED_DEPTH, s->dropped_depth);
     rt_put_stat(o, CPROF_STAT_DROPPED_NODES, dropped_nodes);
     rt_put_stat(o, CPROF_STAT_REPAIRED_LONGJMP, s->repaired_longjmp);
-    rt_put_stat(o, CPROF_STAT_CLOSED_AT_END, open_frames);
+    rt_put_stat(o, CPROF_STAT_CLOSED_AT_END, open_frames + s->folded_closed);
     rt_put_stat(o, CPROF_STAT_UNMATCHED_EXITS, s->unmatched_exits);
     rt_put_stat(o, CPROF_STAT_TRACE_BYTES, s->trace_bytes);
     rt_put_stat(o, CPROF_STAT_LINES_UNMATCHED, s->lines_unmatched);
@@ -779,6 +779,8 @@ RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
         rt_put_stat(o, CPROF_STAT_HIST_DROPPED, s->hist_dropped);
     if (stopped)
         rt_put_stat(o, CPROF_STAT_TRACE_STOPPED_CALLS, stopped);
+    if (s->folded_threads)
+        rt_put_stat(o, CPROF_STAT_FOLDED_THREADS, s->folded_threads);
 }
 
 /* The thread's heap record [10, thread, stats] and its frees by owner
@@ -790,7 +792,19 @@ RT_NOINST static void rt_put_heap(struct rt_out *out, struct rt_thread *t)
     if (!rt_heap_active())
         return;
     struct mp_out *o = &out->o;
-    int lost = t->freed_lost_calls != 0;
+    /* frees of blocks of threads folded since (rt_fold.c) whose owners
+     * cannot be told count as owners lost */
+    uint64_t gone_calls = 0, gone_bytes = 0;
+    const struct rt_freed_table *ft = __atomic_load_n(&t->freed, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; ft && i <= ft->mask; i++) {
+        const struct rt_freed *s = &ft->slots[i];
+        uint64_t calls = __atomic_load_n(&s->calls, __ATOMIC_ACQUIRE), key = s->key;
+        if (calls && !rt_fold_owner(&key)) {
+            gone_calls += calls;
+            gone_bytes += s->bytes;
+        }
+    }
+    int lost = t->freed_lost_calls + gone_calls != 0;
     mp_array(o, 3);
     mp_uint(o, CPROF_REC_HEAP);
     mp_uint(o, t->serial);
@@ -804,21 +818,20 @@ RT_NOINST static void rt_put_heap(struct rt_out *out, struct rt_thread *t)
     rt_put_stat(o, "outside_free_calls", t->heap_outside.free_calls);
     rt_put_stat(o, "outside_freed_bytes", t->heap_outside.freed_bytes);
     if (lost) {
-        rt_put_stat(o, "owners_lost_calls", t->freed_lost_calls);
-        rt_put_stat(o, "owners_lost_bytes", t->freed_lost_bytes);
+        rt_put_stat(o, "owners_lost_calls", t->freed_lost_calls + gone_calls);
+        rt_put_stat(o, "owners_lost_bytes", t->freed_lost_bytes + gone_bytes);
     }
     rt_out_flush(out, 0);
-    const struct rt_freed_table *ft = __atomic_load_n(&t->freed, __ATOMIC_ACQUIRE);
     for (uint32_t i = 0; ft && i <= ft->mask; i++) {
         const struct rt_freed *s = &ft->slots[i];
-        uint64_t calls = __atomic_load_n(&s->calls, __ATOMIC_ACQUIRE);
-        if (!calls)
+        uint64_t calls = __atomic_load_n(&s->calls, __ATOMIC_ACQUIRE), key = s->key;
+        if (!calls || !rt_fold_owner(&key))
             continue;
         mp_array(o, 6);
         mp_uint(o, CPROF_REC_FREED);
         mp_uint(o, t->serial);
-        mp_uint(o, s->key >> 32);
-        mp_uint(o, s->key & 0xffffffffu);
+        mp_uint(o, key >> 32);
+        mp_uint(o, key & 0xffffffffu);
         mp_uint(o, calls);
         mp_uint(o, s->bytes);
         rt_out_flush(out, 0);
@@ -866,11 +879,14 @@ RT_NOINST static void rt_put_lines(struct rt_out *out, struct rt_thread *t, uint
 
 RT_NOINST void rt_writer_put_thread(struct mp_out *o, struct rt_thread *t)
 {
-    char path[64] = "/proc/self/task/", num[24], name[32] = {0};
+    char path[64] = "/proc/self/task/", num[24], name[32] = "[folded threads]";
     rt_strlcat(path, rt_utoa((uint64_t)t->tid, num), sizeof path);
     rt_strlcat(path, "/comm", sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, name, sizeof name - 1) : 0;
+    int folded = t->serial == CPROF_THREAD_FOLDED;
+    int fd = folded ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = folded    ? (ssize_t)strlen(name)
+                : fd >= 0 ? read(fd, name, sizeof name - 1)
+                          : 0;
     if (fd >= 0)
         close(fd);
     while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == 0))
