@@ -66,11 +66,50 @@ RT_NOINST int rt_fold_owner(uint64_t *key)
                               ? __atomic_load_n(&maps[thread], __ATOMIC_ACQUIRE)
                               : NULL;
     if (!map)
-        return 1;
-    if (map == RT_FOLD_NO_MAP || owner >= map[0])
         return 0;
+    if (map == RT_FOLD_NO_MAP || owner >= map[0])
+        return -1;
     *key = (uint64_t)CPROF_THREAD_FOLDED << 32 | (owner ? map[1 + owner] : 0);
     return 1;
+}
+
+RT_NOINST struct rt_freed *rt_fold_freed(const struct rt_freed_table *ft,
+                                         struct rt_fold_freed *out)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; ft && i <= ft->mask; i++) {
+        const struct rt_freed *s = &ft->slots[i];
+        uint64_t calls = __atomic_load_n(&s->calls, __ATOMIC_ACQUIRE), key = s->key;
+        int how = calls ? rt_fold_owner(&key) : 0;
+        n += how > 0;
+        if (how < 0) {
+            out->gone_calls += calls;
+            out->gone_bytes += s->bytes;
+        }
+    }
+    uint32_t slots = 16;
+    while (slots < 2 * n)
+        slots *= 2;
+    out->size = sizeof(struct rt_freed) * slots;
+    struct rt_freed *sums = n ? rt_map(out->size) : NULL;
+    if (!sums)
+        return NULL;
+    for (uint32_t i = 0; i <= ft->mask; i++) {
+        const struct rt_freed *s = &ft->slots[i];
+        uint64_t calls = __atomic_load_n(&s->calls, __ATOMIC_ACQUIRE), key = s->key;
+        if (!calls || rt_fold_owner(&key) <= 0)
+            continue;
+        uint32_t h = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (slots - 1);
+        while (sums[h].calls && sums[h].key != key)
+            h = (h + 1) & (slots - 1);
+        sums[h].key = key;
+        sums[h].calls += calls;
+        sums[h].bytes += s->bytes;
+    }
+    for (uint32_t i = 0; i < slots; i++)
+        if (sums[i].calls)
+            sums[out->count++] = sums[i];
+    return sums;
 }
 /* The folded thread, made on first use; NULL without memory. */
 RT_NOINST static struct rt_thread *rt_fold_thread(void)

@@ -622,10 +622,23 @@ RT_HIDDEN void rt_fold_thread_ended(struct rt_thread *t, uint64_t now);
 RT_HIDDEN void rt_fold_write(uint64_t now);
 RT_HIDDEN void rt_fold_after_fork(void);
 /* A freed record's owner key (owner_thread << 32 | owner) as the file
- * should name it: unchanged, or a folded thread's owner translated to the
- * folded thread's node (1); or 0 when it cannot be (its map was over the
- * budget): the frees count as owners lost. Lock-free. */
+ * should name it: not a folded thread's, unchanged (0); a folded thread's
+ * owner, translated to the folded thread's node (1); or one that cannot
+ * be (-1, its map was over the budget): the frees count as owners lost.
+ * Lock-free. */
 RT_HIDDEN int rt_fold_owner(uint64_t *key);
+/* The frees of table ft whose owners are folded threads': translated and
+ * summed by owner into count entries of a table the caller unmaps (size
+ * bytes), so that their number stays bounded; those of owners that cannot
+ * be translated summed into gone_*. NULL when there are none, or no
+ * memory (then the caller writes them one by one). Signal-safe. */
+struct rt_fold_freed {
+    uint32_t count;
+    size_t size;
+    uint64_t gone_calls, gone_bytes;
+};
+RT_HIDDEN struct rt_freed *rt_fold_freed(const struct rt_freed_table *ft,
+                                         struct rt_fold_freed *out);
 
 /* rt_process.c */
 RT_HIDDEN void rt_process_init(void);

@@ -792,18 +792,12 @@ RT_NOINST static void rt_put_heap(struct rt_out *out, struct rt_thread *t)
     if (!rt_heap_active())
         return;
     struct mp_out *o = &out->o;
-    /* frees of blocks of threads folded since (rt_fold.c) whose owners
-     * cannot be told count as owners lost */
-    uint64_t gone_calls = 0, gone_bytes = 0;
+    /* frees of blocks of threads folded since (rt_fold.c): summed by
+     * their owners in the folded thread, or owners lost */
     const struct rt_freed_table *ft = __atomic_load_n(&t->freed, __ATOMIC_ACQUIRE);
-    for (uint32_t i = 0; ft && i <= ft->mask; i++) {
-        const struct rt_freed *s = &ft->slots[i];
-        uint64_t calls = __atomic_load_n(&s->calls, __ATOMIC_ACQUIRE), key = s->key;
-        if (calls && !rt_fold_owner(&key)) {
-            gone_calls += calls;
-            gone_bytes += s->bytes;
-        }
-    }
+    struct rt_fold_freed fold = {0};
+    struct rt_freed *folded = rt_fold_freed(ft, &fold);
+    uint64_t gone_calls = fold.gone_calls, gone_bytes = fold.gone_bytes;
     int lost = t->freed_lost_calls + gone_calls != 0;
     mp_array(o, 3);
     mp_uint(o, CPROF_REC_HEAP);
@@ -822,10 +816,12 @@ RT_NOINST static void rt_put_heap(struct rt_out *out, struct rt_thread *t)
         rt_put_stat(o, "owners_lost_bytes", t->freed_lost_bytes + gone_bytes);
     }
     rt_out_flush(out, 0);
-    for (uint32_t i = 0; ft && i <= ft->mask; i++) {
-        const struct rt_freed *s = &ft->slots[i];
+    for (uint32_t i = 0; ft && i <= ft->mask + fold.count; i++) {
+        const struct rt_freed *s =
+            i <= ft->mask ? &ft->slots[i] : &folded[i - ft->mask - 1];
         uint64_t calls = __atomic_load_n(&s->calls, __ATOMIC_ACQUIRE), key = s->key;
-        if (!calls || !rt_fold_owner(&key))
+        int how = i <= ft->mask && calls ? rt_fold_owner(&key) : 0;
+        if (!calls || how < 0 || (how > 0 && folded))
             continue;
         mp_array(o, 6);
         mp_uint(o, CPROF_REC_FREED);
@@ -836,6 +832,7 @@ RT_NOINST static void rt_put_heap(struct rt_out *out, struct rt_thread *t)
         mp_uint(o, s->bytes);
         rt_out_flush(out, 0);
     }
+    rt_unmap(folded, fold.size);
 }
 
 /* [8, thread, fn, func, file, line, hits, time_ticks, self_ticks]. */

@@ -312,3 +312,121 @@ Test(trace_cap, bad_values_warn_and_use_the_default)
         drop_run(&r);
     }
 }
+
+/* ---- summary mode's size bound ------------------------------------------ */
+
+TestSuite(summary_bound, .init = e2e_scratch_init, .fini = e2e_scratch_fini,
+          .timeout = 240);
+
+/* Threads started 8 at a time, argv[1] of them: each reaches its own call
+ * path (a recursion as deep as its number mod 100, through one of 8
+ * functions), allocates two blocks, frees one, and leaves the other for
+ * main to free at the end (a free of a block of a thread that ended). */
+#define THREADS_SRC                                                                      \
+    "#include <pthread.h>\n#include <stdio.h>\n#include <stdlib.h>\n"                    \
+    "static volatile long sink;\n"                                                       \
+    "static char *volatile blocks[100000];\n"                                            \
+    "__attribute__((noinline)) void leaf(long i) { sink += i; }\n"                       \
+    "__attribute__((noinline)) void rec(int n) { if (n > 0) rec(n - 1); else leaf(n); "  \
+    "}\n"                                                                                \
+    "#define F(i) __attribute__((noinline)) void f##i(int n) { rec(n); }\n"              \
+    "F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7)\n"                                          \
+    "static void (*const fs[8])(int) = {f0, f1, f2, f3, f4, f5, f6, f7};\n"              \
+    "__attribute__((noinline)) void keep(long k) { blocks[k] = malloc(100); }\n"         \
+    "__attribute__((noinline)) void *worker(void *arg) {\n"                              \
+    "    long k = (long)arg;\n"                                                          \
+    "    fs[k % 8]((int)(k % 100));\n"                                                   \
+    "    char *volatile p = malloc(16); p[0] = 1; free(p);\n"                            \
+    "    keep(k);\n"                                                                     \
+    "    return arg; }\n"                                                                \
+    "__attribute__((noinline)) void release(int n) {\n"                                  \
+    "    for (int i = 0; i < n; i++) free(blocks[i]); }\n"                               \
+    "int main(int argc, char **argv) {\n"                                                \
+    "    int n = atoi(argv[1]);\n"                                                       \
+    "    for (int i = 0; i < n; i += 8) { pthread_t t[8];\n"                             \
+    "        for (int j = 0; j < 8; j++)\n"                                              \
+    "            if (pthread_create(&t[j], 0, worker, (void *)(long)(i + j))) return "   \
+    "1;\n"                                                                               \
+    "        for (int j = 0; j < 8; j++) pthread_join(t[j], 0); }\n"                     \
+    "    release(n);\n"                                                                  \
+    "    printf(\"%ld\\n\", sink); return 0; }\n"
+
+/* The calls of one run of THREADS_SRC with n threads. */
+static void expect_thread_counts(const struct e2e_audited *r, long long n)
+{
+    long long rec = 0;
+    for (long long k = 0; k < n; k++)
+        rec += k % 100 + 1;
+    cr_expect_eq(e2e_audited_calls(r, "worker"), n, "%s", r->mode);
+    cr_expect_eq(e2e_audited_calls(r, "leaf"), n, "%s", r->mode);
+    cr_expect_eq(e2e_audited_calls(r, "keep"), n, "%s", r->mode);
+    cr_expect_eq(e2e_audited_calls(r, "rec"), rec, "%s", r->mode);
+    cr_expect_eq(e2e_audited_calls(r, "f0") + e2e_audited_calls(r, "f7"), n / 4, "%s",
+                 r->mode);
+    cr_expect_eq(e2e_audited_calls(r, "release"), 1, "%s", r->mode);
+    cr_expect_eq(e2e_audited_calls(r, "main"), 1, "%s", r->mode);
+}
+
+/* 600 and then 4,000 short-lived threads: past the first 256 that end,
+ * the file stops growing; every count stays exact, nothing is lost, the
+ * folding is counted and said, and main's frees of the blocks of threads
+ * folded before are still matched to the function that allocated them. */
+Test(summary_bound, many_threads_fold_and_counts_stay_exact)
+{
+    e2e_scratch_build("threads", THREADS_SRC, (char *[]){"-O1", "-g", NULL});
+    static const char *const modes[] = {"summary", "count"};
+    for (size_t m = 0; m < 2; m++) {
+        long size[2];
+        static const char *const runs[] = {"600", "4000"};
+        for (int i = 0; i < 2; i++) {
+            struct e2e_audited r;
+            e2e_audited_run(&r, "threads", runs[i], modes[m], NULL);
+            cr_assert(WIFEXITED(r.prog.status) && WEXITSTATUS(r.prog.status) == 0,
+                      "%s: %s", r.mode, r.prog.err);
+            long long n = atoll(runs[i]);
+            read_run(&r, &(struct cap_file){0}, &size[i]);
+            expect_thread_counts(&r, n);
+            cr_expect_eq(r.audit_status, 0, "%s %s: %s", r.mode, runs[i],
+                         e2e_audited_verdict(&r));
+            cr_expect_eq(e2e_audited_sum(&r, "folded_threads"), n - 256, "%s %s", r.mode,
+                         runs[i]);
+            cr_expect_eq(e2e_audited_count(&r, "\"name\": \"[folded threads]\""), 1);
+            char *out, *err;
+            cprof_text("report", r.data, &out, &err);
+            char want[128];
+            snprintf(want, sizeof want,
+                     "%lld threads that ended after the first 256 are "
+                     "folded into one",
+                     n - 256);
+            cr_expect(strstr(out, want), "%s: no \"%s\" in:\n%s", r.mode, want, out);
+            free(out);
+            free(err);
+            if (!strcmp(modes[m], "summary")) {
+                /* every block keep allocated was freed by main */
+                struct e2e_result res;
+                char *argv[] = {CPROF, "heap", "--format", "csv", r.data, NULL};
+                cr_expect_eq(e2e_scratch_run_plain(argv, &res), 0, "%s", res.err);
+                struct e2e_csv csv;
+                cr_assert_eq(e2e_csv_parse(res.out, &csv), 0);
+                const char *leaked = e2e_csv_named(&csv, "keep", "leaked_bytes");
+                const char *allocs = e2e_csv_named(&csv, "keep", "alloc_calls");
+                cr_expect(leaked && !strcmp(leaked, "0"), "keep leaked %s:\n%s",
+                          leaked ? leaked : "?", res.out);
+                cr_expect(allocs && atoll(allocs) == n, "keep allocated %s", allocs);
+                cr_expect(!strstr(res.err, "overstated"), "%s", res.err);
+                e2e_csv_free(&csv);
+                e2e_result_free(&res);
+            }
+            drop_run(&r);
+        }
+        /* 3,400 more threads cost less than a tenth of what writing each
+         * would (a thread's share of the first run: 256 written and the
+         * folded one); what still grows is the folded nodes' histograms,
+         * at most 2,816 buckets each */
+        long per_thread = size[0] / 257;
+        cr_expect_lt(size[1] - size[0], 3400 * per_thread / 10,
+                     "%s: %ld bytes for 600 threads, %ld for 4000", modes[m], size[0],
+                     size[1]);
+        cr_expect_lt(size[1], 10 * 1000 * 1000);
+    }
+}
