@@ -470,6 +470,8 @@ RT_HIDDEN int rt_trace_reserve(size_t len, uint64_t now);
 RT_HIDDEN uint64_t rt_trace_count_enters(const uint8_t *p, const uint8_t *end);
 /* When the trace stopped at CPROF_TRACE_MAX, or 0 while it goes on. */
 RT_HIDDEN uint64_t rt_trace_stop_ticks(void);
+/* In a forked child: its file has a cap of its own, nothing written yet. */
+RT_HIDDEN void rt_trace_cap_after_fork(void);
 /* Reads t only (the caller holds its lock, or is its owner, or accepts
  * the race as the end of a process does). Signal-safe. */
 RT_HIDDEN void rt_trace_copy(struct rt_thread *t, struct rt_trace_copy *c);

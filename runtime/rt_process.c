@@ -227,6 +227,7 @@ RT_NOINST static void rt_after_fork_child(void)
         t = NULL; /* the sentinel */
     rt_threads_after_fork(t);
     rt_fold_after_fork();
+    rt_trace_cap_after_fork();
     rt_heap_after_fork(t);
     rt_finished = 0;
     if (!t)

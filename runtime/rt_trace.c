@@ -72,6 +72,12 @@ RT_NOINST uint64_t rt_trace_stop_ticks(void)
     return __atomic_load_n(&rt_trace_stopped, __ATOMIC_ACQUIRE);
 }
 
+RT_NOINST void rt_trace_cap_after_fork(void)
+{
+    rt_trace_written = 0;
+    rt_trace_stopped = 0;
+}
+
 RT_NOINST void rt_trace_begin_chunk(struct rt_thread *t)
 {
     struct mp_out o = {t->tbuf, t->tbuf + t->tbuf_size, 0};

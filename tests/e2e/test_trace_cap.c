@@ -49,14 +49,7 @@ struct cap_file {
 static void cap_header(const msgpack_object *h, void *ctx)
 {
     struct cap_file *f = ctx;
-    const msgpack_object *w = e2e_mp_get(h, "config_warnings");
-    for (uint32_t i = 0; w && w->type == MSGPACK_OBJECT_ARRAY && i < w->via.array.size;
-         i++) {
-        char one[256];
-        e2e_mp_copy_str(one, sizeof one, &w->via.array.ptr[i]);
-        strncat(f->warnings, one, sizeof f->warnings - strlen(f->warnings) - 2);
-        strcat(f->warnings, "\n");
-    }
+    e2e_mp_config_warnings(h, f->warnings, sizeof f->warnings);
 }
 
 static void cap_record(const msgpack_object *r, void *ctx)
@@ -229,6 +222,48 @@ Test(trace_cap, threads_keep_running_past_the_cap)
     cr_expect_eq(recorded + f.stopped_calls, 8 * 200000 + 8 + 1,
                  "%lld recorded, %ld left out", recorded, f.stopped_calls);
     cr_expect_eq(r.audit_status, 3);
+    e2e_audited_free(&r);
+}
+
+/* A child forked after its parent's trace stopped has a cap of its own:
+ * its file is whole, its counts exact. */
+Test(trace_cap, forked_child_starts_its_own_cap)
+{
+    e2e_scratch_build("forks",
+                      "#include <stdio.h>\n#include <sys/wait.h>\n#include <unistd.h>\n"
+                      "static volatile long sink;\n"
+                      "__attribute__((noinline)) void work(long i) { sink += i; }\n"
+                      "__attribute__((noinline)) void batch(long n) {\n"
+                      "    for (long i = 0; i < n; i++) work(i); }\n"
+                      "int main(void) { for (int i = 0; i < 100; i++) batch(10000);\n"
+                      "    pid_t pid = fork(); if (pid < 0) return 1;\n"
+                      "    if (pid == 0) { batch(1000); return 0; }\n"
+                      "    int st; waitpid(pid, &st, 0); return WEXITSTATUS(st); }\n",
+                      (char *[]){"-O1", "-g", NULL});
+    struct e2e_audited r;
+    e2e_audited_run(&r, "forks", NULL, "trace", (char *[]){"CPROF_TRACE_MAX=64K", NULL});
+    cr_assert(WIFEXITED(r.prog.status) && WEXITSTATUS(r.prog.status) == 0);
+    /* the parent stopped, the child did not: one trace_max each, one stop */
+    cr_expect_eq(e2e_audited_sum(&r, "trace_max"), 2 * 65536);
+    cr_expect_eq(e2e_audited_count(&r, "\"trace_stopped_ns\": null"), 1, "%s", r.audit);
+    struct e2e_result res;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", e2e_scratch, r.data);
+    char *argv[] = {CPROF, "report", "--format", "csv", "--pid", "0", dir, NULL};
+    /* the child's own calls: its pid is the one whose trace did not stop */
+    const char *child = strstr(r.audit, "\"trace_stopped_ns\": null");
+    cr_assert(child);
+    const char *pid = NULL;
+    for (const char *p = r.audit; (p = strstr(p, "\"pid\": ")) && p < child; p++)
+        pid = p + 7;
+    cr_assert(pid);
+    char pid_s[24];
+    snprintf(pid_s, sizeof pid_s, "%ld", atol(pid));
+    argv[5] = pid_s;
+    cr_expect_eq(e2e_scratch_run_plain(argv, &res), 0, "%s", res.err);
+    cr_expect_eq(e2e_report_calls(res.out, "work"), 1000, "%s", res.out);
+    cr_expect_eq(e2e_report_calls(res.out, "batch"), 1, "%s", res.out);
+    e2e_result_free(&res);
     e2e_audited_free(&r);
 }
 
