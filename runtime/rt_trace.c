@@ -165,9 +165,24 @@ RT_NOINST void rt_trace_flush(struct rt_thread *t)
         rt_trace_unlock(t);
 }
 
-/* Reads one trace token; returns its length, 0 if incomplete. */
-RT_NOINST static size_t rt_token(const uint8_t *p, const uint8_t *end, uint64_t *v)
+/* Reads one trace token; returns its length, 0 if incomplete. The
+ * runtime writes tokens as positive fixints or uint 8/16/32/64, read here
+ * without a call (the count of calls past CPROF_TRACE_MAX walks every
+ * event); anything else goes to the codec. */
+RT_NOINST static inline size_t rt_token(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
+    if (p < end && *p < 0x80) {
+        *v = *p;
+        return 1;
+    }
+    unsigned n = p < end && *p >= 0xcc && *p <= 0xcf ? 1u << (*p - 0xcc) : 0;
+    if (n && (size_t)(end - p) > n) {
+        uint64_t u = 0;
+        for (unsigned i = 1; i <= n; i++)
+            u = u << 8 | p[i];
+        *v = u;
+        return n + 1;
+    }
     struct mp_in in = {p, end};
     return mp_read_uint(&in, v) == MP_OK ? (size_t)(in.pos - p) : 0;
 }
