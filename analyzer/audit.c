@@ -26,12 +26,14 @@ const struct audit_stat audit_stats[] = {
     STAT("lines_dropped", lines_dropped, 1),
     STAT("heap_owners_lost", heap_owners_lost, 1),
     STAT("hist_dropped", hist_dropped, 1),
+    STAT("trace_stopped_calls", trace_stopped_calls, 1),
     STAT("repaired_longjmp", repaired_longjmp, 0),
     STAT("closed_at_end", closed_at_end, 0),
     STAT("cut_open", cut_open, 0),
     STAT("enters", enters, 0),
     STAT("trace_bytes", trace_bytes, 0),
     STAT("recording_off", recording_off, 0),
+    STAT("folded_threads", folded_threads, 0),
 };
 #undef STAT
 const size_t audit_nstats = sizeof audit_stats / sizeof *audit_stats;

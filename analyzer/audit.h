@@ -8,7 +8,8 @@
  * A loss is anything that may have made a count or time wrong: dropped
  * events of any kind, unmatched exits, threads not profiled, allocation
  * calls counted for no thread, a file cut short or damaged, a process
- * killed by a signal. A repair (a frame closed at a longjmp or at the end)
+ * killed by a signal, calls left out of a trace that stopped at its size
+ * cap (CPROF_TRACE_MAX, format 1.5). A repair (a frame closed at a longjmp or at the end)
  * keeps the counts exact and is not a loss.
  *
  * Recording periods (format 1.4: cprof_start/cprof_stop, CPROF_START=off,

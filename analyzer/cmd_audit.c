@@ -89,6 +89,8 @@ enum audit_group_col {
     AG_EXACT,
     AG_PERIODS,
     AG_RECORDED,
+    AG_TRACE_MAX,
+    AG_TRACE_STOP,
     AG_COUNT
 };
 
@@ -122,6 +124,8 @@ static const struct fmt_col audit_group_cols[AG_COUNT] = {
     [AG_EXACT] = {"exact", "", FMT_BOOL, FMT_ALL, 0},
     [AG_PERIODS] = {"periods", "", FMT_UINT, FMT_ALL, 0},
     [AG_RECORDED] = {"recorded_ns", "", FMT_NS, FMT_ALL, 0},
+    [AG_TRACE_MAX] = {"trace_max", "", FMT_UINT, FMT_ALL, 0},
+    [AG_TRACE_STOP] = {"trace_stopped_ns", "", FMT_NS, FMT_ALL, 0},
 };
 
 /* Thread columns: the fixed ones, then one per audit_stats counter. */
@@ -207,6 +211,13 @@ static void audit_group_cells(const struct audit_process *ap, struct fmt_cell *c
     c[AG_PERIODS].num = (double)ap->nperiods;
     c[AG_RECORDED].num = ap->nperiods ? ap->recorded_ns : ap->run_ns;
     c[AG_RECORDED].null = c[AG_RECORDED].num != c[AG_RECORDED].num;
+    c[AG_TRACE_MAX].num = (double)p->trace_max;
+    c[AG_TRACE_MAX].null = !p->trace_max;
+    /* when the trace stopped at its cap, from the start of the process */
+    c[AG_TRACE_STOP].num =
+        (double)(p->trace_stop_ticks - p->start_ticks) * p->ns_per_tick;
+    c[AG_TRACE_STOP].null = !p->trace_stop_ticks || !(p->ns_per_tick > 0) ||
+                            p->trace_stop_ticks < p->start_ticks;
 }
 
 static void audit_thread_cells(const struct audit_thread *at, struct fmt_cell *c)
@@ -283,14 +294,22 @@ static size_t audit_group_text(const struct audit_process *ap, struct strpool *a
     if (p->fork_parent)
         sb_printf(&sb, ", forked from %llu", (unsigned long long)p->fork_parent);
     lines[n++] = strpool_own(as, sb.s);
+    uint64_t folded = 0;
+    for (size_t i = 0; i < p->nthreads; i++)
+        folded += p->threads[i]->stats.folded_threads;
     lines[n++] = strpool_own(
-        as, cprof_xasprintf(
-                "  threads: %zu recorded, %s seen by the runtime, %llu lost", p->nthreads,
-                p->threads_seen
-                    ? strpool_own(as, cprof_xasprintf(
-                                          "%llu", (unsigned long long)p->threads_seen))
-                    : "?",
-                (unsigned long long)p->threads_lost));
+        as,
+        cprof_xasprintf(
+            "  threads: %zu recorded%s, %s seen by the runtime, %llu lost", p->nthreads,
+            folded ? strpool_own(
+                         as, cprof_xasprintf(" (one holds %llu ended threads, folded)",
+                                             (unsigned long long)folded))
+                   : "",
+            p->threads_seen
+                ? strpool_own(
+                      as, cprof_xasprintf("%llu", (unsigned long long)p->threads_seen))
+                : "?",
+            (unsigned long long)p->threads_lost));
     char head[48], end[48], clk[48];
     audit_rate(p->header_ticks_per_sec, head, sizeof head);
     audit_rate(p->end_ticks_per_sec, end, sizeof end);
@@ -322,6 +341,16 @@ static size_t audit_group_text(const struct audit_process *ap, struct strpool *a
     lines[n++] = strpool_own(as, sb.s);
     if (ap->nperiods)
         lines[n++] = audit_periods_text(ap, as);
+    char *stop = model_trace_stop_text(p);
+    if (stop) {
+        uint64_t left_out = 0;
+        for (size_t i = 0; i < p->nthreads; i++)
+            left_out += p->threads[i]->stats.trace_stopped_calls;
+        lines[n++] =
+            strpool_own(as, cprof_xasprintf("  %s; %llu calls after it left out (a loss)",
+                                            stop, (unsigned long long)left_out));
+        free(stop);
+    }
     if (audit_proc_exact(ap))
         lines[n++] = "  exact: nothing lost";
     else

@@ -405,6 +405,8 @@ static int model_thread_end_rec(struct model *m, struct m_process *p,
         STAT(CPROF_STAT_LINES_DROPPED, lines_dropped),
         STAT(CPROF_STAT_HIST_DROPPED, hist_dropped),
         STAT(CPROF_STAT_TRACE_BYTES, trace_bytes),
+        STAT(CPROF_STAT_TRACE_STOPPED_CALLS, trace_stopped_calls),
+        STAT(CPROF_STAT_FOLDED_THREADS, folded_threads),
     };
 #undef STAT
     uint64_t v[sizeof(struct m_stats) / sizeof(uint64_t)] = {0};
@@ -456,6 +458,10 @@ static int model_end_rec(struct m_process *p, struct rd_record *rec, char *msg,
                 p->ticks_per_sec = p->end_ticks_per_sec = tps;
         } else if (mp_match_str(&rec->body, "threads")) {
             bad = mp_read_uint(&rec->body, &p->threads_seen) != MP_OK;
+        } else if (mp_match_str(&rec->body, "trace_max")) {
+            bad = mp_read_uint(&rec->body, &p->trace_max) != MP_OK;
+        } else if (mp_match_str(&rec->body, "trace_stop_ticks")) {
+            bad = mp_read_uint(&rec->body, &p->trace_stop_ticks) != MP_OK;
         } else {
             bad = mp_skip(&rec->body) != MP_OK || mp_skip(&rec->body) != MP_OK;
         }
@@ -665,6 +671,21 @@ static void model_finish_process(struct model *m, struct m_process *p)
     if (p->threads_lost) {
         snprintf(who, sizeof who, "%s[%llu]", prog, (unsigned long long)p->pid);
         model_note(m, M_NOTE_THREADS_LOST, who, p->threads_lost);
+    }
+    if (total.folded_threads)
+        warn_add(&m->warnings,
+                 "%s[%llu]: %llu threads that ended after the first 256 are folded into "
+                 "one, \"[folded threads]\": their counts and times are exact, which of "
+                 "them made a call is not kept",
+                 prog, (unsigned long long)p->pid,
+                 (unsigned long long)total.folded_threads);
+    char *stop = model_trace_stop_text(p);
+    if (stop) {
+        warn_add(&m->warnings,
+                 "%s[%llu]: %s; the %llu calls it left out are not in this report", prog,
+                 (unsigned long long)p->pid, stop,
+                 (unsigned long long)total.trace_stopped_calls);
+        free(stop);
     }
 }
 

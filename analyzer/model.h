@@ -143,6 +143,8 @@ struct m_stats {
     uint64_t hist_dropped;     /* completed calls left out of node histograms */
     uint64_t recording_off;    /* trace EXT_OFF events: recording stopped (1.4) */
     uint64_t resets;           /* trace EXT_RESET events: data dropped (1.4) */
+    uint64_t trace_stopped_calls; /* calls left out past CPROF_TRACE_MAX (1.5) */
+    uint64_t folded_threads;      /* ended threads merged into this one (1.5) */
 };
 
 struct m_trace_state;
@@ -278,6 +280,9 @@ struct m_process {
     size_t nperiods, periods_cap;
     int periods_ended; /* an end record came after them: a later period
                           record starts the list anew (a trace flush) */
+    /* trace size cap (1.5): CPROF_TRACE_MAX in bytes (0: none or not
+     * said), and when the trace stopped at it (0: it did not) */
+    uint64_t trace_max, trace_stop_ticks;
 };
 
 /* What to load: 0 means everything. */
@@ -370,6 +375,10 @@ void model_check_parents(struct model *m);
 enum { M_NOTE_KILLED = 13, M_NOTE_THREADS_LOST = 14 };
 void model_note(struct model *m, size_t kind, const char *who, uint64_t count);
 void model_stat_warnings(struct model *m, struct m_process *p, const struct m_stats *s);
+/* "trace stopped at 1.00 GiB (CPROF_TRACE_MAX) after 12.3 s of 40.1 s"
+ * (the times when known) for a process whose trace stopped at its cap;
+ * NULL when it did not. The caller frees it. */
+char *model_trace_stop_text(const struct m_process *p);
 /* The last component of path. */
 const char *model_basename(const char *path);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "model.h"
 
 const char *model_basename(const char *path)
@@ -103,6 +104,31 @@ void model_note(struct model *m, size_t kind, const char *who, uint64_t count)
         m->warnings.text[m->warnings.count++] = sb.s;
         n->warning = m->warnings.count;
     }
+}
+
+char *model_trace_stop_text(const struct m_process *p)
+{
+    if (!p->trace_stop_ticks)
+        return NULL;
+    struct strbuf sb = {0};
+    char buf[32];
+    sb_puts(&sb, "trace stopped");
+    if (p->trace_max) {
+        fmt_human_bytes((double)p->trace_max, 0, buf, sizeof buf);
+        sb_printf(&sb, " at %s", buf);
+    }
+    sb_puts(&sb, " (CPROF_TRACE_MAX)");
+    if (p->ns_per_tick > 0 && p->trace_stop_ticks >= p->start_ticks) {
+        fmt_human_ns((double)(p->trace_stop_ticks - p->start_ticks) * p->ns_per_tick, buf,
+                     sizeof buf);
+        sb_printf(&sb, " after %s", buf);
+        if (p->complete && p->end_ticks >= p->trace_stop_ticks) {
+            fmt_human_ns((double)(p->end_ticks - p->start_ticks) * p->ns_per_tick, buf,
+                         sizeof buf);
+            sb_printf(&sb, " of %s", buf);
+        }
+    }
+    return sb.s;
 }
 
 void model_stat_warnings(struct model *m, struct m_process *p, const struct m_stats *s)

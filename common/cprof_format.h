@@ -120,6 +120,11 @@ enum cprof_rec {
      * The heap keys are absent when the process's heap was not tracked
      * (its malloc was not cprof's: ASan, another allocator, static glibc);
      * the file then has no heap records either.
+     * and since 1.5, in trace mode (CPROF_TRACE_MAX):
+     *   "trace_max"        uint  the cap on the trace chunks' bytes, when
+     *                            one was set
+     *   "trace_stop_ticks" uint  when the cap was reached: no trace chunk
+     *                            was written after it (absent: it was not)
      * A file without it was cut short (killed, crashed in the writer). */
     CPROF_REC_END = 7,
     /* [8, thread, fn, func, file, line, hits, time_ticks, self_ticks]: one
@@ -221,6 +226,13 @@ enum cprof_rec {
 #define CPROF_STAT_HIST_DROPPED "hist_dropped"
 /* bytes of trace chunks written */
 #define CPROF_STAT_TRACE_BYTES "trace_bytes"
+/* trace mode (1.5): calls (ENTER events) the thread made that are not in
+ * the file because the trace reached CPROF_TRACE_MAX; written only when
+ * not 0 */
+#define CPROF_STAT_TRACE_STOPPED_CALLS "trace_stopped_calls"
+/* summary and count modes (1.5): in the thread-end record of the folded
+ * thread (serial CPROF_THREAD_FOLDED), the ended threads merged into it */
+#define CPROF_STAT_FOLDED_THREADS "folded_threads"
 
 /*
  * Trace event tokens. Each event starts with a uint token:
@@ -280,6 +292,12 @@ enum cprof_ext {
 /* The function address of the node that holds calls made after a thread ran
  * out of nodes (see CPROF_STAT_DROPPED_NODES). */
 #define CPROF_FN_NODE_LIMIT 1u
+
+/* The thread serial of the folded thread (1.5, summary and count modes):
+ * the data of the threads that ended after the first 256 written on their
+ * own, merged into one (its thread-end record's folded_threads says how
+ * many). Its thread record has tid 0 and the name "[folded threads]". */
+#define CPROF_THREAD_FOLDED 0xffffffffu
 
 enum cprof_unwind_reason {
     CPROF_UNWIND_LONGJMP = 1,

@@ -224,8 +224,9 @@ rt_freed_grow(struct rt_thread *t)
     return ft;
 }
 
-/* Adds one free of bytes of blocks owned by key to t's table. */
-RT_NOINST static void rt_freed_add(struct rt_thread *t, uint64_t key, uint64_t bytes)
+/* Adds calls frees of bytes of blocks owned by key to t's table. */
+RT_NOINST static void rt_freed_add(struct rt_thread *t, uint64_t key, uint64_t calls,
+                                   uint64_t bytes)
 {
     struct rt_freed_table *ft = t->freed;
     for (;;) {
@@ -237,7 +238,7 @@ RT_NOINST static void rt_freed_add(struct rt_thread *t, uint64_t key, uint64_t b
         for (;;) {
             struct rt_freed *s = &ft->slots[h];
             if (s->calls && s->key == key) {
-                s->calls++;
+                s->calls += calls;
                 s->bytes += bytes;
                 return;
             }
@@ -249,14 +250,14 @@ RT_NOINST static void rt_freed_add(struct rt_thread *t, uint64_t key, uint64_t b
             struct rt_freed *s = &ft->slots[h];
             s->key = key;
             s->bytes = bytes;
-            __atomic_store_n(&s->calls, 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&s->calls, calls, __ATOMIC_RELEASE);
             ft->used++;
             return;
         }
         if (!(ft = rt_freed_grow(t)))
             break;
     }
-    t->freed_lost_calls++;
+    t->freed_lost_calls += calls;
     t->freed_lost_bytes += bytes;
 }
 
@@ -279,7 +280,7 @@ RT_NOINST static void rt_note_free(struct rt_thread *t, uint64_t n, uint64_t w0,
     }
     uint32_t gen = (uint32_t)(w1 >> 29) & RT_GEN_MASK;
     uint64_t owner_thread = gen == rt_gen ? w0 >> RT_SIZE_BITS : 0;
-    rt_freed_add(t, owner_thread << 32 | (w1 & RT_OWNER_MAX), n);
+    rt_freed_add(t, owner_thread << 32 | (w1 & RT_OWNER_MAX), 1, n);
     if (rt_config.mode == RT_MODE_TRACE) {
         uint64_t ops[2] = {n, in_use};
         rt_trace_ext(t, rt_ticks(), CPROF_EXT_FREE, ops, 2);
@@ -549,6 +550,29 @@ RT_NOINST void rt_heap_process(struct rt_heap_process *out)
     out->peak = __atomic_load_n(&rt_live.peak, __ATOMIC_RELAXED);
     out->foreign_frees = __atomic_load_n(&rt_foreign, __ATOMIC_RELAXED);
     out->dropped = __atomic_load_n(&rt_dropped, __ATOMIC_RELAXED);
+}
+
+RT_NOINST void rt_heap_fold(struct rt_thread *into, const struct rt_thread *t)
+{
+    struct rt_heap_counts *all = &into->heap_all, *out = &into->heap_outside;
+    all->alloc_calls += t->heap_all.alloc_calls;
+    all->alloc_bytes += t->heap_all.alloc_bytes;
+    all->free_calls += t->heap_all.free_calls;
+    all->freed_bytes += t->heap_all.freed_bytes;
+    out->alloc_calls += t->heap_outside.alloc_calls;
+    out->alloc_bytes += t->heap_outside.alloc_bytes;
+    out->free_calls += t->heap_outside.free_calls;
+    out->freed_bytes += t->heap_outside.freed_bytes;
+    into->freed_lost_calls += t->freed_lost_calls;
+    into->freed_lost_bytes += t->freed_lost_bytes;
+    /* owners stay as they are: the writer translates those of folded
+     * threads (rt_fold_owner) */
+    const struct rt_freed_table *ft = t->freed;
+    for (uint32_t i = 0; ft && i <= ft->mask; i++) {
+        const struct rt_freed *s = &ft->slots[i];
+        if (s->calls)
+            rt_freed_add(into, s->key, s->calls, s->bytes);
+    }
 }
 
 RT_NOINST void rt_heap_release(struct rt_thread *t)

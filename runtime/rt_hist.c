@@ -93,6 +93,27 @@ RT_NOINST void rt_hist_release(struct rt_thread *t)
     t->hist_pos = t->hist_end = NULL;
 }
 
+RT_NOINST void rt_hist_merge(struct rt_thread *t, struct rt_node *into,
+                             const struct rt_node *n)
+{
+    for (unsigned r = 0; r < RT_HIST_ROWS; r++) {
+        const uint32_t *from = n->hist[r];
+        if (!from)
+            continue;
+        uint32_t *row = into->hist[r] ? into->hist[r] : rt_hist_row(t, into, r);
+        for (unsigned c = 0; c < RT_HIST_ROW; c++) {
+            if (!row) {
+                t->stats.hist_dropped += from[c];
+                continue;
+            }
+            uint64_t sum = (uint64_t)row[c] + from[c];
+            if (sum > UINT32_MAX)
+                t->stats.hist_dropped += sum - UINT32_MAX;
+            row[c] = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+        }
+    }
+}
+
 RT_NOINST void rt_hist_put(struct mp_out *o, const struct rt_node *n,
                            const uint16_t *pending, uint32_t npending)
 {

@@ -190,6 +190,11 @@ struct rt_thread_stats {
     uint64_t lines_unmatched; /* line events outside their function's call */
     uint64_t lines_dropped;   /* line hits not counted under their own site */
     uint64_t hist_dropped;    /* completed calls not in their node's histogram */
+    /* trace mode: calls left out after the trace stopped (CPROF_TRACE_MAX) */
+    uint64_t trace_stopped_calls;
+    /* the folded thread (rt_fold.c): threads merged into it, and their
+     * calls that were open when they ended */
+    uint64_t folded_threads, folded_closed;
 };
 
 /* Heap totals of one thread, or of its part outside any instrumented call
@@ -315,6 +320,8 @@ struct rt_config {
     char prog[256]; /* file-name-safe program name */
     const char *warnings[12];
     int nwarnings;
+    /* CPROF_TRACE_MAX: bytes of trace chunks a process writes; 0: no cap */
+    uint64_t trace_max;
 };
 
 extern struct rt_config rt_config RT_HIDDEN;
@@ -386,6 +393,11 @@ static inline RT_NOINST unsigned rt_hist_bucket(uint64_t ticks)
 }
 
 /* rt_hist.c */
+/* Adds n's histogram (its pending updates applied) into node into of
+ * thread t, counting in t's hist_dropped what does not fit. Owner of t
+ * (the folded thread: the writing lock). */
+RT_HIDDEN void rt_hist_merge(struct rt_thread *t, struct rt_node *into,
+                             const struct rt_node *n);
 /* Applies the pending histogram updates. Owner thread only (or a forked
  * child, where the owner is the only thread). Amortised hot path. */
 RT_HIDDEN void rt_hist_drain(struct rt_thread *t);
@@ -445,9 +457,21 @@ struct rt_trace_copy {
     uint32_t tokens;   /* of the events copied */
     uint64_t last_ts;  /* ticks of the last event copied */
     uint8_t *cut;      /* where the copy ended in the thread's buffer */
+    size_t head;       /* bytes of buf before the line sites: the thread record */
     uint32_t defs;     /* line_defs_len as read */
 };
 RT_HIDDEN size_t rt_trace_copy_size(const struct rt_thread *t);
+/* Whether len more bytes of trace chunks fit under CPROF_TRACE_MAX: 1,
+ * and they are counted as written; or 0, and the trace stops for good
+ * (every later call returns 0), at the time now if it had not yet.
+ * Lock-free, signal-safe. */
+RT_HIDDEN int rt_trace_reserve(size_t len, uint64_t now);
+/* ENTER events among the whole events in [p, end). Signal-safe. */
+RT_HIDDEN uint64_t rt_trace_count_enters(const uint8_t *p, const uint8_t *end);
+/* When the trace stopped at CPROF_TRACE_MAX, or 0 while it goes on. */
+RT_HIDDEN uint64_t rt_trace_stop_ticks(void);
+/* In a forked child: its file has a cap of its own, nothing written yet. */
+RT_HIDDEN void rt_trace_cap_after_fork(void);
 /* Reads t only (the caller holds its lock, or is its owner, or accepts
  * the race as the end of a process does). Signal-safe. */
 RT_HIDDEN void rt_trace_copy(struct rt_thread *t, struct rt_trace_copy *c);
@@ -496,6 +520,9 @@ RT_HIDDEN void rt_line_describe(const struct rt_line *l, struct rt_line_names *o
 RT_HIDDEN void rt_lines_zero(struct rt_thread *t, int with_index);
 RT_HIDDEN void rt_lines_after_fork(struct rt_thread *t, uint64_t now);
 RT_HIDDEN void rt_lines_release(struct rt_thread *t);
+/* Adds t's line table, its lines still open closed at now, into that of
+ * into (the folded thread, rt_fold.c). */
+RT_HIDDEN void rt_lines_merge(struct rt_thread *into, struct rt_thread *t, uint64_t now);
 /* Fills the table's writer scratch with the visits still open at now, as
  * if every open frame were closed then; changes nothing else. */
 RT_HIDDEN void rt_lines_open_extra(struct rt_thread *t, uint64_t now);
@@ -589,6 +616,32 @@ RT_HIDDEN void rt_writer_truncate(off_t at);
 RT_HIDDEN void rt_modules_refresh(void);
 RT_HIDDEN void rt_log(const char *msg, const char *arg);
 
+/* rt_fold.c: ended threads past the first few hundred merged into one
+ * (summary and count modes). All with the writing lock held. */
+/* Writes the data of thread t, ending, as of now, or folds it. */
+RT_HIDDEN void rt_fold_thread_ended(struct rt_thread *t, uint64_t now);
+/* Writes the folded thread, if any thread was folded. */
+RT_HIDDEN void rt_fold_write(uint64_t now);
+RT_HIDDEN void rt_fold_after_fork(void);
+/* A freed record's owner key (owner_thread << 32 | owner) as the file
+ * should name it: not a folded thread's, unchanged (0); a folded thread's
+ * owner, translated to the folded thread's node (1); or one that cannot
+ * be (-1, its map was over the budget): the frees count as owners lost.
+ * Lock-free. */
+RT_HIDDEN int rt_fold_owner(uint64_t *key);
+/* The frees of table ft whose owners are folded threads': translated and
+ * summed by owner into count entries of a table the caller unmaps (size
+ * bytes), so that their number stays bounded; those of owners that cannot
+ * be translated summed into gone_*. NULL when there are none, or no
+ * memory (then the caller writes them one by one). Signal-safe. */
+struct rt_fold_freed {
+    uint32_t count;
+    size_t size;
+    uint64_t gone_calls, gone_bytes;
+};
+RT_HIDDEN struct rt_freed *rt_fold_freed(const struct rt_freed_table *ft,
+                                         struct rt_fold_freed *out);
+
 /* rt_process.c */
 RT_HIDDEN void rt_process_init(void);
 /* Adds msg (static storage) to the header's config_warnings. */
@@ -624,6 +677,9 @@ RT_HIDDEN void rt_heap_process(struct rt_heap_process *out);
  * and freed table reset (the blocks live on in the child). */
 RT_HIDDEN void rt_heap_after_fork(struct rt_thread *survivor);
 RT_HIDDEN void rt_heap_release(struct rt_thread *t);
+/* Adds t's heap totals and frees by owner into into (the folded
+ * thread). */
+RT_HIDDEN void rt_heap_fold(struct rt_thread *into, const struct rt_thread *t);
 /* rt_heap_probe.c: whether the malloc family the program's calls resolve
  * to is the one in rt_heap.c. */
 RT_HIDDEN int rt_heap_interposed(void);

@@ -151,10 +151,11 @@ RT_NOINST static void rt_line_define(struct rt_thread *t, struct rt_line *l)
                      __ATOMIC_RELEASE);
 }
 
-/* The slot of site, added on first use (or [line limit] when the table
- * is full; NULL without memory). Cold. */
-RT_NOINST static struct rt_line *rt_line_slot(struct rt_thread *t,
-                                              const struct cprof_line_site *site)
+/* The slot of site, added on first use for function fn and line (or
+ * [line limit] when the table is full; NULL without memory). Cold. */
+RT_NOINST static struct rt_line *rt_line_slot_of(struct rt_thread *t,
+                                                 const struct cprof_line_site *site,
+                                                 uint64_t fn, uint32_t line)
 {
     if (!t->lines && rt_lines_init(t) != 0)
         return NULL;
@@ -172,10 +173,44 @@ RT_NOINST static struct rt_line *rt_line_slot(struct rt_thread *t,
         return rt_line_limit(t);
     }
     t->lines_used++;
-    l->fn = (uint64_t)(uintptr_t)site->fn;
-    l->line = site->line;
+    l->fn = fn;
+    l->line = line;
     __atomic_store_n(&l->site, site, __ATOMIC_RELEASE);
     return l;
+}
+
+/* The slot of site, a live site of the program (rt_line_slot_of). */
+RT_NOINST static struct rt_line *rt_line_slot(struct rt_thread *t,
+                                              const struct cprof_line_site *site)
+{
+    return rt_line_slot_of(t, site, (uint64_t)(uintptr_t)site->fn, site->line);
+}
+
+RT_NOINST void rt_lines_merge(struct rt_thread *into, struct rt_thread *t, uint64_t now)
+{
+    struct rt_line *lines = t->lines;
+    if (!lines)
+        return;
+    rt_lines_open_extra(t, now);
+    for (uint32_t i = 0; i <= RT_LINE_SLOTS; i++) {
+        const struct rt_line *l = &lines[i];
+        if (!l->site || (!l->hits && !l->time && !l->open_time))
+            continue;
+        /* the site may be gone with its library: what the slot kept */
+        struct rt_line *m =
+            l == t->line_limit
+                ? (into->lines || rt_lines_init(into) == 0 ? rt_line_limit(into) : NULL)
+                : rt_line_slot_of(into, l->site, l->fn, l->line);
+        if (!m) {
+            into->stats.lines_dropped += l->hits;
+            continue;
+        }
+        if (m == into->line_limit && l != t->line_limit) /* one counted already */
+            into->stats.lines_dropped += l->hits - (l->hits != 0);
+        m->hits += l->hits;
+        m->time += l->time + l->open_time;
+        m->self += l->self + l->open_self;
+    }
 }
 
 /* Makes l the current line of frame f at now, closing f's previous one. */

@@ -28,6 +28,7 @@ struct rt_config rt_config = {
     .max_nodes = 1u << 17,
     .trace_buffer = 1u << 20,
     .hist_chunks = 256,
+    .trace_max = 1ull << 30,
 };
 volatile int rt_ready;
 volatile int rt_finished;
@@ -70,6 +71,38 @@ RT_NOINST static uint64_t rt_env_uint(const char *name, uint64_t def, uint64_t l
     return v;
 }
 
+/* CPROF_TRACE_MAX: a byte count with an optional binary suffix (K, M, G,
+ * T; 512M is 512 MiB), or 0 or "none" for no cap; else the default with
+ * a warning. */
+RT_NOINST static uint64_t rt_env_size(const char *name, uint64_t def, const char *warning)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return def;
+    if (rt_streq(s, "none"))
+        return 0;
+    uint64_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            break;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    unsigned shift = 0;
+    if (p > s && *p && !p[1]) {
+        const char *units = "KkMmGgTt";
+        for (unsigned i = 0; units[i]; i++)
+            if (*p == units[i])
+                shift = 10 * (i / 2 + 1);
+        p += shift != 0;
+    }
+    if (p == s || *p || (shift && v > UINT64_MAX >> shift)) {
+        rt_config_warn(warning);
+        return def;
+    }
+    return v << shift;
+}
+
 RT_NOINST static void rt_read_config(void)
 {
     const char *mode = getenv("CPROF_MODE");
@@ -110,6 +143,14 @@ RT_NOINST static void rt_read_config(void)
     rt_config.trace_buffer = (size_t)rt_env_uint(
         "CPROF_TRACE_BUFFER", rt_config.trace_buffer, 65536, 1u << 30,
         "CPROF_TRACE_BUFFER is not a byte count from 65536 to 1073741824: using 1048576");
+    rt_config.trace_max = rt_env_size("CPROF_TRACE_MAX", rt_config.trace_max,
+                                      "CPROF_TRACE_MAX is not a byte count (e.g. 512M, "
+                                      "4G; 0 or none: no cap): using 1G");
+    /* a chunk is at most a quarter of the cap, so a small cap still keeps
+     * the start of the run */
+    if (rt_config.trace_max && rt_config.trace_buffer > rt_config.trace_max / 4)
+        rt_config.trace_buffer =
+            rt_config.trace_max / 4 > 65536 ? (size_t)(rt_config.trace_max / 4) : 65536;
 
     ssize_t n = readlink("/proc/self/exe", rt_config.exe, sizeof rt_config.exe - 1);
     rt_config.exe[n > 0 ? n : 0] = 0;
@@ -185,6 +226,8 @@ RT_NOINST static void rt_after_fork_child(void)
     if (t && t->stack == NULL)
         t = NULL; /* the sentinel */
     rt_threads_after_fork(t);
+    rt_fold_after_fork();
+    rt_trace_cap_after_fork();
     rt_heap_after_fork(t);
     rt_finished = 0;
     if (!t)
@@ -263,6 +306,7 @@ RT_NOINST static void rt_write_all_threads(enum rt_end_reason why, int sig)
     int snapshot = why == RT_END_FLUSH || rt_writer_snapshotting();
     if ((snapshot ? rt_writer_snapshot_begin() : rt_writer_open()) == 0) {
         rt_threads_each(rt_finish_thread, &ctx);
+        rt_fold_write(ctx.now);
         rt_writer_end(why, sig);
         if (snapshot)
             rt_writer_snapshot_commit(why != RT_END_FLUSH);

@@ -136,8 +136,13 @@ RT_NOINST void rt_thread_detach(struct rt_thread *t)
     rt_self = &rt_sentinel;
     /* a flush writing every thread just now: its end waits, then writes */
     int locked = rt_writing_take(1L << 30);
-    if (!rt_finished && rt_claim(t))
-        rt_writer_thread(t, rt_config.mode == RT_MODE_COUNT ? 0 : rt_ticks());
+    uint64_t now = rt_config.mode == RT_MODE_COUNT ? 0 : rt_ticks();
+    if (!rt_finished && rt_claim(t)) {
+        if (locked)
+            rt_fold_thread_ended(t, now);
+        else
+            rt_writer_thread(t, now);
+    }
     if (locked)
         rt_writing_release();
     __atomic_store_n(&rt_slots[t->slot], NULL, __ATOMIC_RELEASE);

@@ -14,6 +14,14 @@
  * trace lock, which the owner takes only to write a full chunk (never in
  * the hooks' common path); the owner's next chunk then starts after what
  * was copied (tdone), so every event is written once.
+ *
+ * CPROF_TRACE_MAX caps the bytes of trace chunks a process writes: every
+ * chunk reserves its size first (rt_trace_reserve), and the first that
+ * does not fit stops the trace for every thread. From then on a thread's
+ * events are still appended to its buffer (the hooks do not change), but
+ * a full buffer is counted instead of written: its ENTER events add to
+ * the thread's trace_stopped_calls. The file keeps every chunk written
+ * before the stop, whole; the end record says when it stopped.
  */
 #include <sched.h>
 #include <string.h>
@@ -37,6 +45,37 @@ RT_NOINST static void rt_trace_head(struct mp_out *o, const struct rt_thread *t,
     mp_uint(o, CPROF_REC_TRACE);
     mp_uint(o, t->serial);
     mp_uint64_fixed(o, base_ts);
+}
+
+static uint64_t rt_trace_written; /* bytes of chunks reserved, process-wide */
+static uint64_t rt_trace_stopped; /* ticks the cap was reached; 0: not yet */
+
+RT_NOINST int rt_trace_reserve(size_t len, uint64_t now)
+{
+    uint64_t max = rt_config.trace_max;
+    if (!max)
+        return 1;
+    if (__atomic_load_n(&rt_trace_stopped, __ATOMIC_ACQUIRE))
+        return 0;
+    uint64_t used =
+        __atomic_add_fetch(&rt_trace_written, (uint64_t)len, __ATOMIC_ACQ_REL);
+    if (used <= max)
+        return 1;
+    uint64_t expected = 0;
+    __atomic_compare_exchange_n(&rt_trace_stopped, &expected, now ? now : 1, 0,
+                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    return 0;
+}
+
+RT_NOINST uint64_t rt_trace_stop_ticks(void)
+{
+    return __atomic_load_n(&rt_trace_stopped, __ATOMIC_ACQUIRE);
+}
+
+RT_NOINST void rt_trace_cap_after_fork(void)
+{
+    rt_trace_written = 0;
+    rt_trace_stopped = 0;
 }
 
 RT_NOINST void rt_trace_begin_chunk(struct rt_thread *t)
@@ -72,6 +111,8 @@ RT_NOINST void rt_trace_unlock(struct rt_thread *t)
     __atomic_store_n(&t->tlock, 0, __ATOMIC_RELEASE);
 }
 
+RT_NOINST static int rt_trace_stopping(struct rt_thread *t, uint32_t defs);
+
 /* Writes the chunk in the buffer and starts the next. Owner thread; a
  * flusher on another thread may be writing these events at the same
  * time: the lock waits for it (it only copies and writes), and the
@@ -82,7 +123,9 @@ RT_NOINST void rt_trace_flush(struct rt_thread *t)
         return;
     int locked = rt_trace_lock(t, 1L << 30);
     uint32_t defs = t->line_defs_len, defs_done = t->defs_done;
-    if (t->tdone) {
+    if (rt_trace_stopping(t, defs - defs_done)) {
+        /* counted, not written (the thread record, if in the buffer, is) */
+    } else if (t->tdone) {
         /* the thread record and the events before tdone are written: a
          * chunk of the rest, counted from the last event written */
         if (defs > defs_done)
@@ -122,9 +165,24 @@ RT_NOINST void rt_trace_flush(struct rt_thread *t)
         rt_trace_unlock(t);
 }
 
-/* Reads one trace token; returns its length, 0 if incomplete. */
-RT_NOINST static size_t rt_token(const uint8_t *p, const uint8_t *end, uint64_t *v)
+/* Reads one trace token; returns its length, 0 if incomplete. The
+ * runtime writes tokens as positive fixints or uint 8/16/32/64, read here
+ * without a call (the count of calls past CPROF_TRACE_MAX walks every
+ * event); anything else goes to the codec. */
+RT_NOINST static inline size_t rt_token(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
+    if (p < end && *p < 0x80) {
+        *v = *p;
+        return 1;
+    }
+    unsigned n = p < end && *p >= 0xcc && *p <= 0xcf ? 1u << (*p - 0xcc) : 0;
+    if (n && (size_t)(end - p) > n) {
+        uint64_t u = 0;
+        for (unsigned i = 1; i <= n; i++)
+            u = u << 8 | p[i];
+        *v = u;
+        return n + 1;
+    }
     struct mp_in in = {p, end};
     return mp_read_uint(&in, v) == MP_OK ? (size_t)(in.pos - p) : 0;
 }
@@ -132,7 +190,8 @@ RT_NOINST static size_t rt_token(const uint8_t *p, const uint8_t *end, uint64_t 
 /* The end of the last complete event in [p, end), whose first event
  * counts from ts: its tokens and ticks into *tokens and *ts. */
 RT_NOINST static const uint8_t *rt_events_cut(const uint8_t *p, const uint8_t *end,
-                                              uint32_t *tokens, uint64_t *ts)
+                                              uint32_t *tokens, uint64_t *ts,
+                                              uint64_t *enters)
 {
     const uint8_t *cut = p;
     uint32_t count = 0;
@@ -170,6 +229,8 @@ RT_NOINST static const uint8_t *rt_events_cut(const uint8_t *p, const uint8_t *e
         if (i < operands)
             break;
         at += v >> CPROF_EV_KIND_BITS;
+        if (enters && kind == CPROF_EV_ENTER)
+            ++*enters;
         count += k;
         p = q;
         cut = p;
@@ -177,6 +238,31 @@ RT_NOINST static const uint8_t *rt_events_cut(const uint8_t *p, const uint8_t *e
         *ts = at;
     }
     return cut;
+}
+
+RT_NOINST uint64_t rt_trace_count_enters(const uint8_t *p, const uint8_t *end)
+{
+    uint32_t tokens = 0;
+    uint64_t ts = 0, enters = 0;
+    rt_events_cut(p, end, &tokens, &ts, &enters);
+    return enters;
+}
+
+/* rt_trace_flush: whether the chunk in t's buffer (with defs bytes of line
+ * sites before it) is past the cap. Then its calls are counted as left
+ * out, and only the thread record is written if the buffer holds it. */
+RT_NOINST static int rt_trace_stopping(struct rt_thread *t, uint32_t defs)
+{
+    uint8_t *from = t->tdone ? t->tdone : t->tcount_at + 5;
+    /* at least what rt_trace_flush writes of it */
+    size_t len = (size_t)(t->tpos - from) + defs +
+                 (t->tdone ? 64u : (size_t)(from - t->tchunk_at));
+    if (rt_trace_reserve(len, t->last_ts))
+        return 0;
+    if (!t->tdone && t->tchunk_at > t->tbuf)
+        rt_writer_write(t->tbuf, (size_t)(t->tchunk_at - t->tbuf));
+    t->stats.trace_stopped_calls += rt_trace_count_enters(from, t->tpos);
+    return 1;
 }
 
 RT_NOINST size_t rt_trace_copy_size(const struct rt_thread *t)
@@ -209,6 +295,7 @@ RT_NOINST void rt_trace_copy(struct rt_thread *t, struct rt_trace_copy *c)
         memcpy(o->pos, t->tbuf, head);
         o->pos += head;
     }
+    c->head = (size_t)(o->pos - c->buf);
     c->defs = defs > t->defs_done ? defs : t->defs_done;
     if (defs > t->defs_done) {
         memcpy(o->pos, t->line_defs + t->defs_done, defs - t->defs_done);
@@ -230,7 +317,8 @@ RT_NOINST void rt_trace_copy(struct rt_thread *t, struct rt_trace_copy *c)
     memcpy(o->pos, from, len);
     c->tokens = 0;
     c->last_ts = ts;
-    const uint8_t *cut = rt_events_cut(o->pos, o->pos + len, &c->tokens, &c->last_ts);
+    const uint8_t *cut =
+        rt_events_cut(o->pos, o->pos + len, &c->tokens, &c->last_ts, NULL);
     c->cut = (uint8_t *)from + (cut - o->pos);
     o->pos = (uint8_t *)cut;
     mp_patch_array32(c->count_at, c->tokens);
@@ -249,7 +337,13 @@ RT_NOINST int rt_trace_handover(struct rt_thread *t, uint8_t *buf, size_t size)
     int rc = 0;
     if (c.tokens) {
         size_t len = (size_t)(c.o.pos - c.buf);
-        rc = rt_writer_write(c.buf, len);
+        if (!rt_trace_reserve(len - c.head, c.last_ts)) {
+            /* past the cap: counted, marked done, not written */
+            t->stats.trace_stopped_calls +=
+                rt_trace_count_enters(c.count_at + 5, c.o.pos);
+            len = c.head;
+        }
+        rc = len ? rt_writer_write(c.buf, len) : 0;
         if (rc == 0) {
             t->stats.trace_bytes += len;
             t->tdone_tokens += c.tokens;

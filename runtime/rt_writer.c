@@ -755,17 +755,21 @@ RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
 {
     const struct rt_thread_stats *s = &t->stats;
     int tree = rt_config.mode != RT_MODE_TRACE;
+    /* trace mode: enters holds the calls of the events left unwritten at
+     * the end because the trace had stopped */
+    uint64_t stopped = tree ? 0 : s->trace_stopped_calls + enters;
     mp_array(o, 3);
     mp_uint(o, CPROF_REC_THREAD_END);
     mp_uint(o, t->serial);
-    mp_map(o, (tree ? 9u : 8u) + (s->lines_dropped != 0) + (s->hist_dropped != 0));
+    mp_map(o, (tree ? 9u : 8u) + (s->lines_dropped != 0) + (s->hist_dropped != 0) +
+                  (stopped != 0) + (s->folded_threads != 0));
     if (tree)
         rt_put_stat(o, CPROF_STAT_ENTERS, enters);
     rt_put_stat(o, CPROF_STAT_DROPPED_REENTRANT, s->dropped_reentrant);
     rt_put_stat(o, CPROF_STAT_DROPPED_DEPTH, s->dropped_depth);
     rt_put_stat(o, CPROF_STAT_DROPPED_NODES, dropped_nodes);
     rt_put_stat(o, CPROF_STAT_REPAIRED_LONGJMP, s->repaired_longjmp);
-    rt_put_stat(o, CPROF_STAT_CLOSED_AT_END, open_frames);
+    rt_put_stat(o, CPROF_STAT_CLOSED_AT_END, open_frames + s->folded_closed);
     rt_put_stat(o, CPROF_STAT_UNMATCHED_EXITS, s->unmatched_exits);
     rt_put_stat(o, CPROF_STAT_TRACE_BYTES, s->trace_bytes);
     rt_put_stat(o, CPROF_STAT_LINES_UNMATCHED, s->lines_unmatched);
@@ -773,6 +777,10 @@ RT_NOINST static void rt_put_thread_end(struct mp_out *o, struct rt_thread *t,
         rt_put_stat(o, CPROF_STAT_LINES_DROPPED, s->lines_dropped);
     if (s->hist_dropped)
         rt_put_stat(o, CPROF_STAT_HIST_DROPPED, s->hist_dropped);
+    if (stopped)
+        rt_put_stat(o, CPROF_STAT_TRACE_STOPPED_CALLS, stopped);
+    if (s->folded_threads)
+        rt_put_stat(o, CPROF_STAT_FOLDED_THREADS, s->folded_threads);
 }
 
 /* The thread's heap record [10, thread, stats] and its frees by owner
@@ -784,7 +792,13 @@ RT_NOINST static void rt_put_heap(struct rt_out *out, struct rt_thread *t)
     if (!rt_heap_active())
         return;
     struct mp_out *o = &out->o;
-    int lost = t->freed_lost_calls != 0;
+    /* frees of blocks of threads folded since (rt_fold.c): summed by
+     * their owners in the folded thread, or owners lost */
+    const struct rt_freed_table *ft = __atomic_load_n(&t->freed, __ATOMIC_ACQUIRE);
+    struct rt_fold_freed fold = {0};
+    struct rt_freed *folded = rt_fold_freed(ft, &fold);
+    uint64_t gone_calls = fold.gone_calls, gone_bytes = fold.gone_bytes;
+    int lost = t->freed_lost_calls + gone_calls != 0;
     mp_array(o, 3);
     mp_uint(o, CPROF_REC_HEAP);
     mp_uint(o, t->serial);
@@ -798,25 +812,27 @@ RT_NOINST static void rt_put_heap(struct rt_out *out, struct rt_thread *t)
     rt_put_stat(o, "outside_free_calls", t->heap_outside.free_calls);
     rt_put_stat(o, "outside_freed_bytes", t->heap_outside.freed_bytes);
     if (lost) {
-        rt_put_stat(o, "owners_lost_calls", t->freed_lost_calls);
-        rt_put_stat(o, "owners_lost_bytes", t->freed_lost_bytes);
+        rt_put_stat(o, "owners_lost_calls", t->freed_lost_calls + gone_calls);
+        rt_put_stat(o, "owners_lost_bytes", t->freed_lost_bytes + gone_bytes);
     }
     rt_out_flush(out, 0);
-    const struct rt_freed_table *ft = __atomic_load_n(&t->freed, __ATOMIC_ACQUIRE);
-    for (uint32_t i = 0; ft && i <= ft->mask; i++) {
-        const struct rt_freed *s = &ft->slots[i];
-        uint64_t calls = __atomic_load_n(&s->calls, __ATOMIC_ACQUIRE);
-        if (!calls)
+    for (uint32_t i = 0; ft && i <= ft->mask + fold.count; i++) {
+        const struct rt_freed *s =
+            i <= ft->mask ? &ft->slots[i] : &folded[i - ft->mask - 1];
+        uint64_t calls = __atomic_load_n(&s->calls, __ATOMIC_ACQUIRE), key = s->key;
+        int how = i <= ft->mask && calls ? rt_fold_owner(&key) : 0;
+        if (!calls || how < 0 || (how > 0 && folded))
             continue;
         mp_array(o, 6);
         mp_uint(o, CPROF_REC_FREED);
         mp_uint(o, t->serial);
-        mp_uint(o, s->key >> 32);
-        mp_uint(o, s->key & 0xffffffffu);
+        mp_uint(o, key >> 32);
+        mp_uint(o, key & 0xffffffffu);
         mp_uint(o, calls);
         mp_uint(o, s->bytes);
         rt_out_flush(out, 0);
     }
+    rt_unmap(folded, fold.size);
 }
 
 /* [8, thread, fn, func, file, line, hits, time_ticks, self_ticks]. */
@@ -860,11 +876,14 @@ RT_NOINST static void rt_put_lines(struct rt_out *out, struct rt_thread *t, uint
 
 RT_NOINST void rt_writer_put_thread(struct mp_out *o, struct rt_thread *t)
 {
-    char path[64] = "/proc/self/task/", num[24], name[32] = {0};
+    char path[64] = "/proc/self/task/", num[24], name[32] = "[folded threads]";
     rt_strlcat(path, rt_utoa((uint64_t)t->tid, num), sizeof path);
     rt_strlcat(path, "/comm", sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, name, sizeof name - 1) : 0;
+    int folded = t->serial == CPROF_THREAD_FOLDED;
+    int fd = folded ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = folded    ? (ssize_t)strlen(name)
+                : fd >= 0 ? read(fd, name, sizeof name - 1)
+                          : 0;
     if (fd >= 0)
         close(fd);
     while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == 0))
@@ -963,7 +982,15 @@ RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
         rt_trace_unlock(t);
     struct mp_out *o = &c.o;
     uint32_t depth = rt_frames_recorded(t, t->depth);
-    if (depth) {
+    uint64_t stopped = 0; /* calls of events past CPROF_TRACE_MAX */
+    if ((c.tokens || depth) &&
+        !rt_trace_reserve((size_t)(o->pos - copy) - c.head + 16, now)) {
+        /* the trace stopped (the events since this thread's last chunk
+         * written may be gone): its frames stay open where it ends */
+        stopped = rt_trace_count_enters(c.count_at + 5, o->pos);
+        o->pos = copy + c.head;
+        depth = 0;
+    } else if (depth) {
         uint64_t delta = now > c.last_ts ? now - c.last_ts : 0;
         mp_uint(o, (delta << CPROF_EV_KIND_BITS) | CPROF_EV_EXT);
         mp_uint(o, CPROF_EXT_UNWIND);
@@ -978,11 +1005,11 @@ RT_NOINST static void rt_write_trace(struct rt_thread *t, uint64_t now)
         rt_out_begin(&out, buf);
         rt_put_lines(&out, t, now);
         rt_put_heap(&out, t);
-        rt_put_thread_end(&out.o, t, depth, 0, 0);
+        rt_put_thread_end(&out.o, t, depth, stopped, 0);
         rt_out_flush(&out, 1);
         rt_unmap(buf, RT_OUT_SIZE);
     } else {
-        rt_put_thread_end(o, t, depth, 0, 0);
+        rt_put_thread_end(o, t, depth, stopped, 0);
         rt_writer_write(copy, (size_t)(o->pos - copy));
     }
     rt_unmap(copy, size);
@@ -1011,7 +1038,10 @@ RT_NOINST void rt_writer_end(enum rt_end_reason why, int sig)
     struct rt_heap_process heap;
     int with_heap = rt_heap_active();
     rt_heap_process(&heap);
-    mp_map(&o, (why == RT_END_SIGNAL ? 7u : 6u) + (with_heap ? 6u : 0u));
+    int capped = rt_config.mode == RT_MODE_TRACE && rt_config.trace_max;
+    uint64_t stop = capped ? rt_trace_stop_ticks() : 0;
+    mp_map(&o, (why == RT_END_SIGNAL ? 7u : 6u) + (with_heap ? 6u : 0u) + (capped != 0) +
+                   (stop != 0));
     mp_cstr(&o, "reason");
     mp_cstr(&o, reasons[why]);
     if (why == RT_END_SIGNAL) {
@@ -1035,5 +1065,9 @@ RT_NOINST void rt_writer_end(enum rt_end_reason why, int sig)
         rt_put_stat(&o, "foreign_frees", heap.foreign_frees);
         rt_put_stat(&o, "heap_dropped", heap.dropped);
     }
+    if (capped)
+        rt_put_stat(&o, "trace_max", rt_config.trace_max);
+    if (stop)
+        rt_put_stat(&o, "trace_stop_ticks", stop);
     rt_writer_write(end, (size_t)(o.pos - end));
 }

@@ -52,9 +52,9 @@ void e2e_audited_run(struct e2e_audited *r, const char *prog, const char *arg,
         full_env[i + 2] = env[i];
     }
     char *argv[] = {path, (char *)arg, NULL};
-    char *unset[] = {
-        "CPROF_VERBOSE",   "CPROF_START",        "CPROF_SIGNAL", "CPROF_MAX_DEPTH",
-        "CPROF_MAX_NODES", "CPROF_TRACE_BUFFER", "LD_PRELOAD",   NULL};
+    char *unset[] = {"CPROF_VERBOSE",   "CPROF_START",     "CPROF_SIGNAL",
+                     "CPROF_MAX_DEPTH", "CPROF_MAX_NODES", "CPROF_TRACE_BUFFER",
+                     "LD_PRELOAD",      "CPROF_TRACE_MAX", NULL};
     cr_assert_eq(e2e_run(e2e_scratch, argv, full_env, unset, 120, &r->prog), 0,
                  "cannot run %s", path);
     cr_assert(!r->prog.timed_out, "%s %s in %s mode hung (killed after 120 s)", prog,

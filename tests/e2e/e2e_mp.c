@@ -80,6 +80,18 @@ void e2e_mp_copy_str(char *dst, size_t size, const msgpack_object *o)
     dst[n] = 0;
 }
 
+void e2e_mp_config_warnings(const msgpack_object *header, char *dst, size_t size)
+{
+    const msgpack_object *w = e2e_mp_get(header, "config_warnings");
+    for (uint32_t i = 0; w && w->type == MSGPACK_OBJECT_ARRAY && i < w->via.array.size;
+         i++) {
+        char one[256];
+        e2e_mp_copy_str(one, sizeof one, &w->via.array.ptr[i]);
+        strncat(dst, one, size - strlen(dst) - 2);
+        strcat(dst, "\n");
+    }
+}
+
 const msgpack_object *e2e_mp_stats(const msgpack_object *record)
 {
     uint64_t type = e2e_mp_uint_at(record, 0);

@@ -55,6 +55,10 @@ long e2e_mp_get_uint(const msgpack_object *map, const char *key);
  * NUL-terminated; "" when o is NULL or not a string. */
 void e2e_mp_copy_str(char *dst, size_t size, const msgpack_object *o);
 
+/* Appends the header's config_warnings to dst (size bytes, holding a
+ * string), each followed by a newline, cut to fit. */
+void e2e_mp_config_warnings(const msgpack_object *header, char *dst, size_t size);
+
 /* The map of counters of a THREAD_END record, or of an END record (which
  * also holds "reason", "signal", "ticks_per_sec"...); NULL for any other
  * record. */

@@ -137,14 +137,7 @@ static void on_header(const msgpack_object *h, void *ctx)
 {
     struct ctl_file *f = ctx;
     e2e_mp_copy_str(f->mode, sizeof f->mode, e2e_mp_get(h, "mode"));
-    const msgpack_object *w = e2e_mp_get(h, "config_warnings");
-    for (uint32_t i = 0; w && w->type == MSGPACK_OBJECT_ARRAY && i < w->via.array.size;
-         i++) {
-        char one[256];
-        e2e_mp_copy_str(one, sizeof one, &w->via.array.ptr[i]);
-        strncat(f->warnings, one, sizeof f->warnings - strlen(f->warnings) - 2);
-        strcat(f->warnings, "\n");
-    }
+    e2e_mp_config_warnings(h, f->warnings, sizeof f->warnings);
 }
 
 /* Token i of a chunk's n events (the test fails past the end). */
