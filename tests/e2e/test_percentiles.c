@@ -6,8 +6,10 @@
  * stated error (0.8%) and what sleeping costs on a loaded machine (sleeps
  * only ever last longer: the bounds below hold however late a wake-up
  * comes, unless most 1 ms sleeps took over 5 ms); in trace mode they are
- * exact, so the highest ranks equal the slowest call exactly. Count mode
- * has none. A runtime with too little memory for its histograms
+ * exact, so the highest ranks equal the slowest call exactly. A run in
+ * which some 1 ms sleep outlasted a 10 ms one (a machine so loaded that
+ * the distribution is not the known one) is recorded again, up to three
+ * times. Count mode has none. A runtime with too little memory for its histograms
  * (CPROF_HIST_MEMORY) says so in every report.
  */
 #include <criterion/criterion.h>
@@ -47,6 +49,11 @@ static char *report(const char *data, int text)
     return out;
 }
 
+/* Records latency in mode into a fresh directory named mode, again while
+ * a fast call took longer than a slow one (at most three runs), and
+ * parses `cprof report --format csv` of it into csv. */
+static void record_latency(const char *mode, struct e2e_csv *csv);
+
 struct pct_row {
     double calls, min, max, p50, p90, p99;
     const char *exact; /* "true", "false" or "" */
@@ -72,6 +79,28 @@ static int get_row(const struct e2e_csv *csv, const char *name, struct pct_row *
         return 0;
     }
     return -1;
+}
+
+static void record_latency(const char *mode, struct e2e_csv *csv)
+{
+    for (int attempt = 1;; attempt++) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/%s", e2e_scratch, mode);
+        e2e_remove_tree(dir);
+        e2e_scratch_record("latency", mode, mode);
+        char *out = report(mode, 0);
+        cr_assert_eq(e2e_csv_parse(out, csv), 0);
+        free(out);
+        struct pct_row fast, slow;
+        if (attempt == 3 || get_row(csv, "fast_request", &fast) < 0 ||
+            get_row(csv, "slow_request", &slow) < 0 || fast.max < 0 ||
+            fast.max < slow.min)
+            return;
+        cr_log_warn("%s: a 1 ms call took %.1f ms, longer than a 10 ms one (%.1f ms): "
+                    "recorded again",
+                    mode, fast.max / MS, slow.min / MS);
+        e2e_csv_free(csv);
+    }
 }
 
 /* What holds in summary and trace data alike. */
@@ -107,10 +136,9 @@ static void check_known_distribution(const char *mode, const struct e2e_csv *csv
 
 Test(percentiles, summary_mode_estimates_within_the_error)
 {
-    e2e_scratch_record("latency", "summary", "summary");
-    char *out = report("summary", 0);
     struct e2e_csv csv;
-    cr_assert_eq(e2e_csv_parse(out, &csv), 0);
+    record_latency("summary", &csv);
+    char *out = NULL;
     check_known_distribution("summary", &csv);
     struct pct_row r;
     cr_assert_eq(get_row(&csv, "request", &r), 0);
@@ -125,10 +153,9 @@ Test(percentiles, summary_mode_estimates_within_the_error)
 
 Test(percentiles, trace_mode_is_exact)
 {
-    e2e_scratch_record("latency", "trace", "trace");
-    char *out = report("trace", 0);
     struct e2e_csv csv;
-    cr_assert_eq(e2e_csv_parse(out, &csv), 0);
+    record_latency("trace", &csv);
+    char *out = NULL;
     check_known_distribution("trace", &csv);
     struct pct_row r, fast, slow;
     cr_assert_eq(get_row(&csv, "request", &r), 0);
