@@ -405,7 +405,12 @@ static void hs_rule_latency(struct hs_ctx *x, size_t i)
     if (x->pf->total_self_ns <= 0 ||
         above * 100 / x->pf->total_self_ns < x->t[HS_LATENCY_PCT])
         return;
-    struct hs_finding *f = hs_add(x, HS_LATENCY, i, above);
+    /* ranked by the share of that time that is the function's own: a
+     * caller whose slow calls are slow in its callees ranks after them
+     * (they have findings of their own) */
+    double own =
+        r->total_ns > 0 && r->self_ns < r->total_ns ? r->self_ns / r->total_ns : 1;
+    struct hs_finding *f = hs_add(x, HS_LATENCY, i, above * own);
     hs_ev(f, "calls", (double)r->completed, HS_COUNT);
     hs_ev(f, "p50_ns", r->p50_ns, HS_NS);
     hs_ev(f, "p90_ns", r->p90_ns, HS_NS);
