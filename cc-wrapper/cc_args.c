@@ -287,6 +287,7 @@ void cc_classify(int argc, char **argv, struct cc_plan *plan)
     struct cc_state st = {.plan = plan};
     cc_scan(&st, argc, argv);
     int stops_early = st.preprocess_only || (st.dep_only && !st.dep_with_compile);
+    plan->lang_set = st.lang != CC_LANG_AUTO;
     plan->compiles = st.sources > 0 && !stops_early && !plan->version && !plan->help;
     plan->links = plan->inputs > 0 && !stops_early && !st.stop_before_link &&
                   !plan->version && !plan->help;

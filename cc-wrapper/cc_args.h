@@ -18,6 +18,7 @@ struct cc_plan {
     int inputs;    /* input files named (stdin "-" included) */
     int version;   /* --version */
     int help;      /* --help */
+    int lang_set;  /* a -x other than -x none is in force after the last argument */
     const char *bad_response_file; /* an @file that cannot be read, or NULL */
 };
 

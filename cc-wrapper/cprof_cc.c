@@ -344,9 +344,13 @@ int main(int argc, char **argv)
         cmd[n++] = user[i];
     if (link_rt && static_rt) {
         snprintf(archive, sizeof archive, "%s/%s.a", rt, CC_RT_LIB);
-        cmd[n++] = "-Wl,--whole-archive";
+        if (plan.lang_set) { /* the user's -x c would make the archive a source */
+            cmd[n++] = "-x";
+            cmd[n++] = "none";
+        }
+        cmd[n++] = "-Wl,--push-state,--whole-archive";
         cmd[n++] = archive;
-        cmd[n++] = "-Wl,--no-whole-archive";
+        cmd[n++] = "-Wl,--pop-state";
         cmd[n++] = "-lpthread";
         cmd[n++] = "-ldl";
     } else if (link_rt) {
@@ -354,7 +358,7 @@ int main(int argc, char **argv)
         snprintf(rpath, sizeof rpath, "-Wl,-rpath,%s", rt);
         cmd[n++] = lib_dir;
         cmd[n++] = rpath;
-        cmd[n++] = "-Wl,--push-state,--no-as-needed";
+        cmd[n++] = "-Wl,--push-state,--no-as-needed,-Bdynamic";
         cmd[n++] = "-lcprof-rt";
         cmd[n++] = "-Wl,--pop-state";
     }
