@@ -232,6 +232,8 @@ static void cc_input(struct cc_state *st, const char *path)
     st->plan->inputs++;
     if (lang == CC_LANG_SOURCE)
         st->sources++;
+    else if (lang == CC_LANG_ASM)
+        st->plan->assembles = 1;
 }
 
 static void cc_scan(struct cc_state *st, int argc, char **argv)

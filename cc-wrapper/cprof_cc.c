@@ -329,8 +329,14 @@ int main(int argc, char **argv)
     cmd[n++] = (char *)cc;
     if (instrument) {
         cmd[n++] = "-finstrument-functions";
-        if (!plan.has_g)
+        if (!plan.has_g && plan.assembles) {
+            /* the driver's -g would give the assembler's objects debug
+             * info too; this reaches the C compiler only */
+            cmd[n++] = "-Xclang";
+            cmd[n++] = "-debug-info-kind=line-tables-only";
+        } else if (!plan.has_g) {
             cmd[n++] = "-gline-tables-only";
+        }
     }
     if (lines) {
         cmd[n++] = plugin_opt;

@@ -501,7 +501,22 @@ Test(cc_wrapper, assembler_inputs_are_assembled_as_clang_does)
     free(cmd);
     cr_expect(same_file("one.o", "one-clang.o"), "one.o differs from clang's");
     cr_expect(same_file("two.o", "two-clang.o"), "two.o differs from clang's");
-    /* C and assembler in one command: compiled, assembled and linked */
+    /* C and assembler in one command: the C is instrumented and has line
+     * tables, the assembler's objects are still clang's */
+    ok((char *const[]){CC, "-c", "main.c", "one.s", "two.S", NULL});
+    cr_expect(same_file("one.o", "one-clang.o"), "one.o assembled beside C differs");
+    cr_expect(same_file("two.o", "two-clang.o"), "two.o assembled beside C differs");
+    ok((char *const[]){CC, "-o", "prog3", "main.o", "one.o", "two.o", NULL});
+    cr_expect_eq(profiled_run("prog3", "data3"), 1);
+    struct e2e_result res;
+    char main_o[4200];
+    snprintf(main_o, sizeof main_o, "%s/main.o", e2e_scratch);
+    cr_assert_eq(
+        run((char *const[]){"readelf", "--debug-dump=decodedline", main_o, NULL}, &res),
+        0, "%s", res.err);
+    cr_expect(strstr(res.out, "main.c"), "main.o has line tables: %s", res.out);
+    e2e_result_free(&res);
+    /* compiled, assembled and linked in one command */
     ok((char *const[]){CC, "-o", "prog", "main.c", "one.s", "two.S", NULL});
     cr_expect_eq(profiled_run("prog", "data"), 1);
     cr_expect_eq(reported_calls("data", "helper"), 1);
