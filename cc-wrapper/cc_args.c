@@ -232,6 +232,8 @@ static void cc_input(struct cc_state *st, const char *path)
     st->plan->inputs++;
     if (lang == CC_LANG_SOURCE)
         st->sources++;
+    else if (lang == CC_LANG_ASM)
+        st->plan->assembles = 1;
 }
 
 static void cc_scan(struct cc_state *st, int argc, char **argv)
@@ -287,6 +289,7 @@ void cc_classify(int argc, char **argv, struct cc_plan *plan)
     struct cc_state st = {.plan = plan};
     cc_scan(&st, argc, argv);
     int stops_early = st.preprocess_only || (st.dep_only && !st.dep_with_compile);
+    plan->lang_set = st.lang != CC_LANG_AUTO;
     plan->compiles = st.sources > 0 && !stops_early && !plan->version && !plan->help;
     plan->links = plan->inputs > 0 && !stops_early && !st.stop_before_link &&
                   !plan->version && !plan->help;

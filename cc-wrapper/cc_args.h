@@ -16,8 +16,10 @@ struct cc_plan {
     int has_g;     /* the user chose debug info (-g, -g0, -gdwarf-4, ...) */
     int is_static; /* -static or -static-pie */
     int inputs;    /* input files named (stdin "-" included) */
+    int assembles; /* some input is assembler source (.s, .S, -x assembler...) */
     int version;   /* --version */
     int help;      /* --help */
+    int lang_set;  /* a -x other than -x none is in force after the last argument */
     const char *bad_response_file; /* an @file that cannot be read, or NULL */
 };
 

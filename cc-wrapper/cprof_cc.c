@@ -321,7 +321,7 @@ int main(int argc, char **argv)
         setenv(CPROF_LINES_PASS_ENV, lines, 1);
     }
 
-    char **cmd = calloc((size_t)nuser + 16, sizeof(*cmd));
+    char **cmd = calloc((size_t)nuser + 32, sizeof(*cmd));
     char lib_dir[PATH_MAX + 8], rpath[PATH_MAX + 16], archive[PATH_MAX + 32];
     if (!cmd)
         cc_die("%s", "out of memory");
@@ -329,8 +329,14 @@ int main(int argc, char **argv)
     cmd[n++] = (char *)cc;
     if (instrument) {
         cmd[n++] = "-finstrument-functions";
-        if (!plan.has_g)
+        if (!plan.has_g && plan.assembles) {
+            /* the driver's -g would give the assembler's objects debug
+             * info too; this reaches the C compiler only */
+            cmd[n++] = "-Xclang";
+            cmd[n++] = "-debug-info-kind=line-tables-only";
+        } else if (!plan.has_g) {
             cmd[n++] = "-gline-tables-only";
+        }
     }
     if (lines) {
         cmd[n++] = plugin_opt;
@@ -348,9 +354,13 @@ int main(int argc, char **argv)
         cmd[n++] = "-Wl,--wrap=_exit,--wrap=_Exit,--wrap=execve,--wrap=execvpe,"
                    "--wrap=fexecve,--wrap=execv,--wrap=execvp,--wrap=execl,"
                    "--wrap=execlp,--wrap=execle,--wrap=daemon";
-        cmd[n++] = "-Wl,--whole-archive";
+        if (plan.lang_set) { /* the user's -x c would make the archive a source */
+            cmd[n++] = "-x";
+            cmd[n++] = "none";
+        }
+        cmd[n++] = "-Wl,--push-state,--whole-archive";
         cmd[n++] = archive;
-        cmd[n++] = "-Wl,--no-whole-archive";
+        cmd[n++] = "-Wl,--pop-state";
         cmd[n++] = "-lpthread";
         cmd[n++] = "-ldl";
     } else if (link_rt) {
@@ -358,7 +368,7 @@ int main(int argc, char **argv)
         snprintf(rpath, sizeof rpath, "-Wl,-rpath,%s", rt);
         cmd[n++] = lib_dir;
         cmd[n++] = rpath;
-        cmd[n++] = "-Wl,--push-state,--no-as-needed";
+        cmd[n++] = "-Wl,--push-state,--no-as-needed,-Bdynamic";
         cmd[n++] = "-lcprof-rt";
         cmd[n++] = "-Wl,--pop-state";
     }

@@ -10,6 +10,9 @@
 #      tests, and its call counts match uftrace's (tests/real/run.sh).
 #   5. real code that longjmps all the time: the Lua interpreter rebuilt with
 #      cprof-cc has gprof's call counts and loses no frame (tests/real/lua.sh).
+#   6. three real projects, one per build system (xxhash: make, expat:
+#      autotools, cJSON: CMake), rebuilt with cprof-cc, pass their own tests
+#      as with clang and write complete profiles (tests/real/projects.sh).
 # Build trees: build/ and build-san/ at the top of the repository.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +46,9 @@ step "real longjmp-heavy code: the Lua interpreter built with cprof-cc, against 
 tests/real/lua.sh build || failed+=(real-lua)
 step "heap figures of real code: the Lua interpreter, against heaptrack"
 tests/real/heap.sh build || failed+=(real-heap)
+
+step "real projects of each build system (make, autotools, CMake) built with cprof-cc, their own tests"
+tests/real/projects.sh build || failed+=(real-projects)
 
 step "sanitizer build (build-san/: ASan + UBSan)"
 if cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DCPROF_SANITIZE=ON \

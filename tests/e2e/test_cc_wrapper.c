@@ -4,7 +4,10 @@
  * shared libraries, static archives, -static, -o -, response files), the
  * user's flags reaching clang in order, its own --cprof-* options, CPROF_CC,
  * finding the runtime relative to itself, and CMake's and an autoconf-style
- * configure's compiler checks.
+ * configure's compiler checks; and unusual but legal command lines, side by
+ * side with plain clang: the driver's queries (-print-*, -dump*, -v, -###),
+ * source on standard input (-x c -), assembler inputs, -Wl options, an
+ * object written to standard output, --version.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -359,4 +362,225 @@ Test(cc_wrapper, configure_style_checks_pass)
     cr_expect_eq(run((char *const[]){CC, "-E", "-", NULL}, &res), 0, "cpp from stdin: %s",
                  res.err);
     e2e_result_free(&res);
+}
+
+/* The clang cprof-cc runs when CPROF_CC is unset, for side-by-side runs. */
+static const char *plain_clang(void)
+{
+    return system("command -v clang >/dev/null 2>&1") == 0 ? "clang" : "clang-14";
+}
+
+/* Runs argv (argv[0] replaced by cprof-cc, then by plain clang) and
+ * expects the same exit status, output and errors from both. */
+static void same_as_clang(char *argv[])
+{
+    struct e2e_result mine, theirs;
+    argv[0] = CC;
+    int my_status = run(argv, &mine);
+    argv[0] = (char *)plain_clang();
+    int their_status = run(argv, &theirs);
+    cr_expect_eq(my_status, their_status, "%s: exit status %d, clang's %d", argv[1],
+                 my_status, their_status);
+    cr_expect_str_eq(mine.out, theirs.out, "%s: output differs from clang's", argv[1]);
+    cr_expect_str_eq(mine.err, theirs.err, "%s: errors differ from clang's", argv[1]);
+    e2e_result_free(&mine);
+    e2e_result_free(&theirs);
+}
+
+Test(cc_wrapper, driver_queries_print_what_clang_prints)
+{
+    static const char *const queries[] = {
+        "-print-file-name=libc.so",
+        "-print-file-name=crtbegin.o",
+        "-print-prog-name=ld",
+        "-print-search-dirs",
+        "-print-multiarch",
+        "-print-libgcc-file-name",
+        "-print-resource-dir",
+        "-print-target-triple",
+        "-print-effective-triple",
+        "-print-multi-directory",
+        "-print-multi-lib",
+        "-print-runtime-dir",
+        "-dumpmachine",
+        "-dumpversion",
+        "-v",
+        "-###",
+    };
+    for (size_t i = 0; i < sizeof queries / sizeof *queries; i++)
+        same_as_clang((char *[]){"", (char *)queries[i], NULL});
+}
+
+Test(cc_wrapper, dry_run_prints_the_commands_with_cprofs_additions_and_runs_nothing)
+{
+    e2e_scratch_put("main.c", main_src);
+    struct e2e_result res;
+    cr_assert_eq(run((char *const[]){CC, "-###", "-o", "prog", "main.c", NULL}, &res), 0,
+                 "%s", res.err);
+    const char *cc1 = strstr(res.err, "\"-cc1\"");
+    cr_expect(cc1 && strstr(cc1, "\"-finstrument-functions\""), "%s", res.err);
+    cr_expect(strstr(res.err, "\"-lcprof-rt\""), "the link has the runtime: %s", res.err);
+    e2e_result_free(&res);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/prog", e2e_scratch);
+    cr_expect(access(path, F_OK) != 0, "-### built prog");
+    cr_expect_eq(e2e_count_files(e2e_scratch, ".o"), 0, "-### compiled something");
+    /* exit statuses are clang's, for a missing input and a bad option too */
+    same_as_clang((char *[]){"", "-###", "-c", "missing.c", NULL});
+    same_as_clang((char *[]){"", "-###", "--no-such-option", "main.c", NULL});
+    /* -v runs the commands it prints: ours are in them */
+    e2e_scratch_put("helper.c", helper_src);
+    cr_assert_eq(
+        run((char *const[]){CC, "-v", "-o", "prog", "main.c", "helper.c", NULL}, &res), 0,
+        "%s", res.err);
+    cr_expect(strstr(res.err, "clang version") &&
+                  strstr(res.err, "-finstrument-functions"),
+              "%s", res.err);
+    e2e_result_free(&res);
+    cr_expect_eq(profiled_run("prog", "data"), 1);
+}
+
+Test(cc_wrapper, source_from_standard_input)
+{
+    e2e_scratch_put("main.c", "int helper(int x) { return x * 2; }\n"
+                              "int main(void) { return helper(2) - 4; }\n");
+    ok((char *const[]){"sh", "-c", CC " -x c -o prog - <main.c", NULL});
+    cr_expect_eq(profiled_run("prog", "data"), 1);
+    cr_expect_eq(reported_calls("data", "helper"), 1, "stdin's code is instrumented");
+    /* the static runtime archive comes after the user's -x c: it must still
+     * be linked as an archive, not compiled as C */
+    ok((char *const[]){"sh", "-c", CC " --cprof-runtime=static -x c - -o prog2 <main.c",
+                       NULL});
+    cr_expect_eq(profiled_run("prog2", "data2"), 1);
+    cr_expect_eq(reported_calls("data2", "helper"), 1);
+    ok((char *const[]){"sh", "-c", CC " -xc -c -o stdin.o - <main.c", NULL});
+    ok((char *const[]){CC, "-o", "prog3", "stdin.o", NULL});
+    cr_expect_eq(profiled_run("prog3", "data3"), 1);
+}
+
+static const char asm_one_src[] =
+    "\t.text\n\t.globl asm_one\n\t.type asm_one, @function\n"
+    "asm_one:\n\tmovl $1, %eax\n\tret\n"
+    "\t.section .note.GNU-stack,\"\",@progbits\n";
+static const char asm_two_src[] =
+    "#define TWO 2\n"
+    "\t.text\n\t.globl asm_two\n\t.type asm_two, @function\n"
+    "asm_two:\n\tmovl $TWO, %eax\n\tret\n"
+    "\t.section .note.GNU-stack,\"\",@progbits\n";
+
+/* Are the files a and b in the scratch directory the same bytes? */
+static int same_file(const char *a, const char *b)
+{
+    char pa[4200], pb[4200];
+    size_t la = 0, lb = 0;
+    snprintf(pa, sizeof pa, "%s/%s", e2e_scratch, a);
+    snprintf(pb, sizeof pb, "%s/%s", e2e_scratch, b);
+    char *ta = e2e_read_file(pa, &la), *tb = e2e_read_file(pb, &lb);
+    int same = ta && tb && la == lb && memcmp(ta, tb, la) == 0;
+    free(ta);
+    free(tb);
+    return same;
+}
+
+Test(cc_wrapper, assembler_inputs_are_assembled_as_clang_does)
+{
+    e2e_scratch_put("one.s", asm_one_src);
+    e2e_scratch_put("two.S", asm_two_src);
+    e2e_scratch_put("main.c",
+                    "int asm_one(void);\nint asm_two(void);\n"
+                    "int helper(int x) { return x - 3; }\n"
+                    "int main(void) { return helper(asm_one() + asm_two()); }\n");
+    const char *clang = plain_clang();
+    ok((char *const[]){(char *)clang, "-c", "-o", "one-clang.o", "one.s", NULL});
+    ok((char *const[]){(char *)clang, "-c", "-o", "two-clang.o", "two.S", NULL});
+    char *cmd = verbose_command(
+        (char *const[]){CC, "--cprof-verbose", "-c", "one.s", "two.S", NULL});
+    cr_expect(strstr(cmd, "cprof-cc: clang -c one.s two.S") ||
+                  strstr(cmd, "cprof-cc: clang-14 -c one.s two.S"),
+              "assembling adds nothing: %s", cmd);
+    free(cmd);
+    cr_expect(same_file("one.o", "one-clang.o"), "one.o differs from clang's");
+    cr_expect(same_file("two.o", "two-clang.o"), "two.o differs from clang's");
+    /* C and assembler in one command: the C is instrumented and has line
+     * tables, the assembler's objects are still clang's */
+    ok((char *const[]){CC, "-c", "main.c", "one.s", "two.S", NULL});
+    cr_expect(same_file("one.o", "one-clang.o"), "one.o assembled beside C differs");
+    cr_expect(same_file("two.o", "two-clang.o"), "two.o assembled beside C differs");
+    ok((char *const[]){CC, "-o", "prog3", "main.o", "one.o", "two.o", NULL});
+    cr_expect_eq(profiled_run("prog3", "data3"), 1);
+    struct e2e_result res;
+    char main_o[4200];
+    snprintf(main_o, sizeof main_o, "%s/main.o", e2e_scratch);
+    cr_assert_eq(
+        run((char *const[]){"readelf", "--debug-dump=decodedline", main_o, NULL}, &res),
+        0, "%s", res.err);
+    cr_expect(strstr(res.out, "main.c"), "main.o has line tables: %s", res.out);
+    e2e_result_free(&res);
+    /* compiled, assembled and linked in one command */
+    ok((char *const[]){CC, "-o", "prog", "main.c", "one.s", "two.S", NULL});
+    cr_expect_eq(profiled_run("prog", "data"), 1);
+    cr_expect_eq(reported_calls("data", "helper"), 1);
+    cr_expect_eq(reported_calls("data", "asm_one"), -1, "assembly has no hooks");
+    /* and with the objects cprof-cc assembled */
+    ok((char *const[]){CC, "-c", "main.c", NULL});
+    ok((char *const[]){CC, "-o", "prog2", "main.o", "one.o", "two.o", NULL});
+    cr_expect_eq(profiled_run("prog2", "data2"), 1);
+}
+
+Test(cc_wrapper, linker_options_reach_the_linker_in_order)
+{
+    e2e_scratch_put("main.c", main_src);
+    e2e_scratch_put("helper.c", helper_src);
+    struct e2e_result res;
+    cr_assert_eq(run((char *const[]){CC, "-###", "-o", "prog", "main.c", "helper.c",
+                                     "-Wl,--defsym=cprof_a=1", "-Wl,-z,now", "-Xlinker",
+                                     "--no-undefined", "-Wl,--as-needed", NULL},
+                     &res),
+                 0, "%s", res.err);
+    const char *ld = strstr(res.err, "--defsym=cprof_a=1");
+    const char *z = ld ? strstr(ld, "\"-z\" \"now\"") : NULL;
+    const char *undef = z ? strstr(z, "\"--no-undefined\"") : NULL;
+    const char *needed = undef ? strstr(undef, "\"--as-needed\"") : NULL;
+    const char *rt = needed ? strstr(needed, "\"-lcprof-rt\"") : NULL;
+    cr_expect(rt, "the user's linker options in order, then the runtime: %s", res.err);
+    e2e_result_free(&res);
+    /* the link is real: a map file, and the runtime linked despite a
+     * trailing --as-needed (and -Bstatic state the user left) */
+    ok((char *const[]){CC, "-o", "prog", "main.c", "helper.c", "-Wl,-Map,prog.map",
+                       "-Wl,--as-needed", NULL});
+    char path[4200];
+    snprintf(path, sizeof path, "%s/prog.map", e2e_scratch);
+    cr_expect(access(path, F_OK) == 0, "-Wl,-Map did not reach the linker");
+    cr_expect_eq(profiled_run("prog", "data"), 1);
+    ok((char *const[]){CC, "-o", "prog2", "main.c", "helper.c", "-Wl,-Bstatic", "-lm",
+                       "-Wl,-Bdynamic", NULL});
+    cr_expect_eq(profiled_run("prog2", "data2"), 1);
+}
+
+Test(cc_wrapper, object_to_standard_output)
+{
+    e2e_scratch_put("helper.c", helper_src);
+    struct e2e_result res;
+    cr_assert_eq(run((char *const[]){CC, "-c", "-o", "-", "helper.c", NULL}, &res), 0,
+                 "%s", res.err);
+    cr_expect(res.out_len > 4 && !memcmp(res.out, "\177ELF", 4), "not an object");
+    static const char hook[] = "__cyg_profile_func_enter";
+    int found = 0;
+    for (size_t i = 0; !found && i + sizeof hook - 1 <= res.out_len; i++)
+        found = !memcmp(res.out + i, hook, sizeof hook - 1);
+    cr_expect(found, "the object on stdout is instrumented");
+    e2e_result_free(&res);
+}
+
+Test(cc_wrapper, version_is_clangs_after_a_line_of_its_own)
+{
+    struct e2e_result mine, theirs;
+    cr_assert_eq(run((char *const[]){CC, "--version", NULL}, &mine), 0);
+    cr_assert_eq(run((char *const[]){(char *)plain_clang(), "--version", NULL}, &theirs),
+                 0);
+    const char *rest = strchr(mine.out, '\n');
+    cr_expect(!strncmp(mine.out, "cprof-cc ", 9), "%s", mine.out);
+    cr_expect(rest && !strcmp(rest + 1, theirs.out), "then clang's own: %s", mine.out);
+    e2e_result_free(&mine);
+    e2e_result_free(&theirs);
 }
