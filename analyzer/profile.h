@@ -51,7 +51,7 @@ struct pf_row {
     uint64_t peak_bytes;                  /* highest heap in use while it ran */
     uint64_t leaked_blocks, leaked_bytes; /* allocated here, never freed */
     /* CPU time (meaningful when profile.cpu), the same rules as self_ns and
-     * total_ns; wall less CPU is time the thread was blocked or waiting */
+     * total_ns; wall less CPU (pf_wait) is time the thread was off the CPU */
     double cpu_self_ns, cpu_total_ns;
 };
 
@@ -60,6 +60,13 @@ struct pf_row {
 static inline double pf_delta(uint64_t allocated, uint64_t freed)
 {
     return (double)allocated - (double)freed;
+}
+
+/* Wait: wall time less CPU time, the time the thread was off the CPU
+ * (blocked, sleeping, or preempted); never below 0. */
+static inline double pf_wait(double wall_ns, double cpu_ns)
+{
+    return wall_ns > cpu_ns ? wall_ns - cpu_ns : 0;
 }
 
 struct profile {
@@ -99,6 +106,11 @@ enum pf_sort {
     PF_SORT_SELF_DELTA,
     PF_SORT_PEAK,
     PF_SORT_LEAKED,
+    /* CPU time (cprof report, data recorded with CPROF_CPU=1) */
+    PF_SORT_CPU, /* self */
+    PF_SORT_CPU_TOTAL,
+    PF_SORT_WAIT, /* self time off the CPU */
+    PF_SORT_WAIT_TOTAL,
 };
 
 /* Builds the table; functions with neither calls nor time are left out.

@@ -102,13 +102,19 @@ RT_NOINST static inline void rt_pop_frame(struct rt_thread *t, uint64_t now)
     struct rt_frame *f = &t->stack[--t->depth];
     if (RT_UNLIKELY(t->depth < t->inherited)) {
         t->inherited = t->depth;
-        if (f->node && rt_config.mode == RT_MODE_SUMMARY)
+        if (f->node && rt_config.mode == RT_MODE_SUMMARY) {
             f->node->incl += now > f->ts ? now - f->ts : 0;
+            if (RT_UNLIKELY(rt_config.cpu))
+                f->node->off_cpu += t->off_cpu - f->off_cpu;
+        }
         return;
     }
     if (rt_config.mode == RT_MODE_SUMMARY &&
-        RT_LIKELY(t->depth == 0 || t->stack[t->depth - 1].node != f->node))
+        RT_LIKELY(t->depth == 0 || t->stack[t->depth - 1].node != f->node)) {
         rt_node_record_call(t, f->node, now > f->ts ? now - f->ts : 0);
+        if (RT_UNLIKELY(rt_config.cpu))
+            f->node->off_cpu += t->off_cpu - f->off_cpu;
+    }
 }
 
 /* rt_pop_frame for the repairs (cold): returns 1 when the frame closed
@@ -293,6 +299,8 @@ RT_COLD int rt_line_repair(struct rt_thread *t, uint64_t fn, uintptr_t sp, uint6
         d--;
     if (d == 0 || d == t->depth || t->stack[d - 1].fn != fn)
         return 0;
+    if (rt_config.cpu)
+        rt_cpu_update(t);
     uint64_t closed = 0;
     while (t->depth > d)
         closed += rt_pop_counted(t, now);
@@ -344,6 +352,7 @@ RT_COLD static void rt_push_frame(struct rt_thread *t, uint64_t fn, uintptr_t si
     f->cfa = cfa;
     f->site = site;
     f->line = NULL;
+    f->off_cpu = t->off_cpu;
     if (off) {
         f->node =
             depth ? t->stack[depth - 1].node : (mode == RT_MODE_TRACE ? NULL : t->root);
@@ -391,6 +400,8 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
     uintptr_t site = (uintptr_t)call_site;
     enum rt_mode mode = rt_config.mode;
+    if (RT_UNLIKELY(rt_config.cpu))
+        rt_cpu_update(t);
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     uintptr_t cfa = rt_cfa_cached(sp, bp, site);
     if (RT_UNLIKELY(cfa == 0))
@@ -411,6 +422,7 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
         f->cfa = rt_cfa_kept(cfa, sp);
         f->site = site;
         f->line = NULL;
+        f->off_cpu = t->off_cpu;
         if (mode == RT_MODE_TRACE) {
             f->node = NULL;
             uint32_t idx =
@@ -442,6 +454,8 @@ rt_exit_slow(void *this_fn, void *call_site, uintptr_t sp)
 
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
     enum rt_mode mode = rt_config.mode;
+    if (RT_UNLIKELY(rt_config.cpu))
+        rt_cpu_update(t);
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     if (RT_UNLIKELY(t->overflow)) {
         t->overflow--; /* the call was counted as dropped at its entry */
@@ -547,6 +561,8 @@ RT_COLD void rt_region_enter(struct rt_thread *t, uint64_t fn, uintptr_t site,
                              uintptr_t cfa)
 {
     enum rt_mode mode = rt_config.mode;
+    if (rt_config.cpu)
+        rt_cpu_update(t);
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     uintptr_t sp = cfa - sizeof(uintptr_t);
     uint32_t depth = t->depth;
@@ -576,6 +592,8 @@ RT_COLD void rt_region_enter(struct rt_thread *t, uint64_t fn, uintptr_t site,
 RT_COLD void rt_region_exit(struct rt_thread *t)
 {
     enum rt_mode mode = rt_config.mode;
+    if (rt_config.cpu)
+        rt_cpu_update(t);
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     if (t->overflow) {
         t->overflow--;

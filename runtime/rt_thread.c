@@ -115,6 +115,8 @@ RT_NOINST struct rt_thread *rt_thread_attach(void)
     if (__atomic_load_n(&rt_control_word, __ATOMIC_SEQ_CST) != 0)
         __atomic_store_n(&t->capacity, 0, __ATOMIC_SEQ_CST);
     pthread_setspecific(rt_key, t);
+    if (rt_config.cpu)
+        rt_cpu_thread_init(t);
     t->busy = 0;
     rt_self = t;
     attaching = 0;
