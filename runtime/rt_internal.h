@@ -112,7 +112,6 @@ struct rt_frame {
     struct rt_line *line;
     uint64_t line_ts;
     uint64_t line_child;
-    uint64_t off_cpu; /* the thread's off_cpu at entry (CPROF_CPU=1) */
 };
 
 #define RT_CFA_UNKNOWN UINTPTR_MAX
@@ -288,10 +287,13 @@ struct rt_thread {
     /* CPU time (CPROF_CPU=1, rt_cpu.c): ns the thread spent off the CPU,
      * as of its last hook; its rseq area's rseq_cs field (NULL: no rseq,
      * the clock is read at every hook); the last reading of its CPU clock
-     * and CLOCK_MONOTONIC */
+     * and CLOCK_MONOTONIC (ns) */
     uint64_t off_cpu;
     volatile uint64_t *cpu_rseq;
     uint64_t cpu_base, cpu_wall;
+    /* frame i's entry value of off_cpu; NULL without CPROF_CPU, so that
+     * struct rt_frame does not grow for the default mode */
+    uint64_t *cpu_stack;
 
     /* histogram rows (rt_hist.c): bump allocation in
      * mmap'd chunks, never reused or unmapped before the thread is
@@ -333,7 +335,8 @@ struct rt_config {
 extern struct rt_config rt_config RT_HIDDEN;
 extern volatile int rt_ready RT_HIDDEN;    /* process init done */
 extern volatile int rt_finished RT_HIDDEN; /* process data written */
-/* the hooks' fast paths apply: summary mode on the TSC, or count mode */
+/* the hooks' fast paths apply (count mode): 1; CPU time (CPROF_CPU=1):
+ * -1 (rt_hooks.c) */
 extern int rt_fast_path RT_HIDDEN;
 extern __thread struct rt_thread *rt_self __attribute__((tls_model("initial-exec")))
 RT_HIDDEN;

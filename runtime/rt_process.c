@@ -232,6 +232,8 @@ RT_NOINST void rt_process_init(void)
 #if defined(__x86_64__)
     rt_fast_path = rt_config.mode == RT_MODE_COUNT;
 #endif
+    if (rt_config.cpu)
+        rt_fast_path = -1;
     __atomic_store_n(&state, 2, __ATOMIC_RELEASE);
     rt_ready = 1;
 }

@@ -923,8 +923,8 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
             /* a call folded into its caller's node is timed by the caller */
             if (f->node && now > f->ts && !(i > 0 && t->stack[i - 1].node == f->node)) {
                 f->node->open_extra += now - f->ts;
-                if (off_cpu > f->off_cpu)
-                    f->node->open_off_cpu += off_cpu - f->off_cpu;
+                if (rt_config.cpu && off_cpu > t->cpu_stack[i])
+                    f->node->open_off_cpu += off_cpu - t->cpu_stack[i];
             }
         }
     }

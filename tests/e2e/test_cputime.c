@@ -39,8 +39,8 @@ static void build(const char *sample)
 
 /* Runs ./prog with CPROF_DIR=data and env (NULL terminated, may be NULL)
  * and CPROF_CPU, CPROF_MODE, GLIBC_TUNABLES removed first; returns what it
- * printed on stderr (malloc'd). Fails unless it exits 0. */
-static char *record(const char *prog, char *const env[])
+ * printed on stderr (malloc'd). Fails unless it exits with status. */
+static char *record_status(const char *prog, char *const env[], int status)
 {
     char path[300];
     snprintf(path, sizeof path, "./%s", prog);
@@ -51,12 +51,17 @@ static char *record(const char *prog, char *const env[])
     char *unset[] = {"CPROF_CPU",      "CPROF_MODE",   "CPROF_VERBOSE",
                      "GLIBC_TUNABLES", "CPUTIME_SELF", NULL};
     struct e2e_result res;
-    int status = e2e_scratch_run(argv, all, unset, &res);
-    cr_assert_eq(status, 0, "%s (%d): %s", prog, status, res.err);
+    int got = e2e_scratch_run(argv, all, unset, &res);
+    cr_assert_eq(got, status, "%s (%d): %s", prog, got, res.err);
     char *err = res.err;
     res.err = NULL;
     e2e_result_free(&res);
     return err;
+}
+
+static char *record(const char *prog, char *const env[])
+{
+    return record_status(prog, env, 0);
 }
 
 /* `cprof report data` with more arguments (NULL terminated). */
@@ -254,12 +259,27 @@ static void check_counts(const char *sample, const struct e2e_csv *csv)
     free(text);
 }
 
+/* The exit status samples/<sample>/expected gives (!exit), 0 without. */
+static int expected_status(const char *sample)
+{
+    char path[512];
+    snprintf(path, sizeof path, CPROF_SOURCE_DIR "/samples/%s/expected", sample);
+    char *text = e2e_read_file(path, NULL);
+    cr_assert(text, "%s", path);
+    const char *at = strstr(text, "!exit ");
+    int status = at ? atoi(at + 6) : 0;
+    free(text);
+    return status;
+}
+
 /* With CPU time on: exact counts still, CPU time in every row and never
- * above wall time (threads, fork, longjmp: the state kept per frame). */
+ * above wall time (threads, fork, longjmp, exit with calls open: the
+ * state kept per frame). */
 static void check_with_cpu(const char *sample)
 {
     build(sample);
-    free(record(sample, (char *const[]){"CPROF_CPU=1", NULL}));
+    free(record_status(sample, (char *const[]){"CPROF_CPU=1", NULL},
+                       expected_status(sample)));
     struct e2e_csv csv;
     report_csv(&csv);
     check_counts(sample, &csv);
@@ -294,4 +314,9 @@ Test(cputime, fork_keeps_working, .timeout = 120)
 Test(cputime, longjmp_keeps_working, .timeout = 120)
 {
     check_with_cpu("longjmp");
+}
+
+Test(cputime, exit_with_calls_open_keeps_working, .timeout = 120)
+{
+    check_with_cpu("exit_deep");
 }
