@@ -17,6 +17,10 @@
  * function did while it was the innermost call, totals sum the subtrees of
  * its outermost activations, the peak is the largest of its nodes' peaks,
  * and leaks are what it allocated that no thread freed.
+ *
+ * CPU time (format 1.5, CPROF_CPU=1) follows the rules of self and total
+ * time: cpu_self_ns is a node's CPU time less its instrumented children's,
+ * cpu_total_ns counts outermost activations only.
  */
 #ifndef CPROF_PROFILE_H
 #define CPROF_PROFILE_H

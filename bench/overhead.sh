@@ -125,6 +125,15 @@ command -v uftrace >/dev/null && have_uftrace=1
 
 now_ns() { date +%s%N; }
 
+# plain_calls WORKLOAD: sets n (fib_n or mix_n) and calls, the calls a
+# plain run of WORKLOAD n makes.
+plain_calls() {
+  n=$fib_n
+  [ "$1" = mix ] && n=$mix_n
+  "$work/plain" "$1" "$n" >"$work/out"
+  calls=$(sed -n 's/.*, \([0-9]*\) calls$/\1/p' "$work/out")
+}
+
 # per_unit A B N: (A - B) / N with one decimal: ns per call or per event
 # from two times in ns.
 per_unit() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN { printf "%.1f", (a - b) / c }'; }
@@ -172,10 +181,7 @@ echo "cprof overhead benchmark: $(nproc) cores, $(grep -m1 'model name' /proc/cp
 echo "best of $runs runs each; a shared VM is noisy: compare figures from one run of this script"
 
 for workload in fib mix; do
-  n=$fib_n
-  [ "$workload" = mix ] && n=$mix_n
-  "$work/plain" "$workload" "$n" >"$work/out"
-  calls=$(sed -n 's/.*, \([0-9]*\) calls$/\1/p' "$work/out")
+  plain_calls "$workload"
   echo
   echo "== $workload $n: $calls calls"
   printf '%-9s %11s %14s %14s %12s  %s\n' variant "best (ms)" "ns/call>empty" "ns/call>plain" "bytes/event" target
@@ -263,10 +269,7 @@ unset m1 m2
 
 # CPU time per call: CPROF_CPU=1 against the default summary mode.
 for workload in fib mix; do
-  n=$fib_n
-  [ "$workload" = mix ] && n=$mix_n
-  "$work/plain" "$workload" "$n" >"$work/out"
-  calls=$(sed -n 's/.*, \([0-9]*\) calls$/\1/p' "$work/out")
+  plain_calls "$workload"
   echo
   echo "== CPU time (CPROF_CPU=1), $workload $n: $calls calls"
   printf '%-11s %11s %14s %16s  %s\n' variant "best (ms)" "ns/call>empty" "ns/call>summary" target
