@@ -37,6 +37,11 @@
  */
 #include <stddef.h>
 #include <time.h>
+#if defined(__has_include)
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#endif
+#endif
 
 #include "rt_internal.h"
 
@@ -45,10 +50,10 @@
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
 
-#if defined(__x86_64__) || defined(__i386__)
-#define RT_RSEQ_SIG 0x53053053u
-#elif defined(__aarch64__)
-#define RT_RSEQ_SIG 0xd428bc00u
+/* The signature glibc registered the areas with, which the kernel checks
+ * before a descriptor's abort address; without it, no rseq. */
+#ifdef RSEQ_SIG
+#define RT_RSEQ_SIG RSEQ_SIG
 #endif
 
 /* The kernel's struct rseq_cs: a critical section [start_ip, start_ip +
