@@ -4,8 +4,9 @@
  * time. compute() computes, three times, for about as long: its CPU time
  * is its wall time, less what the machine gave other programs meanwhile.
  * waiter() waits on a condition variable until another thread, holder(),
- * which holds the mutex while it sleeps 150 ms, lets it go: wall time,
- * almost no CPU time. `cprof report` then shows each function's CPU time
+ * which takes the mutex once waiter() waits and holds it while it sleeps
+ * 150 ms, lets it go: at least 150 ms of wall time, almost no CPU time. `cprof report`
+ * then shows each function's CPU time
  * ("cpu") and time off the CPU ("wait") beside its wall time.
  *
  * With CPUTIME_SELF=1 in the environment the program also prints to
@@ -22,8 +23,9 @@
 #define COMPUTE_STEPS 40000000ul
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t waiting_cond = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t released_cond = PTHREAD_COND_INITIALIZER;
-static int released;
+static int waiting, released;
 
 /* Time measured by the program itself: [0] CPU, [1] wall, in ns. */
 struct self_time {
@@ -60,6 +62,8 @@ __attribute__((noinline)) static unsigned long compute(unsigned long seed)
 __attribute__((noinline)) static void waiter(void)
 {
     pthread_mutex_lock(&lock);
+    waiting = 1;
+    pthread_cond_signal(&waiting_cond);
     while (!released)
         pthread_cond_wait(&released_cond, &lock);
     pthread_mutex_unlock(&lock);
@@ -69,7 +73,9 @@ static void *holder(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&lock);
-    nap_ms(CALLS * NAP_MS);
+    while (!waiting)
+        pthread_cond_wait(&waiting_cond, &lock);
+    nap_ms(CALLS * NAP_MS); /* holding the lock: waiter() cannot go on */
     released = 1;
     pthread_cond_signal(&released_cond);
     pthread_mutex_unlock(&lock);
