@@ -319,3 +319,23 @@ Test(cputime, exit_with_calls_open_keeps_working, .timeout = 120)
 {
     check_with_cpu("exit_deep");
 }
+
+/* `cprof record --cpu` sets CPROF_CPU=1; with another mode it is refused. */
+Test(cputime, cprof_record_cpu_option, .timeout = 120)
+{
+    build("cputime");
+    char *argv[] = {CPROF, "record", "--cpu", "-o", "data", "--", "./cputime", NULL};
+    char *unset[] = {"CPROF_CPU", "CPROF_MODE", "CPROF_DIR", "GLIBC_TUNABLES", NULL};
+    struct e2e_result res;
+    cr_assert_eq(e2e_scratch_run(argv, NULL, unset, &res), 0, "%s", res.err);
+    e2e_result_free(&res);
+    cr_expect(cpu_method()[0], "no cpu_time key in the file");
+    char *out = report((char *const[]){"--format", "csv", NULL});
+    cr_expect(strstr(out, ",cpu_self_ns,wait_ns,"), "%s", out);
+    free(out);
+    char *trace[] = {CPROF, "record", "--cpu", "-m",        "trace",
+                     "-o",  "data2",  "--",    "./cputime", NULL};
+    cr_expect_eq(e2e_scratch_run(trace, NULL, unset, &res), 1);
+    cr_expect(strstr(res.err, "--cpu is for summary mode"), "%s", res.err);
+    e2e_result_free(&res);
+}
