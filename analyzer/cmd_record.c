@@ -27,7 +27,7 @@
 static const char record_usage[] =
     "usage: cprof record [-o DIR] [--mode summary|trace|count] [--clock tsc|monotonic]\n"
     "                    [--force | --append] [--start-off] [--toggle-signal SIG]\n"
-    "                    -- PROGRAM [ARGS...]\n"
+    "                    [--cpu] -- PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM (built with cprof-cc) with profiling on and prints where its\n"
     "data went; then `cprof report DIR` shows it.\n"
@@ -46,6 +46,8 @@ static const char record_usage[] =
     "                    default, none: no signal): USR1, USR2, HUP, TERM, ALRM,\n"
     "                    WINCH (SIG prefix optional) or a number. cprof record\n"
     "                    passes SIG on to PROGRAM when it gets it itself\n"
+    "      --cpu         record CPU time beside wall time (CPROF_CPU=1; summary\n"
+    "                    mode): cprof report then shows cpu and wait columns\n"
     "\n"
     "Examples:\n"
     "  cprof record -- ./myprog input.txt           run it, data in ./cprof.data\n"
@@ -252,11 +254,12 @@ int cmd_record(int argc, char **argv)
         {"append", no_argument, NULL, 'A'},
         {"start-off", no_argument, NULL, 'S'},
         {"toggle-signal", required_argument, NULL, 'T'},
+        {"cpu", no_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = "cprof.data", *mode = NULL, *clock = NULL;
-    int force = 0, append = 0, start_off = 0, toggle_sig = -1, c;
+    int force = 0, append = 0, start_off = 0, toggle_sig = -1, cpu = 0, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+o:m:h", longopts, NULL)) != -1) {
@@ -288,6 +291,9 @@ int cmd_record(int argc, char **argv)
         case 'S':
             start_off = 1;
             break;
+        case 'C':
+            cpu = 1;
+            break;
         case 'T':
             toggle_sig = record_signal(optarg);
             if (toggle_sig < 0) {
@@ -315,6 +321,12 @@ int cmd_record(int argc, char **argv)
         cprof_error("record: --force and --append exclude each other");
         return CPROF_EXIT_USAGE;
     }
+    if (cpu && mode && strcmp(mode, "summary")) {
+        cprof_error("record: --cpu is for summary mode (CPU time is not recorded in %s "
+                    "mode)",
+                    mode);
+        return CPROF_EXIT_USAGE;
+    }
     int prep = record_prepare(dir, force, append);
     if (prep)
         return prep;
@@ -332,6 +344,8 @@ int cmd_record(int argc, char **argv)
         setenv("CPROF_CLOCK", clock, 1);
     if (start_off)
         setenv("CPROF_START", "off", 1);
+    if (cpu)
+        setenv("CPROF_CPU", "1", 1);
     if (toggle_sig >= 0) {
         char num[16];
         snprintf(num, sizeof num, "%d", toggle_sig);

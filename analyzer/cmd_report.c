@@ -27,13 +27,15 @@ static const char report_usage[] =
     "self time, merged over every process and thread recorded. In the text\n"
     "table, * after a name marks a function with line data (see cprof lines);\n"
     "with heap data, 'heap net' is what the function and its callees allocated\n"
-    "less what they freed (see cprof heap).\n"
+    "less what they freed (see cprof heap). With CPU time (recorded with\n"
+    "CPROF_CPU=1), 'cpu' is the function's own CPU time and 'wait' its own time\n"
+    "off the CPU (self less cpu: sleeping, blocked or preempted).\n"
     "\n"
     "  PATH            a .cprof file or a directory of them (default ./cprof.data)\n"
     "  -f, --format F  text (default), json or csv\n"
     "  -s, --sort KEY  self (default), total, calls, self_per_call, total_per_call,\n"
-    "                  min, max, p50, p90, p99, name or file (or a key of cprof\n"
-    "                  heap --sort)\n"
+    "                  min, max, p50, p90, p99, cpu, cpu_total, wait, wait_total,\n"
+    "                  name or file (or a key of cprof heap --sort)\n"
     "  -n, --limit N   show the first N functions; 0 shows all (text shows 50 by\n"
     "                  default, json and csv all)\n"
     "      --pid PID   only the process PID\n"
@@ -83,6 +85,11 @@ enum report_col {
     RC_HEAP_DELTA,
     RC_HEAP_PEAK,
     RC_SUGGESTIONS,
+    /* CPU time: last, left out of every format without it */
+    RC_CPU,
+    RC_WAIT,
+    RC_CPU_TOTAL,
+    RC_WAIT_TOTAL,
     RC_COUNT
 };
 
@@ -113,6 +120,10 @@ static const struct fmt_col report_cols[RC_COUNT] = {
     [RC_HEAP_DELTA] = {"heap_delta_bytes", "heap net", FMT_BYTES, FMT_ALL, FMT_SIGN},
     [RC_HEAP_PEAK] = {"heap_peak_bytes", "heap peak", FMT_BYTES, FMT_DATA_ONLY, 0},
     [RC_SUGGESTIONS] = {"optimization_suggestions", "", FMT_JSON, FMT_DATA_ONLY, 0},
+    [RC_CPU] = {"cpu_self_ns", "cpu", FMT_NS, FMT_ALL, 0},
+    [RC_WAIT] = {"wait_ns", "wait", FMT_NS, FMT_ALL, 0},
+    [RC_CPU_TOTAL] = {"cpu_total_ns", "cpu total", FMT_NS, FMT_DATA_ONLY, 0},
+    [RC_WAIT_TOTAL] = {"wait_total_ns", "wait total", FMT_NS, FMT_DATA_ONLY, 0},
 };
 
 /* The text table's mark after the name of a function with line data. */
@@ -168,6 +179,10 @@ static int report_row(const struct model *m, const struct profile *pf,
     if (!pf->heap)
         for (int c = RC_ALLOC_CALLS; c <= RC_HEAP_PEAK; c++)
             cell[c].null = 1;
+    cell[RC_CPU].num = r->cpu_self_ns;
+    cell[RC_WAIT].num = pf_wait(r->self_ns, r->cpu_self_ns);
+    cell[RC_CPU_TOTAL].num = r->cpu_total_ns;
+    cell[RC_WAIT_TOTAL].num = pf_wait(r->total_ns, r->cpu_total_ns);
     return has_lines;
 }
 
@@ -243,6 +258,10 @@ int cmd_report(int argc, char **argv)
         if (hotspots)
             row[RC_SUGGESTIONS].str = strpool_own(&strs, hs_row_json(&found, i));
     }
+    /* without CPU time its columns are left out: rows packed without them */
+    size_t ncols = pf->cpu ? RC_COUNT : RC_CPU;
+    for (size_t i = 1; ncols < RC_COUNT && i < nrows; i++)
+        memmove(&cells[i * ncols], &cells[i * RC_COUNT], ncols * sizeof(*cells));
     const char *notes[2];
     size_t nnotes = 0;
     if (any_lines)
@@ -264,7 +283,7 @@ int cmd_report(int argc, char **argv)
     struct fmt_table table = {
         .name = "functions",
         .cols = cols,
-        .ncols = RC_COUNT,
+        .ncols = ncols,
         .cells = cells,
         .nrows = nrows,
         .text_rows = run.limit_given ? nrows : REPORT_TEXT_LIMIT,

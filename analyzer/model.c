@@ -331,7 +331,16 @@ static int model_node_rec(struct model *m, struct m_process *p, struct rd_record
     if (p->format_minor < 2 || rec->nfields == 0)
         return 0;
     p->has_heap = 1;
-    return model_node_heap(n, id, rec, msg, msglen);
+    if (model_node_heap(n, id, rec, msg, msglen) < 0)
+        return -1;
+    if (!p->has_cpu)
+        return 0;
+    if (rec->nfields == 0 || rd_field_uint(rec, &n->cpu_ns) < 0) {
+        snprintf(msg, msglen, "bad node record %llu: no cpu_ns uint (the header says %s)",
+                 (unsigned long long)id, "cpu_time");
+        return -1;
+    }
+    return 0;
 }
 
 static int model_clock_rec(struct m_process *p, struct rd_record *rec, char *msg,
@@ -711,6 +720,7 @@ static struct m_process *model_process_new(const char *name, const struct rd_hea
     p->fork_parent = h->fork_parent;
     p->hist_sub_bits = h->hist_sub_bits;
     p->format_minor = h->major > 1 ? UINT32_MAX : h->minor;
+    p->has_cpu = h->cpu_time != NULL;
     p->start_ticks = h->start_ticks;
     p->start_unix_ns = h->start_unix_ns;
     p->header_ticks_per_sec = h->ticks_per_sec;

@@ -102,14 +102,22 @@ static void profile_thread(const struct m_thread *t, struct pf_row *rows,
             continue;
         }
         struct pf_row *row = &rows[n->func];
-        uint64_t child_ticks = 0;
-        for (uint32_t c = n->first_child; c != M_NONE; c = t->nodes[c].next_sibling)
+        uint64_t child_ticks = 0, child_cpu = 0;
+        for (uint32_t c = n->first_child; c != M_NONE; c = t->nodes[c].next_sibling) {
             child_ticks += t->nodes[c].incl_ticks;
+            child_cpu += t->nodes[c].cpu_ns;
+        }
         row->calls += n->calls;
         if (n->incl_ticks > child_ticks)
             row->self_ns += (double)(n->incl_ticks - child_ticks) * scale;
         if (!on_path[n->func])
             row->total_ns += (double)n->incl_ticks * scale;
+        if (t->proc->has_cpu) {
+            if (n->cpu_ns > child_cpu)
+                row->cpu_self_ns += (double)(n->cpu_ns - child_cpu);
+            if (!on_path[n->func])
+                row->cpu_total_ns += (double)n->cpu_ns;
+        }
         if (sub)
             profile_heap(row, n, &sub[v.node], !on_path[n->func]);
         profile_node_samples(t, n, &samples[n->func]);
@@ -217,6 +225,8 @@ void profile_build(const struct model *m, struct sym_cache *syms, struct profile
     free(samples);
     out->heap = m->heap;
     for (size_t i = 0; i < m->nprocs; i++)
+        out->cpu |= m->procs[i]->has_cpu;
+    for (size_t i = 0; i < m->nprocs; i++)
         for (size_t k = 0; k < m->procs[i]->nleaks; k++) {
             const struct m_leak *l = &m->procs[i]->leaks[k];
             rows[l->func].leaked_blocks += l->blocks;
@@ -262,6 +272,10 @@ static const char *const profile_key_names[] = {
     [PF_SORT_P50] = "p50",
     [PF_SORT_P90] = "p90",
     [PF_SORT_P99] = "p99",
+    [PF_SORT_CPU] = "cpu",
+    [PF_SORT_CPU_TOTAL] = "cpu_total",
+    [PF_SORT_WAIT] = "wait",
+    [PF_SORT_WAIT_TOTAL] = "wait_total",
 };
 
 int profile_sort_key(const char *name, enum pf_sort *key)
@@ -299,6 +313,10 @@ const char *profile_sort_what(enum pf_sort key)
         [PF_SORT_P50] = "median time per call",
         [PF_SORT_P90] = "90th percentile time per call",
         [PF_SORT_P99] = "99th percentile time per call",
+        [PF_SORT_CPU] = "CPU time",
+        [PF_SORT_CPU_TOTAL] = "CPU time, callees included",
+        [PF_SORT_WAIT] = "wait (time off the CPU)",
+        [PF_SORT_WAIT_TOTAL] = "wait, callees included",
     };
     return what[key];
 }
@@ -349,6 +367,14 @@ static double profile_value(const struct pf_row *r, enum pf_sort key)
         return r->has_pct ? r->p90_ns : -1;
     case PF_SORT_P99:
         return r->has_pct ? r->p99_ns : -1;
+    case PF_SORT_CPU:
+        return r->cpu_self_ns;
+    case PF_SORT_CPU_TOTAL:
+        return r->cpu_total_ns;
+    case PF_SORT_WAIT:
+        return pf_wait(r->self_ns, r->cpu_self_ns);
+    case PF_SORT_WAIT_TOTAL:
+        return pf_wait(r->total_ns, r->cpu_total_ns);
     default:
         return 0;
     }

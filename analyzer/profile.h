@@ -17,6 +17,10 @@
  * function did while it was the innermost call, totals sum the subtrees of
  * its outermost activations, the peak is the largest of its nodes' peaks,
  * and leaks are what it allocated that no thread freed.
+ *
+ * CPU time (format 1.5, CPROF_CPU=1) follows the rules of self and total
+ * time: cpu_self_ns is a node's CPU time less its instrumented children's,
+ * cpu_total_ns counts outermost activations only.
  */
 #ifndef CPROF_PROFILE_H
 #define CPROF_PROFILE_H
@@ -51,7 +55,7 @@ struct pf_row {
     uint64_t peak_bytes;                  /* highest heap in use while it ran */
     uint64_t leaked_blocks, leaked_bytes; /* allocated here, never freed */
     /* CPU time (meaningful when profile.cpu), the same rules as self_ns and
-     * total_ns; wall less CPU is time the thread was blocked or waiting */
+     * total_ns; wall less CPU (pf_wait) is time the thread was off the CPU */
     double cpu_self_ns, cpu_total_ns;
 };
 
@@ -60,6 +64,13 @@ struct pf_row {
 static inline double pf_delta(uint64_t allocated, uint64_t freed)
 {
     return (double)allocated - (double)freed;
+}
+
+/* Wait: wall time less CPU time, the time the thread was off the CPU
+ * (blocked, sleeping, or preempted); never below 0. */
+static inline double pf_wait(double wall_ns, double cpu_ns)
+{
+    return wall_ns > cpu_ns ? wall_ns - cpu_ns : 0;
 }
 
 struct profile {
@@ -99,6 +110,11 @@ enum pf_sort {
     PF_SORT_SELF_DELTA,
     PF_SORT_PEAK,
     PF_SORT_LEAKED,
+    /* CPU time (cprof report, data recorded with CPROF_CPU=1) */
+    PF_SORT_CPU, /* self */
+    PF_SORT_CPU_TOTAL,
+    PF_SORT_WAIT, /* self time off the CPU */
+    PF_SORT_WAIT_TOTAL,
 };
 
 /* Builds the table; functions with neither calls nor time are left out.

@@ -224,6 +224,8 @@ static int rd_read_header(struct rd_file *f)
             h->hist_sub_bits = (unsigned)u;
         } else if (mp_match_str(&in, "argv")) {
             bad = rd_str_array(&in, &h->argv, &h->argc) < 0;
+        } else if (mp_match_str(&in, "cpu_time")) {
+            bad = rd_set_str(&in, &h->cpu_time) < 0;
         } else if (mp_match_str(&in, "config_warnings")) {
             bad = rd_str_array(&in, &h->config_warnings, &h->nconfig_warnings) < 0;
         } else {
@@ -312,6 +314,7 @@ void rd_close(struct rd_file *f)
     struct rd_header *h = &f->header;
     free(h->mode);
     free(h->clock);
+    free(h->cpu_time);
     free(h->exe);
     rd_free_strs(h->argv, h->argc);
     rd_free_strs(h->config_warnings, h->nconfig_warnings);

@@ -32,6 +32,7 @@ struct rd_header {
     size_t argc;
     char **config_warnings;
     size_t nconfig_warnings;
+    char *cpu_time; /* 1.5: how CPU time per node was measured; NULL: none */
 };
 
 struct rd_record {

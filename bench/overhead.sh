@@ -28,6 +28,14 @@
 # within 20% of the 1-thread figure in every cprof mode (no shared cache
 # line written on the hot path). Needs 2 free cores to mean anything.
 #
+# Then CPU time per call (issue 9): fib and mix N in summary mode with
+# CPROF_CPU=1 (summary+cpu: the thread CPU clock read only after the
+# thread left the CPU, told by its rseq area) and with glibc's rseq off as
+# well (summary+clk: the clock read at every enter and exit, the fallback),
+# against the default summary mode; the time added per call over the empty
+# hooks and over the default. Target: summary+cpu <= 30 ns/call over the
+# empty hooks, like the default.
+#
 # Then the line hook (issue 3): bench/lines.c makes 2*N+2 line events
 # (__cprof_line calls placed by hand where cprof-cc's line pass puts them)
 # in one instrumented function, built as plain (no line calls), empty (the
@@ -72,7 +80,7 @@ while [ $# -gt 0 ]; do
     --lines) lines_n=$2; shift 2 ;;
     --alloc) alloc_n=$2; shift 2 ;;
     --no-build) do_build=0; shift ;;
-    -h|--help) sed -n '2,57p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,65p' "$0"; exit 0 ;;
     -*) echo "overhead: unknown option $1" >&2; exit 1 ;;
     *) build=$(realpath "$1"); shift ;;
   esac
@@ -117,6 +125,15 @@ command -v uftrace >/dev/null && have_uftrace=1
 
 now_ns() { date +%s%N; }
 
+# plain_calls WORKLOAD: sets n (fib_n or mix_n) and calls, the calls a
+# plain run of WORKLOAD n makes.
+plain_calls() {
+  n=$fib_n
+  [ "$1" = mix ] && n=$mix_n
+  "$work/plain" "$1" "$n" >"$work/out"
+  calls=$(sed -n 's/.*, \([0-9]*\) calls$/\1/p' "$work/out")
+}
+
 # per_unit A B N: (A - B) / N with one decimal: ns per call or per event
 # from two times in ns.
 per_unit() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN { printf "%.1f", (a - b) / c }'; }
@@ -142,6 +159,11 @@ best_of() {
       plain | empty) "$work/$prefix$variant" "$workload" "$n" >"$work/out" ;;
       summary | trace | count)
         CPROF_DIR=$work/data CPROF_MODE=$variant "$work/${prefix}cprof" "$workload" "$n" >"$work/out" ;;
+      summary+cpu)
+        CPROF_DIR=$work/data CPROF_CPU=1 "$work/${prefix}cprof" "$workload" "$n" >"$work/out" ;;
+      summary+clk)
+        GLIBC_TUNABLES=glibc.pthread.rseq=0 CPROF_DIR=$work/data CPROF_CPU=1 \
+          "$work/${prefix}cprof" "$workload" "$n" >"$work/out" ;;
       uftrace) uftrace record -d "$work/data" "$work/empty" "$workload" "$n" >"$work/out" ;;
       gprof) mkdir "$work/data" && cd "$work/data" && "$work/gprof" "$workload" "$n" >"$work/out" && cd "$work" ;;
     esac
@@ -159,10 +181,7 @@ echo "cprof overhead benchmark: $(nproc) cores, $(grep -m1 'model name' /proc/cp
 echo "best of $runs runs each; a shared VM is noisy: compare figures from one run of this script"
 
 for workload in fib mix; do
-  n=$fib_n
-  [ "$workload" = mix ] && n=$mix_n
-  "$work/plain" "$workload" "$n" >"$work/out"
-  calls=$(sed -n 's/.*, \([0-9]*\) calls$/\1/p' "$work/out")
+  plain_calls "$workload"
   echo
   echo "== $workload $n: $calls calls"
   printf '%-9s %11s %14s %14s %12s  %s\n' variant "best (ms)" "ns/call>empty" "ns/call>plain" "bytes/event" target
@@ -247,6 +266,29 @@ else
   echo "(plain took ${plain_ratio}x as long in 2 threads as in 1: 1.0 when the threads run at once)"
 fi
 unset m1 m2
+
+# CPU time per call: CPROF_CPU=1 against the default summary mode.
+for workload in fib mix; do
+  plain_calls "$workload"
+  echo
+  echo "== CPU time (CPROF_CPU=1), $workload $n: $calls calls"
+  printf '%-11s %11s %14s %16s  %s\n' variant "best (ms)" "ns/call>empty" "ns/call>summary" target
+  declare -A c=()
+  for v in empty summary summary+cpu summary+clk; do
+    c[$v]=$(best_of "$v" "$workload" "$n")
+    got=$(sed -n 's/.*, \([0-9]*\) calls$/\1/p' "$work/out")
+    [ "$got" = "$calls" ] || { echo "overhead: $v made $got calls, expected $calls" >&2; exit 1; }
+    over_empty=- over_summary=- target=
+    [ "$v" != empty ] && over_empty=$(per_unit "${c[$v]}" "${c[empty]}" "$calls")
+    case $v in
+      summary+*) over_summary=$(per_unit "${c[$v]}" "${c[summary]}" "$calls") ;;
+    esac
+    [ "$v" = summary+cpu ] && target="<= 30 ns/call: $(verdict "$over_empty" '<=' 30)"
+    printf '%-11s %11.1f %14s %16s  %s\n' "$v" "$(awk -v a="${c[$v]}" 'BEGIN { print a / 1e6 }')" \
+      "$over_empty" "$over_summary" "$target"
+  done
+  unset c
+done
 
 # event_table WORKLOAD N WHAT UNIT TARGET TITLE: the time added per event
 # (WHAT: how the program's output names its events, e.g. "line events";

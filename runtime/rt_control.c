@@ -122,6 +122,8 @@ RT_NOINST static void rt_reset_thread(struct rt_thread *t, uint64_t now)
         f->ts = now;
         f->line_ts = now;
         f->line_child = 0;
+        if (rt_config.cpu)
+            t->cpu_stack[i] = t->off_cpu;
         if (f->node)
             f->node->calls++;
     }

@@ -94,21 +94,34 @@ RT_NOINST static int rt_sp_on_altstack(uintptr_t sp, uintptr_t *lo, uintptr_t *h
  * made by another such call shares its caller's node (rt_tree_child), whose
  * time already covers it: it adds nothing; so does a call entered while
  * recording was off (RT_TS_OFF: its node is its caller's, or the root's,
- * which is never written). */
-RT_NOINST static inline void rt_pop_frame(struct rt_thread *t, uint64_t now)
+ * which is never written). cpu: CPROF_CPU=1 (its node gains the call's
+ * off-CPU time), a constant where the hot path inlines it. */
+__attribute__((always_inline)) RT_NOINST static inline void
+rt_pop_frame_as(struct rt_thread *t, uint64_t now, int cpu)
 {
     if (rt_config.mode != RT_MODE_COUNT)
         rt_line_frame_end(t, t->depth - 1, now);
     struct rt_frame *f = &t->stack[--t->depth];
     if (RT_UNLIKELY(t->depth < t->inherited)) {
         t->inherited = t->depth;
-        if (f->node && rt_config.mode == RT_MODE_SUMMARY)
+        if (f->node && rt_config.mode == RT_MODE_SUMMARY) {
             f->node->incl += now > f->ts ? now - f->ts : 0;
+            if (cpu)
+                f->node->off_cpu += t->off_cpu - t->cpu_stack[t->depth];
+        }
         return;
     }
     if (rt_config.mode == RT_MODE_SUMMARY &&
-        RT_LIKELY(t->depth == 0 || t->stack[t->depth - 1].node != f->node))
+        RT_LIKELY(t->depth == 0 || t->stack[t->depth - 1].node != f->node)) {
         rt_node_record_call(t, f->node, now > f->ts ? now - f->ts : 0);
+        if (cpu)
+            f->node->off_cpu += t->off_cpu - t->cpu_stack[t->depth];
+    }
+}
+
+RT_NOINST static inline void rt_pop_frame(struct rt_thread *t, uint64_t now)
+{
+    rt_pop_frame_as(t, now, rt_config.cpu);
 }
 
 /* rt_pop_frame for the repairs (cold): returns 1 when the frame closed
@@ -293,6 +306,8 @@ RT_COLD int rt_line_repair(struct rt_thread *t, uint64_t fn, uintptr_t sp, uint6
         d--;
     if (d == 0 || d == t->depth || t->stack[d - 1].fn != fn)
         return 0;
+    if (rt_config.cpu)
+        rt_cpu_update(t);
     uint64_t closed = 0;
     while (t->depth > d)
         closed += rt_pop_counted(t, now);
@@ -344,6 +359,8 @@ RT_COLD static void rt_push_frame(struct rt_thread *t, uint64_t fn, uintptr_t si
     f->cfa = cfa;
     f->site = site;
     f->line = NULL;
+    if (rt_config.cpu)
+        t->cpu_stack[depth] = t->off_cpu;
     if (off) {
         f->node =
             depth ? t->stack[depth - 1].node : (mode == RT_MODE_TRACE ? NULL : t->root);
@@ -376,8 +393,11 @@ RT_COLD static void rt_enter_special(struct rt_thread *t, uint64_t fn, uintptr_t
     rt_push_frame(t, fn, site, sp, cfa, now, off);
 }
 
-__attribute__((noinline)) RT_NOINST static void
-rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
+/* The enter hook's full version; cpu: CPROF_CPU=1 (a constant: each
+ * way has its own copy, rt_enter_slow and rt_enter_cpu, so the default
+ * mode pays nothing for CPU time). */
+__attribute__((always_inline)) RT_NOINST static inline void
+rt_enter_as(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp, int cpu)
 {
     struct rt_thread *t = rt_self;
     if (RT_UNLIKELY(t == NULL)) {
@@ -391,6 +411,8 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
     uintptr_t site = (uintptr_t)call_site;
     enum rt_mode mode = rt_config.mode;
+    if (cpu)
+        rt_cpu_update(t);
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     uintptr_t cfa = rt_cfa_cached(sp, bp, site);
     if (RT_UNLIKELY(cfa == 0))
@@ -411,6 +433,8 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
         f->cfa = rt_cfa_kept(cfa, sp);
         f->site = site;
         f->line = NULL;
+        if (cpu)
+            t->cpu_stack[depth] = t->off_cpu;
         if (mode == RT_MODE_TRACE) {
             f->node = NULL;
             uint32_t idx =
@@ -431,7 +455,20 @@ rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
 }
 
 __attribute__((noinline)) RT_NOINST static void
-rt_exit_slow(void *this_fn, void *call_site, uintptr_t sp)
+rt_enter_slow(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
+{
+    rt_enter_as(this_fn, call_site, sp, bp, 0);
+}
+
+__attribute__((noinline)) RT_NOINST static void
+rt_enter_cpu(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
+{
+    rt_enter_as(this_fn, call_site, sp, bp, 1);
+}
+
+/* The exit hook's full version; cpu as for rt_enter_as. */
+__attribute__((always_inline)) RT_NOINST static inline void
+rt_exit_as(void *this_fn, void *call_site, uintptr_t sp, int cpu)
 {
     (void)call_site;
     struct rt_thread *t = rt_self;
@@ -442,6 +479,8 @@ rt_exit_slow(void *this_fn, void *call_site, uintptr_t sp)
 
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
     enum rt_mode mode = rt_config.mode;
+    if (cpu)
+        rt_cpu_update(t);
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     if (RT_UNLIKELY(t->overflow)) {
         t->overflow--; /* the call was counted as dropped at its entry */
@@ -454,11 +493,23 @@ rt_exit_slow(void *this_fn, void *call_site, uintptr_t sp)
                 t->inherited = t->depth;
             rt_trace_put(t, now, CPROF_EV_EXIT, 0, 0);
         } else {
-            rt_pop_frame(t, now);
+            rt_pop_frame_as(t, now, cpu);
         }
     }
     RT_SIGNAL_FENCE();
     t->busy = 0;
+}
+
+__attribute__((noinline)) RT_NOINST static void
+rt_exit_slow(void *this_fn, void *call_site, uintptr_t sp)
+{
+    rt_exit_as(this_fn, call_site, sp, 0);
+}
+
+__attribute__((noinline)) RT_NOINST static void rt_exit_cpu(void *this_fn,
+                                                            void *call_site, uintptr_t sp)
+{
+    rt_exit_as(this_fn, call_site, sp, 1);
 }
 
 /*
@@ -470,6 +521,8 @@ rt_exit_slow(void *this_fn, void *call_site, uintptr_t sp)
  * bailing out to the full version is free. Summary mode measured faster
  * through the full versions (bench/overhead.sh: 28 ns/call against 30),
  * where the clock reads sit earlier, so it does not use these.
+ * rt_fast_path: 1 count mode's fast paths, 0 the full versions, -1 the
+ * full versions with CPU time (CPROF_CPU=1).
  */
 int rt_fast_path;
 
@@ -477,7 +530,7 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t 
 {
     struct rt_thread *t = rt_self;
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
-    if (RT_UNLIKELY(!rt_fast_path || t == NULL || t->busy || t->overflow))
+    if (RT_UNLIKELY(rt_fast_path <= 0 || t == NULL || t->busy || t->overflow))
         goto slow;
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth >= t->capacity))
@@ -510,14 +563,17 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t 
     t->busy = 0;
     return;
 slow:
-    rt_enter_slow(this_fn, call_site, sp, bp);
+    if (RT_UNLIKELY(rt_fast_path < 0))
+        rt_enter_cpu(this_fn, call_site, sp, bp);
+    else
+        rt_enter_slow(this_fn, call_site, sp, bp);
 }
 
 RT_NOINST void rt_exit(void *this_fn, void *call_site, uintptr_t sp)
 {
     struct rt_thread *t = rt_self;
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
-    if (RT_UNLIKELY(!rt_fast_path || t == NULL || t->busy || t->overflow))
+    if (RT_UNLIKELY(rt_fast_path <= 0 || t == NULL || t->busy || t->overflow))
         goto slow;
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth == 0 || depth - 1 < t->inherited))
@@ -529,7 +585,10 @@ RT_NOINST void rt_exit(void *this_fn, void *call_site, uintptr_t sp)
     t->depth = depth - 1;
     return;
 slow:
-    rt_exit_slow(this_fn, call_site, sp);
+    if (RT_UNLIKELY(rt_fast_path < 0))
+        rt_exit_cpu(this_fn, call_site, sp);
+    else
+        rt_exit_slow(this_fn, call_site, sp);
 }
 
 /*
@@ -547,6 +606,8 @@ RT_COLD void rt_region_enter(struct rt_thread *t, uint64_t fn, uintptr_t site,
                              uintptr_t cfa)
 {
     enum rt_mode mode = rt_config.mode;
+    if (rt_config.cpu)
+        rt_cpu_update(t);
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     uintptr_t sp = cfa - sizeof(uintptr_t);
     uint32_t depth = t->depth;
@@ -576,6 +637,8 @@ RT_COLD void rt_region_enter(struct rt_thread *t, uint64_t fn, uintptr_t site,
 RT_COLD void rt_region_exit(struct rt_thread *t)
 {
     enum rt_mode mode = rt_config.mode;
+    if (rt_config.cpu)
+        rt_cpu_update(t);
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     if (t->overflow) {
         t->overflow--;

@@ -80,6 +80,9 @@ struct rt_node {
      * its callees', into peak_out) */
     uint64_t alloc_calls, alloc_bytes, free_calls, freed_bytes;
     uint64_t peak, peak_out;
+    /* CPU time (CPROF_CPU=1, rt_cpu.c): ns its calls spent off the CPU;
+     * open_off_cpu is writer scratch, as open_extra */
+    uint64_t off_cpu, open_off_cpu;
     /* histogram (rt_hist.c): row r holds buckets [r * RT_HIST_ROW,
      * (r + 1) * RT_HIST_ROW) */
     uint32_t *hist[RT_HIST_ROWS];
@@ -286,6 +289,17 @@ struct rt_thread {
     uint32_t line_defs_len;   /* written, go before the next chunk */
     uint64_t fork_ticks;      /* when this process forked off, or 0 */
 
+    /* CPU time (CPROF_CPU=1, rt_cpu.c): ns the thread spent off the CPU,
+     * as of its last hook; its rseq area's rseq_cs field (NULL: no rseq,
+     * the clock is read at every hook); the last reading of its CPU clock
+     * and CLOCK_MONOTONIC (ns) */
+    uint64_t off_cpu;
+    volatile uint64_t *cpu_rseq;
+    uint64_t cpu_base, cpu_wall;
+    /* frame i's entry value of off_cpu; NULL without CPROF_CPU, so that
+     * struct rt_frame does not grow for the default mode */
+    uint64_t *cpu_stack;
+
     /* histogram rows (rt_hist.c): bump allocation in
      * mmap'd chunks, never reused or unmapped before the thread is
      * released, so a writer on another thread always reads mapped memory */
@@ -311,6 +325,7 @@ struct rt_config {
     enum rt_mode mode;
     enum rt_clock_source clock;
     int verbose;
+    int cpu; /* CPROF_CPU=1 in summary mode: CPU time per node (rt_cpu.c) */
     uint32_t max_depth;
     uint32_t max_nodes;
     uint32_t hist_chunks; /* CPROF_HIST_MEMORY in MiB: per thread */
@@ -327,7 +342,8 @@ struct rt_config {
 extern struct rt_config rt_config RT_HIDDEN;
 extern volatile int rt_ready RT_HIDDEN;    /* process init done */
 extern volatile int rt_finished RT_HIDDEN; /* process data written */
-/* the hooks' fast paths apply: summary mode on the TSC, or count mode */
+/* the hooks' fast paths apply (count mode): 1; CPU time (CPROF_CPU=1):
+ * -1 (rt_hooks.c) */
 extern int rt_fast_path RT_HIDDEN;
 extern __thread struct rt_thread *rt_self __attribute__((tls_model("initial-exec")))
 RT_HIDDEN;
@@ -570,6 +586,31 @@ static inline RT_NOINST void rt_line_frame_end(struct rt_thread *t, uint32_t i,
         uint64_t from = rt_frame_start(t, i);
         f[-1].line_child += now > from ? now - from : 0;
     }
+}
+
+/* rt_cpu.c: CPU time per call (CPROF_CPU=1). init checks whether rseq
+ * areas tell switches on this kernel, once at start; method says how CPU
+ * time is measured ("rseq" or "clock"), for the header. */
+RT_HIDDEN void rt_cpu_init(void);
+RT_HIDDEN const char *rt_cpu_method(void);
+/* A new thread's (owner thread): its rseq field, its first readings. */
+RT_HIDDEN void rt_cpu_thread_init(struct rt_thread *t);
+/* New readings, off_cpu kept (a forked child: its CPU clock starts at 0). */
+RT_HIDDEN void rt_cpu_rebase(struct rt_thread *t);
+/* Brings t->off_cpu up to date: the thread left the CPU since its last
+ * reading, or may have. Owner thread, cold. */
+RT_HIDDEN void rt_cpu_resync(struct rt_thread *t);
+/* t's off_cpu as of now, t unchanged (t may run on another thread, as
+ * when the process's end writes it). Signal-safe, cold. */
+RT_HIDDEN uint64_t rt_cpu_off_now(const struct rt_thread *t);
+extern uint64_t rt_cpu_mark RT_HIDDEN; /* what an armed rseq field holds */
+
+/* Hot path with CPROF_CPU=1: t->off_cpu current at a hook. One load and
+ * compare while the thread stayed on its CPU. */
+static inline RT_NOINST void rt_cpu_update(struct rt_thread *t)
+{
+    if (RT_UNLIKELY(t->cpu_rseq == NULL || *t->cpu_rseq != rt_cpu_mark))
+        rt_cpu_resync(t);
 }
 
 /* rt_thread.c */

@@ -127,6 +127,16 @@ RT_NOINST static void rt_read_config(void)
         clock = RT_CLOCK_NONE;
     rt_config.clock = clock;
 
+    const char *cpu = getenv("CPROF_CPU");
+    if (cpu && *cpu && !rt_streq(cpu, "0")) {
+        if (!rt_streq(cpu, "1"))
+            rt_config_warn("CPROF_CPU is not 0 or 1: using 1");
+        if (rt_config.mode == RT_MODE_SUMMARY)
+            rt_config.cpu = 1;
+        else
+            rt_config_warn("CPROF_CPU=1 is for summary mode: no CPU time recorded");
+    }
+
     const char *v = getenv("CPROF_VERBOSE");
     rt_config.verbose = v && *v && !rt_streq(v, "0");
     rt_config.max_depth =
@@ -234,6 +244,8 @@ RT_NOINST static void rt_after_fork_child(void)
         return;
     t->inherited = t->depth;
     rt_lines_after_fork(t, rt_config.mode == RT_MODE_COUNT ? 0 : rt_ticks());
+    if (rt_config.cpu)
+        rt_cpu_rebase(t); /* the child's CPU clock starts at 0 */
     if (rt_config.mode == RT_MODE_TRACE)
         rt_trace_inherit(t);
     else
@@ -251,6 +263,8 @@ RT_NOINST void rt_process_init(void)
     rt_read_config();
     rt_writer_init(); /* the data directory, before a chdir or chroot */
     rt_clock_init(rt_config.clock);
+    if (rt_config.cpu)
+        rt_cpu_init();
     rt_threads_init();
     pthread_atfork(NULL, NULL, rt_after_fork_child);
     rt_control_init(); /* before the fatal handlers: its signal is not theirs */
@@ -261,6 +275,8 @@ RT_NOINST void rt_process_init(void)
 #if defined(__x86_64__)
     rt_fast_path = rt_config.mode == RT_MODE_COUNT;
 #endif
+    if (rt_config.cpu)
+        rt_fast_path = -1;
     __atomic_store_n(&state, 2, __ATOMIC_RELEASE);
     rt_ready = 1;
 }

@@ -82,6 +82,8 @@ RT_NOINST struct rt_thread *rt_thread_attach(void)
     attaching = 1;
     size_t head = (sizeof(struct rt_thread) + 4095) & ~(size_t)4095;
     size_t size = head + (size_t)rt_config.max_depth * sizeof(struct rt_frame);
+    if (rt_config.cpu)
+        size += (size_t)rt_config.max_depth * sizeof(uint64_t);
     struct rt_thread *t = rt_map(size);
     if (!t) {
         attaching = 0;
@@ -89,6 +91,8 @@ RT_NOINST struct rt_thread *rt_thread_attach(void)
     }
     t->map_size = size;
     t->stack = (struct rt_frame *)((char *)t + head);
+    if (rt_config.cpu)
+        t->cpu_stack = (uint64_t *)(t->stack + rt_config.max_depth);
     t->capacity = rt_config.max_depth;
     t->max_nodes = rt_config.max_nodes;
     t->busy = 1;
@@ -115,6 +119,8 @@ RT_NOINST struct rt_thread *rt_thread_attach(void)
     if (__atomic_load_n(&rt_control_word, __ATOMIC_SEQ_CST) != 0)
         __atomic_store_n(&t->capacity, 0, __ATOMIC_SEQ_CST);
     pthread_setspecific(rt_key, t);
+    if (rt_config.cpu)
+        rt_cpu_thread_init(t);
     t->busy = 0;
     rt_self = t;
     attaching = 0;

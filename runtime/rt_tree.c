@@ -38,6 +38,7 @@ RT_NOINST static void rt_node_reset(struct rt_node *n)
     n->free_calls = 0;
     n->freed_bytes = 0;
     n->peak = 0;
+    n->off_cpu = 0;
 }
 
 /* A new node, or NULL when there are budget nodes already or memory is

@@ -281,7 +281,8 @@ RT_NOINST static void rt_put_header(struct mp_out *o)
 {
     static const char *const modes[] = {"summary", "trace", "count"};
     static const char *const clocks[] = {"tsc", "monotonic", "none"};
-    int nkeys = 13 + (rt_fork_parent != 0) + (rt_config.nwarnings > 0);
+    int nkeys =
+        13 + (rt_fork_parent != 0) + (rt_config.nwarnings > 0) + (rt_config.cpu != 0);
     mp_map(o, (uint32_t)nkeys);
     mp_cstr(o, "magic");
     mp_cstr(o, CPROF_MAGIC);
@@ -314,6 +315,10 @@ RT_NOINST static void rt_put_header(struct mp_out *o)
     if (rt_fork_parent) {
         mp_cstr(o, "fork_parent");
         mp_uint(o, (uint64_t)rt_fork_parent);
+    }
+    if (rt_config.cpu) {
+        mp_cstr(o, "cpu_time");
+        mp_cstr(o, rt_cpu_method());
     }
     if (rt_config.nwarnings > 0) {
         mp_cstr(o, "config_warnings");
@@ -706,8 +711,18 @@ RT_NOINST static void rt_pending_view(struct rt_pending_view *v, struct rt_threa
     }
 }
 
+/* CPU time of node n's calls in ns (CPROF_CPU=1): wall less off-CPU
+ * time, open calls included, at ns_per_tick. */
+RT_NOINST static uint64_t rt_node_cpu_ns(const struct rt_node *n, double ns_per_tick)
+{
+    double wall = (double)(n->incl + n->open_extra) * ns_per_tick;
+    double off = (double)(n->off_cpu + n->open_off_cpu);
+    return wall > off ? (uint64_t)(wall - off) : 0;
+}
+
 RT_NOINST static void rt_put_node(struct mp_out *o, struct rt_thread *t,
-                                  struct rt_node *n, struct rt_pending_view *pending)
+                                  struct rt_node *n, struct rt_pending_view *pending,
+                                  double ns_per_tick)
 {
     uint16_t buckets[RT_PENDING]; /* n's pending updates, sorted */
     uint32_t npending = 0;
@@ -723,7 +738,7 @@ RT_NOINST static void rt_put_node(struct mp_out *o, struct rt_thread *t,
         buckets[j] = b;
     }
     int done = n->max != 0 || n->min != UINT64_MAX;
-    mp_array(o, 15);
+    mp_array(o, rt_config.cpu ? 16 : 15);
     mp_uint(o, CPROF_REC_NODE);
     mp_uint(o, t->serial);
     mp_uint(o, n->id);
@@ -739,6 +754,8 @@ RT_NOINST static void rt_put_node(struct mp_out *o, struct rt_thread *t,
     mp_uint(o, n->free_calls);
     mp_uint(o, n->freed_bytes);
     mp_uint(o, n->peak_out);
+    if (rt_config.cpu)
+        mp_uint(o, rt_node_cpu_ns(n, ns_per_tick));
 }
 
 RT_NOINST static void rt_put_stat(struct mp_out *o, const char *key, uint64_t v)
@@ -915,14 +932,19 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
         struct rt_node *n = rt_tree_node(t, id);
         n->keep = 0;
         n->open_extra = 0;
+        n->open_off_cpu = 0;
         n->peak_out = n->peak;
     }
+    uint64_t off_cpu = rt_config.cpu && depth ? rt_cpu_off_now(t) : 0;
     if (rt_config.mode == RT_MODE_SUMMARY) {
         for (uint32_t i = 0; i < depth; i++) {
             const struct rt_frame *f = &t->stack[i];
             /* a call folded into its caller's node is timed by the caller */
-            if (f->node && now > f->ts && !(i > 0 && t->stack[i - 1].node == f->node))
+            if (f->node && now > f->ts && !(i > 0 && t->stack[i - 1].node == f->node)) {
                 f->node->open_extra += now - f->ts;
+                if (rt_config.cpu && off_cpu > t->cpu_stack[i])
+                    f->node->open_off_cpu += off_cpu - t->cpu_stack[i];
+            }
         }
     }
     for (uint32_t id = nnodes; id-- > 1;) {
@@ -940,6 +962,7 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
                 up->peak_out = n->peak_out;
         }
     }
+    double ns_per_tick = rt_config.cpu ? 1e9 / rt_ticks_per_sec() : 0;
     static struct rt_pending_view pending; /* one writer at a time per thread */
     rt_pending_view(&pending, t);
     /* calls that found no node at all (no memory) were counted on the root */
@@ -951,7 +974,7 @@ RT_NOINST static void rt_write_tree(struct rt_thread *t, uint64_t now)
         enters += n->calls;
         if (n->fn == RT_FN_NODE_LIMIT)
             dropped_nodes += n->calls;
-        rt_put_node(&out.o, t, n, &pending);
+        rt_put_node(&out.o, t, n, &pending, ns_per_tick);
         rt_out_flush(&out, 0);
     }
     rt_put_lines(&out, t, now);

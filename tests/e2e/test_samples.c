@@ -69,11 +69,13 @@
     X(hot_latency)                                                                       \
     X(hot_imbalance)                                                                     \
     X(hot_wait)                                                                          \
-    X(balanced)
+    X(balanced)                                                                          \
+    X(cputime)
 
 /* The run environment variables a test sets itself: inherited values would
  * change what is measured. */
-static char *const run_env_unset[] = {"CPROF_DIR", "CPROF_MODE", "CPROF_VERBOSE", NULL};
+static char *const run_env_unset[] = {"CPROF_DIR", "CPROF_MODE", "CPROF_VERBOSE",
+                                      "CPROF_CPU", NULL};
 
 struct expected_call {
     char name[128];

@@ -19,14 +19,19 @@
 
 /* The header, with "fork_parent" when parent is not 0. */
 static void begin_header(struct tstream *s, const char *mode, uint64_t pid,
-                         unsigned major, unsigned minor, uint64_t parent)
+                         unsigned major, unsigned minor, uint64_t parent,
+                         const char *cpu_time)
 {
     s->buf = malloc(TS_CAP);
     cr_assert(s->buf);
     s->out = (struct mp_out){s->buf, s->buf + TS_CAP, 0};
     struct mp_out *o = &s->out;
     int count = strcmp(mode, "count") == 0;
-    mp_map(o, 10u + (parent != 0));
+    mp_map(o, 10u + (parent != 0) + (cpu_time != NULL));
+    if (cpu_time) {
+        mp_cstr(o, "cpu_time");
+        mp_cstr(o, cpu_time);
+    }
     if (parent) {
         mp_cstr(o, "fork_parent");
         mp_uint(o, parent);
@@ -59,12 +64,17 @@ static void begin_header(struct tstream *s, const char *mode, uint64_t pid,
 void ts_begin_version(struct tstream *s, const char *mode, uint64_t pid, unsigned major,
                       unsigned minor)
 {
-    begin_header(s, mode, pid, major, minor, 0);
+    begin_header(s, mode, pid, major, minor, 0, NULL);
 }
 
 void ts_begin_forked(struct tstream *s, const char *mode, uint64_t pid, uint64_t parent)
 {
-    begin_header(s, mode, pid, CPROF_FORMAT_MAJOR, CPROF_FORMAT_MINOR, parent);
+    begin_header(s, mode, pid, CPROF_FORMAT_MAJOR, CPROF_FORMAT_MINOR, parent, NULL);
+}
+
+void ts_begin_cpu(struct tstream *s, uint64_t pid)
+{
+    begin_header(s, "summary", pid, CPROF_FORMAT_MAJOR, CPROF_FORMAT_MINOR, 0, "rseq");
 }
 
 void ts_begin(struct tstream *s, const char *mode, uint64_t pid)
@@ -336,6 +346,19 @@ void ts_node_heap(struct tstream *s, uint32_t thread, uint64_t id, uint64_t pare
     mp_array(o, 0);
     for (int i = 0; i < 5; i++)
         mp_uint(o, heap[i]);
+}
+
+void ts_node_cpu(struct tstream *s, uint32_t thread, uint64_t id, uint64_t parent,
+                 uint64_t fn, uint64_t calls, uint64_t incl, uint64_t cpu_ns)
+{
+    struct mp_out *o = &s->out;
+    node_start(o, 16, thread, id, parent, fn, calls, incl);
+    mp_uint(o, 0);
+    mp_uint(o, 0);
+    mp_array(o, 0);
+    for (int i = 0; i < 5; i++)
+        mp_uint(o, 0);
+    mp_uint(o, cpu_ns);
 }
 
 void ts_heap(struct tstream *s, uint32_t thread, const char *stats)

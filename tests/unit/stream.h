@@ -63,6 +63,11 @@ void ts_end(struct tstream *s, double ticks_per_sec, uint64_t end_ticks);
  * {alloc_calls, alloc_bytes, free_calls, freed_bytes, peak_bytes}. */
 void ts_node_heap(struct tstream *s, uint32_t thread, uint64_t id, uint64_t parent,
                   uint64_t fn, uint64_t calls, uint64_t incl, const uint64_t heap[5]);
+/* CPU time (format 1.5): a summary header with the cpu_time key, and a
+ * node with its cpu_ns after the (zero) heap fields. */
+void ts_begin_cpu(struct tstream *s, uint64_t pid);
+void ts_node_cpu(struct tstream *s, uint32_t thread, uint64_t id, uint64_t parent,
+                 uint64_t fn, uint64_t calls, uint64_t incl, uint64_t cpu_ns);
 /* A heap record [10, thread, map]; stats as for ts_thread_end, with the
  * keys of CPROF_REC_HEAP. */
 void ts_heap(struct tstream *s, uint32_t thread, const char *stats);
