@@ -1,7 +1,8 @@
 /*
  * The .cprof reader; see reader.h. The file is read through a window: a
  * record that does not fit makes the window grow (up to RD_MAX_RECORD), and
- * records already handed out are dropped from its front before it refills.
+ * records already handed out are dropped from its front when it refills,
+ * which it does once less than half of it is left unread.
  */
 #include "reader.h"
 
@@ -140,8 +141,10 @@ static int rd_skip(struct mp_in *in)
 static int rd_object(struct rd_file *f, struct mp_in *in)
 {
     for (;;) {
-        if (!f->eof && f->len - f->pos < f->cap / 2 && rd_fill(f) < 0)
-            return -1;
+        /* a read error here is reported once the records already in the
+         * window are handed out (rd_next checks failed first) */
+        if (!f->failed && !f->eof && f->len - f->pos < f->cap / 2)
+            rd_fill(f);
         struct mp_in probe = {f->buf + f->pos, f->buf + f->len};
         if (f->pos == f->len && f->eof)
             return 0;

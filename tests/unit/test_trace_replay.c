@@ -106,6 +106,19 @@ static const struct m_node *child(const struct m_thread *t, uint32_t parent,
     return NULL;
 }
 
+/* Ends the file with the events of e as one chunk of thread 1 from base,
+ * the process ending at end, loads it as name and returns its thread. */
+static const struct m_thread *load_events(struct tstream *s, struct evs *e, uint64_t base,
+                                          uint64_t end, const char *name)
+{
+    ts_trace_raw(s, 1, base, e->v, e->n);
+    free(e->v);
+    ts_thread_end(s, 1, "");
+    ts_end(s, 1e9, end);
+    ts_load(&model, s, name);
+    return thread1();
+}
+
 #define NFUNCS 120
 #define NBUCKETS 100
 
@@ -130,13 +143,7 @@ Test(trace_replay, histograms_are_exact_past_the_pending_table)
                 now += ticks + 1;
             }
     }
-    ts_trace_raw(&s, 1, 1000, e.v, e.n);
-    free(e.v);
-    ts_thread_end(&s, 1, "");
-    ts_end(&s, 1e9, now);
-    ts_load(&model, &s, "hist.cprof");
-
-    const struct m_thread *t = thread1();
+    const struct m_thread *t = load_events(&s, &e, 1000, now, "hist.cprof");
     cr_assert_eq(t->nnodes, 1 + NFUNCS);
     for (uint64_t f = 0; f < NFUNCS; f++) {
         const struct m_node *n = child(t, 0, 0x1000 + 16 * f);
@@ -176,13 +183,7 @@ Test(trace_replay, alternating_children_keep_their_call_paths)
         now += 10;
     }
     ev_token(&e, now += 1, CPROF_EV_EXIT);
-    ts_trace_raw(&s, 1, 100, e.v, e.n);
-    free(e.v);
-    ts_thread_end(&s, 1, "");
-    ts_end(&s, 1e9, now);
-    ts_load(&model, &s, "paths.cprof");
-
-    const struct m_thread *t = thread1();
+    const struct m_thread *t = load_events(&s, &e, 100, now, "paths.cprof");
     cr_assert_eq(t->nnodes, 6); /* root, main, main>a, main>a>c, main>a>b, main>b */
     const struct m_node *main_n = child(t, 0, 0x1100);
     uint32_t main_id = (uint32_t)(main_n - t->nodes);
