@@ -333,7 +333,7 @@ Test(trace_replay, large_chunks_from_a_file_match_memory)
          * last chunks twice as many */
         int calls = chunk < 4 ? 150000 : 300000;
         for (int i = 0; i < calls; i++) {
-            uint64_t ticks = 1 + (uint64_t)(i * 7919) % 200;
+            uint64_t ticks = 1 + (uint64_t)i * 7919 % 200;
             ev_call(&e, now, now + ticks, 0);
             now += ticks + 3;
         }
