@@ -55,8 +55,8 @@
 # fib N (--long, default 41: about 1.1G events, 1.7 GiB) in trace mode,
 # made once into BUILD_DIR/bench-data/trace-fibN and reused while there
 # (delete it to remake it; --long 0 skips), `cprof report` on it once:
-# wall time, events/s, peak RSS; target < 200 MiB. --analyzer prints only
-# the analyzer's tables.
+# CPU time, events/s and peak RSS (GNU time), the wall time beside them;
+# target < 200 MiB. --analyzer prints only the analyzer's tables.
 #
 # --no-build uses BUILD_DIR's runtime and cprof as they are (for a tree
 # someone else builds); by default the script builds cprof-rt and cprof.
