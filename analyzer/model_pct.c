@@ -80,6 +80,9 @@ void model_exact_merge(struct model *m, struct m_process *p)
         cprof_grow(&e->ns, &e->cap, e->n + pe->n, sizeof(*e->ns));
         for (size_t k = 0; k < pe->n; k++)
             e->ns[e->n++] = (double)pe->ticks[k] * p->ns_per_tick;
+        /* freed as it moves: the times are held once, not twice, at the peak */
+        free(pe->ticks);
+        *pe = (struct m_proc_exact){0};
     }
     model_proc_exact_free(p);
 }

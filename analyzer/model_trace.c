@@ -18,6 +18,12 @@
  * bound the thread's recording periods: what ran while recording was off is
  * not in the trace, and calls open across an EXT_OFF keep their whole time.
  * EXT_RESET (1.4) drops what the thread recorded before it (tr_reset).
+ *
+ * The replay is the analyzer's hot loop (a trace has tens of millions of
+ * events a second of run): events are decoded inline, a node's last child
+ * is cached before the children map, and histogram counts gather in a
+ * fixed-size table before they go into the nodes' sorted bucket lists.
+ * Memory grows with the call paths, not with the events.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,35 +43,150 @@ struct tr_frame {
     uint64_t from;  /* where its time starts: its entry, or a later reset */
 };
 
+/* The child a node entered last: most calls repeat their parent's last
+ * call, so tr_push finds them here before asking the children map. */
+struct tr_last_child {
+    uint32_t local_fn; /* M_NONE: none yet */
+    uint32_t node;
+};
+
+/* Histogram counts of completed calls not yet added to their nodes, keyed
+ * by node << 32 | bucket (TR_PEND_EMPTY: a free slot). Adding a count here
+ * costs one probe where a node's sorted bucket list costs a bisection.
+ * The table starts small and doubles up to TR_PEND_MAX slots; full at
+ * that size, and when the replay ends, it goes into the nodes
+ * (tr_hist_flush): its size, not the trace's length, bounds it. */
+struct tr_pending {
+    uint64_t key;
+    uint64_t count;
+};
+#define TR_PEND_MIN 64u
+#define TR_PEND_MAX (1u << 14)
+#define TR_PEND_EMPTY UINT64_MAX
+
 struct m_trace_state {
     uint32_t *fn_of_index; /* function index -> process-local function */
     size_t nindex;
     struct tr_frame *stack;
     size_t depth, cap;
+    struct tr_last_child *last_child; /* per node id; nlast entries */
+    size_t nlast;
+    struct tr_pending *pending; /* npend_slots slots, a power of two */
+    size_t npending, npend_slots;
     uint64_t now;
     struct model *model; /* for the exact per-call times (model_pct.c) */
     int off;             /* between an EXT_OFF and the next EXT_ON (1.4) */
     char why[160];       /* what was wrong with the last event, when made up */
 };
 
-static void tr_push(struct m_thread *t, uint32_t local_fn, int inherited)
+/* The node of local_fn called from parent, made when new. */
+static uint32_t tr_child(struct m_thread *t, uint32_t parent, uint32_t local_fn)
 {
     struct m_trace_state *s = t->trace;
-    uint32_t parent = s->depth ? s->stack[s->depth - 1].node : 0;
+    if (parent < s->nlast && s->last_child[parent].local_fn == local_fn)
+        return s->last_child[parent].node;
     uint64_t key = (uint64_t)parent << 32 | local_fn;
     uint32_t node = hm_get(&t->children, key);
     if (node == HM_NONE) {
         model_node_new(t, parent, local_fn, &node);
         hm_put(&t->children, key, node);
     }
+    if (parent >= s->nlast) {
+        size_t cap = s->nlast;
+        cprof_grow(&s->last_child, &cap, t->nnodes, sizeof(*s->last_child));
+        for (size_t i = s->nlast; i < cap; i++)
+            s->last_child[i].local_fn = M_NONE;
+        s->nlast = cap;
+    }
+    s->last_child[parent].local_fn = local_fn;
+    s->last_child[parent].node = node;
+    return node;
+}
+
+static void tr_push(struct m_thread *t, uint32_t local_fn, int inherited)
+{
+    struct m_trace_state *s = t->trace;
+    uint32_t parent = s->depth ? s->stack[s->depth - 1].node : 0;
+    uint32_t node = tr_child(t, parent, local_fn);
     if (!inherited)
         t->nodes[node].calls++;
-    cprof_grow(&s->stack, &s->cap, s->depth + 1, sizeof(*s->stack));
+    if (s->depth == s->cap)
+        cprof_grow(&s->stack, &s->cap, s->depth + 1, sizeof(*s->stack));
     s->stack[s->depth].node = node;
     s->stack[s->depth].inherited = inherited;
     s->stack[s->depth].start = s->now;
     s->stack[s->depth].from = s->now;
     s->depth++;
+}
+
+/* Adds the pending histogram counts to their nodes and frees the table. */
+static void tr_hist_flush(struct m_thread *t)
+{
+    struct m_trace_state *s = t->trace;
+    for (size_t i = 0; s->npending && i < s->npend_slots; i++) {
+        struct tr_pending *e = &s->pending[i];
+        if (e->key != TR_PEND_EMPTY) {
+            model_hist_add(&t->nodes[e->key >> 32], (uint32_t)e->key, e->count);
+            s->npending--;
+        }
+    }
+    free(s->pending);
+    s->pending = NULL;
+    s->npend_slots = 0;
+}
+
+static size_t tr_pend_slot(uint64_t key, size_t slots)
+{
+    return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (slots - 1);
+}
+
+/* Moves the pending counts into a new table of slots slots. */
+static void tr_pend_resize(struct m_trace_state *s, size_t slots)
+{
+    struct tr_pending *old = s->pending;
+    size_t nold = s->npend_slots;
+    s->pending = cprof_xmalloc(slots * sizeof(*s->pending));
+    s->npend_slots = slots;
+    for (size_t i = 0; i < slots; i++)
+        s->pending[i].key = TR_PEND_EMPTY;
+    for (size_t k = 0; k < nold; k++) {
+        if (old[k].key == TR_PEND_EMPTY)
+            continue;
+        size_t i = tr_pend_slot(old[k].key, slots);
+        while (s->pending[i].key != TR_PEND_EMPTY)
+            i = (i + 1) & (slots - 1);
+        s->pending[i] = old[k];
+    }
+    free(old);
+}
+
+/* One completed call of node in bucket, into the pending table. */
+static void tr_hist_add(struct m_thread *t, uint32_t node, uint32_t bucket)
+{
+    struct m_trace_state *s = t->trace;
+    uint64_t key = (uint64_t)node << 32 | bucket;
+    size_t i = s->npend_slots ? tr_pend_slot(key, s->npend_slots) : 0;
+    for (; s->npend_slots; i = (i + 1) & (s->npend_slots - 1)) {
+        struct tr_pending *e = &s->pending[i];
+        if (e->key == key) {
+            e->count++;
+            return;
+        }
+        if (e->key == TR_PEND_EMPTY)
+            break;
+    }
+    /* a new key: kept at most half full, so that probes stay short */
+    if ((s->npending + 1) * 2 > s->npend_slots) {
+        if (s->npend_slots >= TR_PEND_MAX)
+            tr_hist_flush(t);
+        tr_pend_resize(s, s->npend_slots ? s->npend_slots * 2 : TR_PEND_MIN);
+        i = tr_pend_slot(key, s->npend_slots);
+        while (s->pending[i].key != TR_PEND_EMPTY)
+            i = (i + 1) & (s->npend_slots - 1);
+    }
+    s->pending[i].key = key;
+    s->pending[i].count = 1;
+    s->npending++;
 }
 
 /* Closes the innermost frame as how says: a call that ended (exit or
@@ -89,8 +210,11 @@ static void tr_pop(struct m_thread *t, enum m_close how)
     if (ticks > n->max_ticks)
         n->max_ticks = ticks;
     n->completed++;
-    model_hist_add(n, cprof_hist_bucket(ticks, t->proc->hist_sub_bits), 1);
-    model_exact_add(s->model, t->proc, n->func, ticks);
+    tr_hist_add(t, f->node, cprof_hist_bucket(ticks, t->proc->hist_sub_bits));
+    const struct m_process *p = t->proc;
+    /* most calls are of functions past the exact-time limits */
+    if (n->func >= p->nexact || !p->exact[n->func].over)
+        model_exact_add(s->model, t->proc, n->func, ticks);
 }
 
 static int tr_index(struct m_trace_state *s, uint64_t index, uint32_t *local_fn)
@@ -162,6 +286,9 @@ static void tr_heap(struct m_thread *t, int alloc, uint64_t bytes, uint64_t heap
 static void tr_reset(struct m_thread *t)
 {
     struct m_trace_state *s = t->trace;
+    free(s->pending); /* the pending histogram counts go too */
+    s->pending = NULL;
+    s->npending = s->npend_slots = 0;
     for (size_t i = 1; i < t->nnodes; i++) {
         struct m_node *n = &t->nodes[i];
         if (n->completed)
@@ -186,17 +313,46 @@ static void tr_reset(struct m_thread *t)
 
 /* The events array of one chunk, read uint by uint. */
 struct tr_events {
-    struct mp_in *in;
-    uint32_t left;      /* elements of the array not read yet */
-    uint64_t bad_site;  /* a LINE event's undefined site index ... */
-    int bad_site_found; /* ... when one was found */
-    const char *what;   /* a malformed event's description, when known */
+    const uint8_t *pos, *end; /* the unread part of the record */
+    uint32_t left;            /* elements of the array not read yet */
+    uint64_t bad_site;        /* a LINE event's undefined site index ... */
+    int bad_site_found;       /* ... when one was found */
+    const char *what;         /* a malformed event's description, when known */
 };
 
-static int tr_uint(struct tr_events *ev, uint64_t *v)
+static int tr_uint_any(struct tr_events *ev, uint64_t *v)
 {
-    if (ev->left == 0 || mp_read_uint(ev->in, v) != MP_OK)
+    struct mp_in in = {ev->pos, ev->end};
+    if (mp_read_uint(&in, v) != MP_OK)
         return -1;
+    ev->pos = in.pos;
+    ev->left--;
+    return 0;
+}
+
+/* The next element as a uint. Inline for the forms the runtime writes
+ * events in (fixint, uint 8, 16 and 32); mp_read_uint for the rest. */
+static inline int tr_uint(struct tr_events *ev, uint64_t *v)
+{
+    const uint8_t *p = ev->pos;
+    if (ev->left == 0 || p == ev->end)
+        return -1;
+    size_t avail = (size_t)(ev->end - p);
+    if (p[0] < 0x80) {
+        *v = p[0];
+        ev->pos = p + 1;
+    } else if (p[0] == 0xcc && avail >= 2) {
+        *v = p[1];
+        ev->pos = p + 2;
+    } else if (p[0] == 0xcd && avail >= 3) {
+        *v = (uint64_t)p[1] << 8 | p[2];
+        ev->pos = p + 3;
+    } else if (p[0] == 0xce && avail >= 5) {
+        *v = (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 8 | p[4];
+        ev->pos = p + 5;
+    } else {
+        return tr_uint_any(ev, v);
+    }
     ev->left--;
     return 0;
 }
@@ -325,11 +481,12 @@ int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *re
         t->trace = cprof_xcalloc(1, sizeof(*t->trace));
     t->trace->now = base;
     t->trace->model = m;
-    struct tr_events ev = {&rec->body, count, 0, 0, NULL};
+    struct tr_events ev = {rec->body.pos, rec->body.end, count, 0, 0, NULL};
     while (ev.left) {
         uint32_t at = count - ev.left;
         if (tr_event(t, &ev) == 0)
             continue;
+        rec->body.pos = ev.pos;
         if (ev.bad_site_found)
             snprintf(msg, msglen,
                      "LINE event at element %u of the trace chunk of thread %u uses line "
@@ -341,6 +498,7 @@ int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *re
                      t->serial, ev.what ? ": " : "", ev.what ? ev.what : "");
         return -1;
     }
+    rec->body.pos = ev.pos;
     return 0;
 }
 
@@ -349,7 +507,8 @@ int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *re
  * cprof_flush in trace mode, the file's last end record has reason
  * "flush", and the thread has no thread-end record): then they are closed
  * at the flush, as summary mode's flush closes them, and counted as
- * closed at the end. */
+ * closed at the end. The histogram counts still pending go into the
+ * nodes last. */
 void model_trace_finish(struct m_thread *t)
 {
     struct m_trace_state *s = t->trace;
@@ -362,11 +521,12 @@ void model_trace_finish(struct m_thread *t)
         t->stats.closed_at_end += s->depth;
         while (s->depth)
             tr_pop(t, M_CLOSE_END);
-        return;
+    } else {
+        t->stats.cut_open += s->depth;
+        while (s->depth)
+            tr_pop(t, M_CLOSE_CUT);
     }
-    t->stats.cut_open += s->depth;
-    while (s->depth)
-        tr_pop(t, M_CLOSE_CUT);
+    tr_hist_flush(t);
 }
 
 void model_trace_free(struct m_thread *t)
@@ -375,6 +535,8 @@ void model_trace_free(struct m_thread *t)
         return;
     free(t->trace->fn_of_index);
     free(t->trace->stack);
+    free(t->trace->last_child);
+    free(t->trace->pending);
     free(t->trace);
     t->trace = NULL;
 }

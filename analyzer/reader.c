@@ -1,7 +1,8 @@
 /*
  * The .cprof reader; see reader.h. The file is read through a window: a
  * record that does not fit makes the window grow (up to RD_MAX_RECORD), and
- * records already handed out are dropped from its front before it refills.
+ * records already handed out are dropped from its front when it refills,
+ * which it does once less than half of it is left unread.
  */
 #include "reader.h"
 
@@ -87,15 +88,67 @@ static int rd_fill(struct rd_file *f)
     return 0;
 }
 
+/* The elements of an array of scalars (a trace chunk's events), skipped
+ * inline while they are integers. Returns MP_OK, or 1 when the array
+ * holds something else or ends early: the caller asks mp_skip. */
+static int rd_skip_scalars(struct mp_in *in, uint32_t n)
+{
+    const uint8_t *p = in->pos, *end = in->end;
+    for (; n; n--) {
+        if (p == end)
+            return 1;
+        uint8_t b = *p;
+        size_t size = 1;
+        if (b >= 0xcc && b <= 0xd3)
+            size = 1 + ((size_t)1 << ((b - 0xcc) & 3));
+        else if (b >= 0x80 && b < 0xe0)
+            return 1;
+        if ((size_t)(end - p) < size)
+            return 1;
+        p += size;
+    }
+    in->pos = p;
+    return MP_OK;
+}
+
+/* What mp_skip does with a record, faster on the usual shape: an array
+ * of scalars and arrays of integers is walked here, anything else (maps,
+ * deeper nesting, damage, a record cut by the window) by mp_skip from the
+ * start, so results and errors are mp_skip's. */
+static int rd_skip(struct mp_in *in)
+{
+    struct mp_in probe = *in;
+    uint32_t n, k;
+    if (mp_peek(&probe) != MP_T_ARRAY || mp_read_array(&probe, &n) != MP_OK)
+        return mp_skip(in);
+    for (; n; n--) {
+        enum mp_type t = mp_peek(&probe);
+        int err = t == MP_T_MAP                        ? 1
+                  : t != MP_T_ARRAY                    ? mp_skip(&probe)
+                  : mp_read_array(&probe, &k) != MP_OK ? 1
+                                                       : rd_skip_scalars(&probe, k);
+        if (err != MP_OK)
+            return mp_skip(in);
+    }
+    in->pos = probe.pos;
+    return MP_OK;
+}
+
 /* Finds the extent of the next object, refilling as needed. Returns 1 with
- * *in spanning exactly the object, 0 at the clean end, -1 on damage. */
+ * *in spanning exactly the object, 0 at the clean end, -1 on damage. The
+ * window is refilled before it runs low, so that a record is walked once,
+ * not once more for every refill it needs. */
 static int rd_object(struct rd_file *f, struct mp_in *in)
 {
     for (;;) {
+        /* a read error here is reported once the records already in the
+         * window are handed out (rd_next checks failed first) */
+        if (!f->failed && !f->eof && f->len - f->pos < f->cap / 2)
+            rd_fill(f);
         struct mp_in probe = {f->buf + f->pos, f->buf + f->len};
         if (f->pos == f->len && f->eof)
             return 0;
-        int err = f->pos == f->len ? MP_ETRUNC : mp_skip(&probe);
+        int err = f->pos == f->len ? MP_ETRUNC : rd_skip(&probe);
         if (err == MP_OK) {
             in->pos = f->buf + f->pos;
             in->end = probe.pos;

@@ -1,7 +1,7 @@
 /*
  * The reader: walks one .cprof file record by record without holding more
- * of it in memory than the record being read (a window that grows to the
- * largest record, normally a trace chunk of about a megabyte).
+ * of it in memory than the record being read (a window of 1 MiB, doubled
+ * until the largest record fits, normally a trace chunk of about a megabyte).
  *
  * It checks the header (magic, major version) and the framing of every
  * record: each is a msgpack array whose first element is a known or unknown
