@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -551,30 +552,127 @@ static void dw_name_unnamed(struct sym_table *funcs, const struct sym_table *sym
     funcs->n = kept;
 }
 
-int sym_dwarf_read(int fd, struct sym_table *funcs, struct sym_table *symbols,
-                   struct sym_strings *pool, char *msg, size_t msg_size)
+/* ---- one compile unit at a time ---- */
+
+/* A compile unit: where its DIE is, and whether it was read. */
+struct dw_cu {
+    Dwarf_Off die_off;
+    int loaded;
+    int unranged; /* its addresses are not known: read on a miss */
+};
+
+/* An address range of one compile unit. */
+struct dw_span {
+    uint64_t lo, hi;
+    size_t cu;
+};
+
+struct sym_dwarf {
+    Dwarf_Debug dbg;
+    int fd;
+    int lib_failed; /* set by dw_on_error */
+    uint8_t *lines; /* .debug_line, read with the first unit */
+    size_t lines_size;
+    int lines_read;
+    struct dw_cu *cus;
+    size_t ncus, cus_cap;
+    struct dw_span *spans;
+    size_t nspans, spans_cap;
+    int unranged; /* some unit not read yet has no known range */
+};
+
+/* Whether the unit's DIE has DW_AT_ranges (read into u->funcs) or a
+ * low/high pc pair (into *lo, *hi); 0 when it has neither. */
+static int dw_unit_ranges(struct dw_unit *u, Dwarf_Die cu, Dwarf_Addr *lo, Dwarf_Addr *hi)
 {
-    Dwarf_Debug dbg = NULL;
     Dwarf_Error err = NULL;
-    int failed = 0;
-    int rc = dwarf_init_b(fd, DW_DLC_READ, DW_GROUPNUMBER_ANY, dw_on_error, &failed, &dbg,
-                          &err);
-    if (rc == DW_DLV_NO_ENTRY)
+    Dwarf_Bool has_ranges = 0;
+    if (dwarf_hasattr(cu, DW_AT_ranges, &has_ranges, &err) == DW_DLV_ERROR) {
+        dw_unit_error(u, err);
         return 0;
-    if (rc != DW_DLV_OK) {
-        dw_error(NULL, err, msg, msg_size, &failed);
-        return -1;
     }
-    uint8_t *lines = NULL;
-    size_t lines_size = 0;
-    sym_elf_section(fd, ".debug_line", &lines, &lines_size);
-    struct dw_unit u = {.dbg = dbg,
-                        .funcs = funcs,
-                        .pool = pool,
-                        .msg = msg,
-                        .msg_size = msg_size,
-                        .lines = lines,
-                        .lines_size = lines_size};
+    if (has_ranges) {
+        struct sym_entry proto = {.name = "", .file = ""};
+        return dw_ranges(u, cu, &proto) > 0;
+    }
+    Dwarf_Half form = 0;
+    enum Dwarf_Form_Class cls = DW_FORM_CLASS_UNKNOWN;
+    int rc = dwarf_lowpc(cu, lo, &err);
+    if (rc == DW_DLV_OK)
+        rc = dwarf_highpc_b(cu, hi, &form, &cls, &err);
+    if (rc == DW_DLV_ERROR)
+        dw_unit_error(u, err);
+    if (rc != DW_DLV_OK)
+        return 0;
+    if (cls == DW_FORM_CLASS_CONSTANT)
+        *hi += *lo;
+    return *hi > *lo;
+}
+
+/* Records the unit whose DIE is cu and the addresses it covers. */
+static void dw_index_unit(struct sym_dwarf *d, struct dw_unit *u, Dwarf_Die cu,
+                          Dwarf_Half version)
+{
+    Dwarf_Error err = NULL;
+    Dwarf_Off off = 0;
+    if (dwarf_dieoffset(cu, &off, &err) != DW_DLV_OK) {
+        dw_unit_error(u, err);
+        return;
+    }
+    cprof_grow(&d->cus, &d->cus_cap, d->ncus + 1, sizeof(*d->cus));
+    struct dw_cu *c = &d->cus[d->ncus];
+    memset(c, 0, sizeof(*c));
+    c->die_off = off;
+    u->version = version;
+    u->base = 0;
+    if (dwarf_lowpc(cu, &u->base, &err) == DW_DLV_ERROR) {
+        dw_unit_error(u, err);
+        err = NULL;
+    }
+    struct sym_table ranges = {0};
+    u->funcs = &ranges;
+    Dwarf_Addr lo = 0, hi = 0;
+    if (!dw_unit_ranges(u, cu, &lo, &hi)) {
+        c->unranged = 1;
+        d->unranged = 1;
+    } else if (!ranges.n) {
+        sym_table_add(&ranges)->lo = lo;
+        ranges.v[0].hi = hi;
+    }
+    for (size_t i = 0; i < ranges.n; i++) {
+        cprof_grow(&d->spans, &d->spans_cap, d->nspans + 1, sizeof(*d->spans));
+        d->spans[d->nspans++] = (struct dw_span){ranges.v[i].lo, ranges.v[i].hi, d->ncus};
+    }
+    sym_table_free(&ranges);
+    d->ncus++;
+}
+
+/* The error of one call: the unit's first message, else libdwarf's. */
+static int dw_result(struct sym_dwarf *d, struct dw_unit *u, char *msg, size_t msg_size)
+{
+    int failed = u->failed || d->lib_failed;
+    if (!u->failed && d->lib_failed)
+        snprintf(msg, msg_size, "libdwarf error");
+    d->lib_failed = 0;
+    return failed ? -1 : 0;
+}
+
+int sym_dwarf_open(int fd, struct sym_dwarf **out, char *msg, size_t msg_size)
+{
+    *out = NULL;
+    struct sym_dwarf *d = cprof_xcalloc(1, sizeof(*d));
+    d->fd = fd;
+    Dwarf_Error err = NULL;
+    int rc = dwarf_init_b(fd, DW_DLC_READ, DW_GROUPNUMBER_ANY, dw_on_error,
+                          &d->lib_failed, &d->dbg, &err);
+    if (rc != DW_DLV_OK) {
+        if (rc == DW_DLV_ERROR)
+            dw_error(NULL, err, msg, msg_size, &d->lib_failed);
+        free(d);
+        close(fd);
+        return rc == DW_DLV_NO_ENTRY ? 0 : -1;
+    }
+    struct dw_unit u = {.dbg = d->dbg, .msg = msg, .msg_size = msg_size};
     for (;;) {
         Dwarf_Unsigned header_len = 0, type_off = 0, next = 0;
         Dwarf_Half version = 0, address_size = 0, length_size = 0, ext_size = 0,
@@ -582,7 +680,7 @@ int sym_dwarf_read(int fd, struct sym_table *funcs, struct sym_table *symbols,
         Dwarf_Off abbrev_off = 0;
         Dwarf_Sig8 signature;
         err = NULL;
-        rc = dwarf_next_cu_header_d(dbg, 1, &header_len, &version, &abbrev_off,
+        rc = dwarf_next_cu_header_d(d->dbg, 1, &header_len, &version, &abbrev_off,
                                     &address_size, &length_size, &ext_size, &signature,
                                     &type_off, &next, &unit_type, &err);
         if (rc == DW_DLV_NO_ENTRY)
@@ -592,24 +690,85 @@ int sym_dwarf_read(int fd, struct sym_table *funcs, struct sym_table *symbols,
             break;
         }
         Dwarf_Die cu = NULL;
-        rc = dwarf_siblingof_b(dbg, NULL, 1, &cu, &err);
+        rc = dwarf_siblingof_b(d->dbg, NULL, 1, &cu, &err);
         if (rc == DW_DLV_ERROR) {
             dw_unit_error(&u, err);
             break;
         }
         if (rc != DW_DLV_OK)
             continue;
-        u.version = version;
-        dw_unit(&u, cu, symbols);
+        dw_index_unit(d, &u, cu, version);
         dwarf_dealloc_die(cu);
     }
-    dw_name_unnamed(funcs, symbols);
-    dwarf_finish(dbg, &err);
-    free(lines);
-    if (u.failed || failed) {
-        if (!u.failed)
-            snprintf(msg, msg_size, "libdwarf error");
-        return -1;
+    *out = d;
+    return dw_result(d, &u, msg, msg_size) < 0 ? -1 : 1;
+}
+
+/* Reads unit i: its functions into funcs, its line table into them and
+ * into symbols. */
+static void dw_load_unit(struct sym_dwarf *d, struct dw_unit *u, size_t i,
+                         struct sym_table *symbols)
+{
+    d->cus[i].loaded = 1;
+    if (!d->lines_read) {
+        d->lines_read = 1;
+        sym_elf_section(d->fd, ".debug_line", &d->lines, &d->lines_size);
     }
-    return 1;
+    Dwarf_Error err = NULL;
+    Dwarf_Die cu = NULL;
+    int rc = dwarf_offdie_b(d->dbg, d->cus[i].die_off, 1, &cu, &err);
+    if (rc != DW_DLV_OK) {
+        if (rc == DW_DLV_ERROR)
+            dw_unit_error(u, err);
+        return;
+    }
+    Dwarf_Half version = 0, offset_size = 0;
+    if (dwarf_get_version_of_die(cu, &version, &offset_size) != DW_DLV_OK)
+        version = 0;
+    u->version = version;
+    u->lines = d->lines;
+    u->lines_size = d->lines_size;
+    u->base = 0;
+    dw_unit(u, cu, symbols);
+    dwarf_dealloc_die(cu);
+}
+
+int sym_dwarf_load(struct sym_dwarf *d, uint64_t addr, struct sym_table *funcs,
+                   struct sym_table *symbols, struct sym_strings *pool, char *msg,
+                   size_t msg_size)
+{
+    struct dw_unit u = {
+        .dbg = d->dbg, .funcs = funcs, .pool = pool, .msg = msg, .msg_size = msg_size};
+    int read = 0;
+    for (size_t i = 0; i < d->nspans; i++) {
+        const struct dw_span *s = &d->spans[i];
+        if (addr >= s->lo && addr < s->hi && !d->cus[s->cu].loaded) {
+            dw_load_unit(d, &u, s->cu, symbols);
+            read++;
+        }
+    }
+    if (!read && d->unranged) { /* a miss: units of unknown extent may hold it */
+        d->unranged = 0;
+        for (size_t i = 0; i < d->ncus; i++)
+            if (d->cus[i].unranged && !d->cus[i].loaded) {
+                dw_load_unit(d, &u, i, symbols);
+                read++;
+            }
+    }
+    if (read)
+        dw_name_unnamed(funcs, symbols);
+    return dw_result(d, &u, msg, msg_size) < 0 ? -1 : read;
+}
+
+void sym_dwarf_close(struct sym_dwarf *d)
+{
+    if (!d)
+        return;
+    Dwarf_Error err = NULL;
+    dwarf_finish(d->dbg, &err);
+    close(d->fd);
+    free(d->lines);
+    free(d->cus);
+    free(d->spans);
+    free(d);
 }

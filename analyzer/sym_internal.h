@@ -96,15 +96,32 @@ int sym_line_program(const uint8_t *sec, size_t size, uint64_t off, sym_line_fn 
 int sym_elf_section(int fd, const char *name, uint8_t **data, size_t *size);
 
 /*
- * Reads the DWARF of the ELF file open at fd. Every concrete subprogram
- * (not inlined copies) becomes entries in funcs, one per address range,
- * with its name and declaration file:line. Entries that end up without a
- * line, in funcs or in symbols (finished, so sorted), get the file:line of
- * the first line-table row at their entry address and quality SYM_DWARF.
- * Returns 1 when the file has DWARF, 0 when it has none, -1 when reading it
- * failed (msg says why; what was read before the failure is kept).
+ * The DWARF of one ELF file, read one compile unit at a time: opening it
+ * lists the units and the addresses each covers (from the unit's DIE
+ * alone), and a lookup reads only the units that hold its address. A unit
+ * read gives every concrete subprogram in it (not inlined copies) as
+ * entries, one per address range, with its name and declaration
+ * file:line. Entries that end up without a line, the unit's or the
+ * symbols' (finished, so sorted), get the file:line of the first
+ * line-table row at their entry address and quality SYM_DWARF.
  */
-int sym_dwarf_read(int fd, struct sym_table *funcs, struct sym_table *symbols,
-                   struct sym_strings *pool, char *msg, size_t msg_size);
+struct sym_dwarf;
+
+/* Opens the DWARF of the ELF file open at fd, which it takes over (closed
+ * by sym_dwarf_close, or here when there is no DWARF). Returns 1 with *out
+ * set when the file has DWARF, 0 when it has none (*out NULL), -1 when
+ * listing its units failed (msg says why; *out, if set, holds the units
+ * listed before the failure). */
+int sym_dwarf_open(int fd, struct sym_dwarf **out, char *msg, size_t msg_size);
+
+/* Reads the units not read yet whose addresses hold addr (when none does,
+ * the units of unknown extent), appending their functions to funcs (not
+ * finished: the caller sorts) and naming nameless ones from symbols.
+ * Returns how many units it read, or -1 if one was damaged (msg says why;
+ * what was read before the damage is kept). */
+int sym_dwarf_load(struct sym_dwarf *d, uint64_t addr, struct sym_table *funcs,
+                   struct sym_table *symbols, struct sym_strings *pool, char *msg,
+                   size_t msg_size);
+void sym_dwarf_close(struct sym_dwarf *d);
 
 #endif
