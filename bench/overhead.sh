@@ -380,3 +380,61 @@ if [ -x "$lua_dir/lua" ] && compgen -G "$lua_dir/data-summary/*.cprof" >/dev/nul
 else
   echo "cprof report (lua summary): skipped, no $lua_dir/lua with data-summary (tests/real builds it)"
 fi
+
+# Symbolization (issue 7): a program of 5,000 small functions in 5 files,
+# built with cprof-cc -O2 (so -gline-tables-only, as users build), each
+# function called once, and libc's atoi (named from libc's separate debug
+# file when one is installed, as in the fib run); then `cprof report` on
+# its summary file and on the fib summary file: the best CPU time (user +
+# sys, GNU time) and the best wall time of N runs. Target: < 100 ms.
+cc_wrapper=$build/bin/cprof-cc
+if [ "$do_build" -eq 1 ]; then
+  cmake --build "$build" -j"$(nproc)" --target cprof-cc >/dev/null
+fi
+if [ -x "$cc_wrapper" ] && [ -x /usr/bin/time ]; then
+  sym_funcs=5000
+  mkdir -p "$work/syms"
+  awk -v n="$sym_funcs" -v dir="$work/syms" 'BEGIN {
+    files = 5; per = n / files
+    printf "#include <stdlib.h>\n" >dir "/main.c"
+    for (f = 0; f < files; f++) {
+      src = dir "/part" f ".c"
+      for (i = f * per; i < (f + 1) * per; i++) {
+        printf "int fn%d(int x) { return x * %d + %d; }\n", i, i % 7 + 2, i >src
+        printf "int fn%d(int x);\n", i >dir "/main.c"
+      }
+    }
+    printf "int main(int argc, char **argv)\n{\n    int s = argc > 1 ? atoi(argv[1]) : 1;\n" >dir "/main.c"
+    for (i = 0; i < n; i++)
+      printf "    s = fn%d(s);\n", i >dir "/main.c"
+    printf "    return s == 42;\n}\n" >dir "/main.c"
+  }'
+  (cd "$work/syms" && "$cc_wrapper" -O2 -o many main.c part*.c) ||
+    { echo "overhead: cprof-cc failed on the symbolization program" >&2; exit 1; }
+  (cd "$work/syms" && CPROF_DIR=$work/syms/data "$work/syms/many" 7 >/dev/null) || true
+  # best_cpu CMD...: "CPU WALL", the best of each over N runs, in ms
+  best_cpu() {
+    local i
+    for ((i = 0; i < runs; i++)); do
+      /usr/bin/time -f '%U %S %e' -o "$work/cpu" "$@" >/dev/null 2>&1 || true
+      tail -n1 "$work/cpu"
+    done | awk 'NR == 1 || $1 + $2 < c { c = $1 + $2 } NR == 1 || $3 < w { w = $3 }
+      END { printf "%.0f %.0f\n", c * 1000, w * 1000 }'
+  }
+  echo
+  echo "== symbolization: cprof report, best of $runs runs (GNU time: 10 ms resolution)"
+  printf '%-34s %9s %9s  %s\n' "what" "CPU (ms)" "wall (ms)" "target"
+  for what in many fib; do
+    if [ "$what" = many ]; then data=$work/syms/data; label="$sym_funcs functions, summary"; else
+      data=$work/csum; label="fib summary (libc's atoi)"; fi
+    if ! "$cprof" report "$data" >/dev/null 2>&1; then
+      echo "$label: cprof report failed on $data"
+      exit 1
+    fi
+    read -r cpu wall < <(best_cpu "$cprof" report "$data")
+    printf '%-34s %9s %9s  %s\n' "$label" "$cpu" "$wall" "CPU < 100 ms: $(verdict "$cpu" '<' 100)"
+  done
+  echo "(the $sym_funcs-function binary: $(size_of "$work/syms/many"), $(nm "$work/syms/many" | grep -c ' T fn') functions named fn*)"
+else
+  echo "symbolization: skipped, no $cc_wrapper or no /usr/bin/time"
+fi
