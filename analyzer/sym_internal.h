@@ -3,7 +3,9 @@
  * (DWARF subprograms, ELF symbols) is reduced to, a growable table of them,
  * and the string arena that owns every name and file an entry points to.
  * sym.c owns the cache and lookups, sym_elf.c reads ELF (symbols, build id,
- * debug links), sym_dwarf.c reads DWARF (subprograms and line tables).
+ * debug links), sym_dwarf.c reads DWARF (subprograms and line tables),
+ * sym_lines.c decodes line tables, sym_object.c hands libdwarf the
+ * sections it reads.
  */
 #ifndef CPROF_SYM_INTERNAL_H
 #define CPROF_SYM_INTERNAL_H
@@ -90,10 +92,37 @@ int sym_line_version(const uint8_t *sec, size_t size, uint64_t off);
 int sym_line_program(const uint8_t *sec, size_t size, uint64_t off, sym_line_fn fn,
                      void *arg);
 
-/* The contents of the section called name of the ELF file open at fd,
- * decompressed if need be, in *data (malloc'd, caller frees) and *size;
- * 0 if found, -1 if not. */
-int sym_elf_section(int fd, const char *name, uint8_t **data, size_t *size);
+/* The offset of the first DIE of the unit whose header is at off of
+ * .debug_info (sec, size), or 0 if the header is damaged. */
+uint64_t sym_unit_die_offset(const uint8_t *sec, size_t size, uint64_t off);
+
+/* Called for each address range [lo, hi) of .debug_aranges with the
+ * offset of the unit header it names; returning non-zero stops. */
+typedef int (*sym_arange_fn)(void *arg, uint64_t header_off, uint64_t lo, uint64_t hi);
+/* Decodes .debug_aranges (sec, size), version 2 sets without segments
+ * (others are skipped). Returns 0, or -1 if part of it was damaged or
+ * skipped (the ranges before were given). */
+int sym_aranges(const uint8_t *sec, size_t size, sym_arange_fn fn, void *arg);
+
+/*
+ * The sections of the ELF file open at fd, served to libdwarf through its
+ * object access interface: read when first asked for, compressed ones
+ * inflated then, .debug_info only as far as sym_object_cover_info has
+ * asked. fd stays the caller's and must stay open until sym_object_close.
+ * NULL (msg says why) when the section headers cannot be read.
+ */
+struct sym_object;
+struct Dwarf_Obj_Access_Interface_s;
+struct sym_object *sym_object_open(int fd, char *msg, size_t msg_size);
+struct Dwarf_Obj_Access_Interface_s *sym_object_interface(struct sym_object *o);
+/* The whole section called name (inflated if need be; owned by o), or
+ * NULL when there is none or it cannot be read. */
+const uint8_t *sym_object_section(struct sym_object *o, const char *name, size_t *size);
+/* Makes .debug_info readable up to the end of the unit that holds byte
+ * off (and every unit before it; off past the end: all of it) and returns
+ * it (size in *size: bytes not made readable yet are zeros), or NULL. */
+const uint8_t *sym_object_cover_info(struct sym_object *o, uint64_t off, size_t *size);
+void sym_object_close(struct sym_object *o);
 
 /*
  * The DWARF of one ELF file, read one compile unit at a time: opening it
