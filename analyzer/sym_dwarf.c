@@ -153,7 +153,7 @@ static Dwarf_Die dw_ref(struct dw_unit *u, Dwarf_Die die, Dwarf_Half at)
     rc = dwarf_global_formref(attr, &off, &err);
     if (rc == DW_DLV_OK) {
         size_t info_size = 0;
-        sym_object_cover_info(u->obj, off, &info_size);
+        sym_object_cover(u->obj, ".debug_info", off, &info_size);
         rc = dwarf_offdie_b(u->dbg, off, 1, &target, &err);
     }
     if (rc == DW_DLV_ERROR)
@@ -507,7 +507,10 @@ static void dw_unit(struct dw_unit *u, Dwarf_Die cu, struct sym_table *symbols)
     /* file numbers follow the line table's version, not the unit's */
     Dwarf_Unsigned stmt_list = 0;
     u->has_lines = 0;
-    if (u->lines && dw_udata(u, cu, DW_AT_stmt_list, &stmt_list) == 0) {
+    u->lines = NULL;
+    if (dw_udata(u, cu, DW_AT_stmt_list, &stmt_list) == 0)
+        u->lines = sym_object_cover(u->obj, ".debug_line", stmt_list, &u->lines_size);
+    if (u->lines) {
         int version = sym_line_version(u->lines, u->lines_size, stmt_list);
         if (version > 0) {
             u->version = (Dwarf_Half)version;
@@ -664,7 +667,7 @@ static void dw_list_units(struct sym_dwarf *d, struct dw_unit *u)
 {
     d->listed = 1;
     size_t info_size = 0;
-    sym_object_cover_info(d->obj, UINT64_MAX, &info_size);
+    sym_object_cover(d->obj, ".debug_info", UINT64_MAX, &info_size);
     Dwarf_Unsigned header_off = 0;
     for (;;) {
         Dwarf_Unsigned header_len = 0, type_off = 0, next = 0;
@@ -741,7 +744,8 @@ int sym_dwarf_open(int fd, struct sym_dwarf **out, char *msg, size_t msg_size)
     /* gcc writes .debug_aranges (clang only with -gdwarf-aranges): the
      * units it lists need no reading of .debug_info until looked up */
     size_t aranges_size = 0;
-    const uint8_t *aranges = sym_object_section(obj, ".debug_aranges", &aranges_size);
+    const uint8_t *aranges =
+        sym_object_cover(obj, ".debug_aranges", UINT64_MAX, &aranges_size);
     if (aranges)
         sym_aranges(aranges, aranges_size, dw_arange, d);
     if (!d->nspans)
@@ -760,7 +764,8 @@ static void dw_load_unit(struct sym_dwarf *d, struct dw_unit *u, size_t i,
     Dwarf_Off die_off = 0;
     Dwarf_Die cu = NULL;
     size_t info_size = 0;
-    const uint8_t *info = sym_object_cover_info(d->obj, d->cus[i].header_off, &info_size);
+    const uint8_t *info =
+        sym_object_cover(d->obj, ".debug_info", d->cus[i].header_off, &info_size);
     die_off = sym_unit_die_offset(info, info_size, d->cus[i].header_off);
     if (!die_off) {
         if (!u->failed)
@@ -809,9 +814,6 @@ int sym_dwarf_load(struct sym_dwarf *d, uint64_t addr, struct sym_table *funcs,
                         .pool = pool,
                         .msg = msg,
                         .msg_size = msg_size};
-    size_t lines_size = 0;
-    u.lines = sym_object_section(d->obj, ".debug_line", &lines_size);
-    u.lines_size = lines_size;
     int read = dw_load_spans(d, &u, addr, symbols);
     if (!read && !d->listed) { /* a miss: the units .debug_aranges left out */
         dw_list_units(d, &u);

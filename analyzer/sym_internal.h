@@ -107,21 +107,21 @@ int sym_aranges(const uint8_t *sec, size_t size, sym_arange_fn fn, void *arg);
 /*
  * The sections of the ELF file open at fd, served to libdwarf through its
  * object access interface: read when first asked for, compressed ones
- * inflated then, .debug_info only as far as sym_object_cover_info has
- * asked. fd stays the caller's and must stay open until sym_object_close.
- * NULL (msg says why) when the section headers cannot be read.
+ * inflated then, .debug_info and .debug_line only as far as
+ * sym_object_cover has asked (bytes past that read as zeros). fd stays
+ * the caller's and must stay open until sym_object_close. NULL (msg says
+ * why) when the section headers cannot be read.
  */
 struct sym_object;
 struct Dwarf_Obj_Access_Interface_s;
 struct sym_object *sym_object_open(int fd, char *msg, size_t msg_size);
 struct Dwarf_Obj_Access_Interface_s *sym_object_interface(struct sym_object *o);
-/* The whole section called name (inflated if need be; owned by o), or
- * NULL when there is none or it cannot be read. */
-const uint8_t *sym_object_section(struct sym_object *o, const char *name, size_t *size);
-/* Makes .debug_info readable up to the end of the unit that holds byte
- * off (and every unit before it; off past the end: all of it) and returns
- * it (size in *size: bytes not made readable yet are zeros), or NULL. */
-const uint8_t *sym_object_cover_info(struct sym_object *o, uint64_t off, size_t *size);
+/* The section called name (owned by o, size in *size), readable up to
+ * the end of the unit that holds byte off and every unit before it (off
+ * past the end: all of it), or NULL when there is none or it cannot be
+ * read. */
+const uint8_t *sym_object_cover(struct sym_object *o, const char *name, uint64_t off,
+                                size_t *size);
 void sym_object_close(struct sym_object *o);
 
 /*

@@ -4,10 +4,12 @@
  * reading one compile unit costs about that unit, not the whole file:
  * a section is read when libdwarf first asks for it, a compressed one
  * (SHF_COMPRESSED, as distributions ship their separate debug files) is
- * inflated then, and .debug_info, by far the largest, only as far as the
- * units asked for (libdwarf reads the unit headers before the unit it is
- * asked for, never after). The line-table decoder reads the same bytes
- * libdwarf does, so no section is inflated twice.
+ * inflated then, and .debug_info, by far the largest, and .debug_line
+ * only as far as the units asked for (libdwarf reads the unit headers
+ * before the unit it is asked for, never after; a line table is read
+ * only for its unit). The location lists cprof never reads are not shown
+ * to libdwarf at all. The line-table decoder reads the same bytes libdwarf
+ * does, so no section is inflated twice.
  *
  * Every size and offset comes from the file: a section past the end, a
  * damaged compression header or stream makes libdwarf see an error (or
@@ -41,7 +43,8 @@ struct so_section {
     int loaded, failed;
     uint8_t *data;  /* the bytes libdwarf reads */
     uint8_t *owned; /* data, when it was allocated here */
-    int lazy;       /* inflated only as far as needed */
+    int lazy;       /* inflated only as far as units were asked for */
+    uint64_t walk;  /* of a lazy section: the first unit not inflated */
     int z_open;
     z_stream z;
     uint64_t ready; /* bytes of data that hold the section so far */
@@ -53,8 +56,6 @@ struct sym_object {
     int big_endian, is64;
     size_t nsections;
     struct so_section *sections;
-    struct so_section *info; /* .debug_info, or NULL */
-    uint64_t info_walk;      /* the first unit header not yet inflated */
     Dwarf_Obj_Access_Methods methods;
     Dwarf_Obj_Access_Interface iface;
 };
@@ -104,6 +105,23 @@ static void so_inflate(struct so_section *s, uint64_t end)
     }
 }
 
+/* Whether a compressed section called name is inflated only as far as
+ * asked: sections of units that start with their length, that cprof
+ * reads one unit at a time. */
+static int so_lazy(const char *name)
+{
+    return strcmp(name, ".debug_info") == 0 || strcmp(name, ".debug_line") == 0;
+}
+
+/* Whether libdwarf is not shown the section: cprof reads no locations,
+ * and libdwarf would read all the location lists with the first unit. */
+static int so_hidden(const char *name)
+{
+    return strcmp(name, ".debug_loclists") == 0 || strcmp(name, ".debug_loc") == 0;
+}
+
+static void so_cover(struct sym_object *o, struct so_section *s, uint64_t off);
+
 /* Reads section s (inflates it, or starts to); 0 or -1. */
 static int so_load(struct sym_object *o, struct so_section *s)
 {
@@ -130,10 +148,9 @@ static int so_load(struct sym_object *o, struct so_section *s)
     s->data = s->owned;
     s->z.next_in = (Bytef *)raw->d_buf + s->raw_offset;
     s->z.avail_in = (uInt)(raw->d_size - s->raw_offset);
-    s->lazy = s == o->info && !o->big_endian;
+    s->lazy = so_lazy(s->name) && !o->big_endian;
     if (s->lazy) {
-        size_t size;
-        sym_object_cover_info(o, 0, &size); /* libdwarf reads the first header */
+        so_cover(o, s, 0); /* libdwarf reads the first header */
         return 0;
     }
     so_inflate(s, s->size);
@@ -243,7 +260,7 @@ struct sym_object *sym_object_open(int fd, char *msg, size_t msg_size)
             continue;
         const char *name = elf_strptr(elf, shstrndx, s->shdr.sh_name);
         s->name = name ? name : "";
-        if (s->shdr.sh_type == SHT_NOBITS)
+        if (s->shdr.sh_type == SHT_NOBITS || so_hidden(s->name))
             continue;
         s->size = s->shdr.sh_size;
         if (s->shdr.sh_flags & SHF_COMPRESSED) {
@@ -251,8 +268,6 @@ struct sym_object *sym_object_open(int fd, char *msg, size_t msg_size)
             if (so_compressed_size(o, s) != 0)
                 s->size = 0; /* libdwarf then sees no such section */
         }
-        if (strcmp(s->name, ".debug_info") == 0)
-            o->info = s;
     }
     o->methods = (Dwarf_Obj_Access_Methods){
         .get_section_info = so_section_info,
@@ -272,38 +287,17 @@ Dwarf_Obj_Access_Interface *sym_object_interface(struct sym_object *o)
     return &o->iface;
 }
 
-const uint8_t *sym_object_section(struct sym_object *o, const char *name, size_t *size)
+/* Inflates lazy section s up to the end of the unit that holds byte off
+ * and every unit before it (all of it if off is past its end). */
+static void so_cover(struct sym_object *o, struct so_section *s, uint64_t off)
 {
-    *size = 0;
-    for (size_t i = 1; i < o->nsections; i++) {
-        struct so_section *s = &o->sections[i];
-        if (!s->size || strcmp(s->name, name) != 0)
-            continue;
-        if (so_load(o, s) != 0)
-            return NULL;
-        so_inflate(s, s->size);
-        *size = (size_t)s->size;
-        return s->data;
-    }
-    return NULL;
-}
-
-const uint8_t *sym_object_cover_info(struct sym_object *o, uint64_t off, size_t *size)
-{
-    struct so_section *s = o->info;
-    *size = 0;
-    if (!s || !s->size || so_load(o, s) != 0)
-        return NULL;
-    *size = (size_t)s->size;
-    if (!s->lazy)
-        return s->data;
     if (off >= s->size) {
         so_inflate(s, s->size);
-        o->info_walk = s->size;
-        return s->data;
+        s->walk = s->size;
+        return;
     }
-    while (o->info_walk <= off && s->z_open) {
-        uint64_t head = o->info_walk, next;
+    while (s->walk <= off && s->z_open) {
+        uint64_t head = s->walk, next;
         so_inflate(s, head + 12);
         if (s->ready < head + 12 || s->ready == s->size) {
             so_inflate(s, s->size);
@@ -317,11 +311,28 @@ const uint8_t *sym_object_cover_info(struct sym_object *o, uint64_t off, size_t 
             next = head + 4 + len;
         }
         if (next > s->size || len < 2)
-            next = s->size; /* a damaged header: libdwarf sees it all */
+            next = s->size; /* a damaged header: all of it is read */
         so_inflate(s, next);
-        o->info_walk = next;
+        s->walk = next;
     }
-    return s->data;
+}
+
+const uint8_t *sym_object_cover(struct sym_object *o, const char *name, uint64_t off,
+                                size_t *size)
+{
+    *size = 0;
+    for (size_t i = 1; i < o->nsections; i++) {
+        struct so_section *s = &o->sections[i];
+        if (!s->size || strcmp(s->name, name) != 0)
+            continue;
+        if (so_load(o, s) != 0)
+            return NULL;
+        if (s->lazy)
+            so_cover(o, s, off);
+        *size = (size_t)s->size;
+        return s->data;
+    }
+    return NULL;
 }
 
 void sym_object_close(struct sym_object *o)
