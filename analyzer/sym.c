@@ -1,9 +1,10 @@
 /*
  * The symbolizer's cache and lookups; see sym.h. Each module (an ELF file
- * named by path) is read once, on its first lookup, into two sorted tables:
- * functions from DWARF and functions from the ELF symbol tables. A lookup
- * tries DWARF, then the symbols, then names the address by module and
- * offset. When a module's own file has no DWARF, a separate debug file is
+ * named by path) is opened once, on its first lookup, into two sorted
+ * tables: functions from the ELF symbol tables, read whole (they are
+ * small), and functions from DWARF, which grows as lookups read the
+ * compile units that hold their addresses (sym_dwarf.c). A lookup tries
+ * DWARF, then the symbols, then names the address by module and offset. When a module's own file has no DWARF, a separate debug file is
  * looked for by build id and by .gnu_debuglink, as gdb does.
  *
  * Everything a module could not do is said once, as a warning naming the

@@ -11,6 +11,15 @@
  * Inlined copies (DW_TAG_inlined_subroutine) are not functions here: an
  * address inside one belongs to the subprogram that contains it.
  *
+ * Units are read only when a lookup needs them. Which unit holds an
+ * address comes from .debug_aranges when the file has one (gcc writes it:
+ * then .debug_info is not even inflated past the units read, see
+ * sym_object.c), else from each unit's own DIE (low/high pc or ranges),
+ * all listed when the file is opened. An address no listed range holds
+ * makes the units .debug_aranges left out listed too, and then the units
+ * whose extent is unknown read: the answer is the one reading every unit
+ * would give.
+ *
  * Every libdwarf call gets an error pointer and an error handler is set,
  * so damaged DWARF makes libdwarf return an error rather than abort.
  */

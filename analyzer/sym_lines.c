@@ -69,6 +69,18 @@ static int64_t ln_sleb(struct ln_reader *r)
     return 0;
 }
 
+/* A unit's initial length; *offset_size is 8 in 64-bit DWARF, else 4. */
+static uint64_t ln_unit_length(struct ln_reader *r, unsigned *offset_size)
+{
+    uint64_t len = ln_fixed(r, 4);
+    *offset_size = 4;
+    if (len == 0xffffffff) {
+        len = ln_fixed(r, 8);
+        *offset_size = 8;
+    }
+    return len;
+}
+
 /* The header fields the program needs. */
 struct ln_header {
     unsigned version;
@@ -83,12 +95,8 @@ static int ln_header(const uint8_t *sec, size_t size, uint64_t off, struct ln_he
     if (off >= size)
         return -1;
     struct ln_reader r = {sec + off, sec + size, 0};
-    uint64_t unit_length = ln_fixed(&r, 4);
-    unsigned offset_size = 4;
-    if (unit_length == 0xffffffff) {
-        unit_length = ln_fixed(&r, 8);
-        offset_size = 8;
-    }
+    unsigned offset_size;
+    uint64_t unit_length = ln_unit_length(&r, &offset_size);
     if (r.bad || unit_length > (uint64_t)(r.end - r.p))
         return -1;
     r.end = r.p + unit_length;
@@ -193,12 +201,8 @@ int sym_aranges(const uint8_t *sec, size_t size, sym_arange_fn fn, void *arg)
     int rc = 0;
     while (r.p < r.end && !r.bad) {
         const uint8_t *set = r.p;
-        uint64_t len = ln_fixed(&r, 4);
-        unsigned offset_size = 4;
-        if (len == 0xffffffff) {
-            len = ln_fixed(&r, 8);
-            offset_size = 8;
-        }
+        unsigned offset_size;
+        uint64_t len = ln_unit_length(&r, &offset_size);
         if (r.bad || len > (uint64_t)(r.end - r.p))
             return -1;
         struct ln_reader s = {r.p, r.p + len, 0};
@@ -234,11 +238,8 @@ uint64_t sym_unit_die_offset(const uint8_t *sec, size_t size, uint64_t off)
     if (!sec || off >= size)
         return 0;
     struct ln_reader r = {sec + off, sec + size, 0};
-    unsigned offset_size = 4;
-    if (ln_fixed(&r, 4) == 0xffffffff) {
-        ln_fixed(&r, 8);
-        offset_size = 8;
-    }
+    unsigned offset_size;
+    ln_unit_length(&r, &offset_size);
     unsigned version = (unsigned)ln_fixed(&r, 2);
     if (version >= 2 && version <= 4) {
         ln_fixed(&r, offset_size + 1); /* abbreviations, address size */
