@@ -4,8 +4,9 @@
  * tables: functions from the ELF symbol tables, read whole (they are
  * small), and functions from DWARF, which grows as lookups read the
  * compile units that hold their addresses (sym_dwarf.c). A lookup tries
- * DWARF, then the symbols, then names the address by module and offset. When a module's own file has no DWARF, a separate debug file is
- * looked for by build id and by .gnu_debuglink, as gdb does.
+ * DWARF, then the symbols, then names the address by module and offset.
+ * When a module's own file has no DWARF, a separate debug file is looked
+ * for by build id and by .gnu_debuglink, as gdb does.
  *
  * Everything a module could not do is said once, as a warning naming the
  * file; the lookup itself always answers.
