@@ -266,7 +266,7 @@ struct sym_object *sym_object_open(int fd, char *msg, size_t msg_size)
         if (s->shdr.sh_flags & SHF_COMPRESSED) {
             s->compressed = 1;
             if (so_compressed_size(o, s) != 0)
-                s->size = 0; /* libdwarf then sees no such section */
+                s->loaded = s->failed = 1; /* libdwarf gets an error */
         }
     }
     o->methods = (Dwarf_Obj_Access_Methods){
