@@ -1,10 +1,12 @@
 /*
  * The symbolizer's cache and lookups; see sym.h. Each module (an ELF file
- * named by path) is read once, on its first lookup, into two sorted tables:
- * functions from DWARF and functions from the ELF symbol tables. A lookup
- * tries DWARF, then the symbols, then names the address by module and
- * offset. When a module's own file has no DWARF, a separate debug file is
- * looked for by build id and by .gnu_debuglink, as gdb does.
+ * named by path) is opened once, on its first lookup, into two sorted
+ * tables: functions from the ELF symbol tables, read whole (they are
+ * small), and functions from DWARF, which grows as lookups read the
+ * compile units that hold their addresses (sym_dwarf.c). A lookup tries
+ * DWARF, then the symbols, then names the address by module and offset.
+ * When a module's own file has no DWARF, a separate debug file is looked
+ * for by build id and by .gnu_debuglink, as gdb does.
  *
  * Everything a module could not do is said once, as a warning naming the
  * file; the lookup itself always answers.
@@ -32,7 +34,10 @@ struct sym_module {
     char build_id[129]; /* of the file on disk */
     int open_failed;
     int build_id_warned;
+    int dwarf_warned;
     struct sym_table dwarf, symbols;
+    struct sym_dwarf *dwarf_file; /* NULL when the module has no DWARF */
+    struct sym_table dwarf_read;  /* every function of the units read so far */
     struct sym_strings strings;
     struct hashmap offset_ids; /* vaddr -> index in offset_names */
     char **offset_names;
@@ -181,7 +186,9 @@ struct sym_cache *sym_cache_new(void)
 
 static void sym_module_free(struct sym_module *m)
 {
+    sym_dwarf_close(m->dwarf_file);
     sym_table_free(&m->dwarf);
+    sym_table_free(&m->dwarf_read);
     sym_table_free(&m->symbols);
     sym_strings_free(&m->strings);
     for (size_t i = 0; i < m->noffset_names; i++)
@@ -287,16 +294,46 @@ static int sym_open_debug_file(const struct sym_cache *cache, const struct sym_m
     return -1;
 }
 
-/* Reads DWARF from fd into m; warns once if it is damaged. */
-static void sym_load_dwarf(struct sym_cache *cache, struct sym_module *m, int fd,
-                           const char *file)
+/* Warns once per module that its DWARF is damaged. */
+static void sym_dwarf_warn(struct sym_cache *cache, struct sym_module *m, const char *msg)
+{
+    if (m->dwarf_warned)
+        return;
+    m->dwarf_warned = 1;
+    warn_add(&cache->warnings,
+             "%s: debug info cprof cannot read (%s): names without a "
+             "source location come from the symbol table",
+             m->path, msg);
+}
+
+/* Opens the DWARF of the file open at fd (which it takes over) for m. */
+static void sym_open_dwarf(struct sym_cache *cache, struct sym_module *m, int fd)
 {
     char msg[512] = "";
-    if (sym_dwarf_read(fd, &m->dwarf, &m->symbols, &m->strings, msg, sizeof msg) < 0)
-        warn_add(&cache->warnings,
-                 "%s: debug info cprof cannot read (%s): names without a "
-                 "source location come from the symbol table",
-                 file, msg);
+    if (sym_dwarf_open(fd, &m->dwarf_file, msg, sizeof msg) < 0)
+        sym_dwarf_warn(cache, m, msg);
+}
+
+/* Reads the DWARF units that may hold vaddr, if m has DWARF and they were
+ * not read yet, and sorts what they add into m->dwarf. */
+static void sym_need_dwarf(struct sym_cache *cache, struct sym_module *m, uint64_t vaddr)
+{
+    if (!m->dwarf_file)
+        return;
+    char msg[512] = "";
+    int read = sym_dwarf_load(m->dwarf_file, vaddr, &m->dwarf_read, &m->symbols,
+                              &m->strings, msg, sizeof msg);
+    if (read < 0)
+        sym_dwarf_warn(cache, m, msg);
+    if (read == 0)
+        return;
+    struct sym_table *t = &m->dwarf;
+    t->n = 0;
+    cprof_grow(&t->v, &t->cap, m->dwarf_read.n ? m->dwarf_read.n : 1, sizeof(*t->v));
+    if (m->dwarf_read.n)
+        memcpy(t->v, m->dwarf_read.v, m->dwarf_read.n * sizeof(*t->v));
+    t->n = m->dwarf_read.n;
+    sym_table_finish(t);
 }
 
 /* Reads the module at m->path; failures become warnings, never errors. */
@@ -328,13 +365,13 @@ static void sym_load(struct sym_cache *cache, struct sym_module *m)
     }
     sym_table_finish(&m->symbols);
     if (debug_fd >= 0) {
-        sym_load_dwarf(cache, m, debug_fd, m->path);
-        close(debug_fd);
+        sym_open_dwarf(cache, m, debug_fd);
+        close(fd);
     } else if (info.has_debug_info) {
-        sym_load_dwarf(cache, m, fd, m->path);
+        sym_open_dwarf(cache, m, fd);
+    } else {
+        close(fd);
     }
-    sym_table_finish(&m->dwarf);
-    close(fd);
 }
 
 static struct sym_module *sym_module_get(struct sym_cache *cache, const char *path)
@@ -382,8 +419,20 @@ int sym_resolve(struct sym_cache *cache, const char *path, const char *build_id,
                  m->path);
     }
     const struct sym_entry *e = sym_table_find(&m->dwarf, vaddr);
-    if (!e)
-        e = sym_table_find(&m->symbols, vaddr);
+    if (!e) {
+        sym_need_dwarf(cache, m, vaddr);
+        e = sym_table_find(&m->dwarf, vaddr);
+    }
+    if (!e) {
+        /* the line table of the unit at the symbol's entry gives its
+         * file:line, and that unit may not be the one at vaddr */
+        const struct sym_entry *s = sym_table_find(&m->symbols, vaddr);
+        if (s && s->lo != vaddr)
+            sym_need_dwarf(cache, m, s->lo);
+        e = sym_table_find(&m->dwarf, vaddr);
+        if (!e)
+            e = sym_table_find(&m->symbols, vaddr);
+    }
     if (e) {
         out->name = e->name;
         out->file = e->file ? e->file : "";

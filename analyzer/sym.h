@@ -5,8 +5,9 @@
  * still named, by module and offset, never dropped.
  *
  * Modules are opened lazily, once each, and indexed so that a lookup is a
- * binary search. All strings returned are owned by the cache and live until
- * sym_cache_free().
+ * binary search; of a module's DWARF only the compile units that hold a
+ * looked-up address are read (docs/PERFORMANCE.md, "Symbolization"). All
+ * strings returned are owned by the cache and live until sym_cache_free().
  */
 #ifndef CPROF_SYM_H
 #define CPROF_SYM_H

@@ -188,38 +188,3 @@ out:
     elf_end(elf);
     return rc;
 }
-
-int sym_elf_section(int fd, const char *name, uint8_t **data, size_t *size)
-{
-    *data = NULL;
-    *size = 0;
-    elf_version(EV_CURRENT);
-    Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
-    size_t shstrndx;
-    if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx) != 0) {
-        if (elf)
-            elf_end(elf);
-        return -1;
-    }
-    int rc = -1;
-    for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn)) {
-        GElf_Shdr shdr;
-        const char *scn_name;
-        if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS ||
-            !(scn_name = elf_strptr(elf, shstrndx, shdr.sh_name)) ||
-            strcmp(scn_name, name) != 0)
-            continue;
-        if ((shdr.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
-            break;
-        Elf_Data *d = elf_getdata(scn, NULL);
-        if (!d || !d->d_buf)
-            break;
-        *data = cprof_xmalloc(d->d_size);
-        memcpy(*data, d->d_buf, d->d_size);
-        *size = d->d_size;
-        rc = 0;
-        break;
-    }
-    elf_end(elf);
-    return rc;
-}

@@ -3,7 +3,9 @@
  * (DWARF subprograms, ELF symbols) is reduced to, a growable table of them,
  * and the string arena that owns every name and file an entry points to.
  * sym.c owns the cache and lookups, sym_elf.c reads ELF (symbols, build id,
- * debug links), sym_dwarf.c reads DWARF (subprograms and line tables).
+ * debug links), sym_dwarf.c reads DWARF (subprograms and line tables),
+ * sym_lines.c decodes line tables, sym_object.c hands libdwarf the
+ * sections it reads.
  */
 #ifndef CPROF_SYM_INTERNAL_H
 #define CPROF_SYM_INTERNAL_H
@@ -90,21 +92,65 @@ int sym_line_version(const uint8_t *sec, size_t size, uint64_t off);
 int sym_line_program(const uint8_t *sec, size_t size, uint64_t off, sym_line_fn fn,
                      void *arg);
 
-/* The contents of the section called name of the ELF file open at fd,
- * decompressed if need be, in *data (malloc'd, caller frees) and *size;
- * 0 if found, -1 if not. */
-int sym_elf_section(int fd, const char *name, uint8_t **data, size_t *size);
+/* The offset of the first DIE of the unit whose header is at off of
+ * .debug_info (sec, size), or 0 if the header is damaged. */
+uint64_t sym_unit_die_offset(const uint8_t *sec, size_t size, uint64_t off);
+
+/* Called for each address range [lo, hi) of .debug_aranges with the
+ * offset of the unit header it names; returning non-zero stops. */
+typedef int (*sym_arange_fn)(void *arg, uint64_t header_off, uint64_t lo, uint64_t hi);
+/* Decodes .debug_aranges (sec, size), version 2 sets without segments
+ * (others are skipped). Returns 0, or -1 if part of it was damaged or
+ * skipped (the ranges before were given). */
+int sym_aranges(const uint8_t *sec, size_t size, sym_arange_fn fn, void *arg);
 
 /*
- * Reads the DWARF of the ELF file open at fd. Every concrete subprogram
- * (not inlined copies) becomes entries in funcs, one per address range,
- * with its name and declaration file:line. Entries that end up without a
- * line, in funcs or in symbols (finished, so sorted), get the file:line of
- * the first line-table row at their entry address and quality SYM_DWARF.
- * Returns 1 when the file has DWARF, 0 when it has none, -1 when reading it
- * failed (msg says why; what was read before the failure is kept).
+ * The sections of the ELF file open at fd, served to libdwarf through its
+ * object access interface: read when first asked for, compressed ones
+ * inflated then, .debug_info and .debug_line only as far as
+ * sym_object_cover has asked (bytes past that read as zeros). fd stays
+ * the caller's and must stay open until sym_object_close. NULL (msg says
+ * why) when the section headers cannot be read.
  */
-int sym_dwarf_read(int fd, struct sym_table *funcs, struct sym_table *symbols,
-                   struct sym_strings *pool, char *msg, size_t msg_size);
+struct sym_object;
+struct Dwarf_Obj_Access_Interface_s;
+struct sym_object *sym_object_open(int fd, char *msg, size_t msg_size);
+struct Dwarf_Obj_Access_Interface_s *sym_object_interface(struct sym_object *o);
+/* The section called name (owned by o, size in *size), readable up to
+ * the end of the unit that holds byte off and every unit before it (off
+ * past the end: all of it), or NULL when there is none or it cannot be
+ * read. */
+const uint8_t *sym_object_cover(struct sym_object *o, const char *name, uint64_t off,
+                                size_t *size);
+void sym_object_close(struct sym_object *o);
+
+/*
+ * The DWARF of one ELF file, read one compile unit at a time: opening it
+ * lists the units and the addresses each covers (from the unit's DIE
+ * alone), and a lookup reads only the units that hold its address. A unit
+ * read gives every concrete subprogram in it (not inlined copies) as
+ * entries, one per address range, with its name and declaration
+ * file:line. Entries that end up without a line, the unit's or the
+ * symbols' (finished, so sorted), get the file:line of the first
+ * line-table row at their entry address and quality SYM_DWARF.
+ */
+struct sym_dwarf;
+
+/* Opens the DWARF of the ELF file open at fd, which it takes over (closed
+ * by sym_dwarf_close, or here when there is no DWARF). Returns 1 with *out
+ * set when the file has DWARF, 0 when it has none (*out NULL), -1 when
+ * listing its units failed (msg says why; *out, if set, holds the units
+ * listed before the failure). */
+int sym_dwarf_open(int fd, struct sym_dwarf **out, char *msg, size_t msg_size);
+
+/* Reads the units not read yet whose addresses hold addr (when none does,
+ * the units of unknown extent), appending their functions to funcs (not
+ * finished: the caller sorts) and naming nameless ones from symbols.
+ * Returns how many units it read, or -1 if one was damaged (msg says why;
+ * what was read before the damage is kept). */
+int sym_dwarf_load(struct sym_dwarf *d, uint64_t addr, struct sym_table *funcs,
+                   struct sym_table *symbols, struct sym_strings *pool, char *msg,
+                   size_t msg_size);
+void sym_dwarf_close(struct sym_dwarf *d);
 
 #endif

@@ -7,6 +7,9 @@
  * exactly as written. Only the rows' address, file and line are tracked;
  * the header's file table is skipped (dwarf_srcfiles names the files).
  *
+ * The address ranges of .debug_aranges and the size of a unit header
+ * are decoded here too.
+ *
  * Every read is bounds-checked against the unit: a damaged table stops
  * the decoding with an error, never reads past the section.
  */
@@ -66,6 +69,18 @@ static int64_t ln_sleb(struct ln_reader *r)
     return 0;
 }
 
+/* A unit's initial length; *offset_size is 8 in 64-bit DWARF, else 4. */
+static uint64_t ln_unit_length(struct ln_reader *r, unsigned *offset_size)
+{
+    uint64_t len = ln_fixed(r, 4);
+    *offset_size = 4;
+    if (len == 0xffffffff) {
+        len = ln_fixed(r, 8);
+        *offset_size = 8;
+    }
+    return len;
+}
+
 /* The header fields the program needs. */
 struct ln_header {
     unsigned version;
@@ -80,12 +95,8 @@ static int ln_header(const uint8_t *sec, size_t size, uint64_t off, struct ln_he
     if (off >= size)
         return -1;
     struct ln_reader r = {sec + off, sec + size, 0};
-    uint64_t unit_length = ln_fixed(&r, 4);
-    unsigned offset_size = 4;
-    if (unit_length == 0xffffffff) {
-        unit_length = ln_fixed(&r, 8);
-        offset_size = 8;
-    }
+    unsigned offset_size;
+    uint64_t unit_length = ln_unit_length(&r, &offset_size);
     if (r.bad || unit_length > (uint64_t)(r.end - r.p))
         return -1;
     r.end = r.p + unit_length;
@@ -182,4 +193,65 @@ int sym_line_program(const uint8_t *sec, size_t size, uint64_t off, sym_line_fn 
         }
     }
     return r.bad ? -1 : 0;
+}
+
+int sym_aranges(const uint8_t *sec, size_t size, sym_arange_fn fn, void *arg)
+{
+    struct ln_reader r = {sec, sec + size, 0};
+    int rc = 0;
+    while (r.p < r.end && !r.bad) {
+        const uint8_t *set = r.p;
+        unsigned offset_size;
+        uint64_t len = ln_unit_length(&r, &offset_size);
+        if (r.bad || len > (uint64_t)(r.end - r.p))
+            return -1;
+        struct ln_reader s = {r.p, r.p + len, 0};
+        r.p += len;
+        unsigned version = (unsigned)ln_fixed(&s, 2);
+        uint64_t header_off = ln_fixed(&s, offset_size);
+        unsigned address_size = (unsigned)ln_fixed(&s, 1);
+        unsigned segment_size = (unsigned)ln_fixed(&s, 1);
+        if (s.bad || version != 2 || segment_size != 0 ||
+            (address_size != 4 && address_size != 8)) {
+            rc = -1;
+            continue;
+        }
+        size_t pad = (size_t)(s.p - set) % (2 * address_size);
+        if (pad)
+            ln_fixed(&s, (unsigned)(2 * address_size - pad));
+        while (!s.bad && s.p < s.end) {
+            uint64_t lo = ln_fixed(&s, address_size);
+            uint64_t length = ln_fixed(&s, address_size);
+            if (s.bad || (lo == 0 && length == 0))
+                break;
+            if (fn(arg, header_off, lo, lo + length < lo ? UINT64_MAX : lo + length) != 0)
+                return rc;
+        }
+        if (s.bad)
+            rc = -1;
+    }
+    return r.bad ? -1 : rc;
+}
+
+uint64_t sym_unit_die_offset(const uint8_t *sec, size_t size, uint64_t off)
+{
+    if (!sec || off >= size)
+        return 0;
+    struct ln_reader r = {sec + off, sec + size, 0};
+    unsigned offset_size;
+    ln_unit_length(&r, &offset_size);
+    unsigned version = (unsigned)ln_fixed(&r, 2);
+    if (version >= 2 && version <= 4) {
+        ln_fixed(&r, offset_size + 1); /* abbreviations, address size */
+    } else if (version == 5) {
+        unsigned unit_type = (unsigned)ln_fixed(&r, 1);
+        ln_fixed(&r, 1 + offset_size); /* address size, abbreviations */
+        if (unit_type == DW_UT_skeleton || unit_type == DW_UT_split_compile)
+            ln_fixed(&r, 8); /* dwo id */
+        else if (unit_type == DW_UT_type || unit_type == DW_UT_split_type)
+            ln_fixed(&r, 8 + offset_size); /* signature, type offset */
+    } else {
+        return 0;
+    }
+    return r.bad || r.p >= r.end ? 0 : (uint64_t)(r.p - sec);
 }

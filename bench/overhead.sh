@@ -65,9 +65,13 @@
 # (delete it to remake it; --long 0 skips), `cprof report` on it once:
 # CPU time, events/s and peak RSS (GNU time), the wall time beside them;
 # target < 200 MiB. --analyzer prints only the analyzer's tables.
+# Then symbolization: the best CPU time of `cprof report` on the summary
+# of a 5,000-function program built with cprof-cc, and on fib's; target
+# < 100 ms.
 #
 # --no-build uses BUILD_DIR's runtime and cprof as they are (for a tree
-# someone else builds); by default the script builds cprof-rt and cprof.
+# someone else builds); by default the script builds cprof-rt, cprof and
+# cprof-cc.
 #
 # Exit status 0 whatever the figures (this is a report); non-zero only when
 # something could not be built or run.
@@ -469,7 +473,7 @@ if [ "$long_n" -gt 0 ]; then
     echo "(making the fib $long_n trace in $long_dir: once, it takes a while)"
     rm -rf "$long_dir" "$long_dir.tmp" "$long_dir.calls"
     mkdir -p "$build/bench-data"
-    CPROF_DIR=$long_dir.tmp CPROF_MODE=trace "$work/cprof" fib "$long_n" >"$work/out"
+    CPROF_DIR=$long_dir.tmp CPROF_MODE=trace CPROF_TRACE_MAX=none "$work/cprof" fib "$long_n" >"$work/out"
     mv "$long_dir.tmp" "$long_dir"
     sed -n 's/.*, \([0-9]*\) calls$/\1/p' "$work/out" >"$long_dir.calls"
   fi
@@ -491,4 +495,73 @@ if [ "$long_n" -gt 0 ]; then
   else
     echo "cprof report (long trace): skipped, no GNU time (/usr/bin/time) for the peak RSS"
   fi
+fi
+
+# Symbolization (issue 7): a program of 5,000 small functions in 5 files,
+# built with cprof-cc -O2 (so -gline-tables-only, as users build), each
+# function called once, and libc's atoi (named from libc's separate debug
+# file when one is installed, as in the fib run); then `cprof report` on
+# its summary file and on the fib summary file: the best CPU time (user +
+# sys) and the best wall time of N runs. Target: < 100 ms of CPU.
+cc_wrapper=$build/bin/cprof-cc
+if [ "$do_build" -eq 1 ]; then
+  cmake --build "$build" -j"$(nproc)" --target cprof-cc >/dev/null
+fi
+if [ -x "$cc_wrapper" ] && command -v python3 >/dev/null; then
+  sym_funcs=5000
+  mkdir -p "$work/syms"
+  awk -v n="$sym_funcs" -v dir="$work/syms" 'BEGIN {
+    files = 5; per = n / files
+    printf "#include <stdlib.h>\n" >dir "/main.c"
+    for (f = 0; f < files; f++) {
+      src = dir "/part" f ".c"
+      for (i = f * per; i < (f + 1) * per; i++) {
+        printf "int fn%d(int x) { return x * %d + %d; }\n", i, i % 7 + 2, i >src
+        printf "int fn%d(int x);\n", i >dir "/main.c"
+      }
+    }
+    printf "int main(int argc, char **argv)\n{\n    int s = argc > 1 ? atoi(argv[1]) : 1;\n" >dir "/main.c"
+    for (i = 0; i < n; i++)
+      printf "    s = fn%d(s);\n", i >dir "/main.c"
+    printf "    return s == 42;\n}\n" >dir "/main.c"
+  }'
+  (cd "$work/syms" && "$cc_wrapper" -O2 -o many main.c part*.c) ||
+    { echo "overhead: cprof-cc failed on the symbolization program" >&2; exit 1; }
+  (cd "$work/syms" && CPROF_DIR=$work/syms/data "$work/syms/many" 7 >/dev/null) || true
+  # best_cpu CMD...: "CPU WALL", the best of each over N runs, in ms
+  # (getrusage of each child, to the microsecond: GNU time prints 10 ms
+  # steps)
+  best_cpu() {
+    python3 - "$runs" "$@" <<'PY'
+import resource, subprocess, sys, time
+runs, cmd = int(sys.argv[1]), sys.argv[2:]
+cpu = wall = None
+for _ in range(runs):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    w = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    c = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    cpu = c if cpu is None else min(cpu, c)
+    wall = w if wall is None else min(wall, w)
+print("%.1f %.1f" % (cpu * 1000, wall * 1000))
+PY
+  }
+  echo
+  echo "== symbolization: cprof report, best of $runs runs"
+  printf '%-34s %9s %9s  %s\n' "what" "CPU (ms)" "wall (ms)" "target"
+  for what in many fib; do
+    if [ "$what" = many ]; then data=$work/syms/data; label="$sym_funcs functions, summary"; else
+      data=$work/csum; label="fib summary (libc's atoi)"; fi
+    if ! "$cprof" report "$data" >/dev/null 2>&1; then
+      echo "$label: cprof report failed on $data"
+      exit 1
+    fi
+    read -r cpu wall < <(best_cpu "$cprof" report "$data")
+    printf '%-34s %9s %9s  %s\n' "$label" "$cpu" "$wall" "CPU < 100 ms: $(verdict "$cpu" '<' 100)"
+  done
+  echo "(the $sym_funcs-function binary: $(size_of "$work/syms/many"), $(nm "$work/syms/many" | grep -c ' T fn') functions named fn*)"
+else
+  echo "symbolization: skipped, no $cc_wrapper or no python3"
 fi

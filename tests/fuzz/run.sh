@@ -7,7 +7,8 @@
 # recording mode); libFuzzer then mutates them for SECONDS.
 # Then the symbolizer for SYM_SECONDS (third argument, or CPROF_FUZZ_SYM_SECONDS,
 # 15): its seeds are real small ELF files (the seed program built with and
-# without -g, -gline-tables-only, stripped, and /bin/true).
+# without -g, -gline-tables-only, stripped, with .debug_aranges, with
+# compressed debug sections, and /bin/true).
 # Any crash, leak or sanitizer report fails the run; the failing input is
 # kept in the work directory (printed) for a regression test.
 #   usage: tests/fuzz/run.sh BUILD_DIR [SECONDS [SYM_SECONDS]]
@@ -84,6 +85,9 @@ printf 'static int f(int x) { return x + 1; }\nint main(void) { return f(0) - 1;
 clang -O0 -g -o "$work/sym-corpus/tiny-g" "$work/tiny.c"
 clang -O0 -o "$work/sym-corpus/tiny" "$work/tiny.c"
 clang -O0 -s -o "$work/sym-corpus/tiny-stripped" "$work/tiny.c"
+# .debug_aranges and compressed sections: the symbolizer's lazy reading
+clang -O0 -g -gdwarf-aranges -o "$work/sym-corpus/tiny-aranges" "$work/tiny.c"
+objcopy --compress-debug-sections=zlib "$work/sym-corpus/seed-g" "$work/sym-corpus/seed-gz"
 cp "$(type -P true)" "$work/sym-corpus/true"
 echo "fuzz: $(ls "$work/sym-corpus" | wc -l) ELF seed files"
 

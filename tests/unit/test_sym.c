@@ -650,3 +650,145 @@ Test(sym, many_functions)
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     cr_expect_lt(s, 2.0, "%d lookups took %.3f s", N, s);
 }
+
+/* Writes units files u0.c ... with three functions each: function k of
+ * unit u is "u<u>_f<k>", declared at line 4k+1. */
+static void write_units(int units)
+{
+    for (int u = 0; u < units; u++) {
+        char name[32], src[512];
+        size_t len = 0;
+        for (int k = 0; k < 3; k++)
+            len += (size_t)snprintf(src + len, sizeof src - len,
+                                    "int u%d_f%d(int x)\n{\n    return x * %d + %d;\n}\n",
+                                    u, k, k + 2, u);
+        snprintf(name, sizeof name, "u%d.c", u);
+        write_file(name, src, len);
+    }
+    static const char main_only[] = "int main(void) { return 0; }\n";
+    write_file("main.c", main_only, strlen(main_only));
+}
+
+/* Resolves every function of write_units(units) in bin, last unit first
+ * (so units are read out of order), against its name, file and line. */
+static void expect_units(const char *bin, int units)
+{
+    static struct nm_sym syms[8192];
+    size_t n = nm_read(tmp_path(bin), syms, 8192);
+    struct sym_cache *c = sym_cache_new();
+    int checked = 0;
+    for (int u = units - 1; u >= 0; u--)
+        for (int k = 0; k < 3; k++) {
+            char name[32], file[32];
+            snprintf(name, sizeof name, "u%d_f%d", u, k);
+            snprintf(file, sizeof file, "u%d.c", u);
+            expect_func(c, tmp_path(bin), tmp_path(bin), name, file,
+                        (unsigned)(4 * k + 1), SYM_DWARF);
+            checked++;
+        }
+    cr_expect_eq(checked, 3 * units);
+    cr_expect_eq(sym_warning_count(c), 0, "%s: %s", bin, sym_warning(c, 0));
+    sym_cache_free(c);
+    (void)n;
+}
+
+/* Compressed debug sections (as distributions ship debug files): with
+ * .debug_aranges (gcc), .debug_info is inflated only as far as the units
+ * looked up; without (clang's default), all of it, to list the units. A
+ * binary whose .debug_aranges lists only some units (objects built with
+ * and without -gdwarf-aranges) finds the others when no range holds the
+ * address. */
+Test(sym, compressed_units_with_and_without_aranges)
+{
+    enum { UNITS = 40 };
+    write_units(UNITS);
+    char half[2][1024] = {"", ""};
+    for (int u = 0; u < UNITS; u++) {
+        char f[16];
+        snprintf(f, sizeof f, " u%d.c", u);
+        strcat(half[u >= UNITS / 2], f);
+    }
+    cr_assert_eq(
+        sh("clang-14 -O0 -g -c -gdwarf-aranges %s && clang-14 -O0 -g -c %s main.c && "
+           "clang-14 *.o -o mixed && rm -f *.o",
+           half[0], half[1]),
+        0);
+    cr_assert_eq(sh("clang-14 -O0 -g u*.c main.c -o clang_plain"), 0);
+    const char *bins[] = {"gcc_z", "clang_z", "mixed_z", "clang_plain", "gcc_plain"};
+    int have_gcc = sh("command -v gcc >/dev/null") == 0;
+    if (have_gcc)
+        cr_assert_eq(sh("gcc -O0 -g u*.c main.c -o gcc_plain"), 0);
+    cr_assert_eq(sh("objcopy --compress-debug-sections=zlib clang_plain clang_z && "
+                    "objcopy --compress-debug-sections=zlib mixed mixed_z"),
+                 0);
+    if (have_gcc)
+        cr_assert_eq(sh("objcopy --compress-debug-sections=zlib gcc_plain gcc_z"), 0);
+    for (size_t b = 0; b < sizeof bins / sizeof bins[0]; b++) {
+        if (!have_gcc && bins[b][0] == 'g')
+            continue;
+        int compressed = strstr(bins[b], "_z") != NULL;
+        cr_assert_eq(sh("readelf -SW %s | grep -q ' \\.debug_info .* C '", bins[b]),
+                     compressed ? 0 : 1, "%s: .debug_info compressed is not %d", bins[b],
+                     compressed);
+        int aranges = bins[b][0] == 'g' || bins[b][0] == 'm';
+        cr_assert_eq(sh("readelf -SW %s | grep -q ' \\.debug_aranges '", bins[b]),
+                     aranges ? 0 : 1, "%s: .debug_aranges present is not %d", bins[b],
+                     aranges);
+        expect_units(bins[b], UNITS);
+    }
+}
+
+/* A damaged compressed .debug_info (its header, or its stream anywhere):
+ * at most one warning, names from the symbol table, no crash. */
+Test(sym, damaged_compressed_dwarf_falls_back_to_symbols)
+{
+    enum { UNITS = 20 };
+    write_units(UNITS);
+    cr_assert_eq(sh("clang-14 -O0 -g -gdwarf-aranges u*.c main.c -o prog && "
+                    "objcopy --compress-debug-sections=zlib prog prog_z"),
+                 0);
+    size_t len;
+    char *whole = read_whole(tmp_path("prog_z"), &len);
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)whole;
+    const Elf64_Shdr *sh_tab = (const Elf64_Shdr *)(whole + eh->e_shoff);
+    const char *names = whole + sh_tab[eh->e_shstrndx].sh_offset;
+    const Elf64_Shdr *info = NULL;
+    for (unsigned i = 0; i < eh->e_shnum; i++)
+        if (strcmp(names + sh_tab[i].sh_name, ".debug_info") == 0)
+            info = &sh_tab[i];
+    cr_assert(info && (info->sh_flags & SHF_COMPRESSED));
+    static struct nm_sym syms[256];
+    size_t n = nm_read(tmp_path("prog"), syms, 256);
+    for (int where = 0; where < 8; where++) {
+        char *buf = malloc(len);
+        memcpy(buf, whole, len);
+        if (where == 0) /* a compression type cprof does not know */
+            ((Elf64_Chdr *)(buf + info->sh_offset))->ch_type = 99;
+        /* garbage over an eighth of the stream, after the header */
+        size_t from =
+            sizeof(Elf64_Chdr) + (info->sh_size - sizeof(Elf64_Chdr)) * where / 8;
+        unsigned seed = 777u + (unsigned)where;
+        for (size_t b = from; where && b < info->sh_size && b < from + info->sh_size / 8;
+             b++) {
+            seed = seed * 1103515245 + 12345;
+            buf[info->sh_offset + b] = (char)(seed >> 16);
+        }
+        write_file("damaged", buf, len);
+        free(buf);
+        struct sym_cache *c = sym_cache_new();
+        for (size_t i = 0; i < n; i++) {
+            struct sym_func f;
+            cr_assert_eq(sym_resolve(c, tmp_path("damaged"), NULL, syms[i].addr, &f), 0);
+            cr_expect_str_eq(f.name, syms[i].name, "damage at %d/8", where);
+        }
+        cr_expect_leq(sym_warning_count(c), 1, "damage at %d/8: %s", where,
+                      sym_warning(c, 1));
+        if (where == 0)
+            cr_expect_eq(sym_warning_count(c), 1, "an unknown compression is not said");
+        if (sym_warning_count(c))
+            cr_expect(strstr(sym_warning(c, 0), "debug info cprof cannot read"), "%s",
+                      sym_warning(c, 0));
+        sym_cache_free(c);
+    }
+    free(whole);
+}
