@@ -193,44 +193,13 @@ static int report_row(const struct model *m, const struct profile *pf,
     return has_lines;
 }
 
-/* The summary line --compensate adds: what was subtracted. */
-static char *report_probe_line(const struct profile *pf)
-{
-    if (!pf->compensable)
-        return cprof_xstrdup("probe cost: not in the data (recorded before format 1.5): "
-                             "nothing subtracted");
-    return cprof_xasprintf("probe cost subtracted: %.1f ns a call (%.1f ns of it in the "
-                           "call's own time), %.1f ns a line event%s",
-                           pf->probe_call_ns, pf->probe_inner_ns, pf->probe_line_ns,
-                           pf->probe_varies ? " (the first process's; others differ)"
-                                            : "");
-}
-
 static const struct cmd_view report_view = {"report", report_usage, profile_sort_key, 0};
-
-/* Takes the flag (--percentiles, --compensate: the other options are every
- * view's) out of argv; returns whether it was there. Arguments after "--"
- * are left alone. */
-static int report_flag_option(int *argc, char **argv, const char *flag)
-{
-    int found = 0, kept = 0, rest = 0;
-    for (int i = 0; i < *argc; i++) {
-        if (!rest && !strcmp(argv[i], flag)) {
-            found = 1;
-            continue;
-        }
-        rest |= !strcmp(argv[i], "--");
-        argv[kept++] = argv[i];
-    }
-    *argc = kept;
-    return found;
-}
 
 int cmd_report(int argc, char **argv)
 {
     struct cmd_view_run run;
-    int percentiles = report_flag_option(&argc, argv, "--percentiles");
-    int compensate = report_flag_option(&argc, argv, "--compensate");
+    int percentiles = cmd_take_flag(&argc, argv, "--percentiles");
+    int compensate = cmd_take_flag(&argc, argv, "--compensate");
     if (!cmd_view_start(&report_view, argc, argv, &run)) {
         cmd_view_end(&run);
         return run.status;
@@ -309,7 +278,7 @@ int cmd_report(int argc, char **argv)
         summary[nsummary++] = cprof_xasprintf("time in instrumented functions: %s", buf);
     }
     if (compensate && pf->timed)
-        summary[nsummary++] = report_probe_line(pf);
+        summary[nsummary++] = cmd_probe_line(pf);
     struct fmt_cell heap_cells[CMD_HEAP_NCOLS];
     struct fmt_object heap;
     cmd_heap_object(m, heap_cells, &heap);

@@ -205,3 +205,34 @@ Test(compensate, bad_probe_cost_is_damage)
     free(out);
     free(err);
 }
+
+/* cprof lines: each line less one line event's cost a hit (2 ns); the
+ * function's total as cprof report compensates it (200 - 16 - 20). */
+Test(compensate, lines_less_their_line_events)
+{
+    struct tstream s;
+    begin(&s, 100, 10, 4, 2);
+    ts_node(&s, 1, 1, 0, MAIN, 1, 300, 300, 300, 1);
+    ts_node(&s, 1, 2, 1, B, 4, 200, 50, 50, 4);
+    ts_line(&s, 1, B, "b", "/nonexistent/b.c", 3, 4, 80, 80);
+    ts_line(&s, 1, B, "b", "/nonexistent/b.c", 4, 6, 120, 100);
+    ts_thread_end(&s, 1, "");
+    ts_end(&s, 1e9, 300);
+    char *path = ts_write_temp(&s, "compensate");
+    char *out, *err;
+    char *csv[] = {"lines", path, "--format", "csv", NULL};
+    cr_assert_eq(ts_run_cmd(cmd_lines, csv, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, ",3,4,80,80,72,72,"), "%s", out);
+    cr_expect(strstr(out, ",4,6,120,100,108,88,"), "%s", out);
+    free(out);
+    free(err);
+    char *text[] = {"lines", path, "--compensate", NULL};
+    cr_assert_eq(ts_run_cmd(cmd_lines, text, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "Time adj") && strstr(out, "Self adj"), "%s", out);
+    cr_expect(strstr(out, "probe cost subtracted: 10.0 ns a call (4.0 ns"), "%s", out);
+    cr_expect(strstr(out, "(164 ns with the probe cost subtracted)"), "%s", out);
+    free(out);
+    free(err);
+    unlink(path);
+    free(path);
+}
