@@ -137,10 +137,24 @@ RT_NOINST static uint64_t rt_cal_round(struct rt_thread *t, void (*fn)(void), in
     return ticks;
 }
 
+/* Appends "<name><v, one decimal> <unit>" to line (CPROF_VERBOSE). */
+RT_NOINST static void rt_cal_describe(char *line, size_t size, const char *name,
+                                      double ns, const char *unit)
+{
+    char digits[24];
+    uint64_t tenths = (uint64_t)(ns * 10 + 0.5);
+    rt_strlcat(line, name, size);
+    rt_strlcat(line, rt_utoa(tenths / 10, digits), size);
+    rt_strlcat(line, ".", size);
+    rt_strlcat(line, rt_utoa(tenths % 10, digits), size);
+    rt_strlcat(line, unit, size);
+}
+
 RT_NOINST void rt_calibrate(void)
 {
     if (rt_config.mode == RT_MODE_COUNT || rt_config.clock == RT_CLOCK_NONE)
         return;
+    uint64_t began = rt_mono_ns();
     struct rt_thread *saved = rt_self;
     struct rt_thread *t = rt_thread_scratch(RT_CAL_DEPTH);
     if (!t)
@@ -177,4 +191,13 @@ RT_NOINST void rt_calibrate(void)
     rt_probe_cost.inner_ns = in < call ? in : call;
     rt_probe_cost.line_ns = line * ns_per_tick / (RT_CAL_BATCH * RT_CAL_LINES);
     rt_probe_cost.measured = 1;
+    char what[200] = "";
+    rt_cal_describe(what, sizeof what, "probe cost: a call ", rt_probe_cost.call_ns,
+                    " ns");
+    rt_cal_describe(what, sizeof what, " (inside its own time ", rt_probe_cost.inner_ns,
+                    " ns");
+    rt_cal_describe(what, sizeof what, "), a line event ", rt_probe_cost.line_ns, " ns");
+    rt_cal_describe(what, sizeof what, "; measured in ",
+                    (double)(rt_mono_ns() - began) / 1000, " us");
+    rt_log(what, NULL);
 }
