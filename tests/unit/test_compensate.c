@@ -122,16 +122,22 @@ Test(compensate, clamped_at_zero)
     expect_adj(MAIN, 380 - 4 - 60, 400 - 4 - 100, 0);
 }
 
-/* Line events: 10 of b's (over its 4 calls), each 2 ns in b's self time
- * and in every ancestor's total. */
+/* main (1 call, 300) -> b (4 calls, 200), b with 10 line events over two
+ * lines. */
+static void begin_lined(struct tstream *s)
+{
+    begin(s, 100, 10, 4, 2);
+    ts_node(s, 1, 1, 0, MAIN, 1, 300, 300, 300, 1);
+    ts_node(s, 1, 2, 1, B, 4, 200, 50, 50, 4);
+    ts_line(s, 1, B, "b", "/nonexistent/b.c", 3, 4, 80, 80);
+    ts_line(s, 1, B, "b", "/nonexistent/b.c", 4, 6, 120, 100);
+}
+
+/* Line events: each 2 ns in b's self time and in every ancestor's total. */
 Test(compensate, line_events)
 {
     struct tstream s;
-    begin(&s, 100, 10, 4, 2);
-    ts_node(&s, 1, 1, 0, MAIN, 1, 300, 300, 300, 1);
-    ts_node(&s, 1, 2, 1, B, 4, 200, 50, 50, 4);
-    ts_line(&s, 1, B, "b", "/src/b.c", 3, 4, 80, 80);
-    ts_line(&s, 1, B, "b", "/src/b.c", 4, 6, 120, 120);
+    begin_lined(&s);
     finish(&s, 300);
     expect_adj(B, 200 - 16 - 20, 200 - 16 - 20, 0);
     expect_adj(MAIN, 100 - 4 - 24, 300 - 4 - 40 - 20, 0);
@@ -211,11 +217,7 @@ Test(compensate, bad_probe_cost_is_damage)
 Test(compensate, lines_less_their_line_events)
 {
     struct tstream s;
-    begin(&s, 100, 10, 4, 2);
-    ts_node(&s, 1, 1, 0, MAIN, 1, 300, 300, 300, 1);
-    ts_node(&s, 1, 2, 1, B, 4, 200, 50, 50, 4);
-    ts_line(&s, 1, B, "b", "/nonexistent/b.c", 3, 4, 80, 80);
-    ts_line(&s, 1, B, "b", "/nonexistent/b.c", 4, 6, 120, 100);
+    begin_lined(&s);
     ts_thread_end(&s, 1, "");
     ts_end(&s, 1e9, 300);
     char *path = ts_write_temp(&s, "compensate");
