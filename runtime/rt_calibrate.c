@@ -34,9 +34,6 @@
 
 struct rt_probe_cost rt_probe_cost;
 
-void __cyg_profile_func_enter(void *this_fn, void *call_site);
-void __cyg_profile_func_exit(void *this_fn, void *call_site);
-
 static void rt_cal_lined(void);
 
 static const struct cprof_line_site rt_cal_sites[2] = {
@@ -45,10 +42,10 @@ static const struct cprof_line_site rt_cal_sites[2] = {
 };
 
 /* The shape of an instrumented function, by hand: a call of the hooks at
- * its start and end, as -finstrument-functions makes them. */
-#define RT_CAL_ENTER(fn)                                                                 \
-    __cyg_profile_func_enter((void *)(fn), __builtin_return_address(0))
-#define RT_CAL_EXIT(fn) __cyg_profile_func_exit((void *)(fn), __builtin_return_address(0))
+ * its start and end, as -finstrument-functions makes them (under their
+ * hidden names: a program may define the public ones itself). */
+#define RT_CAL_ENTER(fn) rt_hook_enter((void *)(fn), __builtin_return_address(0))
+#define RT_CAL_EXIT(fn) rt_hook_exit((void *)(fn), __builtin_return_address(0))
 
 __attribute__((noinline)) RT_NOINST static void rt_cal_plain(void)
 {
@@ -66,8 +63,8 @@ __attribute__((noinline)) RT_NOINST static void rt_cal_lined(void)
 {
     RT_CAL_ENTER(rt_cal_lined);
     for (int i = 0; i < RT_CAL_LINES; i += 2) {
-        __cprof_line(&rt_cal_sites[0]);
-        __cprof_line(&rt_cal_sites[1]);
+        rt_hook_line(&rt_cal_sites[0]);
+        rt_hook_line(&rt_cal_sites[1]);
     }
     RT_CAL_EXIT(rt_cal_lined);
 }

@@ -350,6 +350,13 @@ static inline RT_NOINST uint64_t rt_ticks(void)
     return rt_mono_ns();
 }
 
+/* rt_hooks.c: the hooks under hidden names, for the runtime's own calls
+ * (rt_calibrate.c), which a program that defines __cyg_profile_func_enter
+ * or __cprof_line itself (a test's counting hook) must not receive. */
+RT_HIDDEN void rt_hook_enter(void *this_fn, void *call_site);
+RT_HIDDEN void rt_hook_exit(void *this_fn, void *call_site);
+RT_HIDDEN void rt_hook_line(const struct cprof_line_site *site);
+
 /* rt_calibrate.c: the hooks' own cost as their timestamps see it (see
  * there), measured by rt_calibrate() at process start in the time modes;
  * all 0 until measured. */
