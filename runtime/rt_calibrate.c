@@ -23,7 +23,9 @@
  *          making none.
  * Each is the minimum over RT_CAL_ROUNDS batches (interrupts, migrations
  * and a cold cache only add), converted to ns at the start-up tick rate;
- * about 0.1 ms in all. Count mode reads no clock: nothing to measure.
+ * about 0.2 ms in all in summary mode, 0.4 ms in trace mode (CPROF_VERBOSE=1
+ * prints it). Count mode reads no clock: nothing to measure. Runs once, in
+ * rt_process_init, before any thread has state; not signal-safe.
  */
 #include "rt_internal.h"
 
