@@ -145,6 +145,33 @@ int cmd_finish(const char *cmd, const struct model *m, const struct fmt_ops *for
     return status;
 }
 
+int cmd_take_flag(int *argc, char **argv, const char *flag)
+{
+    int found = 0, kept = 0, rest = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (!rest && !strcmp(argv[i], flag)) {
+            found = 1;
+            continue;
+        }
+        rest |= !strcmp(argv[i], "--");
+        argv[kept++] = argv[i];
+    }
+    *argc = kept;
+    return found;
+}
+
+char *cmd_probe_line(const struct profile *pf)
+{
+    if (!pf->compensable)
+        return cprof_xstrdup("probe cost: not in the data (count mode, or recorded "
+                             "before format 1.5): nothing subtracted");
+    return cprof_xasprintf("probe cost subtracted: %.1f ns a call (%.1f ns of it in the "
+                           "call's own time), %.1f ns a line event%s",
+                           pf->probe_call_ns, pf->probe_inner_ns, pf->probe_line_ns,
+                           pf->probe_varies ? " (the first process's; others differ)"
+                                            : "");
+}
+
 const char *cmd_short_path(const char *path, const char *cwd)
 {
     size_t n = strlen(cwd);

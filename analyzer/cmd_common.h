@@ -121,6 +121,14 @@ int cmd_select(const char *cmd, const struct profile *pf, char *const *patterns,
 void cmd_heap_object(const struct model *m, struct fmt_cell *cells,
                      struct fmt_object *obj);
 
+/* Takes the option flag (one without a value that only some views have:
+ * --percentiles, --compensate) out of argv, leaving the arguments after
+ * "--" alone. Returns whether it was there. */
+int cmd_take_flag(int *argc, char **argv, const char *flag);
+/* The summary line of --compensate (allocated): the probe cost subtracted,
+ * or that the data has none. */
+char *cmd_probe_line(const struct profile *pf);
+
 /* path relative to cwd when it lies below it, else path: file columns stay
  * short for a report made from the project's top directory. */
 const char *cmd_short_path(const char *path, const char *cwd);

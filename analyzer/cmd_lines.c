@@ -29,7 +29,7 @@
 
 static const char lines_usage[] =
     "usage: cprof lines [FUNC...] [PATH...] [--format text|json|csv] [--limit N]\n"
-    "                   [--pid PID] [--tid TID]\n"
+    "                   [--pid PID] [--tid TID] [--compensate]\n"
     "\n"
     "Shows the functions built with line instrumentation (cprof-cc\n"
     "--cprof-lines=FUNC...) line by line, as Python's line_profiler does: each\n"
@@ -46,6 +46,9 @@ static const char lines_usage[] =
     "  -n, --limit N   show the first N functions; 0 (default) shows all\n"
     "      --pid PID   only the process PID\n"
     "      --tid TID   only the thread with kernel thread id TID\n"
+    "      --compensate  show each line's time and self time with the cost of its\n"
+    "                  line events subtracted too (Time adj, Self adj: estimates;\n"
+    "                  json and csv always have them: time_adj_ns, self_adj_ns)\n"
     "\n"
     "Examples:\n"
     "  cprof-cc --cprof-lines='parse_*' -O2 -o prog prog.c && ./prog\n"
@@ -62,6 +65,8 @@ enum lines_col {
     LC_HITS,
     LC_TIME,
     LC_SELF,
+    LC_TIME_ADJ,
+    LC_SELF_ADJ,
     LC_PER_HIT,
     LC_PCT,
     LC_TEXT,
@@ -74,12 +79,22 @@ static const struct fmt_col lines_cols[LC_COUNT] = {
     [LC_HITS] = {"hits", "Hits", FMT_UINT, FMT_ALL, 0},
     [LC_TIME] = {"time_ns", "Time", FMT_NS, FMT_ALL, 0},
     [LC_SELF] = {"self_ns", "Self", FMT_NS, FMT_ALL, 0},
+    [LC_TIME_ADJ] = {"time_adj_ns", "Time adj", FMT_NS, FMT_DATA_ONLY, 0},
+    [LC_SELF_ADJ] = {"self_adj_ns", "Self adj", FMT_NS, FMT_DATA_ONLY, 0},
     [LC_PER_HIT] = {"per_hit_ns", "Per Hit", FMT_NS, FMT_TEXT_ONLY, 0},
     [LC_PCT] = {"time_pct", "% Time", FMT_PCT, FMT_TEXT_ONLY, 0},
     [LC_TEXT] = {"text", "Line Contents", FMT_STR, FMT_ALL, FMT_WHOLE},
 };
 
-enum lines_group_col { LG_NAME, LG_FILE, LG_LINE, LG_CALLS, LG_TOTAL, LG_COUNT };
+enum lines_group_col {
+    LG_NAME,
+    LG_FILE,
+    LG_LINE,
+    LG_CALLS,
+    LG_TOTAL,
+    LG_TOTAL_ADJ,
+    LG_COUNT
+};
 
 static const struct fmt_col lines_group_cols[LG_COUNT] = {
     [LG_NAME] = {"name", "function", FMT_STR, FMT_ALL, FMT_IN_ROWS},
@@ -87,6 +102,7 @@ static const struct fmt_col lines_group_cols[LG_COUNT] = {
     [LG_LINE] = {"line", "line", FMT_UINT, FMT_ALL, 0},
     [LG_CALLS] = {"calls", "calls", FMT_UINT, FMT_ALL, 0},
     [LG_TOTAL] = {"total_ns", "total", FMT_NS, FMT_ALL, 0},
+    [LG_TOTAL_ADJ] = {"total_adj_ns", "total adj", FMT_NS, FMT_ALL, 0},
 };
 
 /* A function with line data. */
@@ -97,6 +113,7 @@ struct ln_func {
     unsigned line;        /* its first line, 0 unknown */
     uint64_t calls, hits; /* hits: summed over its lines, for ordering */
     double total_ns;      /* inclusive, recursion counted once */
+    double total_adj_ns;  /* the same, probe cost subtracted (profile.compensable) */
     const struct m_line **lines;
     size_t nlines, cap;
 };
@@ -159,6 +176,7 @@ static size_t lines_functions(const struct model *m, const struct profile *pf,
         lf->line = r->line;
         lf->calls = r->calls;
         lf->total_ns = r->total_ns;
+        lf->total_adj_ns = r->total_adj_ns;
     }
     for (size_t i = 0; i < n; i++) {
         struct ln_func *lf = &funcs[i];
@@ -242,11 +260,16 @@ struct lines_view {
     size_t ngroups, groups_cap;
     struct fmt_cell *group_cells; /* LG_COUNT per function */
     struct strpool owned;         /* strings made here */
+    int compensate;               /* --compensate: text shows the adjusted times */
 };
 
-/* A row for source line number line of file; l its data or NULL. */
+/* A row for source line number line of file; l its data or NULL; line_ns
+ * the cost of a line event, < 0 when not known. A line's time holds the part
+ * of its line event after the event's clock read and the part of the next
+ * event before it: about one line event's cost a hit. */
 static void lines_row(struct lines_view *v, const struct ln_func *lf, const char *file,
-                      unsigned line, const struct m_line *l, const char *text, int timed)
+                      unsigned line, const struct m_line *l, const char *text, int timed,
+                      double line_ns)
 {
     cprof_grow(&v->cells, &v->cap, (v->nrows + 1) * LC_COUNT, sizeof(*v->cells));
     struct fmt_cell *cell = &v->cells[v->nrows++ * LC_COUNT];
@@ -264,6 +287,10 @@ static void lines_row(struct lines_view *v, const struct ln_func *lf, const char
     cell[LC_HITS].num = (double)l->hits;
     cell[LC_TIME].num = l->time_ns;
     cell[LC_SELF].num = l->self_ns;
+    double cost = (double)l->hits * line_ns;
+    cell[LC_TIME_ADJ].num = l->time_ns > cost ? l->time_ns - cost : 0;
+    cell[LC_SELF_ADJ].num = l->self_ns > cost ? l->self_ns - cost : 0;
+    cell[LC_TIME_ADJ].null = cell[LC_SELF_ADJ].null = line_ns < 0;
     cell[LC_PER_HIT].num = l->hits ? l->time_ns / (double)l->hits : 0;
     cell[LC_PER_HIT].null = l->hits == 0;
     cell[LC_PCT].num = lf->total_ns > 0 ? l->time_ns * 100 / lf->total_ns : 0;
@@ -294,7 +321,7 @@ static void lines_group(struct lines_view *v, size_t fn, size_t first, const cha
  */
 static void lines_function(struct lines_view *v, size_t fn, const struct ln_func *lf,
                            struct src_cache *src, const char *cwd, int text_view,
-                           int timed, struct warnings *notes)
+                           int timed, double line_ns, struct warnings *notes)
 {
     struct fmt_cell *gc = &v->group_cells[fn * LG_COUNT];
     gc[LG_NAME].str = lf->name;
@@ -304,12 +331,19 @@ static void lines_function(struct lines_view *v, size_t fn, const struct ln_func
     gc[LG_CALLS].num = (double)lf->calls;
     gc[LG_TOTAL].num = lf->total_ns;
     gc[LG_TOTAL].null = !timed;
+    gc[LG_TOTAL_ADJ].num = lf->total_adj_ns;
+    gc[LG_TOTAL_ADJ].null = !timed || line_ns < 0;
 
     const char *header[4];
     size_t nheader = 0;
     size_t first_row = v->nrows;
-    char total[32];
+    char total[32], adj[96] = "";
     fmt_human_ns(lf->total_ns, total, sizeof total);
+    if (v->compensate && line_ns >= 0) {
+        char buf[32];
+        fmt_human_ns(lf->total_adj_ns, buf, sizeof buf);
+        snprintf(adj, sizeof adj, " (%s with the probe cost subtracted)", buf);
+    }
     const char *where = cmd_short_path(lf->file, cwd);
     if (text_view) {
         header[nheader++] = strpool_own(
@@ -319,9 +353,9 @@ static void lines_function(struct lines_view *v, size_t fn, const struct ln_func
                      : cprof_xasprintf("Function: %s", lf->name));
         header[nheader++] = strpool_own(
             &v->owned,
-            timed ? cprof_xasprintf("Total time: %s in %llu call%s", total,
+            timed ? cprof_xasprintf("Total time: %s in %llu call%s%s", total,
                                     (unsigned long long)lf->calls,
-                                    lf->calls == 1 ? "" : "s")
+                                    lf->calls == 1 ? "" : "s", adj)
                   : cprof_xasprintf("Calls: %llu", (unsigned long long)lf->calls));
     }
     for (size_t i = 0; i < lf->nlines;) {
@@ -348,7 +382,7 @@ static void lines_function(struct lines_view *v, size_t fn, const struct ln_func
         if (!text_view) {
             for (size_t k = i; k < end; k++)
                 lines_row(v, lf, file, lf->lines[k]->line, lf->lines[k],
-                          src_line(src, file, lf->lines[k]->line), timed);
+                          src_line(src, file, lf->lines[k]->line), timed, line_ns);
             i = end;
             continue;
         }
@@ -360,10 +394,12 @@ static void lines_function(struct lines_view *v, size_t fn, const struct ln_func
             if (line < l->line && l->line - line > LINES_MAX_GAP)
                 line = l->line;
             if (line == l->line) {
-                lines_row(v, lf, file, line, l, src_line(src, file, line), timed);
+                lines_row(v, lf, file, line, l, src_line(src, file, line), timed,
+                          line_ns);
                 k++;
             } else {
-                lines_row(v, lf, file, line, NULL, src_line(src, file, line), timed);
+                lines_row(v, lf, file, line, NULL, src_line(src, file, line), timed,
+                          line_ns);
             }
             line++;
         }
@@ -379,6 +415,7 @@ static void lines_function(struct lines_view *v, size_t fn, const struct ln_func
 int cmd_lines(int argc, char **argv)
 {
     struct cmd_view_run run;
+    int compensate = cmd_take_flag(&argc, argv, "--compensate");
     if (!cmd_view_start(&lines_view, argc, argv, &run)) {
         cmd_view_end(&run);
         return run.status;
@@ -402,10 +439,16 @@ int cmd_lines(int argc, char **argv)
         cwd[0] = 0;
     int text_view = run.format == &fmt_text;
     struct src_cache *src = src_cache_new();
-    struct lines_view v = {0};
+    struct lines_view v = {.compensate = compensate};
     v.group_cells = cprof_xcalloc(shown * LG_COUNT, sizeof(*v.group_cells));
+    double line_ns = run.profile.compensable ? run.profile.probe_line_ns : -1;
     for (size_t i = 0; i < shown; i++)
-        lines_function(&v, i, &funcs[i], src, cwd, text_view, m->timed, &m->warnings);
+        lines_function(&v, i, &funcs[i], src, cwd, text_view, m->timed, line_ns,
+                       &m->warnings);
+    struct fmt_col cols[LC_COUNT];
+    memcpy(cols, lines_cols, sizeof cols);
+    if (compensate && line_ns >= 0)
+        cols[LC_TIME_ADJ].where = cols[LC_SELF_ADJ].where = FMT_ALL;
 
     struct fmt_groups groups = {
         .rows_key = "lines",
@@ -416,7 +459,7 @@ int cmd_lines(int argc, char **argv)
     };
     struct fmt_table table = {
         .name = "functions",
-        .cols = lines_cols,
+        .cols = cols,
         .ncols = LC_COUNT,
         .cells = v.cells,
         .nrows = v.nrows,
@@ -426,10 +469,13 @@ int cmd_lines(int argc, char **argv)
                           "--cprof-lines=FUNC... to get some)",
         .groups = &groups,
     };
-    const char *summary[1];
+    const char *summary[2];
     size_t nsummary = 0;
     if (!m->timed)
         summary[nsummary++] = "count mode: hits only (no times were recorded)";
+    char *probe = compensate && m->timed ? cmd_probe_line(&run.profile) : NULL;
+    if (probe)
+        summary[nsummary++] = probe;
     struct fmt_doc doc = {
         .title = m->timed ? "line by line, functions by total time"
                           : "line by line, functions by hits",
@@ -449,6 +495,7 @@ int cmd_lines(int argc, char **argv)
     free(v.group_cells);
     free(v.cells);
     src_cache_free(src);
+    free(probe);
 out:
     lines_free_functions(funcs, nfuncs);
     cmd_view_end(&run);

@@ -21,6 +21,7 @@
 static const char report_usage[] =
     "usage: cprof report [PATH...] [--format text|json|csv] [--sort KEY] [--limit N]\n"
     "                    [--pid PID] [--tid TID] [--percentiles] [--no-hotspots]\n"
+    "                    [--compensate]\n"
     "\n"
     "Prints each function's exact call count, self and total time (recursion\n"
     "counted once), time per call, fastest and slowest call, and share of all\n"
@@ -47,6 +48,11 @@ static const char report_usage[] =
     "      --no-hotspots  leave out the last section, the first few findings of\n"
     "                  cprof hotspots (and in json, the functions'\n"
     "                  optimization_suggestions and the hotspots list)\n"
+    "      --compensate  show times with the probe cost the runtime measured at\n"
+    "                  start subtracted too (self adj, total adj; sorted by self\n"
+    "                  adj unless --sort says otherwise): estimates, where the raw\n"
+    "                  times are measurements; ! marks a function clamped at 0\n"
+    "                  (json and csv always have them: self_adj_ns, total_adj_ns)\n"
     "\n"
     "Examples:\n"
     "  cprof report                                 the table of ./cprof.data\n"
@@ -69,6 +75,11 @@ enum report_col {
     RC_TOTAL,
     RC_SELF_PER_CALL,
     RC_TOTAL_PER_CALL,
+    RC_SELF_ADJ,
+    RC_TOTAL_ADJ,
+    RC_SELF_ADJ_PER_CALL,
+    RC_TOTAL_ADJ_PER_CALL,
+    RC_ADJ_CLAMPED,
     RC_MIN,
     RC_MAX,
     RC_P50,
@@ -104,6 +115,13 @@ static const struct fmt_col report_cols[RC_COUNT] = {
     [RC_TOTAL] = {"total_ns", "total", FMT_NS, FMT_ALL, 0},
     [RC_SELF_PER_CALL] = {"self_per_call_ns", "self/call", FMT_NS, FMT_ALL, 0},
     [RC_TOTAL_PER_CALL] = {"total_per_call_ns", "total/call", FMT_NS, FMT_ALL, 0},
+    [RC_SELF_ADJ] = {"self_adj_ns", "self adj", FMT_NS, FMT_DATA_ONLY, 0},
+    [RC_TOTAL_ADJ] = {"total_adj_ns", "total adj", FMT_NS, FMT_DATA_ONLY, 0},
+    [RC_SELF_ADJ_PER_CALL] = {"self_adj_per_call_ns", "self adj/call", FMT_NS,
+                              FMT_DATA_ONLY, 0},
+    [RC_TOTAL_ADJ_PER_CALL] = {"total_adj_per_call_ns", "total adj/call", FMT_NS,
+                               FMT_DATA_ONLY, 0},
+    [RC_ADJ_CLAMPED] = {"adj_clamped", "clamped", FMT_BOOL, FMT_DATA_ONLY, 0},
     [RC_MIN] = {"min_ns", "min", FMT_NS, FMT_ALL, 0},
     [RC_MAX] = {"max_ns", "max", FMT_NS, FMT_ALL, 0},
     [RC_SELF_PCT] = {"self_pct", "self%", FMT_PCT, FMT_ALL, 0},
@@ -126,22 +144,29 @@ static const struct fmt_col report_cols[RC_COUNT] = {
     [RC_WAIT_TOTAL] = {"wait_total_ns", "wait total", FMT_NS, FMT_DATA_ONLY, 0},
 };
 
-/* The text table's mark after the name of a function with line data. */
+/* The text table's mark after the name of a function with line data, and
+ * (--compensate) of one whose compensated time was clamped at 0. */
 #define REPORT_LINES_MARK " *"
+#define REPORT_CLAMP_MARK " !"
 
 /* Fills one row of cells from a profile row, the strings it makes (location,
- * marked name) owned by strs. Returns whether the function has line data. */
+ * marked name) owned by strs; compensate: the clamp mark is shown. Returns
+ * whether the function has line data. */
 static int report_row(const struct model *m, const struct profile *pf,
                       const struct pf_row *r, const char *cwd, struct fmt_cell *cell,
-                      struct strpool *strs)
+                      struct strpool *strs, int compensate)
 {
     for (int c = 0; c < RC_COUNT; c++)
         cell[c] = (struct fmt_cell){0};
     int has_lines = m->funcs[r->func].has_lines;
+    int clamp_mark = compensate && pf->compensable && r->adj_clamped;
     cell[RC_NAME].str = r->name;
     cell[RC_NAME_TEXT].str =
-        has_lines ? strpool_own(strs, cprof_xasprintf("%s%s", r->name, REPORT_LINES_MARK))
-                  : r->name;
+        has_lines || clamp_mark
+            ? strpool_own(strs, cprof_xasprintf("%s%s%s", r->name,
+                                                has_lines ? REPORT_LINES_MARK : "",
+                                                clamp_mark ? REPORT_CLAMP_MARK : ""))
+            : r->name;
     cell[RC_HAS_LINES].num = has_lines;
     cell[RC_LOCATION].str =
         strpool_own(strs, cmd_location(r->file, r->module, r->line, cwd));
@@ -155,6 +180,16 @@ static int report_row(const struct model *m, const struct profile *pf,
     cell[RC_SELF_PER_CALL].null = r->calls == 0;
     cell[RC_TOTAL_PER_CALL].num = r->calls ? r->total_ns / (double)r->calls : 0;
     cell[RC_TOTAL_PER_CALL].null = r->calls == 0;
+    cell[RC_SELF_ADJ].num = r->self_adj_ns;
+    cell[RC_TOTAL_ADJ].num = r->total_adj_ns;
+    cell[RC_SELF_ADJ_PER_CALL].num = r->calls ? r->self_adj_ns / (double)r->calls : 0;
+    cell[RC_SELF_ADJ_PER_CALL].null = r->calls == 0;
+    cell[RC_TOTAL_ADJ_PER_CALL].num = r->calls ? r->total_adj_ns / (double)r->calls : 0;
+    cell[RC_TOTAL_ADJ_PER_CALL].null = r->calls == 0;
+    cell[RC_ADJ_CLAMPED].num = r->adj_clamped;
+    if (!pf->compensable)
+        for (int c = RC_SELF_ADJ; c <= RC_ADJ_CLAMPED; c++)
+            cell[c].null = 1;
     cell[RC_MIN].num = r->min_ns;
     cell[RC_MIN].null = r->completed == 0;
     cell[RC_MAX].num = r->max_ns;
@@ -188,29 +223,12 @@ static int report_row(const struct model *m, const struct profile *pf,
 
 static const struct cmd_view report_view = {"report", report_usage, profile_sort_key, 0};
 
-/* Takes option (--percentiles, --no-hotspots: the other options are every
- * view's) out of argv; returns whether it was there. Arguments after "--"
- * are left alone. */
-static int report_flag_option(int *argc, char **argv, const char *option)
-{
-    int found = 0, kept = 0, rest = 0;
-    for (int i = 0; i < *argc; i++) {
-        if (!rest && !strcmp(argv[i], option)) {
-            found = 1;
-            continue;
-        }
-        rest |= !strcmp(argv[i], "--");
-        argv[kept++] = argv[i];
-    }
-    *argc = kept;
-    return found;
-}
-
 int cmd_report(int argc, char **argv)
 {
     struct cmd_view_run run;
-    int percentiles = report_flag_option(&argc, argv, "--percentiles");
-    int hotspots = !report_flag_option(&argc, argv, "--no-hotspots");
+    int percentiles = cmd_take_flag(&argc, argv, "--percentiles");
+    int compensate = cmd_take_flag(&argc, argv, "--compensate");
+    int hotspots = !cmd_take_flag(&argc, argv, "--no-hotspots");
     if (!cmd_view_start(&report_view, argc, argv, &run)) {
         cmd_view_end(&run);
         return run.status;
@@ -218,7 +236,9 @@ int cmd_report(int argc, char **argv)
     struct model *m = &run.model;
     struct profile *pf = &run.profile;
     if (!run.sort_given)
-        run.sort = pf->timed ? PF_SORT_SELF : PF_SORT_CALLS;
+        run.sort = !pf->timed                      ? PF_SORT_CALLS
+                   : compensate && pf->compensable ? PF_SORT_SELF_ADJ
+                                                   : PF_SORT_SELF;
     profile_sort(pf, run.sort);
 
     size_t nrows = pf->nrows;
@@ -233,6 +253,9 @@ int cmd_report(int argc, char **argv)
         cols[RC_HEAP_DELTA].where = FMT_DATA_ONLY;
     if (percentiles && pf->timed)
         for (int c = RC_P50; c <= RC_P99; c++)
+            cols[c].where = FMT_ALL;
+    if (compensate && pf->compensable)
+        for (int c = RC_SELF_ADJ; c <= RC_TOTAL_ADJ_PER_CALL; c++)
             cols[c].where = FMT_ALL;
     struct fmt_cell *cells = cprof_xcalloc(nrows * RC_COUNT, sizeof(*cells));
     struct strpool strs = {0};
@@ -253,7 +276,7 @@ int cmd_report(int argc, char **argv)
     }
     for (size_t i = 0; i < nrows; i++) {
         struct fmt_cell *row = &cells[i * RC_COUNT];
-        any_lines |= report_row(m, pf, &pf->rows[i], cwd, row, &strs);
+        any_lines |= report_row(m, pf, &pf->rows[i], cwd, row, &strs, compensate);
         row[RC_SUGGESTIONS].null = !hotspots;
         if (hotspots)
             row[RC_SUGGESTIONS].str = strpool_own(&strs, hs_row_json(&found, i));
@@ -262,7 +285,7 @@ int cmd_report(int argc, char **argv)
     size_t ncols = pf->cpu ? RC_COUNT : RC_CPU;
     for (size_t i = 1; ncols < RC_COUNT && i < nrows; i++)
         memmove(&cells[i * ncols], &cells[i * RC_COUNT], ncols * sizeof(*cells));
-    const char *notes[2];
+    const char *notes[3];
     size_t nnotes = 0;
     if (any_lines)
         notes[nnotes++] =
@@ -280,6 +303,10 @@ int cmd_report(int argc, char **argv)
         notes[nnotes++] = pct_note;
     }
 
+    if (compensate && pf->compensable)
+        notes[nnotes++] = "self adj, total adj: probe cost subtracted, estimates (see "
+                          "docs/PERFORMANCE.md); ! clamped at 0";
+
     struct fmt_table table = {
         .name = "functions",
         .cols = cols,
@@ -288,7 +315,7 @@ int cmd_report(int argc, char **argv)
         .nrows = nrows,
         .text_rows = run.limit_given ? nrows : REPORT_TEXT_LIMIT,
     };
-    char *summary[2];
+    char *summary[3];
     size_t nsummary = 0;
     summary[nsummary++] = cprof_xasprintf("calls: %llu to %zu function%s",
                                           (unsigned long long)pf->total_calls, pf->nrows,
@@ -298,6 +325,8 @@ int cmd_report(int argc, char **argv)
         fmt_human_ns(pf->total_self_ns, buf, sizeof buf);
         summary[nsummary++] = cprof_xasprintf("time in instrumented functions: %s", buf);
     }
+    if (compensate && pf->timed)
+        summary[nsummary++] = cmd_probe_line(pf);
     struct fmt_cell heap_cells[CMD_HEAP_NCOLS];
     struct fmt_object heap;
     cmd_heap_object(m, heap_cells, &heap);

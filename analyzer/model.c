@@ -724,6 +724,11 @@ static struct m_process *model_process_new(const char *name, const struct rd_hea
     p->start_ticks = h->start_ticks;
     p->start_unix_ns = h->start_unix_ns;
     p->header_ticks_per_sec = h->ticks_per_sec;
+    p->has_probe = h->has_probe;
+    p->probe_call_ns = h->probe_call_ns;
+    p->probe_inner_ns =
+        h->probe_inner_ns < h->probe_call_ns ? h->probe_inner_ns : h->probe_call_ns;
+    p->probe_line_ns = h->probe_line_ns;
     return p;
 }
 

@@ -255,7 +255,10 @@ struct m_process {
      * runtime that did not record them, has none: its zeros mean nothing) */
     int has_heap;
     uint64_t heap_in_use, heap_peak, heap_blocks, peak_rss, foreign_frees;
-    int has_cpu;           /* nodes carry cpu_ns (1.5, recorded with CPROF_CPU=1) */
+    int has_cpu; /* nodes carry cpu_ns (1.5, recorded with CPROF_CPU=1) */
+    /* probe cost (1.5, the header's probe_* keys; has_probe: present), ns */
+    int has_probe;
+    double probe_call_ns, probe_inner_ns, probe_line_ns;
     uint64_t heap_dropped; /* allocation calls counted for no thread */
     int end_heap;          /* the end record had the heap keys */
     struct m_freed *freed;

@@ -54,6 +54,96 @@ static void profile_heap(struct pf_row *row, const struct m_node *n,
     row->total_freed_bytes += sub->freed_bytes;
 }
 
+/*
+ * Compensation. Each call's hooks read the clock in their middle: the part
+ * of the pair after the enter's timestamp and before the exit's (inner)
+ * lies in the call's own time, self and inclusive; the rest (outer) in its
+ * caller's self time; the whole pair in every ancestor's inclusive time;
+ * a line event wholly in the self time of the call it belongs to. So per
+ * node, with c its calls, k its children's calls, d the calls below it and
+ * l, L the line events of its own calls and of its whole subtree:
+ *   self_adj  = self  - c * inner - k * (pair - inner) - l * line
+ *   total_adj = total - c * inner - d * pair           - L * line
+ * Line events are known per function, not per call path: each node gets
+ * its function's in proportion to its calls. A region's calls ran no hook.
+ */
+struct pf_comp {
+    double lines_per_call; /* the function's line events per call */
+    int probed;            /* its calls ran the hooks (not a region's) */
+};
+
+/* Per node: probed calls and line events in its subtree, itself included. */
+struct pf_comp_sub {
+    double calls, lines;
+};
+
+/* Per function of m: what compensation needs; NULL when no process
+ * measured its probe cost. */
+static struct pf_comp *profile_comp_funcs(const struct model *m)
+{
+    int any = 0;
+    for (size_t i = 0; i < m->nprocs; i++)
+        any |= m->procs[i]->has_probe && m->procs[i]->ns_per_tick > 0;
+    if (!any)
+        return NULL;
+    struct pf_comp *fc = cprof_xcalloc(m->nfuncs ? m->nfuncs : 1, sizeof(*fc));
+    double *calls = cprof_xcalloc(m->nfuncs ? m->nfuncs : 1, sizeof(*calls));
+    for (size_t i = 0; i < m->nprocs; i++)
+        for (size_t k = 0; k < m->procs[i]->nthreads; k++) {
+            const struct m_thread *t = m->procs[i]->threads[k];
+            for (size_t j = 1; j < t->nnodes; j++)
+                calls[t->nodes[j].func] += (double)t->nodes[j].calls;
+        }
+    for (size_t l = 0; l < m->nlines; l++)
+        if (calls[m->lines[l].func] > 0)
+            fc[m->lines[l].func].lines_per_call +=
+                (double)m->lines[l].hits / calls[m->lines[l].func];
+    for (size_t f = 0; f < m->nfuncs; f++)
+        fc[f].probed = !m->funcs[f].region;
+    free(calls);
+    return fc;
+}
+
+static struct pf_comp_sub *profile_comp_subtrees(const struct m_thread *t,
+                                                 const struct pf_comp *fc)
+{
+    struct pf_comp_sub *sub = cprof_xcalloc(t->nnodes, sizeof(*sub));
+    for (size_t i = t->nnodes; i-- > 1;) {
+        const struct m_node *n = &t->nodes[i];
+        sub[i].calls += fc[n->func].probed ? (double)n->calls : 0;
+        sub[i].lines += (double)n->calls * fc[n->func].lines_per_call;
+        sub[n->parent].calls += sub[i].calls;
+        sub[n->parent].lines += sub[i].lines;
+    }
+    return sub;
+}
+
+/* Adds node i's compensated times to its function's row: self_ns and
+ * incl_ns are its raw ones (self unclamped), sub NULL when its process
+ * did not measure its probe cost (then they are added as they are). */
+static void profile_compensate(struct pf_row *row, const struct m_thread *t, uint32_t i,
+                               const struct pf_comp *fc, const struct pf_comp_sub *sub,
+                               double self_ns, double incl_ns, int outermost)
+{
+    double self_cost = 0, total_cost = 0;
+    if (sub) {
+        const struct m_process *p = t->proc;
+        const struct m_node *n = &t->nodes[i];
+        double own = fc[n->func].probed ? (double)n->calls : 0, kids = 0;
+        for (uint32_t c = n->first_child; c != M_NONE; c = t->nodes[c].next_sibling)
+            kids += fc[t->nodes[c].func].probed ? (double)t->nodes[c].calls : 0;
+        double lines = (double)n->calls * fc[n->func].lines_per_call;
+        self_cost = own * p->probe_inner_ns +
+                    kids * (p->probe_call_ns - p->probe_inner_ns) +
+                    lines * p->probe_line_ns;
+        total_cost = own * p->probe_inner_ns + (sub[i].calls - own) * p->probe_call_ns +
+                     sub[i].lines * p->probe_line_ns;
+    }
+    row->self_adj_ns += self_ns - self_cost;
+    if (outermost)
+        row->total_adj_ns += incl_ns - total_cost;
+}
+
 /* Per function: the (value, calls) pairs of its nodes' histograms. */
 struct pf_samples {
     struct m_sample *s;
@@ -79,10 +169,13 @@ static void profile_node_samples(const struct m_thread *t, const struct m_node *
 /* Adds one thread's tree to rows (indexed by function); on_path is zero on
  * entry and on return. */
 static void profile_thread(const struct m_thread *t, struct pf_row *rows,
-                           uint32_t *on_path, struct pf_samples *samples)
+                           uint32_t *on_path, struct pf_samples *samples,
+                           const struct pf_comp *fc)
 {
     double scale = t->proc->ns_per_tick;
     struct pf_subtree *sub = t->proc->has_heap ? profile_subtrees(t) : NULL;
+    struct pf_comp_sub *comp =
+        fc && t->proc->has_probe && scale > 0 ? profile_comp_subtrees(t, fc) : NULL;
     /* an explicit stack: (node, leaving) so deep recursion needs no C stack */
     struct visit {
         uint32_t node;
@@ -118,6 +211,10 @@ static void profile_thread(const struct m_thread *t, struct pf_row *rows,
             if (!on_path[n->func])
                 row->cpu_total_ns += (double)n->cpu_ns;
         }
+        if (fc)
+            profile_compensate(row, t, v.node, fc, comp,
+                               ((double)n->incl_ticks - (double)child_ticks) * scale,
+                               (double)n->incl_ticks * scale, !on_path[n->func]);
         if (sub)
             profile_heap(row, n, &sub[v.node], !on_path[n->func]);
         profile_node_samples(t, n, &samples[n->func]);
@@ -139,6 +236,35 @@ static void profile_thread(const struct m_thread *t, struct pf_row *rows,
     }
     free(stack);
     free(sub);
+    free(comp);
+}
+
+/* The profile's probe figures, and each row's compensated times clamped
+ * at 0. */
+static void profile_comp_finish(const struct model *m, struct profile *out)
+{
+    for (size_t i = 0; i < m->nprocs; i++) {
+        const struct m_process *p = m->procs[i];
+        if (!p->has_probe || p->ns_per_tick <= 0)
+            continue;
+        if (out->compensable)
+            out->probe_varies |= p->probe_call_ns != out->probe_call_ns ||
+                                 p->probe_inner_ns != out->probe_inner_ns ||
+                                 p->probe_line_ns != out->probe_line_ns;
+        else {
+            out->probe_call_ns = p->probe_call_ns;
+            out->probe_inner_ns = p->probe_inner_ns;
+            out->probe_line_ns = p->probe_line_ns;
+        }
+        out->compensable = 1;
+    }
+    for (size_t i = 0; i < out->nrows; i++) {
+        struct pf_row *r = &out->rows[i];
+        if (r->self_adj_ns < 0 || r->total_adj_ns < 0)
+            r->adj_clamped = 1;
+        r->self_adj_ns = r->self_adj_ns > 0 ? r->self_adj_ns : 0;
+        r->total_adj_ns = r->total_adj_ns > 0 ? r->total_adj_ns : 0;
+    }
 }
 
 static void profile_name(const struct model *m, struct sym_cache *syms, struct profile *p,
@@ -209,13 +335,15 @@ void profile_build(const struct model *m, struct sym_cache *syms, struct profile
     struct pf_row *rows = cprof_xcalloc(m->nfuncs, sizeof(*rows));
     uint32_t *on_path = cprof_xcalloc(m->nfuncs, sizeof(*on_path));
     struct pf_samples *samples = cprof_xcalloc(m->nfuncs, sizeof(*samples));
+    struct pf_comp *fc = profile_comp_funcs(m);
     for (size_t i = 0; i < m->nprocs; i++) {
         const struct m_process *p = m->procs[i];
         if (p->ns_per_tick > 0 && model_hist_error(p->hist_sub_bits) > out->pct_error)
             out->pct_error = model_hist_error(p->hist_sub_bits);
         for (size_t k = 0; k < p->nthreads; k++)
-            profile_thread(p->threads[k], rows, on_path, samples);
+            profile_thread(p->threads[k], rows, on_path, samples, fc);
     }
+    free(fc);
     free(on_path);
     for (size_t f = 0; f < m->nfuncs; f++) {
         profile_percentiles(m, f, &rows[f], &samples[f]);
@@ -248,6 +376,7 @@ void profile_build(const struct model *m, struct sym_cache *syms, struct profile
         rows[i].self_pct =
             out->total_self_ns > 0 ? rows[i].self_ns * 100 / out->total_self_ns : 0;
     }
+    profile_comp_finish(m, out);
 }
 
 static const char *const profile_key_names[] = {
@@ -276,6 +405,8 @@ static const char *const profile_key_names[] = {
     [PF_SORT_CPU_TOTAL] = "cpu_total",
     [PF_SORT_WAIT] = "wait",
     [PF_SORT_WAIT_TOTAL] = "wait_total",
+    [PF_SORT_SELF_ADJ] = "self_adj",
+    [PF_SORT_TOTAL_ADJ] = "total_adj",
 };
 
 int profile_sort_key(const char *name, enum pf_sort *key)
@@ -317,6 +448,8 @@ const char *profile_sort_what(enum pf_sort key)
         [PF_SORT_CPU_TOTAL] = "CPU time, callees included",
         [PF_SORT_WAIT] = "wait (time off the CPU)",
         [PF_SORT_WAIT_TOTAL] = "wait, callees included",
+        [PF_SORT_SELF_ADJ] = "self time, probe cost subtracted",
+        [PF_SORT_TOTAL_ADJ] = "total time, probe cost subtracted",
     };
     return what[key];
 }
@@ -375,6 +508,10 @@ static double profile_value(const struct pf_row *r, enum pf_sort key)
         return pf_wait(r->self_ns, r->cpu_self_ns);
     case PF_SORT_WAIT_TOTAL:
         return pf_wait(r->total_ns, r->cpu_total_ns);
+    case PF_SORT_SELF_ADJ:
+        return r->self_adj_ns;
+    case PF_SORT_TOTAL_ADJ:
+        return r->total_adj_ns;
     default:
         return 0;
     }

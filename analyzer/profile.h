@@ -57,6 +57,12 @@ struct pf_row {
     /* CPU time (meaningful when profile.cpu), the same rules as self_ns and
      * total_ns; wall less CPU (pf_wait) is time the thread was off the CPU */
     double cpu_self_ns, cpu_total_ns;
+    /* compensated times (meaningful when profile.compensable): self_ns and
+     * total_ns less the probe cost the runtime measured at start, per call
+     * and per line event (see profile.c); estimates where the raw times are
+     * measurements. Clamped at 0, and then adj_clamped is set. */
+    double self_adj_ns, total_adj_ns;
+    int adj_clamped;
 };
 
 /* Net heap change in bytes: allocated less freed (negative: it freed more
@@ -78,9 +84,14 @@ struct profile {
     size_t nrows;
     uint64_t total_calls;
     double total_self_ns;
-    int timed;            /* times are known (not only count-mode data) */
-    int heap;             /* some process has heap data (format 1.2) */
-    int cpu;              /* some process has CPU time per node (1.5, CPROF_CPU=1) */
+    int timed; /* times are known (not only count-mode data) */
+    int heap;  /* some process has heap data (format 1.2) */
+    int cpu;   /* some process has CPU time per node (1.5, CPROF_CPU=1) */
+    /* some timed process recorded its probe cost (1.5): the *_adj_ns figures
+     * mean something; probe_*: the first such process's, probe_varies: not
+     * every such process measured the same */
+    int compensable, probe_varies;
+    double probe_call_ns, probe_inner_ns, probe_line_ns;
     double pct_error;     /* the largest relative error of estimated percentiles */
     int pct_estimated;    /* some row's percentiles are estimates */
     struct strpool owned; /* names made up here for functions without a module */
@@ -115,6 +126,9 @@ enum pf_sort {
     PF_SORT_CPU_TOTAL,
     PF_SORT_WAIT, /* self time off the CPU */
     PF_SORT_WAIT_TOTAL,
+    /* compensated times (cprof report --compensate) */
+    PF_SORT_SELF_ADJ,
+    PF_SORT_TOTAL_ADJ,
 };
 
 /* Builds the table; functions with neither calls nor time are left out.

@@ -216,6 +216,13 @@ static int rd_str_array(struct mp_in *in, char ***out, size_t *count)
     return 0;
 }
 
+/* A probe cost (1.5): a number of ns, finite, from 0 to a millisecond (a
+ * probe that costs more was not measured). Returns nonzero when bad. */
+static int rd_probe_ns(struct mp_in *in, double *ns)
+{
+    return mp_read_f64(in, ns) != MP_OK || !(*ns >= 0 && *ns <= 1e6);
+}
+
 /* Reads the header map. Returns 0, or -1 with f->error set. */
 static int rd_read_header(struct rd_file *f)
 {
@@ -275,6 +282,13 @@ static int rd_read_header(struct rd_file *f)
         } else if (mp_match_str(&in, "hist_sub_bits")) {
             bad = mp_read_uint(&in, &u) != MP_OK || u > 8;
             h->hist_sub_bits = (unsigned)u;
+        } else if (mp_match_str(&in, "probe_call_ns")) {
+            bad = rd_probe_ns(&in, &h->probe_call_ns);
+            h->has_probe = !bad;
+        } else if (mp_match_str(&in, "probe_call_inner_ns")) {
+            bad = rd_probe_ns(&in, &h->probe_inner_ns);
+        } else if (mp_match_str(&in, "probe_line_ns")) {
+            bad = rd_probe_ns(&in, &h->probe_line_ns);
         } else if (mp_match_str(&in, "argv")) {
             bad = rd_str_array(&in, &h->argv, &h->argc) < 0;
         } else if (mp_match_str(&in, "cpu_time")) {

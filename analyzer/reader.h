@@ -33,6 +33,11 @@ struct rd_header {
     char **config_warnings;
     size_t nconfig_warnings;
     char *cpu_time; /* 1.5: how CPU time per node was measured; NULL: none */
+    /* the probe cost the runtime measured at start (1.5; has_probe: the
+     * keys were there), in ns: a call's enter+exit pair, the part of it
+     * inside the call's own time, a line event */
+    int has_probe;
+    double probe_call_ns, probe_inner_ns, probe_line_ns;
 };
 
 struct rd_record {

@@ -4,12 +4,18 @@
  *   calls fib N   naive recursive Fibonacci: 2*F(N+1)-1 calls of fib, + main
  *   calls mix N   N rounds of a small realistic mix: a hash, a table lookup,
  *                 a comparator called back from libc's qsort
+ *   calls chain N N calls of a function calling a leaf twice, each leaf a
+ *                 chain of 24 dependent multiplications (about 10 ns): calls
+ *                 with a body, where overhead compensation can be checked
+ *                 against the plain build (bench/overhead.sh)
  *   calls mix-threads N
  *                 mix N in each of 2 threads at once (+ 1 call of the
  *                 thread function each): the profiler's per-thread cost
  *                 when two threads call at the same time
- * Prints the number of instrumented calls it made (counted by the program
- * itself, so every build does the same work). The counter and the mix's
+ * Prints the CPU and wall time of the workload (a line "time: ...", for the
+ * compensation table of bench/overhead.sh), then the number of instrumented
+ * calls it made (counted by the program itself, so every build does the
+ * same work). The counter and the mix's
  * data are thread-local, so that the threads of mix-threads share no
  * cache line the program itself writes.
  */
@@ -17,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static __thread unsigned long long calls;
 
@@ -69,6 +76,29 @@ static long mix(int rounds)
     return hits;
 }
 
+static unsigned chain_leaf(unsigned x)
+{
+    calls++;
+    for (int i = 0; i < 24; i++) {
+        x = x * 2654435761u + (unsigned)i;
+        __asm__ volatile("" : "+r"(x)); /* one multiplication after another */
+    }
+    return x;
+}
+
+static unsigned chain_mid(unsigned x)
+{
+    calls++;
+    return chain_leaf(x) ^ chain_leaf(x + 1u);
+}
+
+static long long clock_ns(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 struct mix_thread {
     pthread_t thread;
     int rounds;
@@ -89,14 +119,21 @@ int main(int argc, char **argv)
 {
     calls++; /* main itself */
     if (argc != 3) {
-        fprintf(stderr, "usage: calls fib|mix|mix-threads N\n");
+        fprintf(stderr, "usage: calls fib|mix|chain|mix-threads N\n");
         return 2;
     }
     int n = atoi(argv[2]);
     long result;
     unsigned long long total = 0;
+    long long cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID),
+              wall0 = clock_ns(CLOCK_MONOTONIC);
     if (strcmp(argv[1], "fib") == 0) {
         result = fib(n);
+    } else if (strcmp(argv[1], "chain") == 0) {
+        unsigned acc = 0;
+        for (int i = 0; i < n; i++)
+            acc += chain_mid((unsigned)i);
+        result = acc;
     } else if (strcmp(argv[1], "mix-threads") == 0) {
         struct mix_thread t[2];
         result = 0;
@@ -115,7 +152,10 @@ int main(int argc, char **argv)
     } else {
         result = mix(n);
     }
+    long long cpu1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID),
+              wall1 = clock_ns(CLOCK_MONOTONIC);
     total += calls;
+    printf("time: cpu %lld ns, wall %lld ns\n", cpu1 - cpu0, wall1 - wall0);
     printf("%s %d = %ld, %llu calls\n", argv[1], n, result, total);
     return 0;
 }

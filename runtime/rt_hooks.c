@@ -39,27 +39,44 @@ RT_HIDDEN void rt_line(const struct cprof_line_site *site, uintptr_t sp);
 /* sp is the caller's stack pointer less the return address: the same
  * distance below the instrumented function's frame for both hooks. The
  * enter hook also passes rbp, which unwind tables may define the caller's
- * frame by. */
+ * frame by. Each hook also has a hidden name (rt_hook_*) that the
+ * runtime's own calls use, which a program defining the hook itself does
+ * not take over. */
 __asm__(".text\n"
+        ".globl rt_hook_enter\n"
+        ".hidden rt_hook_enter\n"
+        ".type rt_hook_enter, @function\n"
         ".globl __cyg_profile_func_enter\n"
         ".type __cyg_profile_func_enter, @function\n"
+        "rt_hook_enter:\n"
         "__cyg_profile_func_enter:\n"
         "    movq %rsp, %rdx\n"
         "    movq %rbp, %rcx\n"
         "    jmp rt_enter\n"
         ".size __cyg_profile_func_enter, .-__cyg_profile_func_enter\n"
+        ".size rt_hook_enter, .-rt_hook_enter\n"
+        ".globl rt_hook_exit\n"
+        ".hidden rt_hook_exit\n"
+        ".type rt_hook_exit, @function\n"
         ".globl __cyg_profile_func_exit\n"
         ".type __cyg_profile_func_exit, @function\n"
+        "rt_hook_exit:\n"
         "__cyg_profile_func_exit:\n"
         "    movq %rsp, %rdx\n"
         "    jmp rt_exit\n"
         ".size __cyg_profile_func_exit, .-__cyg_profile_func_exit\n"
+        ".size rt_hook_exit, .-rt_hook_exit\n"
+        ".globl rt_hook_line\n"
+        ".hidden rt_hook_line\n"
+        ".type rt_hook_line, @function\n"
         ".globl __cprof_line\n"
         ".type __cprof_line, @function\n"
+        "rt_hook_line:\n"
         "__cprof_line:\n"
         "    movq %rsp, %rsi\n"
         "    jmp rt_line\n"
-        ".size __cprof_line, .-__cprof_line\n");
+        ".size __cprof_line, .-__cprof_line\n"
+        ".size rt_hook_line, .-rt_hook_line\n");
 #else
 RT_EXPORT RT_NOINST void __cyg_profile_func_enter(void *this_fn, void *call_site)
 {
@@ -75,6 +92,13 @@ RT_EXPORT RT_NOINST void __cprof_line(const struct cprof_line_site *site)
 {
     rt_line(site, 0); /* no stack pointer: no longjmp repair at line events */
 }
+
+void rt_hook_enter(void *this_fn, void *call_site)
+    __attribute__((alias("__cyg_profile_func_enter")));
+void rt_hook_exit(void *this_fn, void *call_site)
+    __attribute__((alias("__cyg_profile_func_exit")));
+void rt_hook_line(const struct cprof_line_site *site)
+    __attribute__((alias("__cprof_line")));
 #endif
 
 RT_NOINST static int rt_sp_on_altstack(uintptr_t sp, uintptr_t *lo, uintptr_t *hi)

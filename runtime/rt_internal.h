@@ -373,6 +373,25 @@ static inline RT_NOINST uint64_t rt_ticks(void)
     return rt_mono_ns();
 }
 
+/* rt_hooks.c: the hooks under hidden names, for the runtime's own calls
+ * (rt_calibrate.c), which a program that defines __cyg_profile_func_enter
+ * or __cprof_line itself (a test's counting hook) must not receive. */
+RT_HIDDEN void rt_hook_enter(void *this_fn, void *call_site);
+RT_HIDDEN void rt_hook_exit(void *this_fn, void *call_site);
+RT_HIDDEN void rt_hook_line(const struct cprof_line_site *site);
+
+/* rt_calibrate.c: the hooks' own cost as their timestamps see it (see
+ * there), measured by rt_calibrate() at process start in the time modes;
+ * all 0 until measured. */
+struct rt_probe_cost {
+    int measured;
+    double call_ns;  /* a whole enter+exit pair, per call */
+    double inner_ns; /* the part of it between the call's two timestamps */
+    double line_ns;  /* one line event */
+};
+extern struct rt_probe_cost rt_probe_cost RT_HIDDEN;
+RT_HIDDEN void rt_calibrate(void);
+
 /* rt_tree.c */
 RT_HIDDEN int rt_tree_init(struct rt_thread *t);
 RT_HIDDEN struct rt_node *rt_tree_child(struct rt_thread *t, struct rt_node *parent,
@@ -616,6 +635,10 @@ static inline RT_NOINST void rt_cpu_update(struct rt_thread *t)
 /* rt_thread.c */
 RT_HIDDEN struct rt_thread *rt_thread_attach(void);
 RT_HIDDEN void rt_thread_detach(struct rt_thread *t);
+/* A thread's state for depth frames that no table holds, never written
+ * (rt_calibrate.c runs the hooks on it); NULL when memory is short. */
+RT_HIDDEN struct rt_thread *rt_thread_scratch(uint32_t depth);
+RT_HIDDEN void rt_thread_scratch_free(struct rt_thread *t);
 RT_HIDDEN void rt_threads_init(void);
 /* Calls fn for every live thread. Lock-free: safe in signal handlers. */
 RT_HIDDEN void rt_threads_each(void (*fn)(struct rt_thread *t, void *arg), void *arg);

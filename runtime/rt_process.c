@@ -272,6 +272,7 @@ RT_NOINST void rt_process_init(void)
     rt_modules_refresh();
     rt_exec_init();
     rt_heap_init();
+    rt_calibrate();
 #if defined(__x86_64__)
     rt_fast_path = rt_config.mode == RT_MODE_COUNT;
 #endif

@@ -74,32 +74,65 @@ RT_NOINST static struct rt_thread *rt_lose_thread(void)
     return &rt_sentinel;
 }
 
+/* A thread's state with room for depth frames and its tree or trace
+ * buffer, busy, in no table; NULL when memory is short (*ok says whether
+ * the tree or buffer was set up too). */
+RT_NOINST static struct rt_thread *rt_thread_new(uint32_t depth, uint32_t serial, int *ok)
+{
+    size_t head = (sizeof(struct rt_thread) + 4095) & ~(size_t)4095;
+    size_t size = head + (size_t)depth * sizeof(struct rt_frame);
+    if (rt_config.cpu)
+        size += (size_t)depth * sizeof(uint64_t);
+    struct rt_thread *t = rt_map(size);
+    *ok = 0;
+    if (!t)
+        return NULL;
+    t->map_size = size;
+    t->stack = (struct rt_frame *)((char *)t + head);
+    if (rt_config.cpu)
+        t->cpu_stack = (uint64_t *)(t->stack + depth);
+    t->capacity = depth;
+    t->max_nodes = rt_config.max_nodes;
+    t->busy = 1;
+    t->serial = serial;
+    *ok = rt_config.mode == RT_MODE_TRACE ? rt_trace_init(t) == 0 : rt_tree_init(t) == 0;
+    return t;
+}
+
+RT_NOINST struct rt_thread *rt_thread_scratch(uint32_t depth)
+{
+    int ok;
+    struct rt_thread *t = rt_thread_new(depth, 0, &ok);
+    if (t && !ok) {
+        rt_thread_release(t);
+        return NULL;
+    }
+    if (t && rt_config.cpu)
+        rt_cpu_thread_init(t);
+    if (t)
+        t->busy = 0;
+    return t;
+}
+
+RT_NOINST void rt_thread_scratch_free(struct rt_thread *t)
+{
+    rt_thread_release(t);
+}
+
 RT_NOINST struct rt_thread *rt_thread_attach(void)
 {
     static __thread int attaching __attribute__((tls_model("initial-exec")));
     if (attaching || rt_finished)
         return NULL;
     attaching = 1;
-    size_t head = (sizeof(struct rt_thread) + 4095) & ~(size_t)4095;
-    size_t size = head + (size_t)rt_config.max_depth * sizeof(struct rt_frame);
-    if (rt_config.cpu)
-        size += (size_t)rt_config.max_depth * sizeof(uint64_t);
-    struct rt_thread *t = rt_map(size);
+    int ok;
+    struct rt_thread *t = rt_thread_new(
+        rt_config.max_depth, __atomic_add_fetch(&rt_serial, 1, __ATOMIC_RELAXED), &ok);
     if (!t) {
         attaching = 0;
         return rt_lose_thread();
     }
-    t->map_size = size;
-    t->stack = (struct rt_frame *)((char *)t + head);
-    if (rt_config.cpu)
-        t->cpu_stack = (uint64_t *)(t->stack + rt_config.max_depth);
-    t->capacity = rt_config.max_depth;
-    t->max_nodes = rt_config.max_nodes;
-    t->busy = 1;
     t->tid = (pid_t)syscall(SYS_gettid);
-    t->serial = __atomic_add_fetch(&rt_serial, 1, __ATOMIC_RELAXED);
-    int ok =
-        rt_config.mode == RT_MODE_TRACE ? rt_trace_init(t) == 0 : rt_tree_init(t) == 0;
     t->slot = -1;
     for (int i = 0; ok && i < RT_MAX_THREADS; i++) {
         struct rt_thread *expected = NULL;

@@ -281,8 +281,8 @@ RT_NOINST static void rt_put_header(struct mp_out *o)
 {
     static const char *const modes[] = {"summary", "trace", "count"};
     static const char *const clocks[] = {"tsc", "monotonic", "none"};
-    int nkeys =
-        13 + (rt_fork_parent != 0) + (rt_config.nwarnings > 0) + (rt_config.cpu != 0);
+    int nkeys = 13 + (rt_fork_parent != 0) + (rt_config.nwarnings > 0) +
+                (rt_config.cpu != 0) + 3 * rt_probe_cost.measured;
     mp_map(o, (uint32_t)nkeys);
     mp_cstr(o, "magic");
     mp_cstr(o, CPROF_MAGIC);
@@ -319,6 +319,14 @@ RT_NOINST static void rt_put_header(struct mp_out *o)
     if (rt_config.cpu) {
         mp_cstr(o, "cpu_time");
         mp_cstr(o, rt_cpu_method());
+    }
+    if (rt_probe_cost.measured) {
+        mp_cstr(o, "probe_call_ns");
+        mp_f64(o, rt_probe_cost.call_ns);
+        mp_cstr(o, "probe_call_inner_ns");
+        mp_f64(o, rt_probe_cost.inner_ns);
+        mp_cstr(o, "probe_line_ns");
+        mp_f64(o, rt_probe_cost.line_ns);
     }
     if (rt_config.nwarnings > 0) {
         mp_cstr(o, "config_warnings");

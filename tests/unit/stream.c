@@ -17,17 +17,19 @@
 
 #define TS_CAP (1u << 20)
 
-/* The header, with "fork_parent" when parent is not 0. */
+/* The header, with "fork_parent" when parent is not 0, the probe cost
+ * keys {call, inner, line} when probe is not NULL, and "cpu_time" when
+ * cpu_time is not NULL. */
 static void begin_header(struct tstream *s, const char *mode, uint64_t pid,
                          unsigned major, unsigned minor, uint64_t parent,
-                         const char *cpu_time)
+                         const double *probe, const char *cpu_time)
 {
     s->buf = malloc(TS_CAP);
     cr_assert(s->buf);
     s->out = (struct mp_out){s->buf, s->buf + TS_CAP, 0};
     struct mp_out *o = &s->out;
     int count = strcmp(mode, "count") == 0;
-    mp_map(o, 10u + (parent != 0) + (cpu_time != NULL));
+    mp_map(o, 10u + (parent != 0) + (cpu_time != NULL) + (probe ? 3u : 0u));
     if (cpu_time) {
         mp_cstr(o, "cpu_time");
         mp_cstr(o, cpu_time);
@@ -59,22 +61,37 @@ static void begin_header(struct tstream *s, const char *mode, uint64_t pid,
     mp_cstr(o, "prog");
     mp_cstr(o, "hist_sub_bits");
     mp_uint(o, 2);
+    static const char *const probe_keys[3] = {"probe_call_ns", "probe_call_inner_ns",
+                                              "probe_line_ns"};
+    for (int i = 0; probe && i < 3; i++) {
+        mp_cstr(o, probe_keys[i]);
+        mp_f64(o, probe[i]);
+    }
 }
 
 void ts_begin_version(struct tstream *s, const char *mode, uint64_t pid, unsigned major,
                       unsigned minor)
 {
-    begin_header(s, mode, pid, major, minor, 0, NULL);
+    begin_header(s, mode, pid, major, minor, 0, NULL, NULL);
+}
+
+void ts_begin_probe(struct tstream *s, const char *mode, uint64_t pid, double call_ns,
+                    double inner_ns, double line_ns)
+{
+    const double probe[3] = {call_ns, inner_ns, line_ns};
+    begin_header(s, mode, pid, CPROF_FORMAT_MAJOR, CPROF_FORMAT_MINOR, 0, probe, NULL);
 }
 
 void ts_begin_forked(struct tstream *s, const char *mode, uint64_t pid, uint64_t parent)
 {
-    begin_header(s, mode, pid, CPROF_FORMAT_MAJOR, CPROF_FORMAT_MINOR, parent, NULL);
+    begin_header(s, mode, pid, CPROF_FORMAT_MAJOR, CPROF_FORMAT_MINOR, parent, NULL,
+                 NULL);
 }
 
 void ts_begin_cpu(struct tstream *s, uint64_t pid)
 {
-    begin_header(s, "summary", pid, CPROF_FORMAT_MAJOR, CPROF_FORMAT_MINOR, 0, "rseq");
+    begin_header(s, "summary", pid, CPROF_FORMAT_MAJOR, CPROF_FORMAT_MINOR, 0, NULL,
+                 "rseq");
 }
 
 void ts_begin(struct tstream *s, const char *mode, uint64_t pid)

@@ -31,6 +31,9 @@ void ts_begin_forked(struct tstream *s, const char *mode, uint64_t pid, uint64_t
 /* The same with the header's version set to major.minor. */
 void ts_begin_version(struct tstream *s, const char *mode, uint64_t pid, unsigned major,
                       unsigned minor);
+/* The header with the probe cost keys of format 1.5 (ns). */
+void ts_begin_probe(struct tstream *s, const char *mode, uint64_t pid, double call_ns,
+                    double inner_ns, double line_ns);
 void ts_module(struct tstream *s, uint64_t bias, uint64_t lo, uint64_t hi,
                const char *path);
 void ts_thread(struct tstream *s, uint32_t serial, uint64_t tid);

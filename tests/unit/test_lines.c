@@ -418,10 +418,10 @@ Test(lines_cmd, csv_has_a_row_per_line_with_data)
     cr_assert_eq(ts_run_cmd(cmd_lines, argv, &out, &err), 0, "%s", err);
     char expected[1024];
     snprintf(expected, sizeof expected,
-             "function,file,line,hits,time_ns,self_ns,text\n"
-             "main,%s/gone.c,3,1,900,500,\n"
-             "sum,%s/sum.c,10,2,100,100,\"    int s = 0, \"\"q\"\";\"\n"
-             "sum,%s/sum.c,12,8,200,150,        s += i;\n",
+             "function,file,line,hits,time_ns,self_ns,time_adj_ns,self_adj_ns,text\n"
+             "main,%s/gone.c,3,1,900,500,,,\n"
+             "sum,%s/sum.c,10,2,100,100,,,\"    int s = 0, \"\"q\"\";\"\n"
+             "sum,%s/sum.c,12,8,200,150,,,        s += i;\n",
              dir, dir, dir);
     cr_expect_str_eq(out, expected);
     cr_expect(strstr(err, "cprof: warning: source file not found: "), "%s", err);
@@ -442,11 +442,13 @@ Test(lines_cmd, json_groups_lines_by_function)
         expected, sizeof expected,
         "  \"functions\": [\n"
         "    {\"name\": \"sum\", \"file\": \"%s/sum.c\", \"line\": 10, \"calls\": 2, "
-        "\"total_ns\": 400, \"lines\": [\n"
+        "\"total_ns\": 400, \"total_adj_ns\": null, \"lines\": [\n"
         "        {\"file\": \"%s/sum.c\", \"line\": 10, \"hits\": 2, \"time_ns\": 100, "
-        "\"self_ns\": 100, \"text\": \"    int s = 0, \\\"q\\\";\"},\n"
+        "\"self_ns\": 100, \"time_adj_ns\": null, \"self_adj_ns\": null, "
+        "\"text\": \"    int s = 0, \\\"q\\\";\"},\n"
         "        {\"file\": \"%s/sum.c\", \"line\": 12, \"hits\": 8, \"time_ns\": 200, "
-        "\"self_ns\": 150, \"text\": \"        s += i;\"}\n"
+        "\"self_ns\": 150, \"time_adj_ns\": null, \"self_adj_ns\": null, "
+        "\"text\": \"        s += i;\"}\n"
         "      ]}\n"
         "  ],\n",
         dir, dir, dir);
@@ -463,8 +465,9 @@ Test(lines_cmd, json_text_is_null_without_the_source)
     char *out, *err;
     char *argv[] = {"lines", "-f", "json", (char *)data, "ma?n", NULL};
     cr_assert_eq(ts_run_cmd(cmd_lines, argv, &out, &err), 0, "%s", err);
-    cr_expect(strstr(out, "\"line\": 3, \"hits\": 1, \"time_ns\": 900, \"self_ns\": 500, "
-                          "\"text\": null}"),
+    cr_expect(strstr(out,
+                     "\"line\": 3, \"hits\": 1, \"time_ns\": 900, \"self_ns\": 500, "
+                     "\"time_adj_ns\": null, \"self_adj_ns\": null, \"text\": null}"),
               "%s", out);
     cr_expect(strstr(out, "\n    \"source file not found: "), "%s", out);
     free(out);
@@ -562,7 +565,8 @@ Test(lines_cmd, usage_and_missing_data)
     cr_assert(getcwd(cwd, sizeof cwd));
     cr_assert_eq(chdir("/"), 0);
     cr_expect_eq(ts_run_cmd(cmd_lines, func_only, &out, &err), CPROF_EXIT_DATA);
-    cr_expect(strstr(err, "cprof: no profile here: ./cprof.data does not exist"), "%s", err);
+    cr_expect(strstr(err, "cprof: no profile here: ./cprof.data does not exist"), "%s",
+              err);
     cr_assert_eq(chdir(cwd), 0);
     free(out);
     free(err);

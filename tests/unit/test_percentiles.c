@@ -474,7 +474,7 @@ Test(pct_report, count_mode_has_null_percentiles)
     free(err);
     char *csv[] = {"report", path, "--format", "csv", NULL};
     cr_assert_eq(ts_run_cmd(cmd_report, csv, &out, &err), 0, "%s", err);
-    cr_expect(strstr(out, ",5,,,,,,,,,,,,/nonexistent/prog,"), "%s", out);
+    cr_expect(strstr(out, ",5,,,,,,,,,,,,,,,,,/nonexistent/prog,"), "%s", out);
     free(out);
     free(err);
     char *text[] = {"report", path, "--percentiles", NULL};

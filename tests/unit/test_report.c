@@ -143,20 +143,23 @@ Test(report, csv_of_a_file, .init = cr_redirect_stdout)
     FILE *out = cr_get_redirected_stdout();
     cr_assert(fgets(line, sizeof line, out));
     cr_expect_str_eq(line, "name,file,line,calls,self_ns,total_ns,self_per_call_ns,"
-                           "total_per_call_ns,min_ns,max_ns,p50_ns,p90_ns,p99_ns,"
+                           "total_per_call_ns,self_adj_ns,total_adj_ns,"
+                           "self_adj_per_call_ns,total_adj_per_call_ns,adj_clamped,"
+                           "min_ns,max_ns,p50_ns,p90_ns,p99_ns,"
                            "percentiles_exact,self_pct,module,has_lines,"
                            "alloc_calls,alloc_bytes,free_calls,freed_bytes,"
                            "heap_delta_bytes,heap_peak_bytes\n");
     cr_assert(fgets(line, sizeof line, out));
     /* percentiles: the histogram's bucket (28 to 31 ticks, 4 buckets an
      * octave) at its midpoint, 29.5 */
-    cr_expect(strstr(line, ",3,60,60,20,20,10,30,30,30,30,false,60.00,/nonexistent/prog,"
-                           "false,,,,,,\n"),
-              "%s (no heap data: empty heap fields)", line);
+    cr_expect(strstr(line, ",3,60,60,20,20,,,,,,10,30,30,30,30,false,60.00,"
+                           "/nonexistent/prog,false,,,,,,\n"),
+              "%s (no heap data: empty heap fields; no probe cost: empty *_adj_ns)",
+              line);
     cr_assert(fgets(line, sizeof line, out));
-    cr_expect(strstr(line,
-                     ",1,40,100,40,100,100,100,100,100,100,false,40.00,/nonexistent/prog,"
-                     "false,,,,,,\n"),
+    cr_expect(strstr(line, ",1,40,100,40,100,,,,,,100,100,100,100,100,false,40.00,"
+                           "/nonexistent/prog,"
+                           "false,,,,,,\n"),
               "%s", line);
 }
 
