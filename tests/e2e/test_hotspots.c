@@ -125,9 +125,28 @@ static char *expected(const char *sample)
     return want;
 }
 
-/* Builds and records sample until its findings are exactly the expected
- * ones, at most RECORD_TRIES times. */
-static void check_sample(const char *sample, const char *flag)
+/* Records ./sample into data in summary mode, with CPU time (CPROF_CPU=1)
+ * when cpu is set. */
+static void record(const char *sample, const char *data, int cpu)
+{
+    if (!cpu) {
+        e2e_scratch_record(sample, "summary", data);
+        return;
+    }
+    char prog[512], dir[4200];
+    snprintf(prog, sizeof prog, "./%s", sample);
+    snprintf(dir, sizeof dir, "CPROF_DIR=%s/%s", e2e_scratch, data);
+    struct e2e_result res;
+    int st = e2e_scratch_run(
+        (char *const[]){prog, NULL},
+        (char *const[]){dir, "CPROF_MODE=summary", "CPROF_CPU=1", NULL}, NULL, &res);
+    cr_assert_eq(st, 0, "%s: %s", sample, res.err);
+    e2e_result_free(&res);
+}
+
+/* Builds and records sample (with CPU time when cpu is set) until its
+ * findings are exactly the expected ones, at most RECORD_TRIES times. */
+static void check_sample_cpu(const char *sample, const char *flag, int cpu)
 {
     build(sample, flag);
     char *want = expected(sample), *tries = calloc(1, 1);
@@ -135,7 +154,7 @@ static void check_sample(const char *sample, const char *flag)
     for (int i = 0; i < RECORD_TRIES && !ok; i++) {
         char data[64];
         snprintf(data, sizeof data, "data%d", i);
-        e2e_scratch_record(sample, "summary", data);
+        record(sample, data, cpu);
         int status;
         char *out =
             cprof(&status, (char *const[]){"hotspots", data, "--format", "csv", NULL});
@@ -152,6 +171,25 @@ static void check_sample(const char *sample, const char *flag)
               tries);
     free(want);
     free(tries);
+}
+
+static void check_sample(const char *sample, const char *flag)
+{
+    check_sample_cpu(sample, flag, 0);
+}
+
+Test(hotspots, hot_wait_needs_cpu_time)
+{
+    /* with CPU time: nap waits, compute computes */
+    check_sample_cpu("hot_wait", NULL, 1);
+    /* without it there is no waiting rule: both only take time */
+    int status;
+    e2e_scratch_record("hot_wait", "summary", "wall");
+    char *out =
+        cprof(&status, (char *const[]){"hotspots", "wall", "--format", "csv", NULL});
+    cr_assert_eq(status, 0, "%s", out);
+    cr_expect(!strstr(out, ",waiting,"), "no CPU data, no waiting finding:\n%s", out);
+    free(out);
 }
 
 Test(hotspots, hot_self)
