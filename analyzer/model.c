@@ -661,6 +661,16 @@ static void model_finish_process(struct model *m, struct m_process *p)
                  (unsigned long long)p->pid, (unsigned long long)p->end_signal,
                  strsignal((int)p->end_signal));
         model_note(m, M_NOTE_KILLED, who, 1);
+    } else if (p->complete && !strcmp(p->end_reason, "killed")) {
+        /* format 1.5: the keeper wrote the data of a process that could not */
+        snprintf(who, sizeof who, "%s[%llu] did not end normally (kill -9 or the like)",
+                 prog, (unsigned long long)p->pid);
+        model_note(m, M_NOTE_KILLED, who, 1);
+    } else if (p->complete && !strcmp(p->end_reason, "live")) {
+        warn_add(&m->warnings,
+                 "%s[%llu]: a snapshot of a running process (CPROF_LIVE): calls still "
+                 "running are timed up to the snapshot",
+                 prog, (unsigned long long)p->pid);
     }
     if (p->threads_lost) {
         snprintf(who, sizeof who, "%s[%llu]", prog, (unsigned long long)p->pid);
@@ -754,6 +764,28 @@ static int model_has_suffix(const char *s, const char *suffix)
     return n > k && !strcmp(s + n - k, suffix);
 }
 
+/* A live snapshot (<prog>.<pid>.live.cprof, CPROF_LIVE) whose process's
+ * own file is there too is left out: the process ended, and its keeper
+ * has not removed the snapshot yet. */
+static void model_drop_stale_live(char **names, size_t *count)
+{
+    static const char live[] = ".live" CPROF_FILE_SUFFIX;
+    size_t kept = 0;
+    for (size_t i = 0; i < *count; i++) {
+        int stale = 0;
+        size_t n = strlen(names[i]), k = strlen(live);
+        for (size_t j = 0; !stale && model_has_suffix(names[i], live) && j < *count; j++)
+            stale = strlen(names[j]) == n - k + strlen(CPROF_FILE_SUFFIX) &&
+                    !strncmp(names[j], names[i], n - k) &&
+                    !strcmp(names[j] + n - k, CPROF_FILE_SUFFIX);
+        if (stale)
+            free(names[i]);
+        else
+            names[kept++] = names[i];
+    }
+    *count = kept;
+}
+
 int model_load_path(struct model *m, const char *path)
 {
     struct stat st;
@@ -784,6 +816,7 @@ int model_load_path(struct model *m, const char *path)
         names[count++] = cprof_xasprintf("%s/%s", path, e->d_name);
     }
     closedir(dir);
+    model_drop_stale_live(names, &count);
     if (count)
         qsort(names, count, sizeof(*names), model_cmp_names);
     int status = CPROF_EXIT_OK;
