@@ -634,7 +634,10 @@ RT_HIDDEN void rt_keeper_share(void *block, size_t size);
 /* At process start, last: the region, the shared blocks, the keeper
  * (CPROF_KEEPER, CPROF_LIVE). Not signal-safe. */
 RT_HIDDEN void rt_keeper_start(void);
-/* Forked child: first thing, its own region; last, its own keeper. */
+/* Fork handlers: the parent waits until the child has its own region
+ * (child: first thing); last, the child starts its own keeper. */
+RT_HIDDEN void rt_keeper_before_fork(void);
+RT_HIDDEN void rt_keeper_parent_after_fork(void);
 RT_HIDDEN void rt_keeper_after_fork(void);
 RT_HIDDEN void rt_keeper_spawn_child(void);
 /* Whether p is in the shared region (all the keeper can read). */

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h> /* renameat */
 #include <stdlib.h>
@@ -61,6 +62,7 @@ struct rt_keeper_ctl {
     } free[RT_FREE_SLOTS];
     int data; /* enum rt_keeper_data */
     pid_t ppid;
+    int fork_copied; /* a forked child has its copy: the parent goes on */
 } __attribute__((aligned(RT_PAGE)));
 
 static struct rt_keeper_ctl rt_ctl;
@@ -191,6 +193,13 @@ RT_NOINST static int rt_copy_pages(const char *addr, uint64_t size, int fd, uint
     return 0;
 }
 
+/* Tells a parent waiting in fork() that this child has its copy (at
+ * start-up it changes nothing). */
+RT_NOINST static void rt_fork_copied(void)
+{
+    __atomic_store_n(&rt_ctl.fork_copied, 1, __ATOMIC_RELEASE);
+}
+
 /* A new memfd holding the blocks and the region as they are now (copied
  * when copy is set), mapped over them; the old memfd is closed. */
 RT_NOINST static int rt_memfd_new(int copy)
@@ -217,14 +226,13 @@ RT_NOINST static int rt_memfd_new(int copy)
         if (rt_copy_pages(rt_region, used, fd, rt_region_off) != 0)
             goto fail;
     }
+    rt_fork_copied();
     for (int i = 0; i < rt_nblocks; i++)
         if (rt_map_over(rt_blocks[i].addr, rt_blocks[i].size, fd, rt_blocks[i].off) != 0)
             goto fail;
     if (rt_map_over(rt_region, rt_region_size, fd, rt_region_off) != 0)
         goto fail;
-    if (rt_memfd >= 0)
-        close(rt_memfd);
-    rt_memfd = fd;
+    rt_memfd = fd; /* the caller closes the old one */
     return 0;
 fail:
     close(fd);
@@ -251,6 +259,7 @@ RT_NOINST static int rt_region_init(void)
     }
     if (!rt_region)
         return -1;
+    madvise(rt_region, rt_region_size, MADV_DONTDUMP); /* core files stay small */
     if (rt_memfd_new(1) != 0) {
         munmap(rt_region, rt_region_size);
         rt_region = NULL;
@@ -421,10 +430,13 @@ RT_NOINST static void rt_privatize(char *addr, uint64_t size)
  * memfd does not write into its parent's. */
 RT_NOINST static void rt_region_unshare(void)
 {
-    for (int i = 0; i < rt_nblocks; i++)
-        rt_privatize(rt_blocks[i].addr, rt_blocks[i].size);
     uint64_t used = __atomic_load_n(&rt_ctl.used, __ATOMIC_RELAXED);
     rt_privatize(rt_region, used < rt_region_size ? rt_page_up(used) : rt_region_size);
+    for (int i = 0; i < rt_nblocks; i++)
+        if (rt_blocks[i].addr != (void *)&rt_ctl)
+            rt_privatize(rt_blocks[i].addr, rt_blocks[i].size);
+    rt_fork_copied();
+    rt_privatize((char *)&rt_ctl, sizeof rt_ctl);
 }
 
 RT_NOINST void rt_keeper_start(void)
@@ -452,18 +464,41 @@ RT_NOINST void rt_keeper_start(void)
         rt_config_warn("keeper: could not start: a killed process leaves no data");
 }
 
+/* Fork handlers. The parent waits in fork() until the child has its
+ * copy (a second at most), so that the forking thread's state, which the
+ * child inherits, does not change while the child copies it: the child
+ * says so in the shared rt_ctl between copying and mapping its copy. */
+RT_NOINST void rt_keeper_before_fork(void)
+{
+    if (rt_region)
+        __atomic_store_n(&rt_ctl.fork_copied, 0, __ATOMIC_RELEASE);
+}
+
+RT_NOINST void rt_keeper_parent_after_fork(void)
+{
+    if (!rt_region)
+        return;
+    uint64_t until = rt_mono_ns() + 1000000000ull;
+    while (!__atomic_load_n(&rt_ctl.fork_copied, __ATOMIC_ACQUIRE) &&
+           rt_mono_ns() < until)
+        sched_yield();
+}
+
 /* In a forked child (fork handler, first thing): its own copy of the
- * region and blocks, or a private one when that fails. */
+ * region and blocks, or a private one when that fails; then the parent
+ * is told, through the old memfd (no longer mapped here). */
 RT_NOINST void rt_keeper_after_fork(void)
 {
     if (!rt_region)
         return;
+    int old = rt_memfd;
     if (rt_memfd_new(1) != 0) {
         rt_region_unshare();
         rt_region = NULL; /* rt_map maps privately from now on */
         rt_config_warn("keeper: no shared memory: a killed process leaves no data");
-        return;
     }
+    if (old >= 0 && old != rt_memfd)
+        close(old);
     __atomic_store_n(&rt_ctl.data, RT_KEEPER_PENDING, __ATOMIC_RELAXED);
 }
 

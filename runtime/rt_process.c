@@ -218,7 +218,8 @@ RT_NOINST void rt_process_init(void)
     rt_writer_init(); /* the data directory, before a chdir or chroot */
     rt_clock_init(rt_config.clock);
     rt_threads_init();
-    pthread_atfork(NULL, NULL, rt_after_fork_child);
+    pthread_atfork(rt_keeper_before_fork, rt_keeper_parent_after_fork,
+                   rt_after_fork_child);
     rt_control_init(); /* before the fatal handlers: its signal is not theirs */
     rt_install_signal_handlers();
     rt_modules_refresh();
