@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -764,25 +765,40 @@ static int model_has_suffix(const char *s, const char *suffix)
     return n > k && !strcmp(s + n - k, suffix);
 }
 
-/* A live snapshot (<prog>.<pid>.live.cprof, CPROF_LIVE) whose process's
- * own file is there too is left out: the process ended, and its keeper
- * has not removed the snapshot yet. */
-static void model_drop_stale_live(char **names, size_t *count)
+/* Whether process pid runs on this machine. */
+static int model_pid_runs(const char *pid_text)
+{
+    char *end;
+    long pid = strtol(pid_text, &end, 10);
+    return pid > 0 && *end == '.' && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* A live snapshot (<prog>.<pid>.live.cprof, CPROF_LIVE) and its process's
+ * own file (<prog>.<pid>.cprof) side by side: while the process runs its
+ * own file holds only the threads that ended (the snapshot has them too),
+ * and once it ended its keeper is about to remove the snapshot. One of
+ * the two is left out, by whether the process still runs. */
+static void model_pick_live(char **names, size_t *count)
 {
     static const char live[] = ".live" CPROF_FILE_SUFFIX;
-    size_t kept = 0;
-    for (size_t i = 0; i < *count; i++) {
-        int stale = 0;
-        size_t n = strlen(names[i]), k = strlen(live);
-        for (size_t j = 0; !stale && model_has_suffix(names[i], live) && j < *count; j++)
-            stale = strlen(names[j]) == n - k + strlen(CPROF_FILE_SUFFIX) &&
-                    !strncmp(names[j], names[i], n - k) &&
-                    !strcmp(names[j] + n - k, CPROF_FILE_SUFFIX);
-        if (stale)
-            free(names[i]);
-        else
+    size_t k = strlen(live), kept = 0;
+    for (size_t i = 0; i < *count; i++)
+        for (size_t j = 0; names[i] && model_has_suffix(names[i], live) && j < *count;
+             j++) {
+            size_t n = strlen(names[i]) - k;
+            if (!names[j] || strlen(names[j]) != n + strlen(CPROF_FILE_SUFFIX) ||
+                strncmp(names[j], names[i], n) || strcmp(names[j] + n, CPROF_FILE_SUFFIX))
+                continue;
+            const char *dot = names[i] + n; /* the pid is the part before */
+            while (dot > names[i] && dot[-1] != '.')
+                dot--;
+            size_t drop = model_pid_runs(dot) ? j : i;
+            free(names[drop]);
+            names[drop] = NULL;
+        }
+    for (size_t i = 0; i < *count; i++)
+        if (names[i])
             names[kept++] = names[i];
-    }
     *count = kept;
 }
 
@@ -816,7 +832,7 @@ int model_load_path(struct model *m, const char *path)
         names[count++] = cprof_xasprintf("%s/%s", path, e->d_name);
     }
     closedir(dir);
-    model_drop_stale_live(names, &count);
+    model_pick_live(names, &count);
     if (count)
         qsort(names, count, sizeof(*names), model_cmp_names);
     int status = CPROF_EXIT_OK;
