@@ -32,10 +32,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h> /* renameat */
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -71,6 +73,8 @@ static char *rt_region; /* NULL: no region, rt_map maps privately */
 static uint64_t rt_region_size;
 static uint64_t rt_region_off; /* of the region in the memfd */
 static int rt_memfd = -1;
+static dev_t rt_memfd_dev; /* to tell it from a descriptor the program reused */
+static ino_t rt_memfd_ino;
 static struct {
     void *addr;
     size_t size;
@@ -165,10 +169,42 @@ RT_NOINST static int rt_pwrite_all(int fd, const char *p, uint64_t n, uint64_t o
     return 0;
 }
 
+/* Copies the data extents of [addr, addr + size), which maps the memfd
+ * from (when it is still ours) at from_off, to fd at off: the memfd's
+ * holes (pages never used, or given back) are skipped. Returns 1 when
+ * from cannot tell (the caller then asks mincore), 0, or -1. */
+RT_NOINST static int rt_copy_extents(const char *addr, uint64_t size, int from,
+                                     uint64_t from_off, int fd, uint64_t off)
+{
+    struct stat st;
+    if (from < 0 || fstat(from, &st) != 0 || st.st_dev != rt_memfd_dev ||
+        st.st_ino != rt_memfd_ino)
+        return 1;
+    for (uint64_t at = 0; at < size;) {
+        off_t data = lseek(from, (off_t)(from_off + at), SEEK_DATA);
+        if (data < 0 || (uint64_t)data >= from_off + size)
+            return data < 0 && errno != ENXIO ? 1 : 0;
+        off_t hole = lseek(from, data, SEEK_HOLE);
+        if (hole < 0)
+            return 1;
+        uint64_t a = (uint64_t)data - from_off, b = (uint64_t)hole - from_off;
+        if (b > size)
+            b = size;
+        if (rt_pwrite_all(fd, addr + a, b - a, off + a) != 0)
+            return -1;
+        at = b;
+    }
+    return 0;
+}
+
 /* Copies the pages of [addr, addr + size) that hold data (resident or
  * swapped in the memfd the address maps) to fd at off. */
 RT_NOINST static int rt_copy_pages(const char *addr, uint64_t size, int fd, uint64_t off)
 {
+    int rc = rt_copy_extents(addr, size, rt_memfd,
+                             (uint64_t)(addr - rt_region) + rt_region_off, fd, off);
+    if (rc <= 0)
+        return rc;
     static unsigned char vec[4096];
     for (uint64_t at = 0; at < size; at += sizeof vec * (uint64_t)RT_PAGE) {
         uint64_t len = size - at;
@@ -198,6 +234,7 @@ RT_NOINST static int rt_copy_pages(const char *addr, uint64_t size, int fd, uint
 RT_NOINST static void rt_fork_copied(void)
 {
     __atomic_store_n(&rt_ctl.fork_copied, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &rt_ctl.fork_copied, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 /* A new memfd holding the blocks and the region as they are now (copied
@@ -213,7 +250,8 @@ RT_NOINST static int rt_memfd_new(int copy)
         fd = high;
     }
     uint64_t total = rt_region_off + rt_region_size;
-    if (ftruncate(fd, (off_t)total) != 0)
+    struct stat st;
+    if (ftruncate(fd, (off_t)total) != 0 || fstat(fd, &st) != 0)
         goto fail;
     if (copy) {
         for (int i = 0; i < rt_nblocks; i++)
@@ -233,6 +271,8 @@ RT_NOINST static int rt_memfd_new(int copy)
     if (rt_map_over(rt_region, rt_region_size, fd, rt_region_off) != 0)
         goto fail;
     rt_memfd = fd; /* the caller closes the old one */
+    rt_memfd_dev = st.st_dev;
+    rt_memfd_ino = st.st_ino;
     return 0;
 fail:
     close(fd);
@@ -478,10 +518,14 @@ RT_NOINST void rt_keeper_parent_after_fork(void)
 {
     if (!rt_region)
         return;
+    /* a shared futex: the child wakes it through the memory it shares */
     uint64_t until = rt_mono_ns() + 1000000000ull;
-    while (!__atomic_load_n(&rt_ctl.fork_copied, __ATOMIC_ACQUIRE) &&
-           rt_mono_ns() < until)
-        sched_yield();
+    for (uint64_t now; !__atomic_load_n(&rt_ctl.fork_copied, __ATOMIC_ACQUIRE) &&
+                       (now = rt_mono_ns()) < until;) {
+        struct timespec left = {
+            0, (long)(until - now > 100000000u ? 100000000u : until - now)};
+        syscall(SYS_futex, &rt_ctl.fork_copied, FUTEX_WAIT, 0, &left, NULL, 0);
+    }
 }
 
 /* In a forked child (fork handler, first thing): its own copy of the
