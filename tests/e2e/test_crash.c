@@ -245,6 +245,49 @@ Test(crash, kill_9_keeps_the_calls_before)
     }
 }
 
+/* A forked child killed by kill -9 has its own keeper, working on its own
+ * copy of the memory: the child's calls are in its file (end reason
+ * "killed"), the parent's in the parent's, none twice. */
+static const char fork_kill_src[] =
+    "#include <signal.h>\n#include <sys/wait.h>\n#include <unistd.h>\n"
+    "static volatile long sink;\n"
+    "__attribute__((noinline)) void work(long i) { sink += i; }\n"
+    "__attribute__((noinline)) void child_work(long i) { sink += i; }\n"
+    "__attribute__((noinline)) void die(void) { kill(getpid(), SIGKILL); }\n"
+    "int main(void) {\n"
+    "    for (long i = 0; i < 100; i++) work(i);\n"
+    "    pid_t pid = fork();\n"
+    "    if (pid == 0) { for (long i = 0; i < 50; i++) child_work(i); die(); }\n"
+    "    int status = 0;\n"
+    "    if (pid < 0 || waitpid(pid, &status, 0) != pid) return 2;\n"
+    "    for (long i = 0; i < 10; i++) work(i);\n"
+    "    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : 3; }\n";
+
+Test(crash, kill_9_of_a_forked_child_keeps_its_calls)
+{
+    e2e_scratch_build("forkkill", fork_kill_src, (char *[]){"-O1", "-g", NULL});
+    e2e_adopt_keepers();
+    for (size_t m = 0; m < E2E_N_MODES; m++) {
+        struct e2e_audited r;
+        e2e_audited_run(&r, "forkkill", NULL, e2e_modes[m], NULL);
+        cr_assert(WIFEXITED(r.prog.status) && WEXITSTATUS(r.prog.status) == 0,
+                  "%s: status 0x%x", r.mode, (unsigned)r.prog.status);
+        /* the child's keeper writes after the child ended: read again */
+        cr_assert_eq(e2e_wait_keepers(60), 0, "%s: a keeper did not end", r.mode);
+        free(r.report);
+        free(r.audit);
+        e2e_audited_analyse(&r);
+        cr_expect_eq(e2e_audited_calls(&r, "work"), 110, "%s", r.mode);
+        cr_expect_eq(e2e_audited_calls(&r, "child_work"), 50, "%s", r.mode);
+        cr_expect_eq(e2e_audited_calls(&r, "die"), 1, "%s", r.mode);
+        cr_expect_eq(e2e_audited_calls(&r, "main"), 1, "%s", r.mode);
+        cr_expect_eq(e2e_audited_count(&r, "\"end_reason\": \"killed\""), 1, "%s",
+                     r.mode);
+        cr_expect_eq(e2e_audited_count(&r, "\"end_reason\": \"exit\""), 1, "%s", r.mode);
+        e2e_audited_free(&r);
+    }
+}
+
 /* A thread calls work 1,000 times, then ten nested calls, and in the
  * innermost (leave) calls pthread_exit, or waits in pause() for main to
  * cancel it. main joins it and calls work 10 more times. */
