@@ -420,9 +420,14 @@ RT_NOINST static _Noreturn void rt_keeper_main(int pidfd)
         syscall(SYS_exit_group, 0);
 }
 
-/* Starts this process's keeper. Returns 0, or -1 (nothing started). */
+/* Starts this process's keeper. Returns 0, or -1 (nothing started). A
+ * process that reaps orphans (pid 1, a subreaper) would have its keeper
+ * as a child, which its wait() could wait for forever: none there. */
 RT_NOINST static int rt_keeper_spawn(void)
 {
+    int subreaper = 0;
+    if (getpid() == 1 || (prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == 0 && subreaper))
+        return -1;
     int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
     if (pidfd < 0)
         return -1;
