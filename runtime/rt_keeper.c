@@ -7,14 +7,13 @@
  * histograms, line and heap tables, trace buffers) from it with a
  * lock-free bump allocator and a small free list. The few process-wide
  * blocks the writer needs (the thread table, the file's state, the heap
- * totals, the writing lock) are page-aligned statics, remapped in place
- * onto the same memfd (rt_keeper_share). Then it starts the keeper: a
- * grandchild made by two raw clones (no fork handlers run, no SIGCHLD
- * reaches the program, which never sees it in wait()), in its own
- * session, with every signal blocked and every descriptor closed but the
- * memfd, a pidfd of the program and the data directory. Because it was
- * forked, the region sits at the same addresses in the keeper, so the
- * runtime's own writer runs there unchanged.
+ * totals, the writing lock, periods and regions) are page-aligned statics, remapped in
+ * place onto the same memfd (rt_keeper_share). Then it starts the keeper: a grandchild
+ * made by two raw clones (no fork handlers run, no SIGCHLD reaches the program, which
+ * never sees it in wait()), in its own session, with every signal blocked and every
+ * descriptor closed but the memfd, a pidfd of the program and the data directory. Because
+ * it was forked, the region sits at the same addresses in the keeper, so the runtime's
+ * own writer runs there unchanged.
  *
  * When the program ends and its data was not written (kill -9, or a
  * writer that could not run), the keeper writes it, with end reason
@@ -52,7 +51,7 @@
 #define RT_REGION_MIN (1ull << 34)  /* tried when the first does not fit */
 #define RT_FREE_SLOTS 1024u
 #define RT_FREE_BUSY UINT64_MAX
-#define RT_MAX_BLOCKS 8
+#define RT_MAX_BLOCKS 16
 
 /* The region's allocator and the keeper's view of the process, at the
  * memfd's first page: shared with the keeper. */
