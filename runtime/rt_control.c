@@ -277,10 +277,12 @@ RT_NOINST static int rt_signal_named(const char *s)
     return -1;
 }
 
+RT_NOINST static void rt_regions_share(void);
+
 RT_NOINST void rt_control_init(void)
 {
     rt_keeper_share(&rt_per, sizeof rt_per);
-    rt_keeper_share(&rt_reg, sizeof rt_reg);
+    rt_regions_share();
     const char *start = getenv("CPROF_START");
     int off = 0;
     if (start && *start && !rt_streq(start, "on")) {
@@ -353,6 +355,11 @@ static struct RT_SHARED_BLOCK {
     uint32_t n;                            /* published with release */
     int lock;
 } rt_reg;
+
+RT_NOINST static void rt_regions_share(void)
+{
+    rt_keeper_share(&rt_reg, sizeof rt_reg);
+}
 
 RT_NOINST static uint32_t rt_region_hash(const char *name, uint32_t *len)
 {
