@@ -66,9 +66,9 @@ static dev_t rt_dir_dev;
 static ino_t rt_dir_ino;
 static int rt_dir_min_fd = 768; /* below FD_SETSIZE, for select() users */
 /* Snapshots (cprof_flush), rt_file.snapshot: 0 none yet; 1 the file was
- * written whole by a flush, and thread data written since (threads that ended) goes to
- * the base file <file>.base, which every later snapshot copies in; 2 a snapshot is being
- * written, to <file>.tmp (rt_fd). */
+ * written whole by a flush, and thread data written since (threads that
+ * ended) goes to the base file <file>.base, which every later snapshot
+ * copies in; 2 a snapshot is being written, to <file>.tmp (rt_fd). */
 static int rt_base_fd = -1;
 
 RT_NOINST static int rt_base_create(int copy);
