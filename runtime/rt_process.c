@@ -244,8 +244,20 @@ RT_NOINST static void rt_finish_thread(struct rt_thread *t, void *arg)
     rt_writer_thread(t, ctx->now);
 }
 
+/* Whether the keeper of pid + 1 = holder is gone. Keeps errno. */
+RT_NOINST static int rt_holder_gone(int holder)
+{
+    int saved = errno;
+    int gone = kill(holder - 1, 0) != 0 && errno == ESRCH;
+    errno = saved;
+    return gone;
+}
+
 /* Gives up after spins yields (the file then keeps the last flush), as
- * when the writer is this thread's, interrupted by a fatal signal. */
+ * when the writer is this thread's, interrupted by a fatal signal. A live
+ * snapshot of the keeper's is waited for longer (it ends, and else the
+ * end's data would be left to the keeper as killed), unless the keeper
+ * is gone: then the lock is taken from it. */
 RT_NOINST int rt_writing_take(long spins_max)
 {
     int me = rt_in_keeper ? (int)getpid() + 1 : 1;
@@ -254,11 +266,10 @@ RT_NOINST int rt_writing_take(long spins_max)
         if (__atomic_compare_exchange_n(&rt_writing_lock.holder, &expected, me, 0,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             return 1;
-        if (expected > 1 && spins % 1024 == 1023 && kill(expected - 1, 0) != 0 &&
-            errno == ESRCH)
+        if (expected > 1 && spins % 1024 == 1023 && rt_holder_gone(expected))
             __atomic_compare_exchange_n(&rt_writing_lock.holder, &expected, 0, 0,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-        if (spins > spins_max)
+        if (spins > spins_max && !(expected > 1 && spins < (1L << 24)))
             return 0;
         sched_yield();
     }
