@@ -131,7 +131,8 @@ static void audit_process_facts(const struct model *m, const struct m_process *p
         audit_drift_ppm(ap->clock_ticks_per_sec, p->header_ticks_per_sec);
     ap->end_drift_ppm = audit_drift_ppm(p->end_ticks_per_sec, p->header_ticks_per_sec);
     ap->damaged = audit_damaged(m, p) || !p->complete;
-    ap->killed = p->complete && p->end_reason && !strcmp(p->end_reason, "signal");
+    ap->killed = p->complete && p->end_reason &&
+                 (!strcmp(p->end_reason, "signal") || !strcmp(p->end_reason, "killed"));
     ap->lost += p->threads_lost + p->heap_dropped;
     audit_period_facts(p, ap);
 }

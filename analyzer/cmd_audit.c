@@ -182,7 +182,7 @@ static void audit_group_cells(const struct audit_process *ap, struct fmt_cell *c
     c[AG_END_REASON].str = p->end_reason ? p->end_reason : "";
     c[AG_END_REASON].null = !p->end_reason;
     c[AG_SIGNAL].num = (double)p->end_signal;
-    c[AG_SIGNAL].null = !ap->killed;
+    c[AG_SIGNAL].null = !ap->killed || !p->end_signal;
     c[AG_THREADS_SEEN].num = (double)p->threads_seen;
     c[AG_THREADS_SEEN].null = !p->threads_seen;
     c[AG_THREADS_RECORDED].num = (double)p->nthreads;
@@ -287,6 +287,8 @@ static size_t audit_group_text(const struct audit_process *ap, struct strpool *a
               p->file, p->mode);
     if (!p->complete)
         sb_puts(&sb, "cut short (no end record)");
+    else if (ap->killed && !p->end_signal)
+        sb_puts(&sb, "killed (kill -9 or the like): its keeper wrote the data");
     else if (ap->killed)
         sb_printf(&sb, "killed by signal %llu", (unsigned long long)p->end_signal);
     else

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -182,8 +183,55 @@ static void record_forward(int sig)
     errno = saved;
 }
 
+/* Whether a keeper of a process that ended still runs among our
+ * children: its name is "cprofk<pid>" (runtime/rt_keeper.c), and it writes
+ * the data of process pid after pid ended without writing it (kill -9). */
+static int record_keeper_busy(void)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int busy = 0;
+    while (!busy && d && (e = readdir(d))) {
+        char path[300], line[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(line, 1, sizeof line - 1, f) : 0;
+        if (f)
+            fclose(f);
+        line[n] = '\0';
+        /* pid (comm) state ppid ... */
+        char *open = strchr(line, '('), *close = strrchr(line, ')');
+        long ppid = 0;
+        if (!open || !close || close < open || strncmp(open + 1, "cprofk", 6) ||
+            sscanf(close + 1, " %*c %ld", &ppid) != 1 || ppid != (long)getpid())
+            continue;
+        long program = strtol(open + 7, NULL, 10);
+        busy = program > 0 && kill((pid_t)program, 0) != 0 && errno == ESRCH;
+    }
+    if (d)
+        closedir(d);
+    return busy;
+}
+
+/* As the processes' subreaper, cprof record becomes the parent of their
+ * keepers: it waits (a minute at most) for those whose process ended, so
+ * that the data of a killed process is there when it returns. */
+static void record_wait_keepers(void)
+{
+    for (int i = 0; i < 6000; i++) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (!record_keeper_busy())
+            return;
+        usleep(10000);
+    }
+}
+
 static int record_run(char **argv, int toggle_sig, int *status)
 {
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     if (toggle_sig > 0) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -241,6 +289,7 @@ static int record_run(char **argv, int toggle_sig, int *status)
             return -1;
         }
     }
+    record_wait_keepers();
     return 0;
 }
 
@@ -370,7 +419,8 @@ int cmd_record(int argc, char **argv)
     if (written == 0 && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)
         cprof_error(
             "record: %s was killed by SIGKILL before it could write its profile "
-            "(summary and count modes write at exit; trace mode writes as it goes)",
+            "(its keeper writes it: was it disabled by CPROF_KEEPER=0, or could it "
+            "not start?)",
             argv[optind]);
     else if (written == 0 && !(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127))
         cprof_error("record: %s wrote no profile: was it built with cprof-cc?",

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -676,6 +677,16 @@ static void model_finish_process(struct model *m, struct m_process *p)
                  (unsigned long long)p->pid, (unsigned long long)p->end_signal,
                  strsignal((int)p->end_signal));
         model_note(m, M_NOTE_KILLED, who, 1);
+    } else if (p->complete && !strcmp(p->end_reason, "killed")) {
+        /* format 1.5: the keeper wrote the data of a process that could not */
+        snprintf(who, sizeof who, "%s[%llu] did not end normally (kill -9 or the like)",
+                 prog, (unsigned long long)p->pid);
+        model_note(m, M_NOTE_KILLED, who, 1);
+    } else if (p->complete && !strcmp(p->end_reason, "live")) {
+        warn_add(&m->warnings,
+                 "%s[%llu]: a snapshot of a running process (CPROF_LIVE): calls still "
+                 "running are timed up to the snapshot",
+                 prog, (unsigned long long)p->pid);
     }
     if (p->threads_lost) {
         snprintf(who, sizeof who, "%s[%llu]", prog, (unsigned long long)p->pid);
@@ -790,6 +801,43 @@ static int model_has_suffix(const char *s, const char *suffix)
     return n > k && !strcmp(s + n - k, suffix);
 }
 
+/* Whether process pid runs on this machine. */
+static int model_pid_runs(const char *pid_text)
+{
+    char *end;
+    long pid = strtol(pid_text, &end, 10);
+    return pid > 0 && *end == '.' && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* A live snapshot (<prog>.<pid>.live.cprof, CPROF_LIVE) and its process's
+ * own file (<prog>.<pid>.cprof) side by side: while the process runs its
+ * own file holds only the threads that ended (the snapshot has them too),
+ * and once it ended its keeper is about to remove the snapshot. One of
+ * the two is left out, by whether the process still runs. */
+static void model_pick_live(char **names, size_t *count)
+{
+    static const char live[] = ".live" CPROF_FILE_SUFFIX;
+    size_t k = strlen(live), kept = 0;
+    for (size_t i = 0; i < *count; i++)
+        for (size_t j = 0; names[i] && model_has_suffix(names[i], live) && j < *count;
+             j++) {
+            size_t n = strlen(names[i]) - k;
+            if (!names[j] || strlen(names[j]) != n + strlen(CPROF_FILE_SUFFIX) ||
+                strncmp(names[j], names[i], n) || strcmp(names[j] + n, CPROF_FILE_SUFFIX))
+                continue;
+            const char *dot = names[i] + n; /* the pid is the part before */
+            while (dot > names[i] && dot[-1] != '.')
+                dot--;
+            size_t drop = model_pid_runs(dot) ? j : i;
+            free(names[drop]);
+            names[drop] = NULL;
+        }
+    for (size_t i = 0; i < *count; i++)
+        if (names[i])
+            names[kept++] = names[i];
+    *count = kept;
+}
+
 int model_load_path(struct model *m, const char *path)
 {
     struct stat st;
@@ -820,6 +868,7 @@ int model_load_path(struct model *m, const char *path)
         names[count++] = cprof_xasprintf("%s/%s", path, e->d_name);
     }
     closedir(dir);
+    model_pick_live(names, &count);
     if (count)
         qsort(names, count, sizeof(*names), model_cmp_names);
     int status = CPROF_EXIT_OK;

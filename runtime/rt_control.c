@@ -38,9 +38,12 @@ struct rt_period {
     uint64_t on, off;
     const char *how_on, *how_off; /* how_off NULL: still on */
 };
-static struct rt_period rt_periods[RT_MAX_PERIODS];
-static uint32_t rt_nperiods;
-static int rt_switched; /* recording was switched at least once */
+/* Shared with the keeper (rt_keeper.c), which writes them too. */
+static struct RT_SHARED_BLOCK {
+    struct rt_period list[RT_MAX_PERIODS];
+    uint32_t n;
+    int switched; /* recording was switched at least once */
+} rt_per;
 
 RT_NOINST static uint64_t rt_control_now(void)
 {
@@ -58,31 +61,31 @@ RT_NOINST static int rt_control_set(int off, const char *how)
     } while (!__atomic_compare_exchange_n(&rt_control_word, &g, g ^ RT_CONTROL_OFF, 0,
                                           __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
     rt_threads_control_changed();
-    rt_switched = 1;
+    rt_per.switched = 1;
     uint64_t now = rt_control_now();
-    uint32_t n = rt_nperiods;
+    uint32_t n = rt_per.n;
     if (off) {
-        if (n > 0 && rt_periods[n - 1].how_off == NULL) {
-            rt_periods[n - 1].off = now;
-            rt_periods[n - 1].how_off = how;
+        if (n > 0 && rt_per.list[n - 1].how_off == NULL) {
+            rt_per.list[n - 1].off = now;
+            rt_per.list[n - 1].how_off = how;
         }
     } else if (n < RT_MAX_PERIODS) {
-        rt_periods[n].on = now;
-        rt_periods[n].off = 0;
-        rt_periods[n].how_on = how;
-        rt_periods[n].how_off = NULL;
-        rt_nperiods = n + 1;
+        rt_per.list[n].on = now;
+        rt_per.list[n].off = 0;
+        rt_per.list[n].how_on = how;
+        rt_per.list[n].how_off = NULL;
+        rt_per.n = n + 1;
     } else {
-        rt_periods[n - 1].how_off = NULL; /* out of room: the last one goes on */
+        rt_per.list[n - 1].how_off = NULL; /* out of room: the last one goes on */
     }
     return 1;
 }
 
 RT_NOINST void rt_control_put_periods(struct mp_out *o)
 {
-    if (!rt_switched)
+    if (!rt_per.switched)
         return;
-    if (rt_nperiods == 0) {
+    if (rt_per.n == 0) {
         /* CPROF_START=off and never switched on: one empty period says so */
         uint64_t at = rt_config.clock == RT_CLOCK_NONE ? rt_start_mono : rt_start_ticks;
         mp_array(o, 5);
@@ -93,8 +96,8 @@ RT_NOINST void rt_control_put_periods(struct mp_out *o)
         mp_cstr(o, "env");
         return;
     }
-    for (uint32_t i = 0; i < rt_nperiods; i++) {
-        const struct rt_period *p = &rt_periods[i];
+    for (uint32_t i = 0; i < rt_per.n; i++) {
+        const struct rt_period *p = &rt_per.list[i];
         mp_array(o, 5);
         mp_uint(o, CPROF_REC_PERIOD);
         mp_uint(o, p->on);
@@ -276,8 +279,12 @@ RT_NOINST static int rt_signal_named(const char *s)
     return -1;
 }
 
+RT_NOINST static void rt_regions_share(void);
+
 RT_NOINST void rt_control_init(void)
 {
+    rt_keeper_share(&rt_per, sizeof rt_per);
+    rt_regions_share();
     const char *start = getenv("CPROF_START");
     int off = 0;
     if (start && *start && !rt_streq(start, "on")) {
@@ -288,12 +295,12 @@ RT_NOINST void rt_control_init(void)
     }
     if (off) {
         __atomic_store_n(&rt_control_word, RT_CONTROL_OFF, __ATOMIC_RELEASE);
-        rt_switched = 1;
+        rt_per.switched = 1;
     } else {
-        rt_periods[0].on =
+        rt_per.list[0].on =
             rt_config.clock == RT_CLOCK_NONE ? rt_start_mono : rt_start_ticks;
-        rt_periods[0].how_on = "start";
-        rt_nperiods = 1;
+        rt_per.list[0].how_on = "start";
+        rt_per.n = 1;
     }
 
     const char *name = getenv("CPROF_SIGNAL");
@@ -343,10 +350,18 @@ struct rt_region {
     uint32_t hash, len;
     char name[RT_REGION_NAME_MAX + 1];
 };
-static struct rt_region rt_regions[RT_MAX_REGIONS]; /* id i + 1 */
-static uint32_t rt_region_index[RT_REGION_SLOTS];   /* ids; 0: free */
-static uint32_t rt_nregions;                        /* published with release */
-static int rt_region_lock;
+/* Shared with the keeper (rt_keeper.c), which writes them too. */
+static struct RT_SHARED_BLOCK {
+    struct rt_region list[RT_MAX_REGIONS]; /* id i + 1 */
+    uint32_t index[RT_REGION_SLOTS];       /* ids; 0: free */
+    uint32_t n;                            /* published with release */
+    int lock;
+} rt_reg;
+
+RT_NOINST static void rt_regions_share(void)
+{
+    rt_keeper_share(&rt_reg, sizeof rt_reg);
+}
 
 RT_NOINST static uint32_t rt_region_hash(const char *name, uint32_t *len)
 {
@@ -361,10 +376,10 @@ RT_NOINST static uint32_t rt_region_find(const char *name, uint32_t hash, uint32
 {
     for (uint32_t i = hash & (RT_REGION_SLOTS - 1);;
          i = (i + 1) & (RT_REGION_SLOTS - 1)) {
-        uint32_t id = __atomic_load_n(&rt_region_index[i], __ATOMIC_ACQUIRE);
+        uint32_t id = __atomic_load_n(&rt_reg.index[i], __ATOMIC_ACQUIRE);
         if (!id)
             return 0;
-        const struct rt_region *r = &rt_regions[id - 1];
+        const struct rt_region *r = &rt_reg.list[id - 1];
         if (r->hash == hash && r->len == len && memcmp(r->name, name, len) == 0)
             return id;
     }
@@ -375,12 +390,12 @@ RT_NOINST static void rt_region_record(struct mp_out *o, uint32_t id)
     mp_array(o, 3);
     mp_uint(o, CPROF_REC_REGION);
     mp_uint(o, CPROF_FN_REGION_BIT | id);
-    mp_str(o, rt_regions[id - 1].name, rt_regions[id - 1].len);
+    mp_str(o, rt_reg.list[id - 1].name, rt_reg.list[id - 1].len);
 }
 
 RT_NOINST void rt_regions_put(struct mp_out *o, void (*put)(struct mp_out *o))
 {
-    uint32_t n = __atomic_load_n(&rt_nregions, __ATOMIC_ACQUIRE);
+    uint32_t n = __atomic_load_n(&rt_reg.n, __ATOMIC_ACQUIRE);
     for (uint32_t id = 1; id <= n; id++) {
         rt_region_record(o, id);
         put(o);
@@ -397,27 +412,27 @@ RT_NOINST static uint32_t rt_region_id(const char *name)
     uint32_t id = rt_region_find(name, hash, len);
     if (id)
         return id;
-    while (__atomic_exchange_n(&rt_region_lock, 1, __ATOMIC_ACQUIRE))
+    while (__atomic_exchange_n(&rt_reg.lock, 1, __ATOMIC_ACQUIRE))
         sched_yield();
     id = rt_region_find(name, hash, len);
-    uint32_t n = rt_nregions;
+    uint32_t n = rt_reg.n;
     if (!id && n >= RT_MAX_REGIONS - 1 && !rt_streq(name, RT_REGION_LIMIT)) {
         /* the table is full: counted under the last one */
-        __atomic_store_n(&rt_region_lock, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&rt_reg.lock, 0, __ATOMIC_RELEASE);
         return rt_region_id(RT_REGION_LIMIT);
     }
     if (!id && n < RT_MAX_REGIONS) {
-        struct rt_region *r = &rt_regions[n];
+        struct rt_region *r = &rt_reg.list[n];
         memcpy(r->name, name, len);
         r->name[len] = 0;
         r->len = len;
         r->hash = hash;
         id = n + 1;
-        __atomic_store_n(&rt_nregions, id, __ATOMIC_RELEASE);
+        __atomic_store_n(&rt_reg.n, id, __ATOMIC_RELEASE);
         uint32_t i = hash & (RT_REGION_SLOTS - 1);
-        while (rt_region_index[i])
+        while (rt_reg.index[i])
             i = (i + 1) & (RT_REGION_SLOTS - 1);
-        __atomic_store_n(&rt_region_index[i], id, __ATOMIC_RELEASE);
+        __atomic_store_n(&rt_reg.index[i], id, __ATOMIC_RELEASE);
         if (rt_config.mode == RT_MODE_TRACE) {
             /* trace chunks are written as the run goes: the definition
              * must come first (the file's head repeats it: harmless) */
@@ -427,7 +442,7 @@ RT_NOINST static uint32_t rt_region_id(const char *name)
             rt_writer_write(buf, (size_t)(o.pos - buf));
         }
     }
-    __atomic_store_n(&rt_region_lock, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&rt_reg.lock, 0, __ATOMIC_RELEASE);
     return id;
 }
 

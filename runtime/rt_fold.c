@@ -29,39 +29,47 @@
 #define RT_FOLD_MAP_BUDGET (64u << 20)
 #define RT_FOLD_NO_MAP ((uint32_t *)1) /* folded, its map over the budget */
 
-static struct rt_thread *rt_folded; /* NULL until a thread is folded */
-static uint32_t rt_ended_written;   /* ended threads written on their own */
-/* by thread serial: NULL while not folded, else its map: [0] its node
- * count, [1 + id] the folded node of its node id (RT_FOLD_SERIALS
- * entries, mapped at the first fold) */
-static uint32_t **rt_fold_maps;
-static size_t rt_fold_map_bytes;           /* mapped for maps, within the budget */
-static uint8_t *rt_fold_pos, *rt_fold_end; /* maps are bump-allocated */
+/* Shared with the keeper (rt_keeper_share), so that the data of a killed
+ * process holds its folded threads too. */
+static struct RT_SHARED_BLOCK {
+    struct rt_thread *folded; /* NULL until a thread is folded */
+    uint32_t ended_written;   /* ended threads written on their own */
+    /* by thread serial: NULL while not folded, else its map: [0] its node
+     * count, [1 + id] the folded node of its node id (RT_FOLD_SERIALS
+     * entries, mapped at the first fold) */
+    uint32_t **maps;
+    size_t map_bytes;   /* mapped for maps, within the budget */
+    uint8_t *pos, *end; /* maps are bump-allocated */
+} rt_fs;
+
+RT_NOINST void rt_fold_init(void)
+{
+    rt_keeper_share(&rt_fs, sizeof rt_fs);
+}
 
 /* size bytes for a map, from mmap'd MiB chunks; NULL once the budget is
  * spent (or without memory). */
 RT_NOINST static uint32_t *rt_fold_map_alloc(size_t size)
 {
     size = (size + 7) & ~(size_t)7;
-    if (size > (size_t)(rt_fold_end - rt_fold_pos)) {
+    if (size > (size_t)(rt_fs.end - rt_fs.pos)) {
         size_t chunk = size > RT_HIST_CHUNK ? size : RT_HIST_CHUNK;
-        uint8_t *p =
-            rt_fold_map_bytes + chunk <= RT_FOLD_MAP_BUDGET ? rt_map(chunk) : NULL;
+        uint8_t *p = rt_fs.map_bytes + chunk <= RT_FOLD_MAP_BUDGET ? rt_map(chunk) : NULL;
         if (!p)
             return NULL;
-        rt_fold_map_bytes += chunk;
-        rt_fold_pos = p;
-        rt_fold_end = p + chunk;
+        rt_fs.map_bytes += chunk;
+        rt_fs.pos = p;
+        rt_fs.end = p + chunk;
     }
-    uint32_t *map = (uint32_t *)rt_fold_pos;
-    rt_fold_pos += size;
+    uint32_t *map = (uint32_t *)rt_fs.pos;
+    rt_fs.pos += size;
     return map;
 }
 
 RT_NOINST int rt_fold_owner(uint64_t *key)
 {
     uint64_t thread = *key >> 32, owner = *key & 0xffffffffu;
-    uint32_t **maps = __atomic_load_n(&rt_fold_maps, __ATOMIC_ACQUIRE);
+    uint32_t **maps = __atomic_load_n(&rt_fs.maps, __ATOMIC_ACQUIRE);
     const uint32_t *map = maps && thread < RT_FOLD_SERIALS
                               ? __atomic_load_n(&maps[thread], __ATOMIC_ACQUIRE)
                               : NULL;
@@ -114,8 +122,8 @@ RT_NOINST struct rt_freed *rt_fold_freed(const struct rt_freed_table *ft,
 /* The folded thread, made on first use; NULL without memory. */
 RT_NOINST static struct rt_thread *rt_fold_thread(void)
 {
-    if (rt_folded)
-        return rt_folded;
+    if (rt_fs.folded)
+        return rt_fs.folded;
     size_t size = (sizeof(struct rt_thread) + 4095) & ~(size_t)4095;
     struct rt_thread *f = rt_map(size);
     if (!f)
@@ -130,7 +138,7 @@ RT_NOINST static struct rt_thread *rt_fold_thread(void)
         rt_unmap(f, size);
         return NULL;
     }
-    rt_folded = f;
+    rt_fs.folded = f;
     return f;
 }
 
@@ -163,13 +171,13 @@ RT_NOINST static void rt_fold_node(struct rt_thread *f, struct rt_node *m,
 RT_NOINST static int rt_fold(struct rt_thread *t, uint64_t now)
 {
     struct rt_thread *f = rt_fold_thread();
-    if (f && !rt_fold_maps)
-        rt_fold_maps = rt_map(sizeof(uint32_t *) * RT_FOLD_SERIALS);
+    if (f && !rt_fs.maps)
+        rt_fs.maps = rt_map(sizeof(uint32_t *) * RT_FOLD_SERIALS);
     uint32_t nnodes = t->nnodes;
     size_t map_size = sizeof(uint32_t) * ((size_t)nnodes + 1);
-    uint32_t *map = f && rt_fold_maps ? rt_fold_map_alloc(map_size) : NULL;
+    uint32_t *map = f && rt_fs.maps ? rt_fold_map_alloc(map_size) : NULL;
     int kept = map != NULL; /* else a map for the merge only */
-    if (!map && (!f || !rt_fold_maps || !(map = rt_map(map_size))))
+    if (!map && (!f || !rt_fs.maps || !(map = rt_map(map_size))))
         return -1;
     uint32_t *to = map + 1; /* t's node id -> f's */
     map[0] = nnodes;
@@ -213,40 +221,40 @@ RT_NOINST static int rt_fold(struct rt_thread *t, uint64_t now)
         rt_unmap(map, map_size);
         map = RT_FOLD_NO_MAP;
     }
-    __atomic_store_n(&rt_fold_maps[serial], map, __ATOMIC_RELEASE);
+    __atomic_store_n(&rt_fs.maps[serial], map, __ATOMIC_RELEASE);
     return 0;
 }
 
 RT_NOINST void rt_fold_thread_ended(struct rt_thread *t, uint64_t now)
 {
-    if (rt_config.mode != RT_MODE_TRACE && rt_ended_written >= RT_THREADS_WRITTEN &&
+    if (rt_config.mode != RT_MODE_TRACE && rt_fs.ended_written >= RT_THREADS_WRITTEN &&
         rt_fold(t, now) == 0)
         return;
-    rt_ended_written++;
+    rt_fs.ended_written++;
     rt_writer_thread(t, now);
 }
 
 RT_NOINST void rt_fold_write(uint64_t now)
 {
-    if (rt_folded)
-        rt_writer_thread(rt_folded, now);
+    if (rt_fs.folded)
+        rt_writer_thread(rt_fs.folded, now);
 }
 
 RT_NOINST void rt_fold_after_fork(void)
 {
     /* the parent's: the child's file holds none of it */
-    if (rt_folded) {
-        rt_lines_release(rt_folded);
-        rt_heap_release(rt_folded);
-        rt_tree_release(rt_folded);
-        rt_unmap(rt_folded, rt_folded->map_size);
+    if (rt_fs.folded) {
+        rt_lines_release(rt_fs.folded);
+        rt_heap_release(rt_fs.folded);
+        rt_tree_release(rt_fs.folded);
+        rt_unmap(rt_fs.folded, rt_fs.folded->map_size);
     }
-    rt_folded = NULL;
-    rt_ended_written = 0;
+    rt_fs.folded = NULL;
+    rt_fs.ended_written = 0;
     /* the maps themselves stay, untouched copies of the parent's pages:
      * the child's frees of the parent's blocks name no owner thread */
-    rt_unmap(rt_fold_maps, sizeof(uint32_t *) * RT_FOLD_SERIALS);
-    rt_fold_maps = NULL;
-    rt_fold_map_bytes = 0;
-    rt_fold_pos = rt_fold_end = NULL;
+    rt_unmap(rt_fs.maps, sizeof(uint32_t *) * RT_FOLD_SERIALS);
+    rt_fs.maps = NULL;
+    rt_fs.map_bytes = 0;
+    rt_fs.pos = rt_fs.end = NULL;
 }

@@ -76,9 +76,9 @@ struct rt_heap_hdr {
     uint64_t w0, w1;
 };
 
-static struct {
+static struct RT_SHARED_BLOCK { /* shared with the keeper (rt_keeper.c) */
     uint64_t in_use, blocks, peak;
-} rt_live __attribute__((aligned(64)));
+} rt_live;
 static uint64_t rt_foreign __attribute__((aligned(64)));
 static uint64_t rt_dropped;
 static uint64_t rt_cookie;
@@ -130,6 +130,7 @@ static size_t (*rt_real_usable)(void *p);
 RT_NOINST void rt_heap_init(void)
 {
     rt_heap_start();
+    rt_keeper_share(&rt_live, sizeof rt_live);
 #ifdef CPROF_RT_SHARED
     rt_real_usable = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
 #endif

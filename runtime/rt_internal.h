@@ -46,7 +46,9 @@ enum rt_end_reason {
     RT_END_EXIT,
     RT_END_SIGNAL,
     RT_END_EXEC,
-    RT_END_FLUSH, /* cprof_flush(): the process goes on */
+    RT_END_FLUSH,  /* cprof_flush(): the process goes on */
+    RT_END_KILLED, /* written by the keeper after the process ended */
+    RT_END_LIVE,   /* the keeper's snapshot of a running process */
 };
 
 /* Node histograms (rt_hist.c): 2^6 buckets per octave, each at most 1/64
@@ -679,6 +681,13 @@ RT_HIDDEN off_t rt_writer_offset(void);
 RT_HIDDEN void rt_writer_truncate(off_t at);
 RT_HIDDEN void rt_modules_refresh(void);
 RT_HIDDEN void rt_log(const char *msg, const char *arg);
+/* The keeper: the data directory's descriptor; writes going to fd instead
+ * of the data file (-1: back); a snapshot's head and the data of the
+ * threads that ended, into fd; the file's state taken over after fork. */
+RT_HIDDEN int rt_writer_dir_fd(void);
+RT_HIDDEN void rt_writer_redirect(int fd);
+RT_HIDDEN int rt_writer_live_begin(int fd);
+RT_HIDDEN void rt_writer_adopt(void);
 
 /* rt_fold.c: ended threads past the first few hundred merged into one
  * (summary and count modes). All with the writing lock held. */
@@ -723,8 +732,45 @@ RT_HIDDEN int rt_writing_take(long spins_max);
 RT_HIDDEN void rt_writing_release(void);
 RT_HIDDEN void rt_process_resume(off_t file_size);
 RT_HIDDEN void rt_exec_init(void);
+/* The keeper (rt_keeper.c): the data of a process that ended without
+ * writing it, written as killed; a live snapshot into fd. Keeper only. */
+RT_HIDDEN void rt_process_killed(void);
+RT_HIDDEN int rt_process_live(int fd);
 extern pid_t rt_pid RT_HIDDEN;
 extern pid_t rt_fork_parent RT_HIDDEN;
+
+/* rt_keeper.c: the shared region and the keeper process. */
+enum rt_keeper_data {
+    RT_KEEPER_PENDING, /* the data is not written: the keeper writes it */
+    RT_KEEPER_WRITTEN, /* the process wrote it (end, exec, signal) */
+};
+/* A page-aligned static of whole pages that the keeper must see as the
+ * program changes it (a process-wide table). Called before
+ * rt_keeper_start. */
+RT_HIDDEN void rt_keeper_share(void *block, size_t size);
+/* rt_fold.c's state is shared with the keeper (before rt_keeper_start). */
+RT_HIDDEN void rt_fold_init(void);
+/* At process start, last: the region, the shared blocks, the keeper
+ * (CPROF_KEEPER, CPROF_LIVE). Not signal-safe. */
+RT_HIDDEN void rt_keeper_start(void);
+/* Fork handlers: the parent waits until the child has its own region
+ * (child: first thing); last, the child starts its own keeper. */
+RT_HIDDEN void rt_keeper_before_fork(void);
+RT_HIDDEN void rt_keeper_parent_after_fork(void);
+RT_HIDDEN void rt_keeper_after_fork(void);
+RT_HIDDEN void rt_keeper_spawn_child(void);
+/* Whether p is in the shared region (all the keeper can read). */
+RT_HIDDEN int rt_region_holds(const void *p);
+RT_HIDDEN void rt_keeper_data(enum rt_keeper_data state);
+/* Shared memory for rt_map, or NULL (none, full, or in the keeper).
+ * Lock-free, signal-safe. */
+RT_HIDDEN void *rt_region_map(size_t size);
+/* Frees region memory; 0 when p is not region memory. Lock-free. */
+RT_HIDDEN int rt_region_unmap(void *p, size_t size);
+/* The program's parent (in the keeper, as it was at the keeper's start). */
+RT_HIDDEN pid_t rt_process_ppid(void);
+extern int rt_in_keeper RT_HIDDEN; /* this process is a keeper */
+#define RT_SHARED_BLOCK __attribute__((aligned(4096)))
 
 /* rt_heap.c: the malloc family, interposed. */
 /* What the end record says of the process's heap. */

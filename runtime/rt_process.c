@@ -41,6 +41,13 @@ static const int rt_fatal_signals[] = {
 };
 static struct sigaction rt_old_actions[NSIG];
 
+/* The writing lock, shared with the keeper (its live snapshots take it):
+ * 0 free, 1 held by the program, else held by the keeper of that pid + 1,
+ * taken from it if it is gone. */
+static struct RT_SHARED_BLOCK {
+    int holder;
+} rt_writing_lock;
+
 RT_NOINST void rt_config_warn(const char *msg)
 {
     if (rt_config.nwarnings <
@@ -229,6 +236,7 @@ RT_NOINST static void rt_install_signal_handlers(void)
 
 RT_NOINST static void rt_after_fork_child(void)
 {
+    rt_keeper_after_fork(); /* before anything writes the parent's memory */
     rt_fork_parent = rt_pid;
     rt_pid = getpid();
     rt_writer_after_fork();
@@ -240,6 +248,7 @@ RT_NOINST static void rt_after_fork_child(void)
     rt_trace_cap_after_fork();
     rt_heap_after_fork(t);
     rt_finished = 0;
+    rt_keeper_spawn_child();
     if (!t)
         return;
     t->inherited = t->depth;
@@ -266,7 +275,8 @@ RT_NOINST void rt_process_init(void)
     if (rt_config.cpu)
         rt_cpu_init();
     rt_threads_init();
-    pthread_atfork(NULL, NULL, rt_after_fork_child);
+    pthread_atfork(rt_keeper_before_fork, rt_keeper_parent_after_fork,
+                   rt_after_fork_child);
     rt_control_init(); /* before the fatal handlers: its signal is not theirs */
     rt_install_signal_handlers();
     rt_modules_refresh();
@@ -278,6 +288,9 @@ RT_NOINST void rt_process_init(void)
 #endif
     if (rt_config.cpu)
         rt_fast_path = -1;
+    rt_keeper_share(&rt_writing_lock, sizeof rt_writing_lock);
+    rt_fold_init();
+    rt_keeper_start(); /* last: the blocks are registered */
     __atomic_store_n(&state, 2, __ATOMIC_RELEASE);
     rt_ready = 1;
 }
@@ -292,18 +305,32 @@ RT_NOINST static void rt_finish_thread(struct rt_thread *t, void *arg)
     rt_writer_thread(t, ctx->now);
 }
 
-static int rt_writing;
+/* Whether the keeper of pid + 1 = holder is gone. Keeps errno. */
+RT_NOINST static int rt_holder_gone(int holder)
+{
+    int saved = errno;
+    int gone = kill(holder - 1, 0) != 0 && errno == ESRCH;
+    errno = saved;
+    return gone;
+}
 
 /* Gives up after spins yields (the file then keeps the last flush), as
- * when the writer is this thread's, interrupted by a fatal signal. */
+ * when the writer is this thread's, interrupted by a fatal signal. A live
+ * snapshot of the keeper's is waited for longer (it ends, and else the
+ * end's data would be left to the keeper as killed), unless the keeper
+ * is gone: then the lock is taken from it. */
 RT_NOINST int rt_writing_take(long spins_max)
 {
+    int me = rt_in_keeper ? (int)getpid() + 1 : 1;
     for (long spins = 0;; spins++) {
         int expected = 0;
-        if (__atomic_compare_exchange_n(&rt_writing, &expected, 1, 0, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE))
+        if (__atomic_compare_exchange_n(&rt_writing_lock.holder, &expected, me, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             return 1;
-        if (spins > spins_max)
+        if (expected > 1 && spins % 1024 == 1023 && rt_holder_gone(expected))
+            __atomic_compare_exchange_n(&rt_writing_lock.holder, &expected, 0, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        if (spins > spins_max && !(expected > 1 && spins < (1L << 24)))
             return 0;
         sched_yield();
     }
@@ -311,7 +338,7 @@ RT_NOINST int rt_writing_take(long spins_max)
 
 RT_NOINST void rt_writing_release(void)
 {
-    __atomic_store_n(&rt_writing, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&rt_writing_lock.holder, 0, __ATOMIC_RELEASE);
 }
 
 /* Writes every thread and the end record: the whole file (rt_writer.c's
@@ -345,10 +372,11 @@ RT_NOINST void rt_process_finish(enum rt_end_reason why, int sig)
     int was_busy = self ? self->busy : 0;
     if (self)
         self->busy = 1;
-    if (why != RT_END_SIGNAL)
+    if (why != RT_END_SIGNAL && !rt_in_keeper)
         rt_modules_refresh();
     if (rt_writing_take(20000)) {
         rt_write_all_threads(why, sig);
+        rt_keeper_data(RT_KEEPER_WRITTEN); /* else the keeper writes it */
         rt_writing_release();
     }
     if (self)
@@ -435,7 +463,36 @@ RT_NOINST void rt_process_resume(off_t file_size)
     if (!rt_writer_snapshotting()) /* else the next write rewrites it whole */
         rt_writer_truncate(file_size);
     rt_threads_unclaim();
+    rt_keeper_data(RT_KEEPER_PENDING);
     __atomic_store_n(&rt_finished, 0, __ATOMIC_RELEASE);
+}
+
+/* In the keeper, once the process ended without writing its data: it is
+ * written as the process's end would have, end reason "killed". */
+RT_NOINST void rt_process_killed(void)
+{
+    rt_writer_adopt();
+    rt_finished = 0;
+    rt_process_finish(RT_END_KILLED, 0);
+}
+
+/* In the keeper: a complete summary of the running process into fd, end
+ * reason "live"; nothing of the process's own state changes (threads are
+ * not claimed, the data file is not touched). Returns 0 or -1. */
+RT_NOINST int rt_process_live(int fd)
+{
+    if (!rt_writing_take(1L << 16))
+        return -1;
+    rt_writer_redirect(fd);
+    int rc = rt_writer_live_begin(fd);
+    if (rc == 0) {
+        struct rt_finish_ctx ctx = {rt_ticks()};
+        rt_threads_visit(rt_finish_thread, &ctx);
+        rt_writer_end(RT_END_LIVE, 0);
+    }
+    rt_writer_redirect(-1);
+    rt_writing_release();
+    return rc;
 }
 
 __attribute__((constructor(101))) RT_NOINST static void rt_constructor(void)

@@ -21,23 +21,31 @@
 
 __thread struct rt_thread *rt_self __attribute__((tls_model("initial-exec")));
 
-static struct rt_thread *rt_slots[RT_MAX_THREADS];
+/* The thread table, shared with the keeper (rt_keeper.c). */
+static struct RT_SHARED_BLOCK rt_thread_table {
+    struct rt_thread *slots[RT_MAX_THREADS];
+    uint32_t serial;
+    uint32_t lost;
+    int iterating; /* walkers of slots in progress (the keeper's too) */
+} rt_tab;
 static struct rt_thread rt_sentinel = {.busy = 1};
 static pthread_key_t rt_key;
-static uint32_t rt_serial;
-static uint32_t rt_lost;
-static int rt_iterating; /* walkers of rt_slots in progress */
 
+/* The runtime's memory: from the keeper's shared region when there is
+ * one (so that it outlives a killed process), else private. */
 RT_NOINST void *rt_map(size_t size)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = rt_region_map(size);
+    if (p)
+        return p;
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
 RT_NOINST void rt_unmap(void *p, size_t size)
 {
-    if (p)
+    if (p && !rt_region_unmap(p, size))
         munmap(p, size);
 }
 
@@ -65,11 +73,12 @@ RT_NOINST static void rt_key_destructor(void *arg)
 RT_NOINST void rt_threads_init(void)
 {
     pthread_key_create(&rt_key, rt_key_destructor);
+    rt_keeper_share(&rt_tab, sizeof rt_tab);
 }
 
 RT_NOINST static struct rt_thread *rt_lose_thread(void)
 {
-    __atomic_fetch_add(&rt_lost, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&rt_tab.lost, 1, __ATOMIC_RELAXED);
     rt_self = &rt_sentinel;
     return &rt_sentinel;
 }
@@ -126,8 +135,9 @@ RT_NOINST struct rt_thread *rt_thread_attach(void)
         return NULL;
     attaching = 1;
     int ok;
-    struct rt_thread *t = rt_thread_new(
-        rt_config.max_depth, __atomic_add_fetch(&rt_serial, 1, __ATOMIC_RELAXED), &ok);
+    struct rt_thread *t =
+        rt_thread_new(rt_config.max_depth,
+                      __atomic_add_fetch(&rt_tab.serial, 1, __ATOMIC_RELAXED), &ok);
     if (!t) {
         attaching = 0;
         return rt_lose_thread();
@@ -136,8 +146,8 @@ RT_NOINST struct rt_thread *rt_thread_attach(void)
     t->slot = -1;
     for (int i = 0; ok && i < RT_MAX_THREADS; i++) {
         struct rt_thread *expected = NULL;
-        if (__atomic_compare_exchange_n(&rt_slots[i], &expected, t, 0, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_RELAXED)) {
+        if (__atomic_compare_exchange_n(&rt_tab.slots[i], &expected, t, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
             t->slot = i;
             break;
         }
@@ -184,9 +194,9 @@ RT_NOINST void rt_thread_detach(struct rt_thread *t)
     }
     if (locked)
         rt_writing_release();
-    __atomic_store_n(&rt_slots[t->slot], NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&rt_tab.slots[t->slot], NULL, __ATOMIC_RELEASE);
     /* a walker that picked t up before it left the table may still read it */
-    for (int spins = 0; __atomic_load_n(&rt_iterating, __ATOMIC_ACQUIRE); spins++) {
+    for (int spins = 0; __atomic_load_n(&rt_tab.iterating, __ATOMIC_ACQUIRE); spins++) {
         if (spins > 100000)
             return; /* leak rather than pull memory from under a walker */
         sched_yield();
@@ -196,35 +206,36 @@ RT_NOINST void rt_thread_detach(struct rt_thread *t)
 
 RT_NOINST void rt_threads_each(void (*fn)(struct rt_thread *t, void *arg), void *arg)
 {
-    __atomic_add_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&rt_tab.iterating, 1, __ATOMIC_ACQ_REL);
     for (int i = 0; i < RT_MAX_THREADS; i++) {
-        struct rt_thread *t = __atomic_load_n(&rt_slots[i], __ATOMIC_ACQUIRE);
-        if (t && rt_claim(t))
+        struct rt_thread *t = __atomic_load_n(&rt_tab.slots[i], __ATOMIC_ACQUIRE);
+        if (t && (!rt_in_keeper || rt_region_holds(t)) && rt_claim(t))
             fn(t, arg);
     }
-    __atomic_sub_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
+    __atomic_sub_fetch(&rt_tab.iterating, 1, __ATOMIC_ACQ_REL);
 }
 
 RT_NOINST void rt_threads_visit(void (*fn)(struct rt_thread *t, void *arg), void *arg)
 {
-    __atomic_add_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&rt_tab.iterating, 1, __ATOMIC_ACQ_REL);
     for (int i = 0; i < RT_MAX_THREADS; i++) {
-        struct rt_thread *t = __atomic_load_n(&rt_slots[i], __ATOMIC_ACQUIRE);
-        if (t && !__atomic_load_n(&t->written, __ATOMIC_ACQUIRE))
+        struct rt_thread *t = __atomic_load_n(&rt_tab.slots[i], __ATOMIC_ACQUIRE);
+        if (t && (!rt_in_keeper || rt_region_holds(t)) &&
+            !__atomic_load_n(&t->written, __ATOMIC_ACQUIRE))
             fn(t, arg);
     }
-    __atomic_sub_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
+    __atomic_sub_fetch(&rt_tab.iterating, 1, __ATOMIC_ACQ_REL);
 }
 
 RT_NOINST void rt_threads_control_changed(void)
 {
-    __atomic_add_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&rt_tab.iterating, 1, __ATOMIC_ACQ_REL);
     for (int i = 0; i < RT_MAX_THREADS; i++) {
-        struct rt_thread *t = __atomic_load_n(&rt_slots[i], __ATOMIC_ACQUIRE);
+        struct rt_thread *t = __atomic_load_n(&rt_tab.slots[i], __ATOMIC_ACQUIRE);
         if (t)
             __atomic_store_n(&t->capacity, 0, __ATOMIC_SEQ_CST);
     }
-    __atomic_sub_fetch(&rt_iterating, 1, __ATOMIC_ACQ_REL);
+    __atomic_sub_fetch(&rt_tab.iterating, 1, __ATOMIC_ACQ_REL);
 }
 
 /* After a failed exec: the threads' data was written and rolled back, and
@@ -232,7 +243,7 @@ RT_NOINST void rt_threads_control_changed(void)
 RT_NOINST void rt_threads_unclaim(void)
 {
     for (int i = 0; i < RT_MAX_THREADS; i++) {
-        struct rt_thread *t = __atomic_load_n(&rt_slots[i], __ATOMIC_ACQUIRE);
+        struct rt_thread *t = __atomic_load_n(&rt_tab.slots[i], __ATOMIC_ACQUIRE);
         if (t)
             __atomic_store_n(&t->written, 0, __ATOMIC_RELEASE);
     }
@@ -243,15 +254,15 @@ RT_NOINST void rt_threads_unclaim(void)
 RT_NOINST void rt_threads_after_fork(struct rt_thread *survivor)
 {
     for (int i = 0; i < RT_MAX_THREADS; i++) {
-        struct rt_thread *t = rt_slots[i];
+        struct rt_thread *t = rt_tab.slots[i];
         if (t && t != survivor) {
-            rt_slots[i] = NULL;
+            rt_tab.slots[i] = NULL;
             rt_thread_release(t);
         }
     }
-    rt_iterating = 0;
-    rt_lost = 0;
-    rt_serial = survivor ? 1 : 0;
+    rt_tab.iterating = 0;
+    rt_tab.lost = 0;
+    rt_tab.serial = survivor ? 1 : 0;
     if (survivor) {
         survivor->serial = 1;
         survivor->tid = (pid_t)syscall(SYS_gettid);
@@ -263,10 +274,10 @@ RT_NOINST void rt_threads_after_fork(struct rt_thread *survivor)
 
 RT_NOINST uint32_t rt_threads_seen(void)
 {
-    return __atomic_load_n(&rt_serial, __ATOMIC_RELAXED);
+    return __atomic_load_n(&rt_tab.serial, __ATOMIC_RELAXED);
 }
 
 RT_NOINST uint32_t rt_threads_lost(void)
 {
-    return __atomic_load_n(&rt_lost, __ATOMIC_RELAXED);
+    return __atomic_load_n(&rt_tab.lost, __ATOMIC_RELAXED);
 }

@@ -49,22 +49,27 @@ static char rt_module_paths[RT_MODULE_PATHS];
 static size_t rt_module_paths_used;
 
 static int rt_fd = -1;
-static int rt_open_state; /* 0 closed, 1 opening, 2 open, 3 failed */
-static dev_t rt_dev;
-static ino_t rt_ino;
-static char rt_path[4096 + 300]; /* for messages */
-static char rt_name[300];        /* in the data directory */
+/* The file's state, shared with the keeper (rt_keeper.c), which writes
+ * into the same file when the process could not. */
+static struct RT_SHARED_BLOCK rt_file_state {
+    int open_state; /* 0 closed, 1 opening, 2 open, 3 failed */
+    int snapshot;   /* cprof_flush's, see rt_base_fd */
+    dev_t dev;
+    ino_t ino;
+    off_t head_size;       /* of the file's head, written at open */
+    char name[300];        /* in the data directory */
+    char path[4096 + 300]; /* for messages */
+} rt_file;
+static int rt_sink_fd = -1; /* the keeper's snapshot: every write goes there */
 static int rt_dir_fd = -1;
 static dev_t rt_dir_dev;
 static ino_t rt_dir_ino;
 static int rt_dir_min_fd = 768; /* below FD_SETSIZE, for select() users */
-/* Snapshots (cprof_flush): 0 none yet; 1 the file was written whole by a
- * flush, and thread data written since (threads that ended) goes to the
- * base file <file>.base, which every later snapshot copies in; 2 a
- * snapshot is being written, to <file>.tmp (rt_fd). */
-static int rt_snapshot;
+/* Snapshots (cprof_flush), rt_file.snapshot: 0 none yet; 1 the file was
+ * written whole by a flush, and thread data written since (threads that
+ * ended) goes to the base file <file>.base, which every later snapshot
+ * copies in; 2 a snapshot is being written, to <file>.tmp (rt_fd). */
 static int rt_base_fd = -1;
-static off_t rt_head_size; /* of the file's head, written at open */
 
 RT_NOINST static int rt_base_create(int copy);
 
@@ -305,7 +310,7 @@ RT_NOINST static void rt_put_header(struct mp_out *o)
     mp_cstr(o, "pid");
     mp_uint(o, (uint64_t)rt_pid);
     mp_cstr(o, "ppid");
-    mp_uint(o, (uint64_t)getppid());
+    mp_uint(o, (uint64_t)rt_process_ppid());
     mp_cstr(o, "exe");
     mp_cstr(o, rt_config.exe);
     mp_cstr(o, "argv");
@@ -369,6 +374,7 @@ RT_NOINST void rt_writer_init(void)
         rt_dir_min_fd = 3;
     mkdir(rt_config.dir, 0777);
     rt_dir_open();
+    rt_keeper_share(&rt_file, sizeof rt_file);
 }
 
 /* The data directory's descriptor, reopened by path if the program closed
@@ -389,8 +395,8 @@ RT_NOINST static int rt_dir(void)
  * data directory. Signal-safe. */
 RT_NOINST static int rt_open_in_dir(const char *suffix, int flags)
 {
-    char name[sizeof rt_name + 8];
-    rt_strlcpy(name, rt_name, sizeof name);
+    char name[sizeof rt_file.name + 8];
+    rt_strlcpy(name, rt_file.name, sizeof name);
     rt_strlcat(name, suffix, sizeof name);
     int dir = rt_dir();
     if (dir < 0) {
@@ -405,18 +411,18 @@ RT_NOINST static int rt_create(void)
     char pid[24];
     rt_utoa((uint64_t)rt_pid, pid);
     for (unsigned n = 0; n < 1000; n++) {
-        rt_strlcpy(rt_name, rt_config.prog, sizeof rt_name);
-        rt_strlcat(rt_name, ".", sizeof rt_name);
-        rt_strlcat(rt_name, pid, sizeof rt_name);
+        rt_strlcpy(rt_file.name, rt_config.prog, sizeof rt_file.name);
+        rt_strlcat(rt_file.name, ".", sizeof rt_file.name);
+        rt_strlcat(rt_file.name, pid, sizeof rt_file.name);
         if (n) {
             char suffix[24];
-            rt_strlcat(rt_name, ".", sizeof rt_name);
-            rt_strlcat(rt_name, rt_utoa(n, suffix), sizeof rt_name);
+            rt_strlcat(rt_file.name, ".", sizeof rt_file.name);
+            rt_strlcat(rt_file.name, rt_utoa(n, suffix), sizeof rt_file.name);
         }
-        rt_strlcat(rt_name, CPROF_FILE_SUFFIX, sizeof rt_name);
-        rt_strlcpy(rt_path, rt_config.dir, sizeof rt_path);
-        rt_strlcat(rt_path, "/", sizeof rt_path);
-        rt_strlcat(rt_path, rt_name, sizeof rt_path);
+        rt_strlcat(rt_file.name, CPROF_FILE_SUFFIX, sizeof rt_file.name);
+        rt_strlcpy(rt_file.path, rt_config.dir, sizeof rt_file.path);
+        rt_strlcat(rt_file.path, "/", sizeof rt_file.path);
+        rt_strlcat(rt_file.path, rt_file.name, sizeof rt_file.path);
         int fd = rt_open_in_dir("", O_WRONLY | O_CREAT | O_EXCL | O_APPEND);
         if (fd >= 0)
             return fd;
@@ -458,16 +464,16 @@ RT_NOINST static void rt_write_head(int fd)
  * concurrent callers wait for the first. */
 RT_NOINST int rt_writer_open(void)
 {
-    int state = __atomic_load_n(&rt_open_state, __ATOMIC_ACQUIRE);
+    int state = __atomic_load_n(&rt_file.open_state, __ATOMIC_ACQUIRE);
     if (state == 2)
         return 0;
     if (state == 3)
         return -1;
     int expected = 0;
-    if (!__atomic_compare_exchange_n(&rt_open_state, &expected, 1, 0, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
+    if (!__atomic_compare_exchange_n(&rt_file.open_state, &expected, 1, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         for (int spins = 0; spins < 1000000; spins++) {
-            state = __atomic_load_n(&rt_open_state, __ATOMIC_ACQUIRE);
+            state = __atomic_load_n(&rt_file.open_state, __ATOMIC_ACQUIRE);
             if (state >= 2)
                 return state == 2 ? 0 : -1;
             sched_yield();
@@ -477,16 +483,16 @@ RT_NOINST int rt_writer_open(void)
     int fd = rt_create();
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        __atomic_store_n(&rt_open_state, 3, __ATOMIC_RELEASE);
+        __atomic_store_n(&rt_file.open_state, 3, __ATOMIC_RELEASE);
         return -1;
     }
     rt_fd = fd;
-    rt_dev = st.st_dev;
-    rt_ino = st.st_ino;
+    rt_file.dev = st.st_dev;
+    rt_file.ino = st.st_ino;
     rt_write_head(fd);
-    rt_head_size = lseek(fd, 0, SEEK_END);
-    __atomic_store_n(&rt_open_state, 2, __ATOMIC_RELEASE);
-    rt_log("writing", rt_path);
+    rt_file.head_size = lseek(fd, 0, SEEK_END);
+    __atomic_store_n(&rt_file.open_state, 2, __ATOMIC_RELEASE);
+    rt_log("writing", rt_file.path);
     return 0;
 }
 
@@ -494,13 +500,13 @@ RT_NOINST int rt_writer_open(void)
 RT_NOINST static int rt_checked_fd(void)
 {
     struct stat st;
-    if (rt_fd >= 0 && fstat(rt_fd, &st) == 0 && st.st_dev == rt_dev &&
-        st.st_ino == rt_ino)
+    if (rt_fd >= 0 && fstat(rt_fd, &st) == 0 && st.st_dev == rt_file.dev &&
+        st.st_ino == rt_file.ino)
         return rt_fd;
     int fd = rt_open_in_dir("", O_WRONLY | O_APPEND);
     if (fd < 0)
         return -1;
-    if (fstat(fd, &st) != 0 || st.st_dev != rt_dev || st.st_ino != rt_ino) {
+    if (fstat(fd, &st) != 0 || st.st_dev != rt_file.dev || st.st_ino != rt_file.ino) {
         close(fd);
         return -1;
     }
@@ -510,9 +516,11 @@ RT_NOINST static int rt_checked_fd(void)
 
 RT_NOINST int rt_writer_write(const void *buf, size_t len)
 {
+    if (rt_sink_fd >= 0)
+        return rt_write_all(rt_sink_fd, buf, len);
     if (rt_writer_open() != 0)
         return -1;
-    if (rt_snapshot == 1) {
+    if (rt_file.snapshot == 1) {
         if (rt_base_fd < 0 && rt_base_create(0) != 0)
             return -1;
         return rt_write_all(rt_base_fd, buf, len);
@@ -523,10 +531,12 @@ RT_NOINST int rt_writer_write(const void *buf, size_t len)
 
 RT_NOINST int rt_writer_write2(const void *a, size_t alen, const void *b, size_t blen)
 {
-    if (rt_writer_open() != 0)
+    if (rt_sink_fd < 0 && rt_writer_open() != 0)
         return -1;
-    int fd = rt_snapshot == 1 ? rt_base_fd : rt_checked_fd();
-    if (rt_snapshot == 1 && fd < 0 && rt_base_create(0) == 0)
+    int fd = rt_sink_fd >= 0         ? rt_sink_fd
+             : rt_file.snapshot == 1 ? rt_base_fd
+                                     : rt_checked_fd();
+    if (rt_sink_fd < 0 && rt_file.snapshot == 1 && fd < 0 && rt_base_create(0) == 0)
         fd = rt_base_fd;
     if (fd < 0)
         return -1;
@@ -600,7 +610,7 @@ RT_NOINST static int rt_copy_from(const char *suffix, off_t from, int fd)
 RT_NOINST static int rt_base_create(int copy)
 {
     int fd = rt_open_in_dir(".base", O_RDWR | O_CREAT | O_TRUNC | O_APPEND);
-    if (fd < 0 || (copy && rt_copy_from("", rt_head_size, fd) != 0)) {
+    if (fd < 0 || (copy && rt_copy_from("", rt_file.head_size, fd) != 0)) {
         if (fd >= 0)
             close(fd);
         return -1;
@@ -613,7 +623,7 @@ RT_NOINST int rt_writer_snapshot_begin(void)
 {
     if (rt_writer_open() != 0)
         return -1; /* also reserves the file's name */
-    if (rt_base_fd < 0 && rt_base_create(rt_snapshot == 0) != 0)
+    if (rt_base_fd < 0 && rt_base_create(rt_file.snapshot == 0) != 0)
         return -1;
     int fd = rt_open_in_dir(".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND);
     struct stat st;
@@ -625,9 +635,9 @@ RT_NOINST int rt_writer_snapshot_begin(void)
     if (rt_fd >= 0)
         close(rt_fd);
     rt_fd = fd;
-    rt_dev = st.st_dev;
-    rt_ino = st.st_ino;
-    rt_snapshot = 2;
+    rt_file.dev = st.st_dev;
+    rt_file.ino = st.st_ino;
+    rt_file.snapshot = 2;
     rt_write_head(fd);
     rt_copy_from(".base", 0, fd);
     return 0;
@@ -635,15 +645,15 @@ RT_NOINST int rt_writer_snapshot_begin(void)
 
 RT_NOINST void rt_writer_snapshot_commit(int last)
 {
-    char tmp[sizeof rt_name + 8], base[sizeof rt_name + 8];
-    rt_strlcpy(tmp, rt_name, sizeof tmp);
+    char tmp[sizeof rt_file.name + 8], base[sizeof rt_file.name + 8];
+    rt_strlcpy(tmp, rt_file.name, sizeof tmp);
     rt_strlcat(tmp, ".tmp", sizeof tmp);
-    rt_strlcpy(base, rt_name, sizeof base);
+    rt_strlcpy(base, rt_file.name, sizeof base);
     rt_strlcat(base, ".base", sizeof base);
     int dir = rt_dir();
-    if (dir < 0 || renameat(dir, tmp, dir, rt_name) != 0)
-        rt_log("cannot replace", rt_path);
-    rt_snapshot = 1;
+    if (dir < 0 || renameat(dir, tmp, dir, rt_file.name) != 0)
+        rt_log("cannot replace", rt_file.path);
+    rt_file.snapshot = 1;
     if (last && rt_base_fd >= 0) {
         close(rt_base_fd);
         rt_base_fd = -1;
@@ -654,19 +664,54 @@ RT_NOINST void rt_writer_snapshot_commit(int last)
 
 RT_NOINST int rt_writer_snapshotting(void)
 {
-    return rt_snapshot != 0;
+    return rt_file.snapshot != 0;
 }
 
 RT_NOINST void rt_writer_after_fork(void)
 {
-    rt_snapshot = 0;
+    rt_file.snapshot = 0;
     if (rt_base_fd >= 0)
         close(rt_base_fd);
     rt_base_fd = -1;
     if (rt_fd >= 0)
         close(rt_fd);
     rt_fd = -1;
-    rt_open_state = 0;
+    rt_file.open_state = 0;
+}
+
+/* ---- the keeper (rt_keeper.c) --------------------------------------------- */
+
+RT_NOINST int rt_writer_dir_fd(void)
+{
+    return rt_dir();
+}
+
+RT_NOINST void rt_writer_redirect(int fd)
+{
+    rt_sink_fd = fd;
+}
+
+/* The head, then the records of the threads that ended (in the file past
+ * its head, or in the base file after a flush). The caller holds the
+ * writing lock, so no thread's end is being written meanwhile. */
+RT_NOINST int rt_writer_live_begin(int fd)
+{
+    rt_write_head(fd);
+    if (__atomic_load_n(&rt_file.open_state, __ATOMIC_ACQUIRE) != 2)
+        return 0;
+    if (rt_file.snapshot)
+        return rt_copy_from(".base", 0, fd) == 0 || errno == ENOENT ? 0 : -1;
+    return rt_copy_from("", rt_file.head_size, fd);
+}
+
+/* The keeper's descriptors are not the program's: the file and the base
+ * file are opened again by name when needed. */
+RT_NOINST void rt_writer_adopt(void)
+{
+    rt_fd = -1;
+    rt_base_fd = -1;
+    if (rt_file.snapshot == 1)
+        rt_base_fd = rt_open_in_dir(".base", O_RDWR | O_APPEND);
 }
 
 /* ---- records --------------------------------------------------------------- */
@@ -901,7 +946,10 @@ RT_NOINST static void rt_put_lines(struct rt_out *out, struct rt_thread *t, uint
 
 RT_NOINST void rt_writer_put_thread(struct mp_out *o, struct rt_thread *t)
 {
-    char path[64] = "/proc/self/task/", num[24], name[32] = "[folded threads]";
+    /* by pid: the keeper writes it too (names are gone once the process is) */
+    char path[80] = "/proc/", num[24], name[32] = "[folded threads]";
+    rt_strlcat(path, rt_utoa((uint64_t)rt_pid, num), sizeof path);
+    rt_strlcat(path, "/task/", sizeof path);
     rt_strlcat(path, rt_utoa((uint64_t)t->tid, num), sizeof path);
     rt_strlcat(path, "/comm", sizeof path);
     int folded = t->serial == CPROF_THREAD_FOLDED;
@@ -1059,7 +1107,8 @@ RT_NOINST void rt_writer_thread(struct rt_thread *t, uint64_t now)
 
 RT_NOINST void rt_writer_end(enum rt_end_reason why, int sig)
 {
-    static const char *const reasons[] = {"exit", "signal", "exec", "flush"};
+    static const char *const reasons[] = {"exit",  "signal", "exec",
+                                          "flush", "killed", "live"};
     static uint8_t end[64 * 1024];
     struct mp_out o = {end, end + sizeof end, 0};
     rt_put_modules(&o);

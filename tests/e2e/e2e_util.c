@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -425,4 +426,21 @@ long long e2e_report_calls(const char *csv_text, const char *name)
     }
     e2e_csv_free(&csv);
     return calls;
+}
+
+void e2e_adopt_keepers(void)
+{
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+int e2e_wait_keepers(int timeout_s)
+{
+    for (long i = 0; i < timeout_s * 100L; i++) {
+        pid_t pid = waitpid(-1, NULL, WNOHANG);
+        if (pid < 0 && errno == ECHILD)
+            return 0;
+        if (pid <= 0)
+            usleep(10000);
+    }
+    return -1;
 }

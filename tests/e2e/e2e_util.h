@@ -39,6 +39,14 @@ int e2e_run(const char *cwd, char *const argv[], char *const env_set[],
 /* Releases what e2e_run put in res. */
 void e2e_result_free(struct e2e_result *res);
 
+/* Makes the calling process the subreaper of the processes it starts, so
+ * that the keepers of profiled programs (which write the data of a killed
+ * one after it ended) become its children; e2e_wait_keepers then waits
+ * (up to timeout_s seconds) until every child left has ended. Returns 0,
+ * or -1 when some still run. */
+void e2e_adopt_keepers(void);
+int e2e_wait_keepers(int timeout_s);
+
 /* Describes a wait status in words ("exit 3", "signal 11 (Segmentation
  * fault)", "timed out") into buf; returns buf. */
 const char *e2e_status_str(const struct e2e_result *res, char *buf, size_t size);

@@ -145,14 +145,18 @@ Test(cli, record_refuses_to_mix_runs_unless_told)
     cr_expect_eq(report_calls("d", "work", NULL), 7, "the earlier runs were replaced");
 }
 
-/* SIGKILL leaves the runtime no chance to finish the file: in trace mode
- * the chunks written while the program ran are kept and reported. */
+/* SIGKILL leaves the runtime no chance to finish the file, and without a
+ * keeper (CPROF_KEEPER=0, or one that could not start) nobody does: in
+ * trace mode the chunks written while the program ran are kept and
+ * reported. */
 Test(cli, report_keeps_what_a_killed_run_wrote)
 {
     struct e2e_result res;
     char *const argv[] = {CPROF, "record", "-o",      "k",    "--mode", "trace",
                           "--",  prog,     "3000000", "kill", NULL};
-    cr_expect_eq(run(argv, &res), 128 + SIGKILL);
+    char *const no_keeper[] = {"CPROF_KEEPER=0", NULL};
+    cr_assert_eq(e2e_run(dir, argv, no_keeper, unset, 120, &res), 0);
+    cr_expect(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 128 + SIGKILL);
     e2e_result_free(&res);
     /* the report covers what the file holds, and the command fails */
     cr_assert_eq(
@@ -168,6 +172,30 @@ Test(cli, report_keeps_what_a_killed_run_wrote)
     cr_expect(strstr(res.err, "cprof: k/prog.") && strstr(res.err, ".cprof: cut short"),
               "%s", res.err);
     e2e_result_free(&res);
+}
+
+/* With its keeper, a run killed by SIGKILL loses nothing: cprof record
+ * waits for the keeper, which wrote the rest (end reason "killed"). */
+Test(cli, record_waits_for_the_keeper_of_a_killed_run)
+{
+    const char *modes[] = {"summary", "trace"};
+    for (int m = 0; m < 2; m++) {
+        struct e2e_result res;
+        char out[16];
+        snprintf(out, sizeof out, "kk-%s", modes[m]);
+        char *const argv[] = {CPROF,     "record",         "-o", out,
+                              "--mode",  (char *)modes[m], "--", prog,
+                              "3000000", "kill",           NULL};
+        cr_expect_eq(run(argv, &res), 128 + SIGKILL);
+        e2e_result_free(&res);
+        cr_expect_eq(report_calls(out, "work", NULL), 3000000, "%s", modes[m]);
+        cr_assert_eq(run((char *const[]){CPROF, "report", out, NULL}, &res), 0, "%s",
+                     res.err);
+        cr_expect(strstr(res.out, "did not end normally") ||
+                      strstr(res.err, "did not end normally"),
+                  "%s: %s%s", modes[m], res.out, res.err);
+        e2e_result_free(&res);
+    }
 }
 
 Test(cli, report_of_a_truncated_file_warns_and_shows_the_rest)

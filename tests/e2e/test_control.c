@@ -376,13 +376,15 @@ Test(control, regions_nested_and_per_thread)
     e2e_result_free(&res);
 }
 
+/* Without a keeper (CPROF_KEEPER=0), what the last flush wrote is what a
+ * killed process leaves. */
 Test(control, flush_survives_sigkill)
 {
     build();
     const char *m2[] = {"summary", "count"};
     for (int m = 0; m < 2; m++) {
         struct e2e_result res;
-        int st = run("flush", m2[m], NULL, &res);
+        int st = run("flush", m2[m], "CPROF_KEEPER=0", &res);
         cr_assert_eq(st, 128 + SIGKILL, "%s: status %d", m2[m], st);
         struct ctl_file *f = read_data(res.out);
         /* the second flush: 11 mid, 34 leaf; not the 5 leaf after it */
@@ -397,6 +399,33 @@ Test(control, flush_survives_sigkill)
         cr_assert_eq(e2e_scratch_run_plain(argv, &res), 0, "%s", res.err);
         cr_expect_eq(e2e_report_calls(res.out, "mid"), 11, "%s", res.out);
         e2e_result_free(&res);
+    }
+}
+
+/* With its keeper, a process killed after flushes loses nothing: the
+ * keeper writes the whole file again (end reason "killed"), the calls
+ * after the last flush included. */
+Test(control, keeper_writes_after_flush_and_sigkill)
+{
+    build();
+    e2e_adopt_keepers();
+    const char *m2[] = {"summary", "count"};
+    for (int m = 0; m < 2; m++) {
+        struct e2e_result res;
+        int st = run("flush", m2[m], NULL, &res);
+        cr_assert_eq(st, 128 + SIGKILL, "%s: status %d", m2[m], st);
+        e2e_result_free(&res);
+        cr_assert_eq(e2e_wait_keepers(60), 0, "%s: the keeper did not end", m2[m]);
+        char *argv[] = {
+            CPROF_BINARY_DIR "/bin/cprof", "report", "--format", "csv", "data", NULL};
+        cr_assert_eq(e2e_scratch_run_plain(argv, &res), 0, "%s", res.err);
+        cr_expect_eq(e2e_report_calls(res.out, "mid"), 11, "%s", res.out);
+        cr_expect_eq(e2e_report_calls(res.out, "leaf"), 39, "%s", res.out);
+        cr_expect(strstr(res.err, "did not end normally"), "%s", res.err);
+        e2e_result_free(&res);
+        char data[1024];
+        snprintf(data, sizeof data, "%s/data", e2e_scratch);
+        cr_expect_eq(e2e_count_files(data, ".cprof"), 1, "%s: one file", m2[m]);
     }
 }
 
@@ -450,12 +479,12 @@ Test(control, reset_after_warm_up)
 
 /* Trace mode: a flush writes every thread's events, a thread blocked in
  * read() included, and the file then reads as complete (end reason flush)
- * even when the program is killed right after. */
+ * even when the program is killed right after and has no keeper. */
 Test(control, trace_flush_of_two_threads_survives_sigkill)
 {
     build();
     struct e2e_result res;
-    int st = run("flushwaitkill", "trace", NULL, &res);
+    int st = run("flushwaitkill", "trace", "CPROF_KEEPER=0", &res);
     cr_assert_eq(st, 128 + SIGKILL, "status %d: %s", st, res.err);
     struct ctl_file *f = read_data(res.out);
     /* the waiter's 3 mid and main's 2, not main's 5 leaf after the flush */
