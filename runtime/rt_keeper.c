@@ -80,7 +80,7 @@ static struct {
     uint64_t off; /* in the memfd */
 } rt_blocks[RT_MAX_BLOCKS];
 static int rt_nblocks;
-static uint32_t rt_live_secs;
+static uint32_t rt_live_ms; /* CPROF_LIVE, in ms; 0: no live snapshots */
 int rt_in_keeper;
 
 RT_NOINST static uint64_t rt_page_up(uint64_t n)
@@ -394,7 +394,7 @@ RT_NOINST static _Noreturn void rt_keeper_main(int pidfd)
         /* the data directory is reached by its descriptor */
     }
     struct pollfd pfd = {pidfd, POLLIN, 0};
-    int timeout = rt_live_secs ? (int)rt_live_secs * 1000 : -1;
+    int timeout = rt_live_ms ? (int)rt_live_ms : -1;
     for (;;) {
         int r = poll(&pfd, 1, timeout);
         if (r < 0 && errno == EINTR)
@@ -408,7 +408,7 @@ RT_NOINST static _Noreturn void rt_keeper_main(int pidfd)
     }
     if (__atomic_load_n(&rt_ctl.data, __ATOMIC_ACQUIRE) == RT_KEEPER_PENDING)
         rt_process_killed();
-    if (rt_live_secs) {
+    if (rt_live_ms) {
         char name[320];
         rt_live_name(name, sizeof name, 0);
         unlinkat(dir, name, 0);
@@ -490,15 +490,29 @@ RT_NOINST void rt_keeper_start(void)
         return;
     const char *live = getenv("CPROF_LIVE");
     if (live && *live) {
-        uint64_t v = 0;
+        /* seconds, with up to three decimals: 0.1 to 86400 */
+        uint64_t ms = 0;
+        int frac = -1;
         const char *p = live;
-        for (; *p >= '0' && *p <= '9' && v < 100000; p++)
-            v = v * 10 + (uint64_t)(*p - '0');
-        if (*p || v < 1 || v > 86400 || rt_config.mode != RT_MODE_SUMMARY)
-            rt_config_warn("CPROF_LIVE is not a number of seconds from 1 to 86400 "
+        for (; ((*p >= '0' && *p <= '9') || (*p == '.' && frac < 0)) && ms < 1000000000;
+             p++) {
+            if (*p == '.') {
+                frac = 0;
+                continue;
+            }
+            if (frac >= 3)
+                break;
+            ms = ms * 10 + (uint64_t)(*p - '0');
+            frac += frac >= 0;
+        }
+        for (int k = frac < 0 ? 0 : frac; k < 3; k++)
+            ms *= 10;
+        if (*p || p == live || ms < 100 || ms > 86400000u ||
+            rt_config.mode != RT_MODE_SUMMARY)
+            rt_config_warn("CPROF_LIVE is not a number of seconds from 0.1 to 86400 "
                            "in summary mode: no live snapshots");
         else
-            rt_live_secs = (uint32_t)v;
+            rt_live_ms = (uint32_t)ms;
     }
     if (rt_region_init() != 0) {
         rt_config_warn("keeper: no shared memory: a killed process leaves no data");
