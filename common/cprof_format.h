@@ -323,13 +323,16 @@ static inline unsigned cprof_hist_bucket(unsigned long long ticks, unsigned sub_
            (unsigned)((ticks >> shift) & ((1ull << sub_bits) - 1u));
 }
 
-/* The smallest tick value that falls in bucket b. */
+/* The smallest tick value that falls in bucket b (all ones for the bucket
+ * after the last one: its values would not fit in 64 bits). */
 static inline unsigned long long cprof_hist_bucket_low(unsigned b, unsigned sub_bits)
 {
     unsigned long long per = 1ull << sub_bits;
     if (b < per)
         return b;
     unsigned shift = (b >> sub_bits) - 1u;
+    if (shift >= 64u - sub_bits) /* past the 64-bit range: the end of the last bucket */
+        return ~0ull;
     return (per + (b & (per - 1u))) << shift;
 }
 

@@ -127,6 +127,23 @@ Test(pct, bucket_estimate_is_within_the_stated_error)
     cr_expect_eq(model_bucket_value(b, 6, 0, 999000), 999000.0);
 }
 
+/* The last bucket a file may name (the reader allows buckets below
+ * (65 - sub_bits) << sub_bits) ends past 64 bits: its edges saturate
+ * instead of shifting by 64 (a fuzzing find), at every resolution. */
+Test(pct, last_bucket_edges_saturate)
+{
+    for (unsigned sub = 0; sub <= 6; sub++) {
+        unsigned last = ((65u - sub) << sub) - 1u;
+        unsigned long long lo = cprof_hist_bucket_low(last, sub);
+        cr_expect_gt(lo, 0ull, "sub_bits %u", sub);
+        cr_expect_eq(cprof_hist_bucket_low(last + 1, sub), ~0ull, "sub_bits %u", sub);
+        double v = model_bucket_value(last, sub, 0, 0);
+        cr_expect(v >= (double)lo && isfinite(v), "sub_bits %u: %g", sub, v);
+        /* and a bucket well inside the range is unchanged */
+        cr_expect_eq(cprof_hist_bucket_low(1u << sub, sub), 1ull << sub);
+    }
+}
+
 Test(pct, nearest_rank)
 {
     struct m_sample s[100];
