@@ -307,6 +307,15 @@ static void man_page(FILE *out, const char *page, const char *summary, const cha
     fprintf(out, ".SH SEE ALSO\n%s\n", see_also);
 }
 
+/* Appends what is left to read of f to sb. */
+static void help_slurp(FILE *f, struct strbuf *sb)
+{
+    char buf[4096];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+        sb_add(sb, buf, got);
+}
+
 /* cprof-cc's own help (`cprof-cc --cprof-help`), from the cprof-cc beside
  * this executable; NULL when it cannot be run. */
 static char *help_cc_text(void)
@@ -326,10 +335,7 @@ static char *help_cc_text(void)
     if (!f)
         return NULL;
     struct strbuf sb = {0};
-    char buf[4096];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-        sb_add(&sb, buf, got);
+    help_slurp(f, &sb);
     int status = pclose(f);
     if (status != 0 || !sb.len) {
         sb_free(&sb);
@@ -359,11 +365,8 @@ static char *help_of(const struct cmd_entry *e)
     dup2(saved, STDOUT_FILENO);
     close(saved);
     struct strbuf sb = {0};
-    char buf[4096];
-    size_t got;
     rewind(tmp);
-    while ((got = fread(buf, 1, sizeof buf, tmp)) > 0)
-        sb_add(&sb, buf, got);
+    help_slurp(tmp, &sb);
     fclose(tmp);
     if (status != 0 || !sb.len) {
         sb_free(&sb);
