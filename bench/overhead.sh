@@ -2,7 +2,7 @@
 # The overhead benchmark: what profiling adds per call, side by side.
 #
 #   bench/overhead.sh [BUILD_DIR] [--runs N] [--fib N] [--mix N] [--lines N]
-#                     [--alloc N] [--no-build]
+#                     [--alloc N] [--no-build] [--no-lua]
 #
 # Builds bench/calls.c with clang -O2 in these variants and times each run
 # (best of N, wall clock):
@@ -50,8 +50,13 @@
 # Targets: cprof report >= 20x faster than uftrace report and >= 100M
 # events/s; cprof report on a summary file < 100 ms.
 #
+# Last of all, bench/lua.sh BUILD_DIR --runs N: the same variants on Debian's
+# Lua 5.4 interpreter running bench/calls.lua (skipped with a message when
+# the source cannot be fetched or built; --no-lua skips it).
+#
 # --no-build uses BUILD_DIR's runtime and cprof as they are (for a tree
-# someone else builds); by default the script builds cprof-rt and cprof.
+# someone else builds); by default the script builds cprof-rt, cprof and
+# cprof-cc.
 #
 # Exit status 0 whatever the figures (this is a report); non-zero only when
 # something could not be built or run.
@@ -64,6 +69,7 @@ mix_n=3000
 lines_n=10000000
 alloc_n=5000000
 do_build=1
+do_lua=1
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
@@ -72,7 +78,8 @@ while [ $# -gt 0 ]; do
     --lines) lines_n=$2; shift 2 ;;
     --alloc) alloc_n=$2; shift 2 ;;
     --no-build) do_build=0; shift ;;
-    -h|--help) sed -n '2,57p' "$0"; exit 0 ;;
+    --no-lua) do_lua=0; shift ;;
+    -h|--help) sed -n '2,62p' "$0"; exit 0 ;;
     -*) echo "overhead: unknown option $1" >&2; exit 1 ;;
     *) build=$(realpath "$1"); shift ;;
   esac
@@ -83,7 +90,7 @@ if [ "$do_build" -eq 1 ]; then
   if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi
-  cmake --build "$build" -j"$(nproc)" --target cprof-rt cprof >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target cprof-rt cprof cprof-cc >/dev/null
 fi
 rt=$build/lib/cprof
 cprof=$build/bin/cprof
@@ -379,4 +386,10 @@ if [ -x "$lua_dir/lua" ] && compgen -G "$lua_dir/data-summary/*.cprof" >/dev/nul
   fi
 else
   echo "cprof report (lua summary): skipped, no $lua_dir/lua with data-summary (tests/real builds it)"
+fi
+
+# A real interpreter: Debian's Lua 5.4 (bench/lua.sh), last as it is the longest.
+if [ "$do_lua" -eq 1 ]; then
+  echo
+  "$repo/bench/lua.sh" "$build" --runs "$runs" || echo "lua-bench: skipped: bench/lua.sh failed (above)"
 fi
