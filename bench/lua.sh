@@ -61,6 +61,8 @@ bench=$work/lua-bench
 rm -rf "$bench"
 mkdir -p "$bench"/{plain,empty,cprof,gprof}
 cd "$bench"
+# a run's data (uftrace's: 12 GB) is not left behind, even when interrupted
+trap 'rm -rf "$bench/run"' EXIT
 
 # build_lua VARIANT COMPILER FLAGS...: the interpreter as VARIANT/lua
 build_lua() {
