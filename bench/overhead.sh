@@ -3,7 +3,7 @@
 #
 #   bench/overhead.sh [BUILD_DIR] [--runs N] [--fib N] [--mix N] [--lines N]
 #                     [--alloc N] [--long N] [--analyzer] [--chain N]
-#                     [--no-build]
+#                     [--no-build] [--no-lua]
 #
 # Builds bench/calls.c with clang -O2 in these variants and times each run
 # (best of N, wall clock):
@@ -80,6 +80,10 @@
 # of a 5,000-function program built with cprof-cc, and on fib's; target
 # < 100 ms.
 #
+# Last of all, bench/lua.sh BUILD_DIR --runs N: the same variants on Debian's
+# Lua 5.4 interpreter running bench/calls.lua (skipped with a message when
+# the source cannot be fetched or built; --no-lua skips it).
+#
 # --no-build uses BUILD_DIR's runtime and cprof as they are (for a tree
 # someone else builds); by default the script builds cprof-rt, cprof and
 # cprof-cc.
@@ -98,6 +102,7 @@ long_n=41
 analyzer_only=0
 chain_n=4000000
 do_build=1
+do_lua=1
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
@@ -109,6 +114,7 @@ while [ $# -gt 0 ]; do
     --analyzer) analyzer_only=1; shift ;;
     --chain) chain_n=$2; shift 2 ;;
     --no-build) do_build=0; shift ;;
+    --no-lua) do_lua=0; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     -*) echo "overhead: unknown option $1" >&2; exit 1 ;;
     *) build=$(realpath "$1"); shift ;;
@@ -120,7 +126,7 @@ if [ "$do_build" -eq 1 ]; then
   if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi
-  cmake --build "$build" -j"$(nproc)" --target cprof-rt cprof >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target cprof-rt cprof cprof-cc >/dev/null
 fi
 rt=$build/lib/cprof
 cprof=$build/bin/cprof
@@ -624,4 +630,10 @@ PY
   echo "(the $sym_funcs-function binary: $(size_of "$work/syms/many"), $(nm "$work/syms/many" | grep -c ' T fn') functions named fn*)"
 else
   echo "symbolization: skipped, no $cc_wrapper or no python3"
+fi
+
+# A real interpreter: Debian's Lua 5.4 (bench/lua.sh), last as it is the longest.
+if [ "$do_lua" -eq 1 ]; then
+  echo
+  "$repo/bench/lua.sh" "$build" --runs "$runs" || echo "lua-bench: skipped: bench/lua.sh failed (above)"
 fi
