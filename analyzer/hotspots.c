@@ -236,6 +236,29 @@ static void hs_rule_tiny(struct hs_ctx *x, size_t i)
     hs_ev(f, x->cpu ? "cpu_self_ns" : "typical_self_ns", self, HS_NS);
     hs_ev(f, x->cpu ? "cpu_self_pct" : "typical_self_pct", pct, HS_PCT);
     char a[48], b[32];
+    /* with the probe cost in the data: what its calls' probes cost, in it
+     * and in its callers (the pair per call) */
+    double pair = x->pf->compensable ? x->pf->probe_call_ns : 0;
+    if (pair > 0) {
+        double all = pair * (double)r->calls;
+        hs_ev(f, "probe_per_call_ns", pair, HS_NS);
+        char c[32];
+        hs_advice(
+            f,
+            "%s: %s calls at %.1f ns %sself each = %.0f%% of self time (%s); the "
+            "probes on these calls alone cost about %s (%.1f ns a call, in it and its "
+            "callers), so they also inflate the times around it. If it is inline "
+            "already (static inline, or the optimizer inlined it), its calls cost "
+            "nothing without cprof: leave it out of the instrumentation "
+            "(__attribute__((no_instrument_function)), or clang's "
+            "-finstrument-functions-exclude-function-list=%s) for truer times of the "
+            "rest; if not, make it static inline in its header, or batch the work so "
+            "one call handles many items",
+            r->name, hs_count((double)r->calls, a, sizeof a), per_call,
+            x->cpu ? "CPU " : "", pct, hs_ns(self, b, sizeof b), hs_ns(all, c, sizeof c),
+            pair, r->name);
+        return;
+    }
     hs_advice(f,
               "%s: %s calls at %.1f ns %sself each = %.0f%% of self time (%s); the call "
               "itself is most of it: make it static inline in its header (or define it "
