@@ -250,8 +250,7 @@ static void hs_rule_tiny(struct hs_ctx *x, size_t i)
             "callers), so they also inflate the times around it. If it is inline "
             "already (static inline, or the optimizer inlined it), its calls cost "
             "nothing without cprof: leave it out of the instrumentation "
-            "(__attribute__((no_instrument_function)), or clang's "
-            "-finstrument-functions-exclude-function-list=%s) for truer times of the "
+            "(__attribute__((no_instrument_function)) on %s) for truer times of the "
             "rest; if not, make it static inline in its header, or batch the work so "
             "one call handles many items",
             r->name, hs_count((double)r->calls, a, sizeof a), per_call,
