@@ -285,7 +285,8 @@ static char **top_list(const char *path, uint64_t pid, size_t *count)
         names[n++] = cprof_xasprintf("%s/%s", path, e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(char *), top_cmp_str);
+    if (n)
+        qsort(names, n, sizeof(char *), top_cmp_str);
     *count = n;
     return names;
 }
