@@ -379,10 +379,13 @@ best_cmd() {
   local best=0 t t0 t1 i
   for ((i = 0; i < runs; i++)); do
     if command -v python3 >/dev/null; then
+      # the difference: python3's children before the run are counted too
+      # (a pyenv shim's, carried across its exec)
       t=$(python3 -c 'import resource, subprocess, sys
+b = resource.getrusage(resource.RUSAGE_CHILDREN)
 subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(round((r.ru_utime + r.ru_stime) * 1e9))' "$@")
+print(round((r.ru_utime - b.ru_utime + r.ru_stime - b.ru_stime) * 1e9))' "$@")
     else
       t0=$(now_ns)
       "$@" >/dev/null 2>&1 || true
