@@ -157,8 +157,10 @@ static double distance(double a, double b)
     return a > b ? a - b : b - a;
 }
 
-/* Best of RUNS: the plain program's loop CPU time, and main's raw and
- * compensated totals in mode. */
+/* Best of RUNS: the plain program's loop CPU time, and main's raw total
+ * in mode with the compensated total of that same run (the run least
+ * disturbed; the least compensated total of all runs would favour a run
+ * whose start-up measurement came out high). */
 static void measure(const char *mode, double *plain, double *raw, double *adj)
 {
     *plain = *raw = *adj = 1e300;
@@ -168,8 +170,10 @@ static void measure(const char *mode, double *plain, double *raw, double *adj)
         *plain = least(*plain, t.cpu);
         double r, a;
         record_once(mode, &r, &a);
-        *raw = least(*raw, r);
-        *adj = least(*adj, a);
+        if (r < *raw) {
+            *raw = r;
+            *adj = a;
+        }
     }
 }
 
