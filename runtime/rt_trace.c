@@ -301,14 +301,7 @@ RT_NOINST void rt_trace_copy(struct rt_thread *t, struct rt_trace_copy *c)
         memcpy(o->pos, t->line_defs + t->defs_done, defs - t->defs_done);
         o->pos += defs - t->defs_done;
     }
-    mp_array(o, 3);
-    mp_uint(o, CPROF_REC_CLOCK);
-    mp_uint(o, rt_ticks());
-    mp_uint(o, rt_mono_ns());
-    mp_array(o, 4);
-    mp_uint(o, CPROF_REC_TRACE);
-    mp_uint(o, t->serial);
-    mp_uint64_fixed(o, ts);
+    rt_trace_head(o, t, ts);
     c->count_at = o->pos;
     mp_array32(o, 0);
     size_t len = tpos > from ? (size_t)(tpos - from) : 0;
