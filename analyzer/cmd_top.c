@@ -100,8 +100,7 @@ struct top_opts {
 /* ---- the functions of one snapshot, and of the one before ------------- */
 
 struct top_fn {
-    char *key;        /* name, NUL, module: the same function in every snapshot */
-    const char *name; /* points into key */
+    const char *name; /* its key in top_snap.keys starts with it */
     char *location;
     uint64_t calls;
     double self_ns;
@@ -113,8 +112,10 @@ struct top_fn {
 struct top_snap {
     struct top_fn *fns;
     size_t nfns;
-    struct hashmap index; /* key hash -> fns index (collisions probe on) */
-    double elapsed_ns;    /* the longest process's run time at its snapshot */
+    /* fns[i]'s key "name NUL module" (the same function in every snapshot)
+     * is keys.items[i] */
+    struct hm_strings keys;
+    double elapsed_ns; /* the longest process's run time at its snapshot */
     uint64_t total_calls;
     double total_self_ns;
     size_t nprocs, nthreads;
@@ -122,43 +123,14 @@ struct top_snap {
     int timed;
 };
 
-static uint64_t top_hash(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h;
-}
-
-static size_t top_keylen(const char *key)
-{
-    size_t n = strlen(key);
-    return n + 1 + strlen(key + n + 1);
-}
-
 static void top_snap_free(struct top_snap *s)
 {
-    for (size_t i = 0; i < s->nfns; i++) {
-        free(s->fns[i].key);
+    for (size_t i = 0; i < s->nfns; i++)
         free(s->fns[i].location);
-    }
     free(s->fns);
-    hm_free(&s->index);
+    hm_strings_free(&s->keys);
     free(s->who);
     memset(s, 0, sizeof(*s));
-}
-
-/* The index of the function with key in s, or -1. */
-static long top_find(const struct top_snap *s, const char *key, size_t keylen)
-{
-    uint64_t h = top_hash(key, keylen);
-    for (;; h++) {
-        uint32_t v = hm_get(&s->index, h);
-        if (v == HM_NONE)
-            return -1;
-        if (top_keylen(s->fns[v].key) == keylen && !memcmp(s->fns[v].key, key, keylen))
-            return (long)v;
-    }
 }
 
 static void top_add(struct top_snap *s, size_t *cap, const struct pf_row *r,
@@ -170,26 +142,20 @@ static void top_add(struct top_snap *s, size_t *cap, const struct pf_row *r,
     char *key = cprof_xmalloc(nn + nm + 2);
     memcpy(key, name, nn + 1);
     memcpy(key + nn + 1, module, nm + 1);
-    long at = top_find(s, key, nn + 1 + nm);
-    if (at >= 0) { /* one name twice in a module (statics): one row */
+    uint32_t at = hm_strings_add(&s->keys, key, nn + 1 + nm);
+    free(key);
+    if (at < s->nfns) { /* one name twice in a module (statics): one row */
         s->fns[at].calls += r->calls;
         s->fns[at].self_ns += r->self_ns;
-        free(key);
         return;
     }
     cprof_grow(&s->fns, cap, s->nfns + 1, sizeof(*s->fns));
-    struct top_fn *f = &s->fns[s->nfns];
+    struct top_fn *f = &s->fns[s->nfns++];
     memset(f, 0, sizeof(*f));
-    f->key = key;
-    f->name = key;
+    f->name = s->keys.items[at].s;
     f->location = cmd_location(r->file ? r->file : "", module, r->line, cwd);
     f->calls = r->calls;
     f->self_ns = r->self_ns;
-    uint64_t h = top_hash(key, nn + 1 + nm);
-    while (hm_get(&s->index, h) != HM_NONE)
-        h++;
-    hm_put(&s->index, h, (uint32_t)s->nfns);
-    s->nfns++;
 }
 
 /* Builds s from the model; the figures of prev (may be empty) give the
@@ -233,10 +199,10 @@ static void top_snap_build(struct top_snap *s, const struct model *m,
 
     for (size_t i = 0; i < s->nfns; i++) {
         struct top_fn *f = &s->fns[i];
-        const char *key = f->key;
-        long at = prev->nfns ? top_find(prev, key, top_keylen(key)) : -1;
-        uint64_t pc = at >= 0 ? prev->fns[at].calls : 0;
-        double ps = at >= 0 ? prev->fns[at].self_ns : 0;
+        const struct hm_string *key = &s->keys.items[i];
+        uint32_t at = hm_strings_find(&prev->keys, key->s, key->n);
+        uint64_t pc = at != HM_NONE ? prev->fns[at].calls : 0;
+        double ps = at != HM_NONE ? prev->fns[at].self_ns : 0;
         /* a process gone since: its totals left the sum; never negative */
         f->d_calls = f->calls > pc ? f->calls - pc : 0;
         f->d_self_ns = f->self_ns > ps ? f->self_ns - ps : 0;
@@ -309,7 +275,7 @@ static uint64_t top_stamp(char **names, size_t n)
             continue;
         uint64_t v[4] = {(uint64_t)st.st_ino, (uint64_t)st.st_size,
                          (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec};
-        h = (h ^ top_hash((const char *)v, sizeof v)) * 0x100000001b3ull;
+        h = (h ^ hm_hash_bytes(v, sizeof v)) * 0x100000001b3ull;
     }
     return h;
 }

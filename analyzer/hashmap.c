@@ -6,6 +6,7 @@
 #include "hashmap.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -70,4 +71,57 @@ void hm_free(struct hashmap *m)
     m->keys = NULL;
     m->values = NULL;
     m->mask = m->count = 0;
+}
+
+uint64_t hm_hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The index of s[0..n) in st, or HM_NONE with *slot the key a new copy
+ * takes. */
+static uint32_t hm_strings_probe(const struct hm_strings *st, const char *s, size_t n,
+                                 uint64_t *slot)
+{
+    for (uint64_t h = hm_hash_bytes(s, n);; h++) {
+        uint32_t i = hm_get(&st->index, h);
+        if (i == HM_NONE) {
+            *slot = h;
+            return HM_NONE;
+        }
+        if (st->items[i].n == n && !memcmp(st->items[i].s, s, n))
+            return i;
+    }
+}
+
+uint32_t hm_strings_find(const struct hm_strings *st, const char *s, size_t n)
+{
+    uint64_t slot;
+    return hm_strings_probe(st, s, n, &slot);
+}
+
+uint32_t hm_strings_add(struct hm_strings *st, const char *s, size_t n)
+{
+    uint64_t slot;
+    uint32_t i = hm_strings_probe(st, s, n, &slot);
+    if (i != HM_NONE)
+        return i;
+    cprof_grow(&st->items, &st->cap, st->count + 1, sizeof(*st->items));
+    st->items[st->count].s = cprof_xstrndup(s, n);
+    st->items[st->count].n = n;
+    hm_put(&st->index, slot, (uint32_t)st->count);
+    return (uint32_t)st->count++;
+}
+
+void hm_strings_free(struct hm_strings *st)
+{
+    for (size_t i = 0; i < st->count; i++)
+        free(st->items[i].s);
+    free(st->items);
+    hm_free(&st->index);
+    memset(st, 0, sizeof(*st));
 }

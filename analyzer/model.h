@@ -71,14 +71,6 @@ struct m_line {
     double self_ns; /* the same less the time in instrumented callees */
 };
 
-/* Interned strings: one copy of each file and function name of the line
- * records, however many records repeat it. */
-struct m_strings {
-    char **text;
-    size_t count, cap;
-    struct hashmap index; /* hash -> text index (probing on collision) */
-};
-
 /* One (bucket, count) pair of a node's per-call time histogram. */
 struct m_bucket {
     uint32_t bucket;
@@ -324,8 +316,8 @@ struct model {
     struct m_line *lines; /* line data, in the order first seen */
     size_t nlines, lines_cap;
     struct hashmap line_index; /* func << 32 | line -> first m_line */
-    struct m_strings strings;
-    int heap; /* some process has heap data (format 1.2) */
+    struct hm_strings strings; /* one copy of each name the line records give */
+    int heap;                  /* some process has heap data (format 1.2) */
     /* per model.funcs index: the exact per-call times traces gave
      * (model_pct.c); nexact entries, the rest have none */
     struct m_exact *exact;

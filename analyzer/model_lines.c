@@ -24,30 +24,13 @@
 
 const char *model_intern(struct model *m, const char *s, size_t n)
 {
-    struct m_strings *st = &m->strings;
-    uint64_t h = 14695981039346656037ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    for (;; h++) {
-        uint32_t idx = hm_get(&st->index, h);
-        if (idx == HM_NONE)
-            break;
-        const char *t = st->text[idx];
-        if (strlen(t) == n && !memcmp(t, s, n))
-            return t;
-    }
-    cprof_grow(&st->text, &st->cap, st->count + 1, sizeof(*st->text));
-    st->text[st->count] = cprof_xstrndup(s, n);
-    hm_put(&st->index, h, (uint32_t)st->count);
-    return st->text[st->count++];
+    uint32_t i = hm_strings_add(&m->strings, s, n); /* may move items */
+    return m->strings.items[i].s;
 }
 
 void model_lines_free(struct model *m)
 {
-    for (size_t i = 0; i < m->strings.count; i++)
-        free(m->strings.text[i]);
-    free(m->strings.text);
-    hm_free(&m->strings.index);
+    hm_strings_free(&m->strings);
     free(m->lines);
     hm_free(&m->line_index);
 }
