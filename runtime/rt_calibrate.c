@@ -115,6 +115,7 @@ RT_NOINST static uint64_t rt_cal_round(struct rt_thread *t, void (*fn)(void), in
 {
     uint8_t *mark = t->tpos;
     uint32_t tokens = t->tcount;
+    uint64_t enters = t->tenters;
     const struct rt_node *node = NULL;
     uint64_t before = 0;
     struct rt_node *batch =
@@ -132,6 +133,7 @@ RT_NOINST static uint64_t rt_cal_round(struct rt_thread *t, void (*fn)(void), in
             *inner = rt_cal_exit_deltas(mark, t->tpos);
         t->tpos = mark;
         t->tcount = tokens;
+        t->tenters = enters;
     }
     return ticks;
 }

@@ -537,24 +537,97 @@ __attribute__((noinline)) RT_NOINST static void rt_exit_cpu(void *this_fn,
 }
 
 /*
- * Count mode's fast paths: a call that needs no repair and whose node is
- * its parent's cached child, and an exit that matches the innermost frame.
- * They touch only the thread's struct, the frame and the node, call
- * nothing, and so need no stack frame of their own (the full versions
- * above save six registers). Checks come before the busy flag is set, so
- * bailing out to the full version is free. Summary mode measured faster
- * through the full versions (bench/overhead.sh: 28 ns/call against 30),
- * where the clock reads sit earlier, so it does not use these.
- * rt_fast_path: 1 count mode's fast paths, 0 the full versions, -1 the
- * full versions with CPU time (CPROF_CPU=1).
+ * The fast paths: a call that needs no repair, and an exit that matches
+ * the innermost frame. They touch only the thread's struct, the frame and
+ * the node (count mode) or the trace buffer (trace mode), and so need no
+ * stack frame of their own (the full versions above save six registers).
+ * Checks come before the busy flag is set, so bailing out to the full
+ * version is free. Count mode's enter also needs its node to be the
+ * parent's cached child; trace mode's, the clock to be the TSC (read first
+ * thing, so that its latency overlaps the checks) and exit, no line event
+ * yet on the thread. Summary mode measured faster through the full
+ * versions (bench/overhead.sh: 28 ns/call against 30), where the clock
+ * reads sit earlier, so it does not use these. rt_fast_path: enum rt_fast.
  */
 int rt_fast_path;
+
+/* Trace mode's enter: returns 0 to leave the call to the full version. */
+__attribute__((always_inline)) RT_NOINST static inline int
+rt_enter_trace_fast(struct rt_thread *t, uint64_t fn, uintptr_t site, uintptr_t sp,
+                    uintptr_t bp)
+{
+#if defined(__x86_64__)
+    uint64_t now = __builtin_ia32_rdtsc();
+    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
+        return 0;
+    uint32_t depth = t->depth;
+    if (RT_UNLIKELY(depth >= t->capacity))
+        return 0;
+    uintptr_t cfa = rt_cfa_cached(sp, bp, site);
+    if (RT_UNLIKELY(cfa == 0))
+        return 0;
+    if (depth &&
+        RT_UNLIKELY(rt_maybe_stale(&t->stack[depth - 1], rt_cfa_at(cfa, sp), site, fn)))
+        return 0;
+    t->busy = 1;
+    RT_SIGNAL_FENCE();
+    struct rt_frame *f = &t->stack[depth];
+    f->fn = fn;
+    f->ts = now;
+    f->sp = sp;
+    f->cfa = rt_cfa_kept(cfa, sp);
+    f->site = site;
+    f->line = NULL;
+    f->node = NULL;
+    uint32_t idx = RT_LIKELY(fn == t->last_fn) ? t->last_idx : rt_trace_fn_index(t, fn);
+    rt_trace_put(t, now, CPROF_EV_ENTER, 1, idx);
+    t->depth = depth + 1;
+    RT_SIGNAL_FENCE();
+    t->busy = 0;
+    return 1;
+#else
+    (void)t, (void)fn, (void)site, (void)sp, (void)bp;
+    return 0;
+#endif
+}
+
+/* Trace mode's exit: returns 0 to leave the exit to the full version. */
+__attribute__((always_inline)) RT_NOINST static inline int
+rt_exit_trace_fast(struct rt_thread *t, uint64_t fn, uintptr_t sp)
+{
+#if defined(__x86_64__)
+    uint64_t now = __builtin_ia32_rdtsc();
+    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow || t->lines))
+        return 0;
+    uint32_t depth = t->depth;
+    if (RT_UNLIKELY(depth == 0 || depth - 1 < t->inherited))
+        return 0;
+    const struct rt_frame *f = &t->stack[depth - 1];
+    if (RT_UNLIKELY(f->fn != fn || f->sp != sp))
+        return 0;
+    t->busy = 1;
+    RT_SIGNAL_FENCE();
+    t->depth = depth - 1;
+    rt_trace_put(t, now, CPROF_EV_EXIT, 0, 0);
+    RT_SIGNAL_FENCE();
+    t->busy = 0;
+    return 1;
+#else
+    (void)t, (void)fn, (void)sp;
+    return 0;
+#endif
+}
 
 RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp)
 {
     struct rt_thread *t = rt_self;
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
-    if (RT_UNLIKELY(rt_fast_path <= 0 || t == NULL || t->busy || t->overflow))
+    if (rt_fast_path == RT_FAST_TRACE) {
+        if (RT_LIKELY(rt_enter_trace_fast(t, fn, (uintptr_t)call_site, sp, bp)))
+            return;
+        goto slow;
+    }
+    if (RT_UNLIKELY(rt_fast_path != RT_FAST_COUNT || t == NULL || t->busy || t->overflow))
         goto slow;
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth >= t->capacity))
@@ -587,7 +660,7 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t 
     t->busy = 0;
     return;
 slow:
-    if (RT_UNLIKELY(rt_fast_path < 0))
+    if (RT_UNLIKELY(rt_fast_path == RT_FAST_CPU))
         rt_enter_cpu(this_fn, call_site, sp, bp);
     else
         rt_enter_slow(this_fn, call_site, sp, bp);
@@ -597,7 +670,12 @@ RT_NOINST void rt_exit(void *this_fn, void *call_site, uintptr_t sp)
 {
     struct rt_thread *t = rt_self;
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
-    if (RT_UNLIKELY(rt_fast_path <= 0 || t == NULL || t->busy || t->overflow))
+    if (rt_fast_path == RT_FAST_TRACE) {
+        if (RT_LIKELY(rt_exit_trace_fast(t, fn, sp)))
+            return;
+        goto slow;
+    }
+    if (RT_UNLIKELY(rt_fast_path != RT_FAST_COUNT || t == NULL || t->busy || t->overflow))
         goto slow;
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth == 0 || depth - 1 < t->inherited))
@@ -609,7 +687,7 @@ RT_NOINST void rt_exit(void *this_fn, void *call_site, uintptr_t sp)
     t->depth = depth - 1;
     return;
 slow:
-    if (RT_UNLIKELY(rt_fast_path < 0))
+    if (RT_UNLIKELY(rt_fast_path == RT_FAST_CPU))
         rt_exit_cpu(this_fn, call_site, sp);
     else
         rt_exit_slow(this_fn, call_site, sp);

@@ -267,9 +267,11 @@ struct rt_thread {
     /* trace buffer and function index table */
     uint8_t *tbuf;
     size_t tbuf_size;
-    uint8_t *tcount_at; /* the chunk's array32 header, patched at flush */
-    uint8_t *tchunk_at; /* where the chunk's clock record starts */
-    int announced;      /* the thread record is in the trace */
+    uint8_t *tcount_at;     /* the chunk's array32 header, patched at flush */
+    uint64_t tenters;       /* ENTER events appended to the buffer, ever */
+    uint64_t tchunk_enters; /* tenters when the chunk in the buffer began */
+    uint8_t *tchunk_at;     /* where the chunk's clock record starts */
+    int announced;          /* the thread record is in the trace */
     uint64_t *fidx_keys;
     uint32_t *fidx_vals;
     uint32_t fidx_mask, fidx_used, fidx_next;
@@ -344,8 +346,13 @@ struct rt_config {
 extern struct rt_config rt_config RT_HIDDEN;
 extern volatile int rt_ready RT_HIDDEN;    /* process init done */
 extern volatile int rt_finished RT_HIDDEN; /* process data written */
-/* the hooks' fast paths apply (count mode): 1; CPU time (CPROF_CPU=1):
- * -1 (rt_hooks.c) */
+/* Which of the hooks' fast paths apply (rt_hooks.c), set once at start. */
+enum rt_fast {
+    RT_FAST_CPU = -1,  /* none; the full versions with CPU time (CPROF_CPU=1) */
+    RT_FAST_NONE = 0,  /* none: the full versions (summary mode) */
+    RT_FAST_COUNT = 1, /* count mode's */
+    RT_FAST_TRACE = 2, /* trace mode's (the clock is the TSC) */
+};
 extern int rt_fast_path RT_HIDDEN;
 extern __thread struct rt_thread *rt_self __attribute__((tls_model("initial-exec")))
 RT_HIDDEN;
@@ -529,10 +536,12 @@ static inline RT_NOINST void rt_trace_put(struct rt_thread *t, uint64_t now,
 {
     uint64_t delta = now > t->last_ts ? now - t->last_ts : 0;
     t->last_ts = now;
-    uint8_t *p = mp_put_uint_unchecked(t->tpos, (delta << CPROF_EV_KIND_BITS) | kind);
+    uint8_t *p = mp_put_uint_token(t->tpos, (delta << CPROF_EV_KIND_BITS) | kind);
     if (with_operand)
-        p = mp_put_uint_unchecked(p, operand);
+        p = mp_put_uint_token(p, operand);
     t->tcount += 1u + (unsigned)with_operand;
+    if (kind == CPROF_EV_ENTER)
+        t->tenters++; /* the calls a chunk past CPROF_TRACE_MAX leaves out */
     t->tpos = p;
     if (RT_UNLIKELY(p >= t->tend))
         rt_trace_flush(t);

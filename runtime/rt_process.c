@@ -284,10 +284,13 @@ RT_NOINST void rt_process_init(void)
     rt_heap_init();
     rt_calibrate();
 #if defined(__x86_64__)
-    rt_fast_path = rt_config.mode == RT_MODE_COUNT;
+    if (rt_config.mode == RT_MODE_COUNT)
+        rt_fast_path = RT_FAST_COUNT;
+    else if (rt_config.mode == RT_MODE_TRACE && rt_config.clock == RT_CLOCK_TSC)
+        rt_fast_path = RT_FAST_TRACE;
 #endif
     if (rt_config.cpu)
-        rt_fast_path = -1;
+        rt_fast_path = RT_FAST_CPU;
     rt_keeper_share(&rt_writing_lock, sizeof rt_writing_lock);
     rt_fold_init();
     rt_keeper_start(); /* last: the blocks are registered */

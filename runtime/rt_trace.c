@@ -91,6 +91,7 @@ RT_NOINST void rt_trace_begin_chunk(struct rt_thread *t)
     mp_array32(&o, 0);
     t->tpos = o.pos;
     t->tcount = 0;
+    t->tchunk_enters = t->tenters;
 }
 
 RT_NOINST int rt_trace_lock(struct rt_thread *t, long spins)
@@ -261,7 +262,9 @@ RT_NOINST static int rt_trace_stopping(struct rt_thread *t, uint32_t defs)
         return 0;
     if (!t->tdone && t->tchunk_at > t->tbuf)
         rt_writer_write(t->tbuf, (size_t)(t->tchunk_at - t->tbuf));
-    t->stats.trace_stopped_calls += rt_trace_count_enters(from, t->tpos);
+    /* counted as they were appended, unless a copy wrote part of them */
+    t->stats.trace_stopped_calls +=
+        t->tdone ? rt_trace_count_enters(from, t->tpos) : t->tenters - t->tchunk_enters;
     return 1;
 }
 

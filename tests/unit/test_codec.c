@@ -65,6 +65,38 @@ Test(codec, uint_round_trip_and_msgpack_c_agrees)
     msgpack_unpacked_destroy(&u);
 }
 
+/* The trace hooks' encoder: every value reads back (ours and msgpack-c's),
+ * 128..65535 as a uint 16, the rest as short as mp_uint writes it. */
+Test(codec, trace_token_encoding_round_trips)
+{
+    uint8_t buf[512];
+    uint8_t *p = buf;
+    size_t n = sizeof uint_edges / sizeof *uint_edges;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *next = mp_put_uint_token(p, uint_edges[i]);
+        uint64_t v = uint_edges[i];
+        size_t want = v < 128 ? 1 : v < 65536 ? 3 : v <= 0xffffffffu ? 5 : 9;
+        cr_assert_eq((size_t)(next - p), want, "edge %zu", i);
+        if (v >= 128 && v < 65536)
+            cr_assert_eq(*p, 0xcd);
+        p = next;
+    }
+    struct mp_in in = {buf, p};
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        cr_assert_eq(mp_read_uint(&in, &v), MP_OK);
+        cr_assert_eq(v, uint_edges[i], "edge %zu", i);
+        cr_assert_eq(msgpack_unpack_next(&u, (const char *)buf, (size_t)(p - buf), &off),
+                     MSGPACK_UNPACK_SUCCESS);
+        cr_assert_eq(u.data.via.u64, uint_edges[i]);
+    }
+    cr_assert_eq(in.pos, p);
+    msgpack_unpacked_destroy(&u);
+}
+
 Test(codec, negative_ints_floats_strings_containers)
 {
     uint8_t buf[70000];
