@@ -210,6 +210,20 @@ RT_NOINST static inline uintptr_t rt_cfa_kept(uintptr_t cfa, uintptr_t sp)
     return cfa != RT_CFA_UNKNOWN ? cfa : sp + 2 * sizeof(uintptr_t) - 1;
 }
 
+/* Does an exit of fn close frame f, with nothing to repair? When f is a
+ * call of fn, at whatever stack address: a function that moved its stack
+ * pointer down after its entry (a variable-length array, alloca) exits
+ * lower than it entered, and at -O2 clang calls the exit hook of some
+ * functions after their epilogue has begun, higher (seen in Lua). The
+ * stack address tells stale frames at the next enter, not here
+ * (rt_exit_mismatch also closes the innermost frame of fn whatever its
+ * address). Not a frame entered while recording was off (odd sp), whose
+ * exit goes to rt_exit_mismatch. Hot path. */
+RT_NOINST static inline int rt_exit_matches(const struct rt_frame *f, uint64_t fn)
+{
+    return f->fn == fn && !(f->sp & 1);
+}
+
 /* Can a frame whose position is only bounded be the host of a function
  * inlined into it (same return address, another function), which shares
  * its frame? Then it is not stale, whatever the bound says. */
@@ -466,8 +480,8 @@ rt_enter_as(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp, int cpu)
             rt_trace_put(t, now, CPROF_EV_ENTER, 1, idx);
         } else {
             struct rt_node *parent = depth ? t->stack[depth - 1].node : t->root;
-            struct rt_node *c = parent->last_child;
-            if (RT_UNLIKELY(c == NULL || c->fn != fn))
+            struct rt_node *c = rt_tree_cached(t, parent, fn);
+            if (RT_UNLIKELY(c == NULL))
                 c = rt_tree_child_cached(t, parent, fn);
             c->calls++;
             f->node = c;
@@ -508,8 +522,7 @@ rt_exit_as(void *this_fn, void *call_site, uintptr_t sp, int cpu)
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     if (RT_UNLIKELY(t->overflow)) {
         t->overflow--; /* the call was counted as dropped at its entry */
-    } else if (RT_LIKELY((t->depth > 0 && t->stack[t->depth - 1].fn == fn &&
-                          t->stack[t->depth - 1].sp == sp)) ||
+    } else if (RT_LIKELY(t->depth > 0 && rt_exit_matches(&t->stack[t->depth - 1], fn)) ||
                rt_exit_mismatch(t, fn, sp, now)) {
         if (mode == RT_MODE_TRACE) {
             rt_line_frame_end(t, t->depth - 1, now);
@@ -593,7 +606,7 @@ rt_enter_trace_fast(struct rt_thread *t, uint64_t fn, uintptr_t site, uintptr_t 
 
 /* Trace mode's exit: returns 0 to leave the exit to the full version. */
 __attribute__((always_inline)) RT_NOINST static inline int
-rt_exit_trace_fast(struct rt_thread *t, uint64_t fn, uintptr_t sp)
+rt_exit_trace_fast(struct rt_thread *t, uint64_t fn)
 {
 #if defined(__x86_64__)
     uint64_t now = __builtin_ia32_rdtsc();
@@ -602,8 +615,7 @@ rt_exit_trace_fast(struct rt_thread *t, uint64_t fn, uintptr_t sp)
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth == 0 || depth - 1 < t->inherited))
         return 0;
-    const struct rt_frame *f = &t->stack[depth - 1];
-    if (RT_UNLIKELY(f->fn != fn || f->sp != sp))
+    if (RT_UNLIKELY(!rt_exit_matches(&t->stack[depth - 1], fn)))
         return 0;
     t->busy = 1;
     RT_SIGNAL_FENCE();
@@ -613,7 +625,7 @@ rt_exit_trace_fast(struct rt_thread *t, uint64_t fn, uintptr_t sp)
     t->busy = 0;
     return 1;
 #else
-    (void)t, (void)fn, (void)sp;
+    (void)t, (void)fn;
     return 0;
 #endif
 }
@@ -642,8 +654,8 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t 
             goto slow;
         parent = up->node;
     }
-    struct rt_node *c = parent->last_child;
-    if (RT_UNLIKELY(c == NULL || c->fn != fn))
+    struct rt_node *c = rt_tree_cached(t, parent, fn);
+    if (RT_UNLIKELY(c == NULL))
         goto slow;
     t->busy = 1;
     RT_SIGNAL_FENCE();
@@ -671,7 +683,7 @@ RT_NOINST void rt_exit(void *this_fn, void *call_site, uintptr_t sp)
     struct rt_thread *t = rt_self;
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
     if (rt_fast_path == RT_FAST_TRACE) {
-        if (RT_LIKELY(rt_exit_trace_fast(t, fn, sp)))
+        if (RT_LIKELY(rt_exit_trace_fast(t, fn)))
             return;
         goto slow;
     }
@@ -680,8 +692,7 @@ RT_NOINST void rt_exit(void *this_fn, void *call_site, uintptr_t sp)
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth == 0 || depth - 1 < t->inherited))
         goto slow;
-    const struct rt_frame *f = &t->stack[depth - 1];
-    if (RT_UNLIKELY(f->fn != fn || f->sp != sp))
+    if (RT_UNLIKELY(!rt_exit_matches(&t->stack[depth - 1], fn)))
         goto slow;
     /* popping is one store: no flag needed around it */
     t->depth = depth - 1;

@@ -158,6 +158,7 @@ static inline RT_NOINST uintptr_t rt_cfa_apply(uint64_t rule, uintptr_t sp, uint
     return *(const uintptr_t *)(base + off - sizeof(uintptr_t)) == site ? base + off : 0;
 }
 
+#define RT_CHILD_CACHE 1024u /* entries of a thread's child cache (8 KiB) */
 #define RT_NODES_PER_CHUNK 1024u
 #define RT_MAX_CHUNKS 4096u
 
@@ -263,6 +264,9 @@ struct rt_thread {
     uint32_t *child_hash; /* node ids, open addressing on (parent, fn) */
     uint32_t child_mask;
     uint32_t child_used;
+    /* children found past their parent's own cache, by (parent, fn):
+     * rt_tree_cache_slot; NULL or any node (rt_tree_cached checks it) */
+    struct rt_node *child_cache[RT_CHILD_CACHE];
 
     /* trace buffer and function index table */
     uint8_t *tbuf;
@@ -407,6 +411,29 @@ RT_HIDDEN struct rt_node *rt_tree_child(struct rt_thread *t, struct rt_node *par
                                         uint64_t fn);
 RT_HIDDEN struct rt_node *rt_tree_child_cached(struct rt_thread *t,
                                                struct rt_node *parent, uint64_t fn);
+
+/* The thread's child cache: a direct-mapped table of children keyed by
+ * (parent, fn), which an interpreter's dispatch loop needs (its calls
+ * alternate between dozens of callees, past the parent's two cached
+ * children). */
+static inline RT_NOINST uint32_t rt_tree_cache_slot(uint32_t parent, uint64_t fn)
+{
+    uint64_t h = (fn ^ ((uint64_t)parent << 32)) * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 54) & (RT_CHILD_CACHE - 1u);
+}
+
+/* Hot path: the child of parent for fn when a cache has it, else NULL. */
+static inline RT_NOINST struct rt_node *
+rt_tree_cached(struct rt_thread *t, const struct rt_node *parent, uint64_t fn)
+{
+    struct rt_node *c = parent->last_child;
+    if (RT_LIKELY(c != NULL && c->fn == fn))
+        return c;
+    c = t->child_cache[rt_tree_cache_slot(parent->id, fn)];
+    if (c != NULL && c->fn == fn && c->parent == parent->id)
+        return c;
+    return NULL;
+}
 RT_HIDDEN struct rt_node *rt_tree_node(struct rt_thread *t, uint32_t id);
 RT_HIDDEN void rt_tree_zero(struct rt_thread *t);
 RT_HIDDEN void rt_tree_release(struct rt_thread *t);

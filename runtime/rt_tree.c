@@ -93,9 +93,17 @@ RT_NOINST static int rt_hash_grow(struct rt_thread *t)
     return 0;
 }
 
+/* Empties the thread's child cache (its nodes are gone or reused). */
+RT_NOINST static void rt_tree_cache_clear(struct rt_thread *t)
+{
+    for (uint32_t i = 0; i < RT_CHILD_CACHE; i++)
+        t->child_cache[i] = NULL;
+}
+
 RT_NOINST int rt_tree_init(struct rt_thread *t)
 {
     t->nnodes = 0;
+    rt_tree_cache_clear(t);
     if (rt_hash_grow(t) != 0)
         return -1;
     t->root = rt_node_new(t, 0, 0, t->max_nodes);
@@ -168,6 +176,8 @@ RT_NOINST struct rt_node *rt_tree_child_cached(struct rt_thread *t,
         c = rt_tree_child(t, parent, fn);
     parent->prev_child = parent->last_child;
     parent->last_child = c;
+    if (c->fn == fn && c->parent == parent->id)
+        t->child_cache[rt_tree_cache_slot(parent->id, fn)] = c;
     return c;
 }
 
@@ -196,5 +206,6 @@ RT_NOINST void rt_tree_release(struct rt_thread *t)
         rt_unmap(t->child_hash, sizeof(uint32_t) * (t->child_mask + 1));
     t->child_hash = NULL;
     t->nnodes = 0;
+    rt_tree_cache_clear(t);
     rt_hist_release(t);
 }
