@@ -208,9 +208,7 @@ best_of() {
   echo "$best"
 }
 
-verdict() { # value op limit
-  if awk -v v="$1" -v l="$3" "BEGIN { exit !(v $2 l) }"; then echo PASS; else echo FAIL; fi
-}
+. "$repo/bench/lib.sh" # verdict
 
 echo "cprof overhead benchmark: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "best of $runs runs each; a shared VM is noisy: compare figures from one run of this script"
