@@ -20,7 +20,10 @@
  * EXT_RESET (1.4) drops what the thread recorded before it (tr_reset).
  *
  * The replay is the analyzer's hot loop (a trace has tens of millions of
- * events a second of run): events are decoded inline, a node's last child
+ * events a second of run): events are decoded inline, straight from the
+ * reader's window (a chunk is an open record, reader.h, walked once: here;
+ * a fast path without bounds checks takes the usual events, a checked one
+ * the rest and the window's last bytes, refilling), a node's last child
  * is cached before the children map, and histogram counts gather in a
  * fixed-size table before they go into the nodes' sorted bucket lists.
  * Memory grows with the call paths, not with the events.
@@ -456,22 +459,185 @@ static int tr_event(struct m_thread *t, struct tr_events *ev)
     }
 }
 
+/* The most bytes tr_run reads for one event: a token and an operand of
+ * up to 5 bytes each (uint 32 at most). */
+#define TR_FAST_BYTES 10u
+
+/* The next uint at *q in the forms the runtime writes events in, with no
+ * bounds check (the caller has TR_FAST_BYTES bytes). Returns 0 for any
+ * other form, which the checked path takes. */
+static inline int tr_fast_uint(const uint8_t **q, uint64_t *v)
+{
+    const uint8_t *p = *q;
+    if (p[0] < 0x80) {
+        *v = p[0];
+        *q = p + 1;
+    } else if (p[0] == 0xcc) {
+        *v = p[1];
+        *q = p + 2;
+    } else if (p[0] == 0xcd) {
+        *v = (uint64_t)p[1] << 8 | p[2];
+        *q = p + 3;
+    } else if (p[0] == 0xce) {
+        *v = (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 8 | p[4];
+        *q = p + 5;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* The fast path: replays ENTER, EXIT and LINE events while the window
+ * holds TR_FAST_BYTES more bytes, without bounds checks. Stops, with ev
+ * at the event, at the first one it does not take (another kind, another
+ * uint form, a bad operand, the last element or the window's last bytes):
+ * the checked path (tr_step) takes that one. */
+static void tr_run(struct m_thread *t, struct tr_events *ev)
+{
+    struct m_trace_state *s = t->trace;
+    const uint8_t *p = ev->pos, *end = ev->end;
+    uint32_t left = ev->left;
+    while (left >= 2 && (size_t)(end - p) >= TR_FAST_BYTES) {
+        const uint8_t *q = p;
+        uint64_t token, operand;
+        if (!tr_fast_uint(&q, &token))
+            break;
+        unsigned kind = (unsigned)token & ((1u << CPROF_EV_KIND_BITS) - 1);
+        if (kind == CPROF_EV_EXIT) {
+            s->now += token >> CPROF_EV_KIND_BITS;
+            if (s->depth)
+                tr_pop(t, M_CLOSE_EXIT);
+            else
+                t->stats.unmatched_exits++;
+            p = q;
+            left--;
+            continue;
+        }
+        if (kind == CPROF_EV_EXT || !tr_fast_uint(&q, &operand))
+            break;
+        if (kind == CPROF_EV_ENTER) {
+            if (operand >= s->nindex || s->fn_of_index[operand] == M_NONE)
+                break;
+            s->now += token >> CPROF_EV_KIND_BITS;
+            tr_push(t, s->fn_of_index[operand], 0);
+        } else {
+            if (!model_line_site_defined(t, operand))
+                break;
+            s->now += token >> CPROF_EV_KIND_BITS;
+        }
+        p = q;
+        left -= 2;
+    }
+    ev->pos = p;
+    ev->left = left;
+}
+
+/* How many elements an event takes, from its elements read so far (v[0]
+ * the token, v[1] the first operand, ...); 0: as many as it has (an EXT
+ * event of an unknown code, which tr_event rejects). */
+static uint64_t tr_event_len(const uint64_t *v, unsigned nread)
+{
+    unsigned kind = (unsigned)v[0] & ((1u << CPROF_EV_KIND_BITS) - 1);
+    if (kind == CPROF_EV_EXIT)
+        return 1;
+    if (kind != CPROF_EV_EXT)
+        return 2;
+    if (nread < 2)
+        return 2;
+    switch (v[1]) {
+    case CPROF_EXT_FUNC:
+    case CPROF_EXT_UNWIND:
+    case CPROF_EXT_ALLOC:
+    case CPROF_EXT_FREE:
+        return 4;
+    case CPROF_EXT_DROP:
+        return 3;
+    case CPROF_EXT_OFF:
+    case CPROF_EXT_ON:
+    case CPROF_EXT_RESET:
+        return 2;
+    case CPROF_EXT_INHERITED:
+        return nread < 3 ? 3 : 3 + v[2];
+    default:
+        return 0;
+    }
+}
+
+/* Finds whether the window holds the whole event at ev->pos, walking its
+ * elements as msgpack objects without acting on them: up to the element
+ * count the event's own elements give, the array's end, or the first
+ * element that is not a uint (tr_event rejects the event there). Returns
+ * MP_OK, or MP_ETRUNC (the window ends inside it), MP_EBAD or MP_EDEPTH
+ * (not msgpack). */
+static int tr_event_whole(const struct tr_events *ev)
+{
+    struct mp_in in = {ev->pos, ev->end};
+    uint64_t v[3] = {0, 0, 0};
+    uint64_t want = 1;
+    for (uint64_t i = 0; i < want && i < ev->left; i++) {
+        struct mp_in at = in;
+        int err = mp_skip(&in);
+        if (err != MP_OK)
+            return err;
+        if (i < 3) {
+            if (mp_read_uint(&at, &v[i]) != MP_OK)
+                return MP_OK;
+            want = tr_event_len(v, (unsigned)i + 1);
+            if (want == 0)
+                return MP_OK;
+        }
+    }
+    return MP_OK;
+}
+
+/* The checked path: one event of any kind, read with bounds checks once
+ * the window holds all of it; for an open record, a refill when it does
+ * not. Returns 0, -1 (a bad event: ev says what) or -2 (damage or a read
+ * error, which the reader reports: rd_failed()). */
+static int tr_step(struct m_thread *t, struct tr_events *ev, struct rd_record *rec)
+{
+    for (;;) {
+        int err = tr_event_whole(ev);
+        if (err == MP_OK)
+            return tr_event(t, ev);
+        if (!rec->open)
+            return -1; /* the reader walked it: cannot happen */
+        if (err != MP_ETRUNC) {
+            rd_damage(rec, err);
+            return -2;
+        }
+        rec->body.pos = ev->pos;
+        int more = rd_more(rec);
+        if (more <= 0) {
+            if (more == 0)
+                rd_damage(rec, MP_ETRUNC);
+            return -2;
+        }
+        ev->pos = rec->body.pos;
+        ev->end = rec->body.end;
+    }
+}
+
 int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *rec,
                       char *msg, size_t msglen)
 {
     uint64_t serial, base;
     uint32_t count;
     if (rd_field_uint(rec, &serial) || serial > UINT32_MAX || rd_field_uint(rec, &base) ||
-        rec->nfields == 0 || mp_read_array(&rec->body, &count) != MP_OK) {
+        rec->nfields == 0 || mp_peek(&rec->body) != MP_T_ARRAY) {
         snprintf(msg, msglen, "bad trace record");
         return -1;
     }
-    rec->nfields--;
     struct m_thread *t = model_thread(p, (uint32_t)serial);
     if (m->filter.tid && !t->tid)
         t->excluded = 1;
     if (t->excluded)
-        return 0;
+        return 0; /* the events are skipped as a whole field */
+    if (mp_read_array(&rec->body, &count) != MP_OK) {
+        snprintf(msg, msglen, "bad trace record");
+        return -1;
+    }
+    rec->nfields--;
     if (t->nnodes > 1 && !t->trace) {
         snprintf(msg, msglen, "trace record for thread %u, which has node records",
                  t->serial);
@@ -482,11 +648,17 @@ int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *re
     t->trace->now = base;
     t->trace->model = m;
     struct tr_events ev = {rec->body.pos, rec->body.end, count, 0, 0, NULL};
-    while (ev.left) {
+    for (;;) {
+        tr_run(t, &ev);
+        if (!ev.left)
+            break;
         uint32_t at = count - ev.left;
-        if (tr_event(t, &ev) == 0)
+        int r = tr_step(t, &ev, rec);
+        if (r == 0)
             continue;
         rec->body.pos = ev.pos;
+        if (r == -2)
+            return -1;
         if (ev.bad_site_found)
             snprintf(msg, msglen,
                      "LINE event at element %u of the trace chunk of thread %u uses line "
