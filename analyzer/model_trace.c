@@ -25,8 +25,9 @@
  * a fast path without bounds checks takes the usual events, a checked one
  * the rest and the window's last bytes, refilling), a node's last child
  * is cached before the children map, and histogram counts gather in a
- * fixed-size table before they go into the nodes' sorted bucket lists.
- * Memory grows with the call paths, not with the events.
+ * fixed-size table, or for the nodes with the most calls in dense arrays
+ * of a bounded total size, before they go into the nodes' sorted bucket
+ * lists. Memory grows with the call paths, not with the events.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,17 @@ struct tr_pending {
 #define TR_PEND_MAX (1u << 14)
 #define TR_PEND_EMPTY UINT64_MAX
 
+/* The nodes with many completed calls count them in dense arrays, one
+ * uint32 per bucket, instead: an increment, no probe, and a node's
+ * buckets sit side by side where the table scatters them over its cache
+ * lines. A node gets one at its TR_DENSE_AFTER-th completed call while
+ * the thread's arrays take less than TR_DENSE_MAX bytes. An array goes
+ * into its node (tr_dense_flush) when the replay ends, and every 2^31
+ * completed calls of its node, before a count could overflow. */
+#define TR_DENSE_AFTER 1024u
+#define TR_DENSE_MAX ((size_t)2 << 20)
+#define TR_DENSE_FLUSH (1ull << 31)
+
 struct m_trace_state {
     uint32_t *fn_of_index; /* function index -> process-local function */
     size_t nindex;
@@ -76,6 +88,10 @@ struct m_trace_state {
     size_t nlast;
     struct tr_pending *pending; /* npend_slots slots, a power of two */
     size_t npending, npend_slots;
+    uint32_t **dense;   /* per node id: its dense counts or NULL; ndense */
+    size_t ndense;      /* entries of dense */
+    size_t dense_bytes; /* allocated to the arrays */
+    uint32_t dense_nbuckets;
     uint64_t now;
     struct model *model; /* for the exact per-call times (model_pct.c) */
     int off;             /* between an EXT_OFF and the next EXT_ON (1.4) */
@@ -192,6 +208,64 @@ static void tr_hist_add(struct m_thread *t, uint32_t node, uint32_t bucket)
     s->npending++;
 }
 
+/* Adds node's dense counts to it and zeroes them. */
+static void tr_dense_flush(struct m_thread *t, uint32_t node)
+{
+    struct m_trace_state *s = t->trace;
+    uint32_t *counts = s->dense[node];
+    for (uint32_t b = 0; b < s->dense_nbuckets; b++) {
+        if (counts[b]) {
+            model_hist_add(&t->nodes[node], b, counts[b]);
+            counts[b] = 0;
+        }
+    }
+}
+
+/* Drops every dense array, after adding its counts to its node when keep
+ * is set. */
+static void tr_dense_free(struct m_thread *t, int keep)
+{
+    struct m_trace_state *s = t->trace;
+    for (size_t i = 0; i < s->ndense; i++) {
+        if (s->dense[i] && keep)
+            tr_dense_flush(t, (uint32_t)i);
+        free(s->dense[i]);
+    }
+    free(s->dense);
+    s->dense = NULL;
+    s->ndense = 0;
+    s->dense_bytes = 0;
+}
+
+/* Every TR_DENSE_AFTER completed calls of node n (completed its count):
+ * gives it a dense array at the first when the budget allows, and
+ * empties its array before its counts could overflow. */
+static void tr_dense_check(struct m_thread *t, uint32_t node, uint64_t completed)
+{
+    struct m_trace_state *s = t->trace;
+    if (node < s->ndense && s->dense[node]) {
+        if (completed % TR_DENSE_FLUSH == 0)
+            tr_dense_flush(t, node);
+        return;
+    }
+    if (completed != TR_DENSE_AFTER)
+        return;
+    if (!s->dense_nbuckets)
+        s->dense_nbuckets = (65u - t->proc->hist_sub_bits) << t->proc->hist_sub_bits;
+    size_t bytes = s->dense_nbuckets * sizeof(uint32_t);
+    if (s->dense_bytes + bytes > TR_DENSE_MAX)
+        return;
+    if (node >= s->ndense) {
+        size_t cap = s->ndense;
+        cprof_grow(&s->dense, &cap, t->nnodes > node ? t->nnodes : node + 1,
+                   sizeof(*s->dense));
+        memset(s->dense + s->ndense, 0, (cap - s->ndense) * sizeof(*s->dense));
+        s->ndense = cap;
+    }
+    s->dense[node] = cprof_xcalloc(s->dense_nbuckets, sizeof(uint32_t));
+    s->dense_bytes += bytes;
+}
+
 /* Closes the innermost frame as how says: a call that ended (exit or
  * longjmp) completed, one closed at the end or cut off by the end of the
  * data did not. */
@@ -213,7 +287,13 @@ static void tr_pop(struct m_thread *t, enum m_close how)
     if (ticks > n->max_ticks)
         n->max_ticks = ticks;
     n->completed++;
-    tr_hist_add(t, f->node, cprof_hist_bucket(ticks, t->proc->hist_sub_bits));
+    unsigned bucket = cprof_hist_bucket(ticks, t->proc->hist_sub_bits);
+    if (f->node < s->ndense && s->dense[f->node])
+        s->dense[f->node][bucket]++;
+    else
+        tr_hist_add(t, f->node, bucket);
+    if (n->completed % TR_DENSE_AFTER == 0)
+        tr_dense_check(t, f->node, n->completed);
     const struct m_process *p = t->proc;
     /* most calls are of functions past the exact-time limits */
     if (n->func >= p->nexact || !p->exact[n->func].over)
@@ -292,6 +372,7 @@ static void tr_reset(struct m_thread *t)
     free(s->pending); /* the pending histogram counts go too */
     s->pending = NULL;
     s->npending = s->npend_slots = 0;
+    tr_dense_free(t, 0);
     for (size_t i = 1; i < t->nnodes; i++) {
         struct m_node *n = &t->nodes[i];
         if (n->completed)
@@ -698,6 +779,7 @@ void model_trace_finish(struct m_thread *t)
         while (s->depth)
             tr_pop(t, M_CLOSE_CUT);
     }
+    tr_dense_free(t, 1);
     tr_hist_flush(t);
 }
 
@@ -709,6 +791,7 @@ void model_trace_free(struct m_thread *t)
     free(t->trace->stack);
     free(t->trace->last_child);
     free(t->trace->pending);
+    tr_dense_free(t, 0);
     free(t->trace);
     t->trace = NULL;
 }
