@@ -266,21 +266,16 @@ static void tr_dense_check(struct m_thread *t, uint32_t node, uint64_t completed
     s->dense_bytes += bytes;
 }
 
-/* Closes the innermost frame as how says: a call that ended (exit or
- * longjmp) completed, one closed at the end or cut off by the end of the
- * data did not. */
-static void tr_pop(struct m_thread *t, enum m_close how)
+/* Adds a call of node that lasted ticks to it: a completed one (exit or
+ * longjmp, not inherited) to its count, min, max, histogram and exact
+ * times too. Inline: the fast path's exit. */
+static inline void tr_account(struct m_thread *t, uint32_t node, uint64_t ticks,
+                              int completed)
 {
     struct m_trace_state *s = t->trace;
-    struct tr_frame *f = &s->stack[--s->depth];
-    struct m_node *n = &t->nodes[f->node];
-    uint64_t ticks = s->now > f->from ? s->now - f->from : 0;
-    int completed = how == M_CLOSE_EXIT || how == M_CLOSE_LONGJMP;
-    const struct m_trace_observer *obs = s->model->observer;
-    if (obs)
-        obs->call(obs->ctx, t, n->func, f->start, s->now, s->depth, f->inherited, how);
+    struct m_node *n = &t->nodes[node];
     n->incl_ticks += ticks;
-    if (!completed || f->inherited)
+    if (!completed)
         return;
     if (n->completed == 0 || ticks < n->min_ticks)
         n->min_ticks = ticks;
@@ -288,16 +283,32 @@ static void tr_pop(struct m_thread *t, enum m_close how)
         n->max_ticks = ticks;
     n->completed++;
     unsigned bucket = cprof_hist_bucket(ticks, t->proc->hist_sub_bits);
-    if (f->node < s->ndense && s->dense[f->node])
-        s->dense[f->node][bucket]++;
+    if (node < s->ndense && s->dense[node])
+        s->dense[node][bucket]++;
     else
-        tr_hist_add(t, f->node, bucket);
+        tr_hist_add(t, node, bucket);
     if (n->completed % TR_DENSE_AFTER == 0)
-        tr_dense_check(t, f->node, n->completed);
+        tr_dense_check(t, node, n->completed);
     const struct m_process *p = t->proc;
     /* most calls are of functions past the exact-time limits */
     if (n->func >= p->nexact || !p->exact[n->func].over)
         model_exact_add(s->model, t->proc, n->func, ticks);
+}
+
+/* Closes the innermost frame as how says: a call that ended (exit or
+ * longjmp) completed, one closed at the end or cut off by the end of the
+ * data did not. */
+static void tr_pop(struct m_thread *t, enum m_close how)
+{
+    struct m_trace_state *s = t->trace;
+    struct tr_frame *f = &s->stack[--s->depth];
+    uint64_t ticks = s->now > f->from ? s->now - f->from : 0;
+    int completed = how == M_CLOSE_EXIT || how == M_CLOSE_LONGJMP;
+    const struct m_trace_observer *obs = s->model->observer;
+    if (obs)
+        obs->call(obs->ctx, t, t->nodes[f->node].func, f->start, s->now, s->depth,
+                  f->inherited, how);
+    tr_account(t, f->node, ticks, completed && !f->inherited);
 }
 
 static int tr_index(struct m_trace_state *s, uint64_t index, uint32_t *local_fn)
@@ -576,8 +587,15 @@ static inline int tr_fast_uint(const uint8_t **q, uint64_t *v)
 static void tr_run(struct m_thread *t, struct tr_events *ev)
 {
     struct m_trace_state *s = t->trace;
+    const struct m_trace_observer *obs = s->model->observer;
     const uint8_t *p = ev->pos, *end = ev->end;
     uint32_t left = ev->left;
+    /* the state every event changes, in registers while the loop runs:
+     * through s, each event would wait for the last one's stores */
+    uint64_t now = s->now;
+    size_t depth = s->depth;
+    struct tr_frame *stack = s->stack;
+    uint32_t top = depth ? stack[depth - 1].node : 0; /* the parent of an enter */
     while (left >= 2 && (size_t)(end - p) >= TR_FAST_BYTES) {
         const uint8_t *q = p;
         uint64_t token, operand;
@@ -585,13 +603,20 @@ static void tr_run(struct m_thread *t, struct tr_events *ev)
             break;
         unsigned kind = (unsigned)token & ((1u << CPROF_EV_KIND_BITS) - 1);
         if (kind == CPROF_EV_EXIT) {
-            s->now += token >> CPROF_EV_KIND_BITS;
-            if (s->depth)
-                tr_pop(t, M_CLOSE_EXIT);
-            else
-                t->stats.unmatched_exits++;
+            now += token >> CPROF_EV_KIND_BITS;
             p = q;
             left--;
+            if (!depth) {
+                t->stats.unmatched_exits++;
+                continue;
+            }
+            struct tr_frame *f = &stack[--depth];
+            uint64_t ticks = now > f->from ? now - f->from : 0;
+            if (obs)
+                obs->call(obs->ctx, t, t->nodes[top].func, f->start, now, depth,
+                          f->inherited, M_CLOSE_EXIT);
+            tr_account(t, top, ticks, !f->inherited);
+            top = depth ? stack[depth - 1].node : 0;
             continue;
         }
         if (kind == CPROF_EV_EXT || !tr_fast_uint(&q, &operand))
@@ -599,16 +624,34 @@ static void tr_run(struct m_thread *t, struct tr_events *ev)
         if (kind == CPROF_EV_ENTER) {
             if (operand >= s->nindex || s->fn_of_index[operand] == M_NONE)
                 break;
-            s->now += token >> CPROF_EV_KIND_BITS;
-            tr_push(t, s->fn_of_index[operand], 0);
+            uint32_t local_fn = s->fn_of_index[operand];
+            now += token >> CPROF_EV_KIND_BITS;
+            uint32_t node;
+            if (top < s->nlast && s->last_child[top].local_fn == local_fn)
+                node = s->last_child[top].node;
+            else
+                node = tr_child(t, top, local_fn);
+            t->nodes[node].calls++;
+            if (depth == s->cap) {
+                cprof_grow(&s->stack, &s->cap, depth + 1, sizeof(*s->stack));
+                stack = s->stack;
+            }
+            stack[depth].node = node;
+            stack[depth].inherited = 0;
+            stack[depth].start = now;
+            stack[depth].from = now;
+            depth++;
+            top = node;
         } else {
             if (!model_line_site_defined(t, operand))
                 break;
-            s->now += token >> CPROF_EV_KIND_BITS;
+            now += token >> CPROF_EV_KIND_BITS;
         }
         p = q;
         left -= 2;
     }
+    s->now = now;
+    s->depth = depth;
     ev->pos = p;
     ev->left = left;
 }
