@@ -269,8 +269,8 @@ static void tr_dense_check(struct m_thread *t, uint32_t node, uint64_t completed
 /* Adds a call of node that lasted ticks to it: a completed one (exit or
  * longjmp, not inherited) to its count, min, max, histogram and exact
  * times too. Inline: the fast path's exit. */
-static inline void tr_account(struct m_thread *t, uint32_t node, uint64_t ticks,
-                              int completed)
+static inline __attribute__((always_inline)) void
+tr_account(struct m_thread *t, uint32_t node, uint64_t ticks, int completed)
 {
     struct m_trace_state *s = t->trace;
     struct m_node *n = &t->nodes[node];
@@ -579,23 +579,17 @@ static inline int tr_fast_uint(const uint8_t **q, uint64_t *v)
     return 1;
 }
 
-/* The fast path: replays ENTER, EXIT and LINE events while the window
- * holds TR_FAST_BYTES more bytes, without bounds checks. Stops, with ev
- * at the event, at the first one it does not take (another kind, another
- * uint form, a bad operand, the last element or the window's last bytes):
- * the checked path (tr_step) takes that one. */
-static void tr_run(struct m_thread *t, struct tr_events *ev)
+static inline __attribute__((always_inline)) void
+tr_run_with(struct m_thread *t, struct tr_events *ev, const struct m_trace_observer *obs)
 {
     struct m_trace_state *s = t->trace;
-    const struct m_trace_observer *obs = s->model->observer;
     const uint8_t *p = ev->pos, *end = ev->end;
     uint32_t left = ev->left;
     /* the state every event changes, in registers while the loop runs:
      * through s, each event would wait for the last one's stores */
     uint64_t now = s->now;
     size_t depth = s->depth;
-    struct tr_frame *stack = s->stack;
-    uint32_t top = depth ? stack[depth - 1].node : 0; /* the parent of an enter */
+    uint32_t top = depth ? s->stack[depth - 1].node : 0; /* the parent of an enter */
     while (left >= 2 && (size_t)(end - p) >= TR_FAST_BYTES) {
         const uint8_t *q = p;
         uint64_t token, operand;
@@ -606,17 +600,17 @@ static void tr_run(struct m_thread *t, struct tr_events *ev)
             now += token >> CPROF_EV_KIND_BITS;
             p = q;
             left--;
-            if (!depth) {
+            if (__builtin_expect(!depth, 0)) {
                 t->stats.unmatched_exits++;
                 continue;
             }
-            struct tr_frame *f = &stack[--depth];
+            const struct tr_frame *f = &s->stack[--depth];
             uint64_t ticks = now > f->from ? now - f->from : 0;
             if (obs)
                 obs->call(obs->ctx, t, t->nodes[top].func, f->start, now, depth,
                           f->inherited, M_CLOSE_EXIT);
             tr_account(t, top, ticks, !f->inherited);
-            top = depth ? stack[depth - 1].node : 0;
+            top = depth ? s->stack[depth - 1].node : 0;
             continue;
         }
         if (kind == CPROF_EV_EXT || !tr_fast_uint(&q, &operand))
@@ -627,20 +621,19 @@ static void tr_run(struct m_thread *t, struct tr_events *ev)
             uint32_t local_fn = s->fn_of_index[operand];
             now += token >> CPROF_EV_KIND_BITS;
             uint32_t node;
-            if (top < s->nlast && s->last_child[top].local_fn == local_fn)
+            if (__builtin_expect(
+                    top < s->nlast && s->last_child[top].local_fn == local_fn, 1))
                 node = s->last_child[top].node;
             else
                 node = tr_child(t, top, local_fn);
             t->nodes[node].calls++;
-            if (depth == s->cap) {
+            if (__builtin_expect(depth == s->cap, 0))
                 cprof_grow(&s->stack, &s->cap, depth + 1, sizeof(*s->stack));
-                stack = s->stack;
-            }
-            stack[depth].node = node;
-            stack[depth].inherited = 0;
-            stack[depth].start = now;
-            stack[depth].from = now;
-            depth++;
+            struct tr_frame *f = &s->stack[depth++];
+            f->node = node;
+            f->inherited = 0;
+            f->start = now;
+            f->from = now;
             top = node;
         } else {
             if (!model_line_site_defined(t, operand))
@@ -654,6 +647,21 @@ static void tr_run(struct m_thread *t, struct tr_events *ev)
     s->depth = depth;
     ev->pos = p;
     ev->left = left;
+}
+
+/* The fast path: replays ENTER, EXIT and LINE events while the window
+ * holds TR_FAST_BYTES more bytes, without bounds checks. Stops, with ev
+ * at the event, at the first one it does not take (another kind, another
+ * uint form, a bad operand, the last element or the window's last bytes):
+ * the checked path (tr_step) takes that one. Made twice, with and without
+ * an observer, so that the loop without has one register more. */
+static void tr_run(struct m_thread *t, struct tr_events *ev)
+{
+    const struct m_trace_observer *obs = t->trace->model->observer;
+    if (obs)
+        tr_run_with(t, ev, obs);
+    else
+        tr_run_with(t, ev, NULL);
 }
 
 /* How many elements an event takes, from its elements read so far (v[0]
