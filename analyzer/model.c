@@ -759,6 +759,10 @@ static int model_load(struct model *m, const char *name, struct rd_file *f)
             progress_update(m->progress, rd_offset(f));
         why[0] = 0;
         if (model_record(m, p, &rec, why, sizeof why) < 0) {
+            if (rd_failed(f)) { /* damage inside an open record (reader.h) */
+                r = -1;
+                break;
+            }
             model_damage(
                 m, "%s: damaged at byte %llu (%s): the report covers the data before it",
                 name, (unsigned long long)rec.offset, why);

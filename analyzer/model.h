@@ -397,7 +397,10 @@ struct m_key {
 int model_uint_map(struct rd_record *rec, const struct m_key *keys, size_t nkeys,
                    uint64_t *values, const char *what, char *msg, size_t msglen);
 /* Trace records: replay [thread, base_ticks, events] into the thread's
- * tree. Returns 0, or -1 with msg set when the chunk is malformed. */
+ * tree. Returns 0, or -1 with msg set when the chunk is malformed; -1 with
+ * rd_failed() set when an open record (reader.h) is damaged or cut short,
+ * which the reader's message says (the events before the damage are
+ * replayed). */
 int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *rec,
                       char *msg, size_t msglen);
 /* Ends a thread's replay: frames still open are closed at the last event. */

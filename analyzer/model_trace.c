@@ -20,10 +20,14 @@
  * EXT_RESET (1.4) drops what the thread recorded before it (tr_reset).
  *
  * The replay is the analyzer's hot loop (a trace has tens of millions of
- * events a second of run): events are decoded inline, a node's last child
+ * events a second of run): events are decoded inline, straight from the
+ * reader's window (a chunk is an open record, reader.h, walked once: here;
+ * a fast path without bounds checks takes the usual events, a checked one
+ * the rest and the window's last bytes, refilling), a node's last child
  * is cached before the children map, and histogram counts gather in a
- * fixed-size table before they go into the nodes' sorted bucket lists.
- * Memory grows with the call paths, not with the events.
+ * fixed-size table, or for the nodes with the most calls in dense arrays
+ * of a bounded total size, before they go into the nodes' sorted bucket
+ * lists. Memory grows with the call paths, not with the events.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +68,17 @@ struct tr_pending {
 #define TR_PEND_MAX (1u << 14)
 #define TR_PEND_EMPTY UINT64_MAX
 
+/* The nodes with many completed calls count them in dense arrays, one
+ * uint32 per bucket, instead: an increment, no probe, and a node's
+ * buckets sit side by side where the table scatters them over its cache
+ * lines. A node gets one at its TR_DENSE_AFTER-th completed call while
+ * the thread's arrays take less than TR_DENSE_MAX bytes. An array goes
+ * into its node (tr_dense_flush) when the replay ends, and every 2^31
+ * completed calls of its node, before a count could overflow. */
+#define TR_DENSE_AFTER 1024u
+#define TR_DENSE_MAX ((size_t)2 << 20)
+#define TR_DENSE_FLUSH (1ull << 31)
+
 struct m_trace_state {
     uint32_t *fn_of_index; /* function index -> process-local function */
     size_t nindex;
@@ -73,6 +88,10 @@ struct m_trace_state {
     size_t nlast;
     struct tr_pending *pending; /* npend_slots slots, a power of two */
     size_t npending, npend_slots;
+    uint32_t **dense;   /* per node id: its dense counts or NULL; ndense */
+    size_t ndense;      /* entries of dense */
+    size_t dense_bytes; /* allocated to the arrays */
+    uint32_t dense_nbuckets;
     uint64_t now;
     struct model *model; /* for the exact per-call times (model_pct.c) */
     int off;             /* between an EXT_OFF and the next EXT_ON (1.4) */
@@ -189,6 +208,93 @@ static void tr_hist_add(struct m_thread *t, uint32_t node, uint32_t bucket)
     s->npending++;
 }
 
+/* Adds node's dense counts to it and zeroes them. */
+static void tr_dense_flush(struct m_thread *t, uint32_t node)
+{
+    struct m_trace_state *s = t->trace;
+    uint32_t *counts = s->dense[node];
+    for (uint32_t b = 0; b < s->dense_nbuckets; b++) {
+        if (counts[b]) {
+            model_hist_add(&t->nodes[node], b, counts[b]);
+            counts[b] = 0;
+        }
+    }
+}
+
+/* Drops every dense array, after adding its counts to its node when keep
+ * is set. */
+static void tr_dense_free(struct m_thread *t, int keep)
+{
+    struct m_trace_state *s = t->trace;
+    for (size_t i = 0; i < s->ndense; i++) {
+        if (s->dense[i] && keep)
+            tr_dense_flush(t, (uint32_t)i);
+        free(s->dense[i]);
+    }
+    free(s->dense);
+    s->dense = NULL;
+    s->ndense = 0;
+    s->dense_bytes = 0;
+}
+
+/* Every TR_DENSE_AFTER completed calls of node n (completed its count):
+ * gives it a dense array at the first when the budget allows, and
+ * empties its array before its counts could overflow. */
+static void tr_dense_check(struct m_thread *t, uint32_t node, uint64_t completed)
+{
+    struct m_trace_state *s = t->trace;
+    if (node < s->ndense && s->dense[node]) {
+        if (completed % TR_DENSE_FLUSH == 0)
+            tr_dense_flush(t, node);
+        return;
+    }
+    if (completed != TR_DENSE_AFTER)
+        return;
+    if (!s->dense_nbuckets)
+        s->dense_nbuckets = (65u - t->proc->hist_sub_bits) << t->proc->hist_sub_bits;
+    size_t bytes = s->dense_nbuckets * sizeof(uint32_t);
+    if (s->dense_bytes + bytes > TR_DENSE_MAX)
+        return;
+    if (node >= s->ndense) {
+        size_t cap = s->ndense;
+        cprof_grow(&s->dense, &cap, t->nnodes > node ? t->nnodes : node + 1,
+                   sizeof(*s->dense));
+        memset(s->dense + s->ndense, 0, (cap - s->ndense) * sizeof(*s->dense));
+        s->ndense = cap;
+    }
+    s->dense[node] = cprof_xcalloc(s->dense_nbuckets, sizeof(uint32_t));
+    s->dense_bytes += bytes;
+}
+
+/* Adds a call of node that lasted ticks to it: a completed one (exit or
+ * longjmp, not inherited) to its count, min, max, histogram and exact
+ * times too. Inline: the fast path's exit. */
+static inline __attribute__((always_inline)) void
+tr_account(struct m_thread *t, uint32_t node, uint64_t ticks, int completed)
+{
+    struct m_trace_state *s = t->trace;
+    struct m_node *n = &t->nodes[node];
+    n->incl_ticks += ticks;
+    if (!completed)
+        return;
+    if (n->completed == 0 || ticks < n->min_ticks)
+        n->min_ticks = ticks;
+    if (ticks > n->max_ticks)
+        n->max_ticks = ticks;
+    n->completed++;
+    unsigned bucket = cprof_hist_bucket(ticks, t->proc->hist_sub_bits);
+    if (node < s->ndense && s->dense[node])
+        s->dense[node][bucket]++;
+    else
+        tr_hist_add(t, node, bucket);
+    if (n->completed % TR_DENSE_AFTER == 0)
+        tr_dense_check(t, node, n->completed);
+    const struct m_process *p = t->proc;
+    /* most calls are of functions past the exact-time limits */
+    if (n->func >= p->nexact || !p->exact[n->func].over)
+        model_exact_add(s->model, t->proc, n->func, ticks);
+}
+
 /* Closes the innermost frame as how says: a call that ended (exit or
  * longjmp) completed, one closed at the end or cut off by the end of the
  * data did not. */
@@ -196,25 +302,13 @@ static void tr_pop(struct m_thread *t, enum m_close how)
 {
     struct m_trace_state *s = t->trace;
     struct tr_frame *f = &s->stack[--s->depth];
-    struct m_node *n = &t->nodes[f->node];
     uint64_t ticks = s->now > f->from ? s->now - f->from : 0;
     int completed = how == M_CLOSE_EXIT || how == M_CLOSE_LONGJMP;
     const struct m_trace_observer *obs = s->model->observer;
     if (obs)
-        obs->call(obs->ctx, t, n->func, f->start, s->now, s->depth, f->inherited, how);
-    n->incl_ticks += ticks;
-    if (!completed || f->inherited)
-        return;
-    if (n->completed == 0 || ticks < n->min_ticks)
-        n->min_ticks = ticks;
-    if (ticks > n->max_ticks)
-        n->max_ticks = ticks;
-    n->completed++;
-    tr_hist_add(t, f->node, cprof_hist_bucket(ticks, t->proc->hist_sub_bits));
-    const struct m_process *p = t->proc;
-    /* most calls are of functions past the exact-time limits */
-    if (n->func >= p->nexact || !p->exact[n->func].over)
-        model_exact_add(s->model, t->proc, n->func, ticks);
+        obs->call(obs->ctx, t, t->nodes[f->node].func, f->start, s->now, s->depth,
+                  f->inherited, how);
+    tr_account(t, f->node, ticks, completed && !f->inherited);
 }
 
 static int tr_index(struct m_trace_state *s, uint64_t index, uint32_t *local_fn)
@@ -289,6 +383,7 @@ static void tr_reset(struct m_thread *t)
     free(s->pending); /* the pending histogram counts go too */
     s->pending = NULL;
     s->npending = s->npend_slots = 0;
+    tr_dense_free(t, 0);
     for (size_t i = 1; i < t->nnodes; i++) {
         struct m_node *n = &t->nodes[i];
         if (n->completed)
@@ -456,22 +551,225 @@ static int tr_event(struct m_thread *t, struct tr_events *ev)
     }
 }
 
+/* The most bytes tr_run reads for one event: a token and an operand of
+ * up to 5 bytes each (uint 32 at most). */
+#define TR_FAST_BYTES 10u
+
+/* The next uint at *q in the forms the runtime writes events in, with no
+ * bounds check (the caller has TR_FAST_BYTES bytes). Returns 0 for any
+ * other form, which the checked path takes. */
+static inline int tr_fast_uint(const uint8_t **q, uint64_t *v)
+{
+    const uint8_t *p = *q;
+    if (p[0] < 0x80) {
+        *v = p[0];
+        *q = p + 1;
+    } else if (p[0] == 0xcc) {
+        *v = p[1];
+        *q = p + 2;
+    } else if (p[0] == 0xcd) {
+        *v = (uint64_t)p[1] << 8 | p[2];
+        *q = p + 3;
+    } else if (p[0] == 0xce) {
+        *v = (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 8 | p[4];
+        *q = p + 5;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static inline __attribute__((always_inline)) void
+tr_run_with(struct m_thread *t, struct tr_events *ev, const struct m_trace_observer *obs)
+{
+    struct m_trace_state *s = t->trace;
+    const uint8_t *p = ev->pos, *end = ev->end;
+    uint32_t left = ev->left;
+    /* the state every event changes, in registers while the loop runs:
+     * through s, each event would wait for the last one's stores */
+    uint64_t now = s->now;
+    size_t depth = s->depth;
+    uint32_t top = depth ? s->stack[depth - 1].node : 0; /* the parent of an enter */
+    while (left >= 2 && (size_t)(end - p) >= TR_FAST_BYTES) {
+        const uint8_t *q = p;
+        uint64_t token, operand;
+        if (!tr_fast_uint(&q, &token))
+            break;
+        unsigned kind = (unsigned)token & ((1u << CPROF_EV_KIND_BITS) - 1);
+        if (kind == CPROF_EV_EXIT) {
+            now += token >> CPROF_EV_KIND_BITS;
+            p = q;
+            left--;
+            if (__builtin_expect(!depth, 0)) {
+                t->stats.unmatched_exits++;
+                continue;
+            }
+            const struct tr_frame *f = &s->stack[--depth];
+            uint64_t ticks = now > f->from ? now - f->from : 0;
+            if (obs)
+                obs->call(obs->ctx, t, t->nodes[top].func, f->start, now, depth,
+                          f->inherited, M_CLOSE_EXIT);
+            tr_account(t, top, ticks, !f->inherited);
+            top = depth ? s->stack[depth - 1].node : 0;
+            continue;
+        }
+        if (kind == CPROF_EV_EXT || !tr_fast_uint(&q, &operand))
+            break;
+        if (kind == CPROF_EV_ENTER) {
+            if (operand >= s->nindex || s->fn_of_index[operand] == M_NONE)
+                break;
+            uint32_t local_fn = s->fn_of_index[operand];
+            now += token >> CPROF_EV_KIND_BITS;
+            uint32_t node;
+            if (__builtin_expect(
+                    top < s->nlast && s->last_child[top].local_fn == local_fn, 1))
+                node = s->last_child[top].node;
+            else
+                node = tr_child(t, top, local_fn);
+            t->nodes[node].calls++;
+            if (__builtin_expect(depth == s->cap, 0))
+                cprof_grow(&s->stack, &s->cap, depth + 1, sizeof(*s->stack));
+            struct tr_frame *f = &s->stack[depth++];
+            f->node = node;
+            f->inherited = 0;
+            f->start = now;
+            f->from = now;
+            top = node;
+        } else {
+            if (!model_line_site_defined(t, operand))
+                break;
+            now += token >> CPROF_EV_KIND_BITS;
+        }
+        p = q;
+        left -= 2;
+    }
+    s->now = now;
+    s->depth = depth;
+    ev->pos = p;
+    ev->left = left;
+}
+
+/* The fast path: replays ENTER, EXIT and LINE events while the window
+ * holds TR_FAST_BYTES more bytes, without bounds checks. Stops, with ev
+ * at the event, at the first one it does not take (another kind, another
+ * uint form, a bad operand, the last element or the window's last bytes):
+ * the checked path (tr_step) takes that one. Made twice, with and without
+ * an observer, so that the loop without has one register more. */
+static void tr_run(struct m_thread *t, struct tr_events *ev)
+{
+    const struct m_trace_observer *obs = t->trace->model->observer;
+    if (obs)
+        tr_run_with(t, ev, obs);
+    else
+        tr_run_with(t, ev, NULL);
+}
+
+/* How many elements an event takes, from its elements read so far (v[0]
+ * the token, v[1] the first operand, ...); 0: as many as it has (an EXT
+ * event of an unknown code, which tr_event rejects). */
+static uint64_t tr_event_len(const uint64_t *v, unsigned nread)
+{
+    unsigned kind = (unsigned)v[0] & ((1u << CPROF_EV_KIND_BITS) - 1);
+    if (kind == CPROF_EV_EXIT)
+        return 1;
+    if (kind != CPROF_EV_EXT)
+        return 2;
+    if (nread < 2)
+        return 2;
+    switch (v[1]) {
+    case CPROF_EXT_FUNC:
+    case CPROF_EXT_UNWIND:
+    case CPROF_EXT_ALLOC:
+    case CPROF_EXT_FREE:
+        return 4;
+    case CPROF_EXT_DROP:
+        return 3;
+    case CPROF_EXT_OFF:
+    case CPROF_EXT_ON:
+    case CPROF_EXT_RESET:
+        return 2;
+    case CPROF_EXT_INHERITED:
+        return nread < 3 ? 3 : 3 + v[2];
+    default:
+        return 0;
+    }
+}
+
+/* Finds whether the window holds the whole event at ev->pos, walking its
+ * elements as msgpack objects without acting on them: up to the element
+ * count the event's own elements give, the array's end, or the first
+ * element that is not a uint (tr_event rejects the event there). Returns
+ * MP_OK, or MP_ETRUNC (the window ends inside it), MP_EBAD or MP_EDEPTH
+ * (not msgpack). */
+static int tr_event_whole(const struct tr_events *ev)
+{
+    struct mp_in in = {ev->pos, ev->end};
+    uint64_t v[3] = {0, 0, 0};
+    uint64_t want = 1;
+    for (uint64_t i = 0; i < want && i < ev->left; i++) {
+        struct mp_in at = in;
+        int err = mp_skip(&in);
+        if (err != MP_OK)
+            return err;
+        if (i < 3) {
+            if (mp_read_uint(&at, &v[i]) != MP_OK)
+                return MP_OK;
+            want = tr_event_len(v, (unsigned)i + 1);
+            if (want == 0)
+                return MP_OK;
+        }
+    }
+    return MP_OK;
+}
+
+/* The checked path: one event of any kind, read with bounds checks once
+ * the window holds all of it; for an open record, a refill when it does
+ * not. Returns 0, -1 (a bad event: ev says what) or -2 (damage or a read
+ * error, which the reader reports: rd_failed()). */
+static int tr_step(struct m_thread *t, struct tr_events *ev, struct rd_record *rec)
+{
+    for (;;) {
+        int err = tr_event_whole(ev);
+        if (err == MP_OK)
+            return tr_event(t, ev);
+        if (!rec->open)
+            return -1; /* the reader walked it: cannot happen */
+        if (err != MP_ETRUNC) {
+            rd_damage(rec, err);
+            return -2;
+        }
+        rec->body.pos = ev->pos;
+        int more = rd_more(rec);
+        if (more <= 0) {
+            if (more == 0)
+                rd_damage(rec, MP_ETRUNC);
+            return -2;
+        }
+        ev->pos = rec->body.pos;
+        ev->end = rec->body.end;
+    }
+}
+
 int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *rec,
                       char *msg, size_t msglen)
 {
     uint64_t serial, base;
     uint32_t count;
     if (rd_field_uint(rec, &serial) || serial > UINT32_MAX || rd_field_uint(rec, &base) ||
-        rec->nfields == 0 || mp_read_array(&rec->body, &count) != MP_OK) {
+        rec->nfields == 0 || mp_peek(&rec->body) != MP_T_ARRAY) {
         snprintf(msg, msglen, "bad trace record");
         return -1;
     }
-    rec->nfields--;
     struct m_thread *t = model_thread(p, (uint32_t)serial);
     if (m->filter.tid && !t->tid)
         t->excluded = 1;
     if (t->excluded)
-        return 0;
+        return 0; /* the events are skipped as a whole field */
+    if (mp_read_array(&rec->body, &count) != MP_OK) {
+        snprintf(msg, msglen, "bad trace record");
+        return -1;
+    }
+    rec->nfields--;
     if (t->nnodes > 1 && !t->trace) {
         snprintf(msg, msglen, "trace record for thread %u, which has node records",
                  t->serial);
@@ -482,11 +780,17 @@ int model_trace_chunk(struct model *m, struct m_process *p, struct rd_record *re
     t->trace->now = base;
     t->trace->model = m;
     struct tr_events ev = {rec->body.pos, rec->body.end, count, 0, 0, NULL};
-    while (ev.left) {
+    for (;;) {
+        tr_run(t, &ev);
+        if (!ev.left)
+            break;
         uint32_t at = count - ev.left;
-        if (tr_event(t, &ev) == 0)
+        int r = tr_step(t, &ev, rec);
+        if (r == 0)
             continue;
         rec->body.pos = ev.pos;
+        if (r == -2)
+            return -1;
         if (ev.bad_site_found)
             snprintf(msg, msglen,
                      "LINE event at element %u of the trace chunk of thread %u uses line "
@@ -526,6 +830,7 @@ void model_trace_finish(struct m_thread *t)
         while (s->depth)
             tr_pop(t, M_CLOSE_CUT);
     }
+    tr_dense_free(t, 1);
     tr_hist_flush(t);
 }
 
@@ -537,6 +842,7 @@ void model_trace_free(struct m_thread *t)
     free(t->trace->stack);
     free(t->trace->last_child);
     free(t->trace->pending);
+    tr_dense_free(t, 0);
     free(t->trace);
     t->trace = NULL;
 }

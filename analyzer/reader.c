@@ -3,6 +3,14 @@
  * record that does not fit makes the window grow (up to RD_MAX_RECORD), and
  * records already handed out are dropped from its front when it refills,
  * which it does once less than half of it is left unread.
+ *
+ * A record is normally walked here to find its end before it is handed
+ * out. Trace chunks, nearly all of a trace file's bytes, are handed out
+ * open instead (reader.h): finding their end would be a second walk of
+ * every event, a sixth of a trace's replay. Their consumer walks them,
+ * asks for refills (rd_more) and reports damage it finds (rd_damage) with
+ * the messages this walk would give; the fields it leaves unread are
+ * skipped when the next record is asked for.
  */
 #include "reader.h"
 
@@ -30,6 +38,7 @@ struct rd_file {
     uint64_t buf_offset; /* file offset of buf[0] */
     int eof;
     int failed;
+    struct rd_record *open_rec; /* the open record handed out last, or NULL */
     char error[256];
     struct rd_header header;
 };
@@ -44,6 +53,16 @@ static void rd_fail(struct rd_file *f, const char *fmt, ...)
     vsnprintf(f->error, sizeof f->error, fmt, ap);
     va_end(ap);
     f->failed = 1;
+}
+
+/* Reports damage (an mp_* error) found in the record at byte at. */
+static void rd_fail_at(struct rd_file *f, uint64_t at, int err)
+{
+    if (err == MP_ETRUNC)
+        rd_fail(f, "truncated at byte %llu (the file ends inside a record)",
+                (unsigned long long)at);
+    else
+        rd_fail(f, "damaged at byte %llu: %s", (unsigned long long)at, mp_strerror(err));
 }
 
 /* Makes room and reads more of the file into the window. Returns 0, or -1
@@ -154,18 +173,12 @@ static int rd_object(struct rd_file *f, struct mp_in *in)
             in->end = probe.pos;
             return 1;
         }
-        uint64_t at = f->buf_offset + f->pos;
         if (err == MP_ETRUNC && !f->eof) {
             if (rd_fill(f) < 0)
                 return -1;
             continue;
         }
-        if (err == MP_ETRUNC)
-            rd_fail(f, "truncated at byte %llu (the file ends inside a record)",
-                    (unsigned long long)at);
-        else
-            rd_fail(f, "damaged at byte %llu: %s", (unsigned long long)at,
-                    mp_strerror(err));
+        rd_fail_at(f, f->buf_offset + f->pos, err);
         return -1;
     }
 }
@@ -393,10 +406,70 @@ const struct rd_header *rd_header(const struct rd_file *f)
     return &f->header;
 }
 
+/* Ends the open record handed out last where its consumer left it: the
+ * fields it did not read are skipped (and checked) here. Returns 0, or -1
+ * on damage, reported at the record's first byte. */
+static int rd_end_open(struct rd_file *f)
+{
+    struct rd_record *rec = f->open_rec;
+    f->open_rec = NULL;
+    f->pos = (size_t)(rec->body.pos - f->buf);
+    while (rec->nfields) {
+        struct mp_in in = {f->buf + f->pos, f->buf + f->len};
+        int err = mp_skip(&in);
+        if (err == MP_OK) {
+            f->pos = (size_t)(in.pos - f->buf);
+            rec->nfields--;
+        } else if (err == MP_ETRUNC && !f->eof) {
+            if (rd_fill(f) < 0)
+                return -1;
+        } else {
+            rd_fail_at(f, rec->offset, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Hands out the trace chunk at the window's next byte open, when its
+ * first three fields and the events' array header are in the window.
+ * Returns 1, or 0 when this is another record (or a short or odd one),
+ * which rd_next walks as any other. */
+static int rd_open_trace(struct rd_file *f, struct rd_record *rec)
+{
+    struct mp_in in = {f->buf + f->pos, f->buf + f->len};
+    uint32_t n, count;
+    uint64_t type;
+    if (mp_read_array(&in, &n) != MP_OK || n < 4 || mp_read_uint(&in, &type) != MP_OK ||
+        type != CPROF_REC_TRACE)
+        return 0;
+    const uint8_t *fields = in.pos;
+    if (mp_skip(&in) != MP_OK || mp_skip(&in) != MP_OK ||
+        mp_read_array(&in, &count) != MP_OK)
+        return 0;
+    rec->type = CPROF_REC_TRACE;
+    rec->nfields = n - 1;
+    rec->body.pos = fields;
+    rec->body.end = f->buf + f->len;
+    rec->offset = f->buf_offset + f->pos;
+    rec->open = 1;
+    rec->file = f;
+    f->open_rec = rec;
+    return 1;
+}
+
 int rd_next(struct rd_file *f, struct rd_record *rec)
 {
+    if (f->open_rec && !f->failed && rd_end_open(f) < 0)
+        return -1;
     if (f->failed)
         return -1;
+    /* as rd_object does first: an open record starts with the window at
+     * least half full, so that most need one refill at most */
+    if (!f->eof && f->len - f->pos < f->cap / 2)
+        rd_fill(f);
+    if (!f->failed && rd_open_trace(f, rec))
+        return 1;
     struct mp_in in;
     int r = rd_object(f, &in);
     if (r <= 0)
@@ -415,6 +488,8 @@ int rd_next(struct rd_file *f, struct rd_record *rec)
     rec->nfields = n - 1;
     rec->body = in;
     rec->offset = at;
+    rec->open = 0;
+    rec->file = NULL;
     f->pos = (size_t)(in.end - f->buf);
     return 1;
 }
@@ -422,6 +497,32 @@ int rd_next(struct rd_file *f, struct rd_record *rec)
 const char *rd_error(const struct rd_file *f)
 {
     return f->error;
+}
+
+int rd_failed(const struct rd_file *f)
+{
+    return f->failed;
+}
+
+int rd_more(struct rd_record *rec)
+{
+    struct rd_file *f = rec->file;
+    if (f->failed)
+        return -1;
+    if (f->eof)
+        return 0;
+    f->pos = (size_t)(rec->body.pos - f->buf);
+    size_t had = f->len - f->pos;
+    if (rd_fill(f) < 0)
+        return -1;
+    rec->body.pos = f->buf + f->pos;
+    rec->body.end = f->buf + f->len;
+    return f->len - f->pos > had;
+}
+
+void rd_damage(struct rd_record *rec, int err)
+{
+    rd_fail_at(rec->file, rec->offset, err);
 }
 
 uint64_t rd_offset(const struct rd_file *f)

@@ -43,8 +43,15 @@ struct rd_header {
 struct rd_record {
     unsigned type;     /* CPROF_REC_*, or a type this reader does not know */
     uint32_t nfields;  /* fields not read yet (the type excluded) */
-    struct mp_in body; /* positioned at the first field; bounded by the record */
+    struct mp_in body; /* positioned at the first field; bounded by the record,
+                        * or by the window when open */
     uint64_t offset;   /* the record's first byte in the file */
+    /* An open record (trace chunks: [4, thread, base, events]) is handed
+     * out before its end is found, so that its events are walked once, by
+     * the replay: body ends where the window does, its first three fields
+     * are in it, and rd_more() reads further. */
+    int open;
+    struct rd_file *file; /* an open record's file */
 };
 
 struct rd_file;
@@ -70,6 +77,29 @@ const struct rd_header *rd_header(const struct rd_file *f);
  */
 int rd_next(struct rd_file *f, struct rd_record *rec);
 const char *rd_error(const struct rd_file *f);
+/* Has the walk ended on damage or a read error (rd_error() says which)? */
+int rd_failed(const struct rd_file *f);
+
+/*
+ * Open records. The consumer reads an open record's fields from body and
+ * leaves body.pos at the end of the last field it read (or where it
+ * stopped on damage): the next rd_next() takes the record's end from
+ * there, skipping (and checking) the fields it did not read, so rec must
+ * be the struct rd_next() filled, unchanged but for body and nfields.
+ *
+ * rd_more() reads more of the file for an open record whose body ran out
+ * inside a field: body.pos stays on the same byte of the file (the
+ * window may have moved) and body.end moves on. Returns 1 when more bytes
+ * came, 0 at the end of the file (the record is cut short: report it
+ * with rd_damage(rec, MP_ETRUNC)), -1 on a read error (reported).
+ *
+ * rd_damage() reports damage that the consumer of an open record found
+ * inside it (err: MP_ETRUNC, MP_EBAD, MP_EDEPTH) as rd_next() reports it
+ * in any other record: at the record's first byte. rd_next() then returns
+ * -1.
+ */
+int rd_more(struct rd_record *rec);
+void rd_damage(struct rd_record *rec, int err);
 /* Bytes consumed so far (the offset of the next record). */
 uint64_t rd_offset(const struct rd_file *f);
 

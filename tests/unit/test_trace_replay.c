@@ -159,6 +159,88 @@ Test(trace_replay, histograms_are_exact_past_the_pending_table)
     }
 }
 
+/* Checks node n's histogram against want (counts by bucket, nb of them). */
+static void expect_hist(const struct m_node *n, const uint64_t *want, unsigned nb,
+                        const char *what, unsigned which)
+{
+    uint32_t i = 0;
+    for (unsigned b = 0; b < nb; b++) {
+        if (!want[b])
+            continue;
+        cr_assert_lt(i, n->hist_len, "%s %u: bucket %u missing", what, which, b);
+        cr_expect_eq(n->hist[i].bucket, b, "%s %u: bucket %u at %u", what, which,
+                     n->hist[i].bucket, i);
+        cr_expect_eq(n->hist[i].count, want[b], "%s %u: bucket %u", what, which, b);
+        i++;
+    }
+    cr_expect_eq(i, n->hist_len, "%s %u: more buckets than calls made", what, which);
+}
+
+#define NHOT 2200
+#define HOT_CALLS 1100
+#define SUB_BUCKETS ((65u - 2u) << 2) /* the buckets of hist_sub_bits 2 */
+
+/* 2,200 functions of 1,100 calls each, in turns: each reaches the count
+ * at which its node's calls go into a dense array of counts, until the
+ * arrays' memory budget is spent (about 2,080 nodes of this file's 252
+ * buckets); the rest stay in the pending table. Every histogram is the
+ * one its calls' times give. */
+Test(trace_replay, histograms_are_exact_in_dense_arrays)
+{
+    struct tstream s;
+    begin(&s);
+    enlarge(&s, 32u << 20);
+    struct evs e = {0};
+    uint64_t now = 1000;
+    uint64_t *want = calloc((size_t)NHOT * SUB_BUCKETS, sizeof(*want));
+    cr_assert(want);
+    for (uint64_t f = 0; f < NHOT; f++)
+        ev_func(&e, now, f, 0x1000 + 16 * f);
+    for (uint64_t k = 0; k < HOT_CALLS; k++)
+        for (uint64_t f = 0; f < NHOT; f++) {
+            uint64_t ticks = 1 + (k * 7919 + f * 31) % (f % 2 ? 100 : 30000);
+            ev_call(&e, now, now + ticks, f);
+            want[f * SUB_BUCKETS + cprof_hist_bucket(ticks, 2)]++;
+            now += ticks + 1;
+        }
+    const struct m_thread *t = load_events(&s, &e, 1000, now, "dense.cprof");
+    cr_assert_eq(t->nnodes, 1 + NHOT);
+    for (uint64_t f = 0; f < NHOT; f++) {
+        const struct m_node *n = child(t, 0, 0x1000 + 16 * f);
+        cr_expect_eq(n->completed, HOT_CALLS);
+        expect_hist(n, want + f * SUB_BUCKETS, SUB_BUCKETS, "function", (unsigned)f);
+    }
+    free(want);
+}
+
+/* A reset drops the counts a dense array holds with the rest: only the
+ * calls after it are in the histogram. */
+Test(trace_replay, a_reset_drops_dense_counts)
+{
+    struct tstream s;
+    begin(&s);
+    struct evs e = {0};
+    uint64_t now = 1000;
+    uint64_t want[SUB_BUCKETS] = {0};
+    ev_func(&e, now, 0, 0x1100);
+    for (int k = 0; k < 3500; k++) {
+        if (k == 1500) {
+            ev_token(&e, now, CPROF_EV_EXT);
+            ev_put(&e, CPROF_EXT_RESET);
+        }
+        uint64_t ticks = 1 + (uint64_t)k * 7919 % 5000;
+        ev_call(&e, now, now + ticks, 0);
+        if (k >= 1500)
+            want[cprof_hist_bucket(ticks, 2)]++;
+        now += ticks + 1;
+    }
+    const struct m_thread *t = load_events(&s, &e, 1000, now, "reset.cprof");
+    const struct m_node *n = child(t, 0, 0x1100);
+    cr_expect_eq(n->calls, 2000);
+    cr_expect_eq(n->completed, 2000);
+    expect_hist(n, want, SUB_BUCKETS, "function", 0);
+}
+
 /* main calls a and b in turn, a calls c then b: each call path keeps its
  * own node and counts, however often the last child changes. */
 Test(trace_replay, alternating_children_keep_their_call_paths)
