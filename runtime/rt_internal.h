@@ -426,12 +426,11 @@ static inline RT_NOINST uint32_t rt_tree_cache_slot(uint32_t parent, uint64_t fn
 static inline RT_NOINST struct rt_node *
 rt_tree_cached(struct rt_thread *t, const struct rt_node *parent, uint64_t fn)
 {
-    struct rt_node *last = parent->last_child;
-    struct rt_node *c = t->child_cache[rt_tree_cache_slot(parent->id, fn)];
-    /* a select, not a branch: which one hits varies from call to call */
-    if (last != NULL && last->fn == fn)
-        c = last;
-    if (RT_LIKELY(c != NULL && c->fn == fn && c->parent == parent->id))
+    struct rt_node *c = parent->last_child;
+    if (RT_LIKELY(c != NULL && c->fn == fn))
+        return c;
+    c = t->child_cache[rt_tree_cache_slot(parent->id, fn)];
+    if (c != NULL && c->fn == fn && c->parent == parent->id)
         return c;
     return NULL;
 }
