@@ -5,8 +5,9 @@
  *
  * Enter: a re-entrancy guard, one timestamp, a push of the shadow stack and
  * (summary and count modes) a step down the calling-context tree, usually
- * answered by the parent's one-entry child cache; (trace mode) two tokens
- * appended to the thread's buffer. Exit: one timestamp, a pop, an update.
+ * answered by the parent's last child or else the thread's child cache
+ * (rt_tree_cached); (trace mode) two tokens appended to the thread's
+ * buffer. Exit: one timestamp, a pop, an update.
  * No locks, no allocation, no libc; everything rare (first call on a thread,
  * repairs, a full buffer) is out of line so the common path stays short.
  *
@@ -555,12 +556,12 @@ __attribute__((noinline)) RT_NOINST static void rt_exit_cpu(void *this_fn,
  * the node (count mode) or the trace buffer (trace mode), and so need no
  * stack frame of their own (the full versions above save six registers).
  * Checks come before the busy flag is set, so bailing out to the full
- * version is free. Count mode's enter also needs its node to be the
- * parent's cached child; trace mode's, the clock to be the TSC (read first
- * thing, so that its latency overlaps the checks) and exit, no line event
- * yet on the thread. Summary mode measured faster through the full
- * versions (bench/overhead.sh: 28 ns/call against 30), where the clock
- * reads sit earlier, so it does not use these. rt_fast_path: enum rt_fast.
+ * version is free. Count mode's enter also needs its node to be in the
+ * child caches (rt_tree_cached); trace mode's hooks, the clock to be the
+ * TSC (read first thing, so that its latency overlaps the checks). Summary
+ * mode measured faster through the full versions (bench/overhead.sh: 28
+ * ns/call against 30), where the clock reads sit earlier, so it does not
+ * use these. rt_fast_path: enum rt_fast.
  */
 int rt_fast_path;
 
@@ -610,7 +611,7 @@ rt_exit_trace_fast(struct rt_thread *t, uint64_t fn)
 {
 #if defined(__x86_64__)
     uint64_t now = __builtin_ia32_rdtsc();
-    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow || t->lines))
+    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
         return 0;
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth == 0 || depth - 1 < t->inherited))
@@ -619,6 +620,7 @@ rt_exit_trace_fast(struct rt_thread *t, uint64_t fn)
         return 0;
     t->busy = 1;
     RT_SIGNAL_FENCE();
+    rt_line_frame_end(t, depth - 1, now);
     t->depth = depth - 1;
     rt_trace_put(t, now, CPROF_EV_EXIT, 0, 0);
     RT_SIGNAL_FENCE();

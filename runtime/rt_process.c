@@ -282,7 +282,7 @@ RT_NOINST void rt_process_init(void)
     rt_modules_refresh();
     rt_exec_init();
     rt_heap_init();
-    rt_calibrate();
+    /* the hooks as the program will run them: before the calibration */
 #if defined(__x86_64__)
     if (rt_config.mode == RT_MODE_COUNT)
         rt_fast_path = RT_FAST_COUNT;
@@ -291,6 +291,7 @@ RT_NOINST void rt_process_init(void)
 #endif
     if (rt_config.cpu)
         rt_fast_path = RT_FAST_CPU;
+    rt_calibrate();
     rt_keeper_share(&rt_writing_lock, sizeof rt_writing_lock);
     rt_fold_init();
     rt_keeper_start(); /* last: the blocks are registered */
