@@ -382,6 +382,20 @@ RT_NOINST static inline int rt_hook_begin(struct rt_thread *t)
     return 1;
 }
 
+/* Fills in a frame for a call of fn entered at ts, hook frame address sp,
+ * keeping cfa, from site. Hot path. */
+__attribute__((always_inline)) RT_NOINST static inline void
+rt_frame_fill(struct rt_frame *f, uint64_t fn, uint64_t ts, uintptr_t sp, uintptr_t cfa,
+              uintptr_t site)
+{
+    f->fn = fn;
+    f->ts = ts;
+    f->sp = sp;
+    f->cfa = cfa;
+    f->site = site;
+    f->line = NULL;
+}
+
 /* Pushes a call of fn as the innermost frame, recorded (tree node or
  * ENTER event) unless recording is off; cfa is what the frame keeps. A
  * frame entered while off keeps an odd sp: its exit never matches on the
@@ -392,12 +406,7 @@ RT_COLD static void rt_push_frame(struct rt_thread *t, uint64_t fn, uintptr_t si
     enum rt_mode mode = rt_config.mode;
     uint32_t depth = t->depth;
     struct rt_frame *f = &t->stack[depth];
-    f->fn = fn;
-    f->ts = off ? RT_TS_OFF : now;
-    f->sp = off ? sp | 1 : sp;
-    f->cfa = cfa;
-    f->site = site;
-    f->line = NULL;
+    rt_frame_fill(f, fn, off ? RT_TS_OFF : now, off ? sp | 1 : sp, cfa, site);
     if (rt_config.cpu)
         t->cpu_stack[depth] = t->off_cpu;
     if (off) {
@@ -466,12 +475,7 @@ rt_enter_as(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp, int cpu)
         rt_enter_special(t, fn, site, sp, rt_cfa_kept(cfa, sp), now);
     } else {
         struct rt_frame *f = &t->stack[depth];
-        f->fn = fn;
-        f->ts = now;
-        f->sp = sp;
-        f->cfa = rt_cfa_kept(cfa, sp);
-        f->site = site;
-        f->line = NULL;
+        rt_frame_fill(f, fn, now, sp, rt_cfa_kept(cfa, sp), site);
         if (cpu)
             t->cpu_stack[depth] = t->off_cpu;
         if (mode == RT_MODE_TRACE) {
@@ -586,12 +590,7 @@ rt_enter_trace_fast(struct rt_thread *t, uint64_t fn, uintptr_t site, uintptr_t 
     t->busy = 1;
     RT_SIGNAL_FENCE();
     struct rt_frame *f = &t->stack[depth];
-    f->fn = fn;
-    f->ts = now;
-    f->sp = sp;
-    f->cfa = rt_cfa_kept(cfa, sp);
-    f->site = site;
-    f->line = NULL;
+    rt_frame_fill(f, fn, now, sp, rt_cfa_kept(cfa, sp), site);
     f->node = NULL;
     uint32_t idx = RT_LIKELY(fn == t->last_fn) ? t->last_idx : rt_trace_fn_index(t, fn);
     rt_trace_put(t, now, CPROF_EV_ENTER, 1, idx);

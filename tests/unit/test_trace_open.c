@@ -246,6 +246,14 @@ static void expect_warning(const char *want)
     cr_expect(found, "no warning says \"%s\"", want);
 }
 
+/* The reader's damage warning, naming byte at. */
+static void expect_damage_at(size_t at)
+{
+    char want[128];
+    snprintf(want, sizeof want, "damaged at byte %zu: %s", at, mp_strerror(MP_EBAD));
+    expect_warning(want);
+}
+
 /* A reserved byte inside a chunk, past the window's first refill: the
  * damage is named at the chunk's first byte, as the reader names damage
  * in any record, and the events before it are replayed. */
@@ -268,9 +276,7 @@ Test(trace_open, damage_in_the_middle_of_an_open_chunk)
     ts_end(&s, 1e9, now);
     load_file(&s, "damaged");
     check(&a, "before the damage");
-    char want[128];
-    snprintf(want, sizeof want, "damaged at byte %zu: %s", at, mp_strerror(MP_EBAD));
-    expect_warning(want);
+    expect_damage_at(at);
 }
 
 /* A file cut inside a chunk, past the window's first refill: the cut is
@@ -359,9 +365,7 @@ Test(trace_open, fields_after_the_events_are_skipped_and_checked)
     cr_expect_eq(n->calls, 2);
     cr_expect_eq(n->completed, 1);
     cr_expect_eq(n->incl_ticks, 5);
-    char want[128];
-    snprintf(want, sizeof want, "damaged at byte %zu: %s", at, mp_strerror(MP_EBAD));
-    expect_warning(want);
+    expect_damage_at(at);
 }
 
 /* The chunks of a thread the tid filter leaves out are skipped whole, a
