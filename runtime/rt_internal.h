@@ -264,9 +264,6 @@ struct rt_thread {
     uint32_t *child_hash; /* node ids, open addressing on (parent, fn) */
     uint32_t child_mask;
     uint32_t child_used;
-    /* children found past their parent's own cache, by (parent, fn):
-     * rt_tree_cache_slot; NULL or any node (rt_tree_cached checks it) */
-    struct rt_node *child_cache[RT_CHILD_CACHE];
 
     /* trace buffer and function index table */
     uint8_t *tbuf;
@@ -327,6 +324,11 @@ struct rt_thread {
     int written; /* claimed by whoever writes its data (rt_thread.c) */
     int destructor_rounds;
     size_t map_size; /* size of the mapping holding this struct and stack */
+
+    /* children found past their parent's own cache, by (parent, fn):
+     * rt_tree_cache_slot; NULL or any node (rt_tree_cached checks it).
+     * Last: 8 KiB that would otherwise part the hot fields above. */
+    struct rt_node *child_cache[RT_CHILD_CACHE];
 };
 
 struct rt_config {
