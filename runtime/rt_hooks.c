@@ -290,16 +290,10 @@ RT_COLD static int rt_exit_off(struct rt_thread *t, uint64_t now)
     return 0;
 }
 
-/* An exit that does not match the innermost frame exactly: another
- * function on top, a frame of this one at another stack address (closed:
- * rt_exit_matches, which the fast paths test), or one entered while
- * recording was off. The full versions test the exact match first, as
- * they did before the fast paths took rt_exit_matches: with that test
- * instead, the start-up probe measurement came out 2 ns a call below the
- * hooks' real cost on compensate::summary_main_matches_plain_run's
- * workload (a layout effect; the test then failed 2 runs in 10). Frames
- * deeper than the exiting function are stale and closed; if it is still
- * not on top it is
+/* An exit that does not match the innermost frame. A function with a
+ * variable-length array exits lower on the stack than it entered: same
+ * function on top, nothing to repair. Otherwise frames deeper than the
+ * exiting function are stale and closed; if it is still not on top it is
  * looked for by stack position (a handler that left an alternate stack by
  * siglongjmp); an exit with no frame at all is counted as unmatched. A
  * frame entered while recording was off keeps an odd sp, so its exit
@@ -308,6 +302,8 @@ RT_COLD static int rt_exit_off(struct rt_thread *t, uint64_t now)
 RT_COLD static int rt_exit_mismatch(struct rt_thread *t, uint64_t fn, uintptr_t sp,
                                     uint64_t now)
 {
+    if (t->depth > 0 && t->stack[t->depth - 1].fn == fn && t->stack[t->depth - 1].sp > sp)
+        return t->stack[t->depth - 1].sp & 1 ? rt_exit_off(t, now) : 1;
     uint64_t closed = 0;
     while (t->depth > 0 && t->stack[t->depth - 1].sp < sp &&
            t->stack[t->depth - 1].fn != fn) {
@@ -531,8 +527,7 @@ rt_exit_as(void *this_fn, void *call_site, uintptr_t sp, int cpu)
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     if (RT_UNLIKELY(t->overflow)) {
         t->overflow--; /* the call was counted as dropped at its entry */
-    } else if (RT_LIKELY(t->depth > 0 && t->stack[t->depth - 1].fn == fn &&
-                         t->stack[t->depth - 1].sp == sp) ||
+    } else if (RT_LIKELY(t->depth > 0 && rt_exit_matches(&t->stack[t->depth - 1], fn)) ||
                rt_exit_mismatch(t, fn, sp, now)) {
         if (mode == RT_MODE_TRACE) {
             rt_line_frame_end(t, t->depth - 1, now);
@@ -574,40 +569,6 @@ __attribute__((noinline)) RT_NOINST static void rt_exit_cpu(void *this_fn,
  */
 int rt_fast_path;
 
-/* The checks both fast enters make: t can take a call of fn from site
- * (hook frame address sp, rbp bp) without a repair or a special case.
- * Then *depth is its depth and *cfa its frame address. */
-__attribute__((always_inline)) RT_NOINST static inline int
-rt_fast_enter_ok(const struct rt_thread *t, uint64_t fn, uintptr_t site, uintptr_t sp,
-                 uintptr_t bp, uint32_t *depth, uintptr_t *cfa)
-{
-    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
-        return 0;
-    uint32_t d = t->depth;
-    if (RT_UNLIKELY(d >= t->capacity))
-        return 0;
-    uintptr_t c = rt_cfa_cached(sp, bp, site);
-    if (RT_UNLIKELY(c == 0))
-        return 0;
-    if (d && RT_UNLIKELY(rt_maybe_stale(&t->stack[d - 1], rt_cfa_at(c, sp), site, fn)))
-        return 0;
-    *depth = d;
-    *cfa = c;
-    return 1;
-}
-
-/* The checks both fast exits make: an exit of fn closes t's innermost
- * frame, with nothing to repair, a frame not inherited from before fork. */
-__attribute__((always_inline)) RT_NOINST static inline int
-rt_fast_exit_ok(const struct rt_thread *t, uint64_t fn)
-{
-    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
-        return 0;
-    uint32_t depth = t->depth;
-    return RT_LIKELY(depth > 0 && depth - 1 >= t->inherited &&
-                     rt_exit_matches(&t->stack[depth - 1], fn));
-}
-
 /* Trace mode's enter: returns 0 to leave the call to the full version. */
 __attribute__((always_inline)) RT_NOINST static inline int
 rt_enter_trace_fast(struct rt_thread *t, uint64_t fn, uintptr_t site, uintptr_t sp,
@@ -615,9 +576,16 @@ rt_enter_trace_fast(struct rt_thread *t, uint64_t fn, uintptr_t site, uintptr_t 
 {
 #if defined(__x86_64__)
     uint64_t now = __builtin_ia32_rdtsc();
-    uint32_t depth;
-    uintptr_t cfa;
-    if (!rt_fast_enter_ok(t, fn, site, sp, bp, &depth, &cfa))
+    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
+        return 0;
+    uint32_t depth = t->depth;
+    if (RT_UNLIKELY(depth >= t->capacity))
+        return 0;
+    uintptr_t cfa = rt_cfa_cached(sp, bp, site);
+    if (RT_UNLIKELY(cfa == 0))
+        return 0;
+    if (depth &&
+        RT_UNLIKELY(rt_maybe_stale(&t->stack[depth - 1], rt_cfa_at(cfa, sp), site, fn)))
         return 0;
     t->busy = 1;
     RT_SIGNAL_FENCE();
@@ -642,9 +610,13 @@ rt_exit_trace_fast(struct rt_thread *t, uint64_t fn)
 {
 #if defined(__x86_64__)
     uint64_t now = __builtin_ia32_rdtsc();
-    if (!rt_fast_exit_ok(t, fn))
+    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
         return 0;
     uint32_t depth = t->depth;
+    if (RT_UNLIKELY(depth == 0 || depth - 1 < t->inherited))
+        return 0;
+    if (RT_UNLIKELY(!rt_exit_matches(&t->stack[depth - 1], fn)))
+        return 0;
     t->busy = 1;
     RT_SIGNAL_FENCE();
     rt_line_frame_end(t, depth - 1, now);
@@ -663,19 +635,27 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t 
 {
     struct rt_thread *t = rt_self;
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
-    uintptr_t site = (uintptr_t)call_site;
-    if (RT_UNLIKELY(rt_fast_path <= RT_FAST_NONE))
-        goto slow; /* summary mode's first: one test */
     if (rt_fast_path == RT_FAST_TRACE) {
-        if (RT_LIKELY(rt_enter_trace_fast(t, fn, site, sp, bp)))
+        if (RT_LIKELY(rt_enter_trace_fast(t, fn, (uintptr_t)call_site, sp, bp)))
             return;
         goto slow;
     }
-    uint32_t depth;
-    uintptr_t cfa;
-    if (RT_UNLIKELY(!rt_fast_enter_ok(t, fn, site, sp, bp, &depth, &cfa)))
+    if (RT_UNLIKELY(rt_fast_path != RT_FAST_COUNT || t == NULL || t->busy || t->overflow))
         goto slow;
-    struct rt_node *c = rt_tree_cached(t, depth ? t->stack[depth - 1].node : t->root, fn);
+    uint32_t depth = t->depth;
+    if (RT_UNLIKELY(depth >= t->capacity))
+        goto slow;
+    uintptr_t cfa = rt_cfa_cached(sp, bp, (uintptr_t)call_site);
+    if (RT_UNLIKELY(cfa == 0))
+        goto slow;
+    struct rt_node *parent = t->root;
+    if (depth) {
+        const struct rt_frame *up = &t->stack[depth - 1];
+        if (RT_UNLIKELY(rt_maybe_stale(up, rt_cfa_at(cfa, sp), (uintptr_t)call_site, fn)))
+            goto slow;
+        parent = up->node;
+    }
+    struct rt_node *c = rt_tree_cached(t, parent, fn);
     if (RT_UNLIKELY(c == NULL))
         goto slow;
     t->busy = 1;
@@ -685,7 +665,7 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t 
     f->ts = 0;
     f->sp = sp;
     f->cfa = rt_cfa_kept(cfa, sp);
-    f->site = site;
+    f->site = (uintptr_t)call_site;
     f->node = c;
     c->calls++;
     t->depth = depth + 1;
@@ -703,17 +683,20 @@ RT_NOINST void rt_exit(void *this_fn, void *call_site, uintptr_t sp)
 {
     struct rt_thread *t = rt_self;
     uint64_t fn = (uint64_t)(uintptr_t)this_fn;
-    if (RT_UNLIKELY(rt_fast_path <= RT_FAST_NONE))
-        goto slow;
     if (rt_fast_path == RT_FAST_TRACE) {
         if (RT_LIKELY(rt_exit_trace_fast(t, fn)))
             return;
         goto slow;
     }
-    if (RT_UNLIKELY(!rt_fast_exit_ok(t, fn)))
+    if (RT_UNLIKELY(rt_fast_path != RT_FAST_COUNT || t == NULL || t->busy || t->overflow))
+        goto slow;
+    uint32_t depth = t->depth;
+    if (RT_UNLIKELY(depth == 0 || depth - 1 < t->inherited))
+        goto slow;
+    if (RT_UNLIKELY(!rt_exit_matches(&t->stack[depth - 1], fn)))
         goto slow;
     /* popping is one store: no flag needed around it */
-    t->depth--;
+    t->depth = depth - 1;
     return;
 slow:
     if (RT_UNLIKELY(rt_fast_path == RT_FAST_CPU))
