@@ -23,31 +23,79 @@
  *          making none.
  * Each is the minimum over RT_CAL_ROUNDS batches (interrupts, migrations
  * and a cold cache only add), converted to ns at the start-up tick rate;
- * about 0.2 ms in all in summary mode, 0.4 ms in trace mode (CPROF_VERBOSE=1
- * prints it). Count mode reads no clock: nothing to measure. Runs once, in
- * rt_process_init, before any thread has state; not signal-safe.
+ * about 0.4 ms in all in summary mode, 0.6 ms in trace mode (CPROF_VERBOSE=1
+ * prints it). A batch is RT_CAL_BATCH calls long because the clock reads
+ * around it do not wait for the calls before them to finish: its edges come
+ * out short by a roughly fixed amount, about 1 ns a call in batches of 64
+ * (a pair measured 20.2 ns there against the 21.0 ns a call-heavy program
+ * paid), under 0.3 ns in batches of 256 (docs/PERFORMANCE.md). Count mode reads no clock:
+ * nothing to measure. Runs once, in rt_process_init, before any thread has state; not
+ * signal-safe.
  */
 #include "rt_internal.h"
 
-#define RT_CAL_ROUNDS 16
-#define RT_CAL_BATCH 64
+#define RT_CAL_ROUNDS 8
+#define RT_CAL_BATCH 256
 #define RT_CAL_LINES 8
 #define RT_CAL_DEPTH 4
 
 struct rt_probe_cost rt_probe_cost;
 
+/* The shape of an instrumented function, by hand (the batch below, and the measured
+ * functions where there is no assembly version of them): a call of the hooks at its start
+ * and end, as -finstrument-functions makes them (under their hidden names: a program may
+ * define the public ones itself). */
+#define RT_CAL_ENTER(fn) rt_hook_enter((void *)(fn), __builtin_return_address(0))
+#define RT_CAL_EXIT(fn) rt_hook_exit((void *)(fn), __builtin_return_address(0))
+
+#if defined(__x86_64__)
+/* The measured functions in assembly, so that what is measured does not
+ * depend on the compiler that built the runtime: built from C, gcc's and
+ * clang's versions of the same empty function differ by two registers
+ * saved, which moved the measurement by 1.3 ns a call (docs/
+ * PERFORMANCE.md, "Compensation"). The shape is the least an instrumented
+ * function does: keep its own address in a saved register across the enter
+ * hook, and leave through the exit hook. The hooks are called by their
+ * hidden names (a program may define the public ones itself). */
+RT_HIDDEN void rt_cal_plain(void);
+RT_HIDDEN void rt_cal_probed(void);
+RT_HIDDEN void rt_cal_lined(void);
+
+RT_HIDDEN __attribute__((used))
+const struct cprof_line_site rt_cal_site_a = {(void *)rt_cal_lined, "", "", 1, 0};
+RT_HIDDEN __attribute__((used))
+const struct cprof_line_site rt_cal_site_b = {(void *)rt_cal_lined, "", "", 2, 0};
+
+#define RT_CAL_ASM_FN(name)                                                              \
+    ".p2align 4\n.globl " name "\n.hidden " name "\n.type " name ", @function\n" name    \
+    ":\n    .cfi_startproc\n"
+#define RT_CAL_ASM_ENTER(name)                                                           \
+    "    pushq %rbx\n    .cfi_def_cfa_offset 16\n    .cfi_offset %rbx, -16\n"            \
+    "    leaq " name "(%rip), %rbx\n    movq 8(%rsp), %rsi\n"                            \
+    "    movq %rbx, %rdi\n    call rt_hook_enter\n"
+#define RT_CAL_ASM_EXIT(name)                                                            \
+    "    movq 8(%rsp), %rsi\n    movq %rbx, %rdi\n    popq %rbx\n"                       \
+    "    .cfi_def_cfa_offset 8\n    jmp rt_hook_exit\n" RT_CAL_ASM_END(name)
+#define RT_CAL_ASM_END(name) "    .cfi_endproc\n.size " name ", .-" name "\n"
+#define RT_CAL_ASM_LINES                                                                 \
+    "    leaq rt_cal_site_a(%rip), %rdi\n    call rt_hook_line\n"                        \
+    "    leaq rt_cal_site_b(%rip), %rdi\n    call rt_hook_line\n"
+
+_Static_assert(RT_CAL_LINES == 8, "rt_cal_lined makes 4 times 2 line events");
+__asm__(
+    ".text\n" RT_CAL_ASM_FN("rt_cal_plain") "    ret\n" RT_CAL_ASM_END("rt_cal_plain"));
+__asm__(".text\n" RT_CAL_ASM_FN("rt_cal_probed") RT_CAL_ASM_ENTER("rt_cal_probed")
+            RT_CAL_ASM_EXIT("rt_cal_probed"));
+__asm__(".text\n" RT_CAL_ASM_FN("rt_cal_lined") RT_CAL_ASM_ENTER("rt_cal_lined")
+            RT_CAL_ASM_LINES RT_CAL_ASM_LINES RT_CAL_ASM_LINES RT_CAL_ASM_LINES
+                RT_CAL_ASM_EXIT("rt_cal_lined"));
+#else
 static void rt_cal_lined(void);
 
 static const struct cprof_line_site rt_cal_sites[2] = {
     {(void *)rt_cal_lined, "", "", 1, 0},
     {(void *)rt_cal_lined, "", "", 2, 0},
 };
-
-/* The shape of an instrumented function, by hand: a call of the hooks at
- * its start and end, as -finstrument-functions makes them (under their
- * hidden names: a program may define the public ones itself). */
-#define RT_CAL_ENTER(fn) rt_hook_enter((void *)(fn), __builtin_return_address(0))
-#define RT_CAL_EXIT(fn) rt_hook_exit((void *)(fn), __builtin_return_address(0))
 
 __attribute__((noinline)) RT_NOINST static void rt_cal_plain(void)
 {
@@ -70,6 +118,7 @@ __attribute__((noinline)) RT_NOINST static void rt_cal_lined(void)
     }
     RT_CAL_EXIT(rt_cal_lined);
 }
+#endif
 
 /* Ticks for n calls of fn, made from a call with hooks of its own, as a
  * program's calls are. */
