@@ -26,10 +26,11 @@
  * about 0.4 ms in all in summary mode, 0.6 ms in trace mode (CPROF_VERBOSE=1
  * prints it). A batch is RT_CAL_BATCH calls long because the clock reads
  * around it do not wait for the calls before them to finish: its edges come
- * out short by a roughly fixed amount, about 1 ns a call in batches of 64
- * (a pair measured 20.2 ns there against the 21.0 ns a call-heavy program
- * paid), under 0.3 ns in batches of 256 (docs/PERFORMANCE.md). Count mode reads no clock:
- * nothing to measure. Runs once, in rt_process_init, before any thread has state; not
+ * out short by a roughly fixed amount, which a longer batch spreads thinner
+ * (on the development VM a pair measured 20.2 ns a call in batches of 64,
+ * 21.4 to 21.7 in batches of 256, where the e2e test's program paid 21.0;
+ * docs/PERFORMANCE.md). Count mode reads no clock: nothing to measure.
+ * Runs once, in rt_process_init, before any thread has state; not
  * signal-safe.
  */
 #include "rt_internal.h"
