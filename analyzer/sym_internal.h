@@ -123,6 +123,11 @@ struct Dwarf_Obj_Access_Interface_s *sym_object_interface(struct sym_object *o);
 const uint8_t *sym_object_cover(struct sym_object *o, const char *name, uint64_t off,
                                 size_t *size);
 void sym_object_close(struct sym_object *o);
+/* Tests: how many bytes a partly inflated section is inflated by at a
+ * time (abbrev: .debug_abbrev's), and compressed bytes read at a time
+ * (defaults: 256 KiB, 16 KiB, 64 KiB), so that small files take the
+ * paths of large ones. Not thread-safe; all greater than 0. */
+void sym_object_chunks(size_t inflate, size_t abbrev, size_t in);
 
 /*
  * The DWARF of one ELF file, read one compile unit at a time: opening it

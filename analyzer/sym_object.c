@@ -7,9 +7,13 @@
  * inflated then, and .debug_info, by far the largest, and .debug_line
  * only as far as the units asked for (libdwarf reads the unit headers
  * before the unit it is asked for, never after; a line table is read
- * only for its unit). The location lists cprof never reads are not shown
- * to libdwarf at all. The line-table decoder reads the same bytes libdwarf
- * does, so no section is inflated twice.
+ * only for its unit), and .debug_abbrev only as far as the abbreviation
+ * tables of those units of .debug_info. Of these three, only the
+ * compressed bytes that inflating needs are read from the file, a chunk
+ * at a time, and their checksum is not computed (a partly inflated
+ * stream never reaches it). The location lists cprof never reads are not
+ * shown to libdwarf at all. The line-table decoder reads the same bytes
+ * libdwarf does, so no section is inflated twice.
  *
  * Every size and offset comes from the file: a section past the end, a
  * damaged compression header or stream makes libdwarf see an error (or
@@ -29,8 +33,13 @@
 
 #include "util.h"
 
-/* Bytes inflated at a time when a section is inflated only in part. */
-#define SO_CHUNK (256 * 1024)
+/* Bytes inflated at a time when a section is inflated only in part:
+ * units of .debug_info and .debug_line, tables of .debug_abbrev; and
+ * compressed bytes read from the file at a time for those (smaller for
+ * tests: sym_object_chunks). */
+static size_t so_chunk = 256 * 1024, so_abbrev_chunk = 16 * 1024, so_in_chunk = 64 * 1024;
+/* DW_FORM_implicit_const: the one form whose abbreviation holds a value. */
+#define SO_FORM_IMPLICIT_CONST 0x21
 /* zlib inflates at most this many bytes per compressed byte. */
 #define SO_MAX_RATIO 1032
 
@@ -41,10 +50,13 @@ struct so_section {
     uint64_t raw_offset;
     int compressed;
     int loaded, failed;
-    uint8_t *data;  /* the bytes libdwarf reads */
-    uint8_t *owned; /* data, when it was allocated here */
-    int lazy;       /* inflated only as far as units were asked for */
-    uint64_t walk;  /* of a lazy section: the first unit not inflated */
+    uint8_t *data;           /* the bytes libdwarf reads */
+    uint8_t *owned;          /* data, when it was allocated here */
+    int lazy;                /* inflated only as far as units were asked for */
+    int abbrev;              /* lazy .debug_abbrev: inflated by tables, not units */
+    uint64_t walk;           /* of a lazy section: the first unit not inflated */
+    uint8_t *in;             /* of a lazy section: compressed bytes read so far ... */
+    uint64_t in_at, in_left; /* ... and where the rest is in the file */
     int z_open;
     z_stream z;
     uint64_t ready; /* bytes of data that hold the section so far */
@@ -56,6 +68,9 @@ struct sym_object {
     int big_endian, is64;
     size_t nsections;
     struct so_section *sections;
+    struct so_section *info, *abbrev; /* .debug_info, .debug_abbrev, or NULL */
+    int has_types;                    /* a .debug_types section: its units use
+                                         .debug_abbrev too */
     Dwarf_Obj_Access_Methods methods;
     Dwarf_Obj_Access_Interface iface;
 };
@@ -76,16 +91,36 @@ static void so_end_stream(struct so_section *s)
     s->z_open = 0;
 }
 
+/* Gives the stream of lazy section s its next compressed bytes from the
+ * file (some are left); 0, or -1 when they cannot be read. */
+static int so_refill(const struct sym_object *o, struct so_section *s)
+{
+    size_t n = s->in_left < so_in_chunk ? (size_t)s->in_left : so_in_chunk;
+    if (pread(o->fd, s->in, n, (off_t)s->in_at) != (ssize_t)n)
+        return -1;
+    s->in_at += n;
+    s->in_left -= n;
+    s->z.next_in = s->in;
+    s->z.avail_in = (uInt)n;
+    return 0;
+}
+
 /* Inflates s until its first end bytes are there (or the stream fails:
  * the rest then stays zero). */
-static void so_inflate(struct so_section *s, uint64_t end)
+static void so_inflate(const struct sym_object *o, struct so_section *s, uint64_t end)
 {
     if (end > s->size)
         end = s->size;
     while (s->ready < end && s->z_open) {
+        if (s->in && s->z.avail_in == 0 && s->in_left && so_refill(o, s) != 0) {
+            so_end_stream(s); /* the file cannot be read */
+            s->failed = 1;
+            break;
+        }
         uint64_t chunk = end - s->ready;
-        if (chunk < SO_CHUNK)
-            chunk = SO_CHUNK;
+        uint64_t least = s->abbrev ? so_abbrev_chunk : so_chunk;
+        if (chunk < least)
+            chunk = least;
         if (chunk > s->size - s->ready)
             chunk = s->size - s->ready;
         if (chunk > UINT32_MAX)
@@ -98,6 +133,8 @@ static void so_inflate(struct so_section *s, uint64_t end)
             so_end_stream(s);
             if (s->ready < s->size)
                 s->failed = 1;
+        } else if (rc == Z_BUF_ERROR && s->in && s->z.avail_in == 0 && s->in_left) {
+            continue; /* read on */
         } else if (rc != Z_OK) {
             so_end_stream(s);
             s->failed = 1;
@@ -105,12 +142,17 @@ static void so_inflate(struct so_section *s, uint64_t end)
     }
 }
 
-/* Whether a compressed section called name is inflated only as far as
- * asked: sections of units that start with their length, that cprof
- * reads one unit at a time. */
-static int so_lazy(const char *name)
+/* Whether compressed section s of o is inflated only as far as asked:
+ * sections of units that start with their length, that cprof reads one
+ * unit at a time, and the abbreviation tables of those units (all of
+ * them when another section's units use them too). */
+static int so_lazy(const struct sym_object *o, const struct so_section *s)
 {
-    return strcmp(name, ".debug_info") == 0 || strcmp(name, ".debug_line") == 0;
+    if (o->big_endian)
+        return 0;
+    if (s == o->abbrev)
+        return !o->has_types && o->info && o->info->compressed && !o->info->failed;
+    return strcmp(s->name, ".debug_info") == 0 || strcmp(s->name, ".debug_line") == 0;
 }
 
 /* Whether libdwarf is not shown the section: cprof reads no locations,
@@ -121,6 +163,7 @@ static int so_hidden(const char *name)
 }
 
 static void so_cover(struct sym_object *o, struct so_section *s, uint64_t off);
+static void so_cover_abbrev(struct sym_object *o, uint64_t off);
 
 /* Reads section s (inflates it, or starts to); 0 or -1. */
 static int so_load(struct sym_object *o, struct so_section *s)
@@ -128,11 +171,15 @@ static int so_load(struct sym_object *o, struct so_section *s)
     if (s->loaded)
         return s->failed && !s->lazy ? -1 : 0;
     s->loaded = 1;
-    Elf_Scn *scn = elf_getscn(o->elf, (size_t)(s - o->sections));
-    Elf_Data *raw = scn ? elf_rawdata(scn, NULL) : NULL;
-    if (!raw || !raw->d_buf || raw->d_size < s->shdr.sh_size) {
-        s->failed = 1;
-        return -1;
+    s->lazy = s->compressed && so_lazy(o, s);
+    Elf_Data *raw = NULL;
+    if (!s->lazy) {
+        Elf_Scn *scn = elf_getscn(o->elf, (size_t)(s - o->sections));
+        raw = scn ? elf_rawdata(scn, NULL) : NULL;
+        if (!raw || !raw->d_buf || raw->d_size < s->shdr.sh_size) {
+            s->failed = 1;
+            return -1;
+        }
     }
     if (!s->compressed) {
         s->data = raw->d_buf;
@@ -140,20 +187,26 @@ static int so_load(struct sym_object *o, struct so_section *s)
         return 0;
     }
     s->owned = calloc(1, s->size);
-    if (!s->owned || inflateInit(&s->z) != Z_OK) {
+    if (s->lazy)
+        s->in = malloc(so_in_chunk);
+    if (!s->owned || (s->lazy && !s->in) || inflateInit(&s->z) != Z_OK) {
         s->failed = 1;
         return -1;
     }
     s->z_open = 1;
     s->data = s->owned;
-    s->z.next_in = (Bytef *)raw->d_buf + s->raw_offset;
-    s->z.avail_in = (uInt)(raw->d_size - s->raw_offset);
-    s->lazy = so_lazy(s->name) && !o->big_endian;
     if (s->lazy) {
-        so_cover(o, s, 0); /* libdwarf reads the first header */
+        inflateValidate(&s->z, 0);
+        s->in_at = s->shdr.sh_offset + s->raw_offset;
+        s->in_left = s->shdr.sh_size - s->raw_offset;
+        s->abbrev = s == o->abbrev;
+        if (!s->abbrev)
+            so_cover(o, s, 0); /* libdwarf reads the first header */
         return 0;
     }
-    so_inflate(s, s->size);
+    s->z.next_in = (Bytef *)raw->d_buf + s->raw_offset;
+    s->z.avail_in = (uInt)(raw->d_size - s->raw_offset);
+    so_inflate(o, s, s->size);
     return s->failed ? -1 : 0;
 }
 
@@ -268,6 +321,12 @@ struct sym_object *sym_object_open(int fd, char *msg, size_t msg_size)
             if (so_compressed_size(o, s) != 0)
                 s->loaded = s->failed = 1; /* libdwarf gets an error */
         }
+        if (strcmp(s->name, ".debug_info") == 0)
+            o->info = s;
+        else if (strcmp(s->name, ".debug_abbrev") == 0)
+            o->abbrev = s;
+        else if (strcmp(s->name, ".debug_types") == 0)
+            o->has_types = 1;
     }
     o->methods = (Dwarf_Obj_Access_Methods){
         .get_section_info = so_section_info,
@@ -287,20 +346,96 @@ Dwarf_Obj_Access_Interface *sym_object_interface(struct sym_object *o)
     return &o->iface;
 }
 
+/* The offset in .debug_abbrev of the table of the unit of .debug_info
+ * whose header is at head (inflated), or UINT64_MAX when the header is
+ * not one cprof knows (all of .debug_abbrev is then read). */
+static uint64_t so_abbrev_offset(const struct sym_object *o,
+                                 const struct so_section *info, uint64_t head)
+{
+    const uint8_t *p = info->data + head;
+    uint64_t avail = info->ready > head ? info->ready - head : 0;
+    if (avail < 4)
+        return UINT64_MAX;
+    unsigned len_size = so_read(o, p, 4) == 0xffffffff ? 12 : 4;
+    unsigned off_size = len_size == 12 ? 8 : 4;
+    if (avail < len_size + 2)
+        return UINT64_MAX;
+    uint64_t version = so_read(o, p + len_size, 2);
+    /* 2 to 4: version, abbrev offset; 5: version, unit type, address
+     * size, abbrev offset */
+    unsigned at = len_size + 2 + (version == 5 ? 2 : 0);
+    if (version < 2 || version > 5 || avail < at + off_size)
+        return UINT64_MAX;
+    return so_read(o, p + at, off_size);
+}
+
+/* The next LEB128 number of lazy section a at *pos (its low 64 bits),
+ * inflating as it goes; -1 past the end of what can be inflated. */
+static int so_abbrev_leb(const struct sym_object *o, struct so_section *a, uint64_t *pos,
+                         uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        if (*pos >= a->ready)
+            so_inflate(o, a, *pos + 1);
+        if (*pos >= a->ready)
+            return -1;
+        uint8_t b = a->data[(*pos)++];
+        if (shift < 64)
+            *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 0;
+    }
+}
+
+/* Inflates lazy .debug_abbrev up to the end of the table that starts at
+ * off, and all before it (all of it for UINT64_MAX). A table is a list of
+ * abbreviations ending in code 0; each is a code, a tag, a children byte
+ * and (attribute, form) pairs ending in (0, 0), an implicit constant
+ * after its form. */
+static void so_cover_abbrev(struct sym_object *o, uint64_t off)
+{
+    struct so_section *a = o->abbrev;
+    if (!a || !a->size || so_load(o, a) != 0 || !a->lazy)
+        return;
+    if (off >= a->size) {
+        so_inflate(o, a, a->size);
+        return;
+    }
+    uint64_t pos = off, code, tag, attr, form, value;
+    while (so_abbrev_leb(o, a, &pos, &code) == 0 && code != 0) {
+        if (so_abbrev_leb(o, a, &pos, &tag) != 0)
+            return;
+        pos++; /* children */
+        do {
+            if (so_abbrev_leb(o, a, &pos, &attr) != 0 ||
+                so_abbrev_leb(o, a, &pos, &form) != 0 ||
+                (form == SO_FORM_IMPLICIT_CONST &&
+                 so_abbrev_leb(o, a, &pos, &value) != 0))
+                return;
+        } while (attr != 0 || form != 0);
+    }
+}
+
 /* Inflates lazy section s up to the end of the unit that holds byte off
- * and every unit before it (all of it if off is past its end). */
+ * and every unit before it (all of it if off is past its end); for
+ * .debug_info, the units' abbreviation tables too. */
 static void so_cover(struct sym_object *o, struct so_section *s, uint64_t off)
 {
     if (off >= s->size) {
-        so_inflate(s, s->size);
+        so_inflate(o, s, s->size);
         s->walk = s->size;
+        if (s == o->info)
+            so_cover_abbrev(o, UINT64_MAX);
         return;
     }
     while (s->walk <= off && s->z_open) {
         uint64_t head = s->walk, next;
-        so_inflate(s, head + 12);
+        so_inflate(o, s, head + 12);
         if (s->ready < head + 12 || s->ready == s->size) {
-            so_inflate(s, s->size);
+            so_inflate(o, s, s->size);
+            if (s == o->info)
+                so_cover_abbrev(o, UINT64_MAX);
             break;
         }
         uint64_t len = so_read(o, s->data + head, 4);
@@ -312,8 +447,11 @@ static void so_cover(struct sym_object *o, struct so_section *s, uint64_t off)
         }
         if (next > s->size || len < 2)
             next = s->size; /* a damaged header: all of it is read */
-        so_inflate(s, next);
+        so_inflate(o, s, next);
         s->walk = next;
+        if (s == o->info)
+            so_cover_abbrev(o,
+                            next < s->size ? so_abbrev_offset(o, s, head) : UINT64_MAX);
     }
 }
 
@@ -335,6 +473,13 @@ const uint8_t *sym_object_cover(struct sym_object *o, const char *name, uint64_t
     return NULL;
 }
 
+void sym_object_chunks(size_t inflate, size_t abbrev, size_t in)
+{
+    so_chunk = inflate;
+    so_abbrev_chunk = abbrev;
+    so_in_chunk = in;
+}
+
 void sym_object_close(struct sym_object *o)
 {
     if (!o)
@@ -342,6 +487,7 @@ void sym_object_close(struct sym_object *o)
     for (size_t i = 0; i < o->nsections; i++) {
         so_end_stream(&o->sections[i]);
         free(o->sections[i].owned);
+        free(o->sections[i].in);
     }
     free(o->sections);
     elf_end(o->elf);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "sym.h"
+#include "sym_internal.h"
 
 /* Line numbers below are part of the test: keep them in step. */
 static const char helper_h[] =
@@ -714,15 +715,27 @@ Test(sym, compressed_units_with_and_without_aranges)
            half[0], half[1]),
         0);
     cr_assert_eq(sh("clang-14 -O0 -g u*.c main.c -o clang_plain"), 0);
-    const char *bins[] = {"gcc_z", "clang_z", "mixed_z", "clang_plain", "gcc_plain"};
+    /* DWARF 4 unit headers name their abbreviations elsewhere than 5's;
+     * with a .debug_types section, .debug_abbrev is inflated whole */
+    cr_assert_eq(
+        sh("clang-14 -O0 -g -gdwarf-4 -gdwarf-aranges u*.c main.c -o clang4 && "
+           "clang-14 -O0 -g -gdwarf-4 -fdebug-types-section u*.c main.c -o types"),
+        0);
+    const char *bins[] = {"gcc_z",   "clang_z", "mixed_z",     "clang4_z",
+                          "types_z", "gcc4_z",  "clang_plain", "gcc_plain"};
     int have_gcc = sh("command -v gcc >/dev/null") == 0;
     if (have_gcc)
-        cr_assert_eq(sh("gcc -O0 -g u*.c main.c -o gcc_plain"), 0);
-    cr_assert_eq(sh("objcopy --compress-debug-sections=zlib clang_plain clang_z && "
-                    "objcopy --compress-debug-sections=zlib mixed mixed_z"),
-                 0);
+        cr_assert_eq(sh("gcc -O0 -g u*.c main.c -o gcc_plain && "
+                        "gcc -O0 -g -gdwarf-4 u*.c main.c -o gcc4"),
+                     0);
+    cr_assert_eq(
+        sh("for b in clang_plain mixed clang4 types; do "
+           "objcopy --compress-debug-sections=zlib $b ${b%%_plain}_z || exit 1; done"),
+        0);
     if (have_gcc)
-        cr_assert_eq(sh("objcopy --compress-debug-sections=zlib gcc_plain gcc_z"), 0);
+        cr_assert_eq(sh("objcopy --compress-debug-sections=zlib gcc_plain gcc_z && "
+                        "objcopy --compress-debug-sections=zlib gcc4 gcc4_z"),
+                     0);
     for (size_t b = 0; b < sizeof bins / sizeof bins[0]; b++) {
         if (!have_gcc && bins[b][0] == 'g')
             continue;
@@ -730,16 +743,22 @@ Test(sym, compressed_units_with_and_without_aranges)
         cr_assert_eq(sh("readelf -SW %s | grep -q ' \\.debug_info .* C '", bins[b]),
                      compressed ? 0 : 1, "%s: .debug_info compressed is not %d", bins[b],
                      compressed);
-        int aranges = bins[b][0] == 'g' || bins[b][0] == 'm';
+        int aranges = bins[b][0] == 'g' || bins[b][0] == 'm' || strstr(bins[b], "clang4");
         cr_assert_eq(sh("readelf -SW %s | grep -q ' \\.debug_aranges '", bins[b]),
                      aranges ? 0 : 1, "%s: .debug_aranges present is not %d", bins[b],
                      aranges);
         expect_units(bins[b], UNITS);
+        /* sections inflated a few bytes at a time, as a large file's
+         * are: the first units' abbreviations, then the next ... */
+        sym_object_chunks(1, 1, 7);
+        expect_units(bins[b], UNITS);
+        sym_object_chunks(256 * 1024, 16 * 1024, 64 * 1024);
     }
 }
 
-/* A damaged compressed .debug_info (its header, or its stream anywhere):
- * at most one warning, names from the symbol table, no crash. */
+/* A damaged compressed .debug_info or .debug_abbrev (its header, or its
+ * stream anywhere; both are inflated in part, as far as the units looked
+ * up): at most one warning, names from the symbol table, no crash. */
 Test(sym, damaged_compressed_dwarf_falls_back_to_symbols)
 {
     enum { UNITS = 20 };
@@ -752,14 +771,16 @@ Test(sym, damaged_compressed_dwarf_falls_back_to_symbols)
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)whole;
     const Elf64_Shdr *sh_tab = (const Elf64_Shdr *)(whole + eh->e_shoff);
     const char *names = whole + sh_tab[eh->e_shstrndx].sh_offset;
-    const Elf64_Shdr *info = NULL;
-    for (unsigned i = 0; i < eh->e_shnum; i++)
-        if (strcmp(names + sh_tab[i].sh_name, ".debug_info") == 0)
-            info = &sh_tab[i];
-    cr_assert(info && (info->sh_flags & SHF_COMPRESSED));
     static struct nm_sym syms[256];
     size_t n = nm_read(tmp_path("prog"), syms, 256);
-    for (int where = 0; where < 8; where++) {
+    static const char *const damaged[] = {".debug_info", ".debug_abbrev"};
+    for (int d = 0; d < 2 * 8; d++) {
+        int where = d % 8;
+        const Elf64_Shdr *info = NULL; /* the damaged section */
+        for (unsigned i = 0; i < eh->e_shnum; i++)
+            if (strcmp(names + sh_tab[i].sh_name, damaged[d / 8]) == 0)
+                info = &sh_tab[i];
+        cr_assert(info && (info->sh_flags & SHF_COMPRESSED), "%s", damaged[d / 8]);
         char *buf = malloc(len);
         memcpy(buf, whole, len);
         if (where == 0) /* a compression type cprof does not know */
@@ -775,14 +796,18 @@ Test(sym, damaged_compressed_dwarf_falls_back_to_symbols)
         }
         write_file("damaged", buf, len);
         free(buf);
+        /* as a large file's: inflated in part (odd cases: whole) */
+        sym_object_chunks(where & 1 ? 256 * 1024 : 1, where & 1 ? 16 * 1024 : 1,
+                          where & 1 ? 64 * 1024 : 7);
         struct sym_cache *c = sym_cache_new();
         for (size_t i = 0; i < n; i++) {
             struct sym_func f;
             cr_assert_eq(sym_resolve(c, tmp_path("damaged"), NULL, syms[i].addr, &f), 0);
-            cr_expect_str_eq(f.name, syms[i].name, "damage at %d/8", where);
+            cr_expect_str_eq(f.name, syms[i].name, "%s: damage at %d/8", damaged[d / 8],
+                             where);
         }
-        cr_expect_leq(sym_warning_count(c), 1, "damage at %d/8: %s", where,
-                      sym_warning(c, 1));
+        cr_expect_leq(sym_warning_count(c), 1, "%s: damage at %d/8: %s", damaged[d / 8],
+                      where, sym_warning(c, 1));
         if (where == 0)
             cr_expect_eq(sym_warning_count(c), 1, "an unknown compression is not said");
         if (sym_warning_count(c))
@@ -790,5 +815,6 @@ Test(sym, damaged_compressed_dwarf_falls_back_to_symbols)
                       sym_warning(c, 0));
         sym_cache_free(c);
     }
+    sym_object_chunks(256 * 1024, 16 * 1024, 64 * 1024);
     free(whole);
 }
