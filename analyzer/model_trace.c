@@ -27,7 +27,9 @@
  * is cached before the children map, and histogram counts gather in a
  * fixed-size table, or for the nodes with the most calls in dense arrays
  * of a bounded total size, before they go into the nodes' sorted bucket
- * lists. Memory grows with the call paths, not with the events.
+ * lists. A call of such a node whose function keeps no more exact times
+ * (most calls of a long trace) exits by a short way inline in the loop.
+ * Memory grows with the call paths, not with the events.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +45,8 @@
 struct tr_frame {
     uint32_t node;
     int inherited;  /* opened before fork: not a call of this process */
-    uint64_t start; /* its entry (what the observer is told) */
+    uint64_t start; /* its entry (what the observer is told; the fast path
+                     * leaves it unset when the model has no observer) */
     uint64_t from;  /* where its time starts: its entry, or a later reset */
 };
 
@@ -79,6 +82,18 @@ struct tr_pending {
 #define TR_DENSE_MAX ((size_t)2 << 20)
 #define TR_DENSE_FLUSH (1ull << 31)
 
+/* A node's dense array, and whether the replay loop may take its short
+ * exit for the node's completed calls: the node has counts and its
+ * function went past the exact-time limits (model_pct.c), so that a call
+ * adds to its times and its dense counts only. Set by tr_account once
+ * both hold; neither goes back while the arrays live (tr_dense_free drops
+ * them; a function's exact times restart only after its process's
+ * replay, model_exact_merge). */
+struct tr_dense {
+    uint32_t *counts; /* NULL: none */
+    int fast;
+};
+
 struct m_trace_state {
     uint32_t *fn_of_index; /* function index -> process-local function */
     size_t nindex;
@@ -88,8 +103,8 @@ struct m_trace_state {
     size_t nlast;
     struct tr_pending *pending; /* npend_slots slots, a power of two */
     size_t npending, npend_slots;
-    uint32_t **dense;   /* per node id: its dense counts or NULL; ndense */
-    size_t ndense;      /* entries of dense */
+    struct tr_dense *dense; /* per node id; ndense entries */
+    size_t ndense;
     size_t dense_bytes; /* allocated to the arrays */
     uint32_t dense_nbuckets;
     uint64_t now;
@@ -212,7 +227,7 @@ static void tr_hist_add(struct m_thread *t, uint32_t node, uint32_t bucket)
 static void tr_dense_flush(struct m_thread *t, uint32_t node)
 {
     struct m_trace_state *s = t->trace;
-    uint32_t *counts = s->dense[node];
+    uint32_t *counts = s->dense[node].counts;
     for (uint32_t b = 0; b < s->dense_nbuckets; b++) {
         if (counts[b]) {
             model_hist_add(&t->nodes[node], b, counts[b]);
@@ -227,9 +242,9 @@ static void tr_dense_free(struct m_thread *t, int keep)
 {
     struct m_trace_state *s = t->trace;
     for (size_t i = 0; i < s->ndense; i++) {
-        if (s->dense[i] && keep)
+        if (s->dense[i].counts && keep)
             tr_dense_flush(t, (uint32_t)i);
-        free(s->dense[i]);
+        free(s->dense[i].counts);
     }
     free(s->dense);
     s->dense = NULL;
@@ -243,7 +258,7 @@ static void tr_dense_free(struct m_thread *t, int keep)
 static void tr_dense_check(struct m_thread *t, uint32_t node, uint64_t completed)
 {
     struct m_trace_state *s = t->trace;
-    if (node < s->ndense && s->dense[node]) {
+    if (node < s->ndense && s->dense[node].counts) {
         if (completed % TR_DENSE_FLUSH == 0)
             tr_dense_flush(t, node);
         return;
@@ -262,15 +277,15 @@ static void tr_dense_check(struct m_thread *t, uint32_t node, uint64_t completed
         memset(s->dense + s->ndense, 0, (cap - s->ndense) * sizeof(*s->dense));
         s->ndense = cap;
     }
-    s->dense[node] = cprof_xcalloc(s->dense_nbuckets, sizeof(uint32_t));
+    s->dense[node].counts = cprof_xcalloc(s->dense_nbuckets, sizeof(uint32_t));
     s->dense_bytes += bytes;
 }
 
 /* Adds a call of node that lasted ticks to it: a completed one (exit or
  * longjmp, not inherited) to its count, min, max, histogram and exact
- * times too. Inline: the fast path's exit. */
-static inline __attribute__((always_inline)) void
-tr_account(struct m_thread *t, uint32_t node, uint64_t ticks, int completed)
+ * times too. The replay loop's exit takes a short way instead for the
+ * nodes it marks fast, and calls this for the rest. */
+static void tr_account(struct m_thread *t, uint32_t node, uint64_t ticks, int completed)
 {
     struct m_trace_state *s = t->trace;
     struct m_node *n = &t->nodes[node];
@@ -283,16 +298,18 @@ tr_account(struct m_thread *t, uint32_t node, uint64_t ticks, int completed)
         n->max_ticks = ticks;
     n->completed++;
     unsigned bucket = cprof_hist_bucket(ticks, t->proc->hist_sub_bits);
-    if (node < s->ndense && s->dense[node])
-        s->dense[node][bucket]++;
+    if (node < s->ndense && s->dense[node].counts)
+        s->dense[node].counts[bucket]++;
     else
         tr_hist_add(t, node, bucket);
     if (n->completed % TR_DENSE_AFTER == 0)
         tr_dense_check(t, node, n->completed);
     const struct m_process *p = t->proc;
-    /* most calls are of functions past the exact-time limits */
     if (n->func >= p->nexact || !p->exact[n->func].over)
         model_exact_add(s->model, t->proc, n->func, ticks);
+    if (node < s->ndense && s->dense[node].counts && n->func < p->nexact &&
+        p->exact[n->func].over)
+        s->dense[node].fast = 1;
 }
 
 /* Closes the innermost frame as how says: a call that ended (exit or
@@ -590,6 +607,7 @@ tr_run_with(struct m_thread *t, struct tr_events *ev, const struct m_trace_obser
     uint64_t now = s->now;
     size_t depth = s->depth;
     uint32_t top = depth ? s->stack[depth - 1].node : 0; /* the parent of an enter */
+    unsigned sub_bits = t->proc->hist_sub_bits;
     while (left >= 2 && (size_t)(end - p) >= TR_FAST_BYTES) {
         const uint8_t *q = p;
         uint64_t token, operand;
@@ -609,7 +627,25 @@ tr_run_with(struct m_thread *t, struct tr_events *ev, const struct m_trace_obser
             if (obs)
                 obs->call(obs->ctx, t, t->nodes[top].func, f->start, now, depth,
                           f->inherited, M_CLOSE_EXIT);
-            tr_account(t, top, ticks, !f->inherited);
+            struct m_node *n = &t->nodes[top];
+            uint64_t completed = n->completed + 1;
+            /* most calls: tr_account's work for a fast node (whose function
+             * keeps no more exact times, and which has had TR_DENSE_AFTER
+             * completed calls: its min is set) when its dense array needs
+             * no check at this call (tr_dense_check) */
+            if (__builtin_expect(top < s->ndense && s->dense[top].fast && !f->inherited &&
+                                     completed % TR_DENSE_AFTER != 0,
+                                 1)) {
+                n->incl_ticks += ticks;
+                if (ticks < n->min_ticks)
+                    n->min_ticks = ticks;
+                if (ticks > n->max_ticks)
+                    n->max_ticks = ticks;
+                n->completed = completed;
+                s->dense[top].counts[cprof_hist_bucket(ticks, sub_bits)]++;
+            } else {
+                tr_account(t, top, ticks, !f->inherited);
+            }
             top = depth ? s->stack[depth - 1].node : 0;
             continue;
         }
@@ -632,7 +668,8 @@ tr_run_with(struct m_thread *t, struct tr_events *ev, const struct m_trace_obser
             struct tr_frame *f = &s->stack[depth++];
             f->node = node;
             f->inherited = 0;
-            f->start = now;
+            if (obs)
+                f->start = now;
             f->from = now;
             top = node;
         } else {
@@ -654,7 +691,8 @@ tr_run_with(struct m_thread *t, struct tr_events *ev, const struct m_trace_obser
  * at the event, at the first one it does not take (another kind, another
  * uint form, a bad operand, the last element or the window's last bytes):
  * the checked path (tr_step) takes that one. Made twice, with and without
- * an observer, so that the loop without has one register more. */
+ * an observer, so that the loop without has one register more and stores
+ * no entry time (the model's observer is the same for the whole load). */
 static void tr_run(struct m_thread *t, struct tr_events *ev)
 {
     const struct m_trace_observer *obs = t->trace->model->observer;

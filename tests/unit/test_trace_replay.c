@@ -1,11 +1,12 @@
 /*
  * The trace replay's fast paths (model_trace.c, reader.c) against what
  * they stand in for: histogram counts gathered in a table that fills and
- * empties into the nodes several times, a node's cached last child when
- * the children alternate, events in every integer form msgpack allows,
- * records of other shapes walked by mp_skip, and files read through a
- * window that refills and grows. Each test states the answer it expects
- * from the run its records describe.
+ * empties into the nodes several times, dense arrays, the loop's short
+ * exit for the calls of a function past the exact-time limits, a node's
+ * cached last child when the children alternate, events in every integer
+ * form msgpack allows, records of other shapes walked by mp_skip, and
+ * files read through a window that refills and grows. Each test states
+ * the answer it expects from the run its records describe.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -238,6 +239,55 @@ Test(trace_replay, a_reset_drops_dense_counts)
     const struct m_node *n = child(t, 0, 0x1100);
     cr_expect_eq(n->calls, 2000);
     cr_expect_eq(n->completed, 2000);
+    expect_hist(n, want, SUB_BUCKETS, "function", 0);
+}
+
+/* Past M_EXACT_PER_FUNC calls of a function, its node's exits take the
+ * replay loop's short way (a dense array, no exact times kept): the node's
+ * count, total, min, max and histogram are still every call's, with a new
+ * min and a new max among the late calls, and an inherited frame of the
+ * node (EXT_INHERITED after them) adds its time, not a call. */
+Test(trace_replay, the_short_exit_counts_every_call)
+{
+    enum { NCALLS = M_EXACT_PER_FUNC + 5000 };
+    struct tstream s;
+    begin(&s);
+    enlarge(&s, 8u << 20);
+    struct evs e = {0};
+    uint64_t now = 1000, total = 0, min = UINT64_MAX, max = 0;
+    uint64_t want[SUB_BUCKETS] = {0};
+    ev_func(&e, now, 0, 0x1100);
+    for (uint64_t k = 0; k < NCALLS + 10; k++) {
+        uint64_t ticks = 1 + k * 7919 % 20000;
+        if (k == NCALLS - 100)
+            ticks = 0;
+        if (k == NCALLS - 50)
+            ticks = 50000;
+        if (k == NCALLS) {
+            ev_token(&e, now, CPROF_EV_EXT);
+            ev_put(&e, CPROF_EXT_INHERITED);
+            ev_put(&e, 1);
+            ev_put(&e, 0);
+            ev_token(&e, now + 500, CPROF_EV_EXIT);
+            total += 500;
+            now += 501;
+        }
+        ev_call(&e, now, now + ticks, 0);
+        want[cprof_hist_bucket(ticks, 2)]++;
+        total += ticks;
+        min = ticks < min ? ticks : min;
+        max = ticks > max ? ticks : max;
+        now += ticks + 1;
+    }
+    const struct m_thread *t = load_events(&s, &e, 1000, now, "short.cprof");
+    const struct m_node *n = child(t, 0, 0x1100);
+    cr_expect_eq(n->calls, NCALLS + 10);
+    cr_expect_eq(n->completed, NCALLS + 10);
+    cr_expect_eq(n->incl_ticks, total);
+    cr_expect_eq(n->min_ticks, 0);
+    cr_expect_eq(n->max_ticks, 50000);
+    cr_expect_eq(min, 0);
+    cr_expect_eq(max, 50000);
     expect_hist(n, want, SUB_BUCKETS, "function", 0);
 }
 
