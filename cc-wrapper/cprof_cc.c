@@ -20,6 +20,11 @@
 
 #include "cc_args.h"
 #include "cprof_lines.h"
+#include "cprof_wrap.h"
+
+/* ",--wrap=NAME": CPROF_WRAPPED(CC_WRAP_OPTION) after "-Wl" is the linker
+ * option for the static runtime's list. */
+#define CC_WRAP_OPTION(name) ",--wrap=" #name
 
 #define CC_GUARD_ENV "CPROF_CC_RUNNING"
 #define CC_RT_LIB "libcprof-rt"
@@ -351,9 +356,7 @@ int main(int argc, char **argv)
     if (link_rt && static_rt) {
         snprintf(archive, sizeof archive, "%s/%s.a", rt, CC_RT_LIB);
         /* the static runtime's ways out of the process (runtime/rt_exec.c) */
-        cmd[n++] = "-Wl,--wrap=_exit,--wrap=_Exit,--wrap=execve,--wrap=execvpe,"
-                   "--wrap=fexecve,--wrap=execv,--wrap=execvp,--wrap=execl,"
-                   "--wrap=execlp,--wrap=execle,--wrap=daemon";
+        cmd[n++] = "-Wl" CPROF_WRAPPED(CC_WRAP_OPTION);
         if (plan.lang_set) { /* the user's -x c would make the archive a source */
             cmd[n++] = "-x";
             cmd[n++] = "none";

@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cprof_wrap.h"
 #include "rt_internal.h"
 
 typedef int (*rt_execve_fn)(const char *, char *const[], char *const[]);
@@ -50,7 +51,8 @@ RT_NOINST void rt_exec_init(void)
 
 #else
 
-/* cprof-cc's -Wl,--wrap=NAME (cc-wrapper/cprof_cc.c lists the same names) */
+/* cprof-cc's -Wl,--wrap=NAME for each name of CPROF_WRAPPED
+ * (common/cprof_wrap.h) */
 #define RT_ENTRY(name) __wrap_##name
 int __real_execve(const char *path, char *const argv[], char *const envp[]);
 int __real_execvpe(const char *file, char *const argv[], char *const envp[]);
@@ -211,3 +213,11 @@ RT_EXPORT RT_NOINST int RT_ENTRY(daemon)(int nochdir, int noclose)
         return result;
     return rt_after_failed_exec(size, result);
 }
+
+#ifndef CPROF_RT_SHARED
+/* Each name cprof-cc wraps has its __wrap_NAME above: a name added to
+ * CPROF_WRAPPED without one does not compile. */
+#define RT_WRAPPED_DEFINED(name)                                                         \
+    _Static_assert(sizeof(&RT_ENTRY(name)) != 0, #name ": wrapped by cprof-cc");
+CPROF_WRAPPED(RT_WRAPPED_DEFINED)
+#endif
