@@ -10,14 +10,15 @@
  * from file://.
  *
  * Every string of the data (names, paths, source lines) goes through
- * html_str, which escapes '<', '>' and '&' as well as JSON's own, so no
- * string can close the script block, and replaces bytes that are not
+ * html_str (fmt_json_string's html form), which escapes '<', '>' and '&' as well as
+ * JSON's own, so no string can close the script block, and replaces bytes that are not
  * UTF-8; the script then only ever puts them in the page as text.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "export.h"
+#include "fmt.h"
 #include "graph.h"
 #include "model.h"
 #include "profile.h"
@@ -36,56 +37,10 @@ extern const char cprof_html_head[], cprof_html_tail[];
  * shows a whole function. */
 #define HTML_LINE_GAP 200
 
-/* Length of the UTF-8 sequence at s (1..4), or 0 when s does not start a
- * valid one. */
-static size_t html_utf8_len(const unsigned char *s)
-{
-    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4   ? 4
-               : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-               : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-                                              : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) ||
-        (n == 3 && s[0] == 0xed && s[1] > 0x9f) ||
-        (n == 4 && s[0] == 0xf0 && s[1] < 0x90) ||
-        (n == 4 && s[0] == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return n;
-}
-
 /* s as a JSON string that is safe inside a <script> element; NULL as null. */
 static void html_str(FILE *out, const char *s)
 {
-    if (!s) {
-        fputs("null", out);
-        return;
-    }
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        if (*p >= 0x80) {
-            size_t n = html_utf8_len(p);
-            if (n)
-                fwrite(p, 1, n, out);
-            else
-                fputs("\\ufffd", out);
-            p += n ? n : 1;
-            continue;
-        }
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", out);
-        else if (*p == '\t')
-            fputs("\\t", out);
-        else if (*p < 0x20 || *p == 0x7f || *p == '<' || *p == '>' || *p == '&')
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-        p++;
-    }
-    fputc('"', out);
+    fmt_json_string(out, s, 1);
 }
 
 /* A number of nanoseconds or bytes: an integer, or null when unknown. */
@@ -95,46 +50,6 @@ static void html_num(FILE *out, double v, int known)
         fprintf(out, "%.0f", v);
     else
         fputs("null", out);
-}
-
-static void html_run(FILE *out, const struct model *m)
-{
-    fprintf(out, "\"run\": {\"timed\": %s, \"heap\": %s, \"processes\": [",
-            m->timed ? "true" : "false", m->heap ? "true" : "false");
-    for (size_t i = 0; i < m->nprocs; i++) {
-        const struct m_process *p = m->procs[i];
-        fputs(i ? ",\n  {\"file\": " : "\n  {\"file\": ", out);
-        html_str(out, p->file);
-        fprintf(out,
-                ", \"pid\": %llu, \"ppid\": %llu, \"exe\": ", (unsigned long long)p->pid,
-                (unsigned long long)p->ppid);
-        html_str(out, p->exe);
-        fputs(", \"argv\": [", out);
-        for (size_t k = 0; k < p->argc; k++) {
-            fputs(k ? ", " : "", out);
-            html_str(out, p->argv[k]);
-        }
-        fputs("], \"mode\": ", out);
-        html_str(out, p->mode);
-        fputs(", \"clock\": ", out);
-        html_str(out, p->clock);
-        fprintf(out,
-                ", \"complete\": %s, \"end_reason\": ", p->complete ? "true" : "false");
-        html_str(out, p->end_reason);
-        fputs(", \"duration_ns\": ", out);
-        html_num(out, (double)(p->end_ticks - p->start_ticks) * p->ns_per_tick,
-                 p->complete && p->ns_per_tick > 0 && p->end_ticks >= p->start_ticks);
-        fprintf(out, ", \"start_unix_ns\": %llu, \"threads\": [",
-                (unsigned long long)p->start_unix_ns);
-        for (size_t k = 0; k < p->nthreads; k++) {
-            fprintf(out, "%s{\"tid\": %llu, \"name\": ", k ? ", " : "",
-                    (unsigned long long)p->threads[k]->tid);
-            html_str(out, p->threads[k]->name);
-            fputc('}', out);
-        }
-        fputs("]}", out);
-    }
-    fputs("]}", out);
 }
 
 /* The functions, in the profile's order; row_of[func] is each one's index
@@ -420,7 +335,7 @@ int export_html(FILE *out, struct cmd_view_run *run, const struct export_opts *o
 
     fputs(cprof_html_head, out);
     fputs("{\"version\": 1,\n", out);
-    html_run(out, m);
+    fmt_json_run(out, "run", m, 1);
     html_functions(out, pf, row_of, m->nfuncs);
     html_edges(out, m, row_of, pf->timed);
     html_tree(out, m, row_of, pf->timed);

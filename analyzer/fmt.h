@@ -138,9 +138,18 @@ extern const struct fmt_ops fmt_text, fmt_json, fmt_csv;
 /* The format called name, or NULL. */
 const struct fmt_ops *fmt_find(const char *name);
 
-/* s as a JSON string, quotes and escapes included (for writers of their
- * own JSON: cprof export). */
+/* s as a JSON string, quotes and escapes included, NULL as null; bytes
+ * that are not UTF-8 become U+FFFD. html: '<', '>' and '&' escaped too, so
+ * that the string cannot end a <script> block it is written into (cprof
+ * export --format html). fmt_json_str: not html. */
+void fmt_json_string(FILE *out, const char *s, int html);
 void fmt_json_str(FILE *out, const char *s);
+
+struct model;
+/* The run object under key: whether the data is timed, and every process
+ * (file, pid, exe, argv, mode, clock, end, duration, threads), its strings
+ * as fmt_json_string writes them. */
+void fmt_json_run(FILE *out, const char *key, const struct model *m, int html);
 
 /* A time in human units with three significant digits: "812 ns",
  * "1.25 µs", "40.1 ms", "2.50 s". */

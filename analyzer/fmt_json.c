@@ -9,22 +9,61 @@
 
 #include "fmt.h"
 
-void fmt_json_str(FILE *out, const char *s)
+/* Length of the UTF-8 sequence at s (1..4), or 0 when s does not start a
+ * valid one. */
+static size_t fmt_utf8_len(const unsigned char *s)
 {
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4   ? 4
+               : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+               : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+                                              : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) ||
+        (n == 3 && s[0] == 0xed && s[1] > 0x9f) ||
+        (n == 4 && s[0] == 0xf0 && s[1] < 0x90) ||
+        (n == 4 && s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+void fmt_json_string(FILE *out, const char *s, int html)
+{
+    if (!s) {
+        fputs("null", out);
+        return;
+    }
     fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        if (*p >= 0x80) {
+            size_t n = fmt_utf8_len(p);
+            if (n)
+                fwrite(p, 1, n, out);
+            else
+                fputs("\\ufffd", out);
+            p += n ? n : 1;
+            continue;
+        }
         if (*p == '"' || *p == '\\')
             fprintf(out, "\\%c", *p);
         else if (*p == '\n')
             fputs("\\n", out);
         else if (*p == '\t')
             fputs("\\t", out);
-        else if (*p < 0x20 || *p == 0x7f)
+        else if (*p < 0x20 || *p == 0x7f ||
+                 (html && (*p == '<' || *p == '>' || *p == '&')))
             fprintf(out, "\\u%04x", *p);
         else
             fputc(*p, out);
+        p++;
     }
     fputc('"', out);
+}
+
+void fmt_json_str(FILE *out, const char *s)
+{
+    fmt_json_string(out, s, 0);
 }
 
 static void fmt_json_num(FILE *out, enum fmt_kind kind, double v)
@@ -37,36 +76,36 @@ static void fmt_json_num(FILE *out, enum fmt_kind kind, double v)
         fprintf(out, "%.0f", v);
 }
 
-static void fmt_json_run(FILE *out, const char *key, const struct model *m)
+void fmt_json_run(FILE *out, const char *key, const struct model *m, int html)
 {
     fprintf(out, "\"%s\": {\"timed\": %s, \"processes\": [", key,
             m->timed ? "true" : "false");
     for (size_t i = 0; i < m->nprocs; i++) {
         const struct m_process *p = m->procs[i];
         fprintf(out, "%s\n    {\"file\": ", i ? "," : "");
-        fmt_json_str(out, p->file);
+        fmt_json_string(out, p->file, html);
         fprintf(out, ", \"pid\": %llu, \"ppid\": %llu, ", (unsigned long long)p->pid,
                 (unsigned long long)p->ppid);
         if (p->fork_parent)
             fprintf(out, "\"fork_parent\": %llu, ", (unsigned long long)p->fork_parent);
         fputs("\"exe\": ", out);
-        fmt_json_str(out, p->exe);
+        fmt_json_string(out, p->exe, html);
         fputs(", \"argv\": [", out);
         for (size_t k = 0; k < p->argc; k++) {
             fputs(k ? ", " : "", out);
-            fmt_json_str(out, p->argv[k]);
+            fmt_json_string(out, p->argv[k], html);
         }
         fputs("], \"mode\": ", out);
-        fmt_json_str(out, p->mode);
+        fmt_json_string(out, p->mode, html);
         fputs(", \"clock\": ", out);
-        fmt_json_str(out, p->clock);
+        fmt_json_string(out, p->clock, html);
         fprintf(out,
                 ", \"ticks_per_sec\": %.0f, \"start_unix_ns\": %llu, \"complete\": %s",
                 p->ticks_per_sec, (unsigned long long)p->start_unix_ns,
                 p->complete ? "true" : "false");
         fputs(", \"end_reason\": ", out);
         if (p->end_reason)
-            fmt_json_str(out, p->end_reason);
+            fmt_json_string(out, p->end_reason, html);
         else
             fputs("null", out);
         if (p->end_reason && !strcmp(p->end_reason, "signal"))
@@ -81,7 +120,7 @@ static void fmt_json_run(FILE *out, const char *key, const struct model *m)
         for (size_t k = 0; k < p->nthreads; k++) {
             fprintf(out, "%s{\"thread\": %u, \"tid\": %llu, \"name\": ", k ? ", " : "",
                     p->threads[k]->serial, (unsigned long long)p->threads[k]->tid);
-            fmt_json_str(out, p->threads[k]->name);
+            fmt_json_string(out, p->threads[k]->name, html);
             fputc('}', out);
         }
         fputs("]}", out);
@@ -135,10 +174,10 @@ static void fmt_json_write(FILE *out, const struct fmt_doc *doc)
     const struct fmt_groups *g = t->groups;
     fputs("{\n  ", out);
     if (!doc->nruns)
-        fmt_json_run(out, "run", doc->model);
+        fmt_json_run(out, "run", doc->model, 0);
     for (size_t i = 0; i < doc->nruns; i++) {
         fputs(i ? ",\n  " : "", out);
-        fmt_json_run(out, doc->runs[i].key, doc->runs[i].model);
+        fmt_json_run(out, doc->runs[i].key, doc->runs[i].model, 0);
     }
     fprintf(out, ",\n  \"%s\": ", t->name);
     if (!g) {

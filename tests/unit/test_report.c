@@ -84,6 +84,37 @@ Test(report, json_has_stable_keys_nulls_and_warnings)
     warn_free(&w);
 }
 
+/* fmt_json_string: JSON's escapes, bytes that are not UTF-8 as U+FFFD (so
+ * the output stays valid JSON), valid UTF-8 as it is, NULL as null; the
+ * html form also escapes what could end a <script> block. */
+Test(report, json_strings_are_valid_utf8_and_html_safe)
+{
+    static const struct {
+        const char *in;
+        int html;
+        const char *want;
+    } cases[] = {
+        {"a\"b\\c\n\t\x01", 0, "\"a\\\"b\\\\c\\n\\t\\u0001\""},
+        {"caf\xc3\xa9 \xe2\x82\xac", 0, "\"caf\xc3\xa9 \xe2\x82\xac\""},
+        {"lat\xe9n1 \xc3", 0, "\"lat\\ufffdn1 \\ufffd\""},
+        {"\xed\xa0\x80 \xf4\x90\x80\x80", 0,
+         "\"\\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\\ufffd\\ufffd\""},
+        {"</script>&", 0, "\"</script>&\""},
+        {"</script>&", 1, "\"\\u003c/script\\u003e\\u0026\""},
+        {NULL, 0, "null"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&buf, &len);
+        cr_assert(out);
+        fmt_json_string(out, cases[i].in, cases[i].html);
+        fclose(out);
+        cr_expect_str_eq(buf, cases[i].want, "case %zu", i);
+        free(buf);
+    }
+}
+
 Test(report, text_aligns_columns_in_human_units)
 {
     char *text = render(&fmt_text, NULL);
