@@ -20,11 +20,13 @@
  *          empty body (its node's time in summary mode, the delta of its
  *          EXIT event in trace mode);
  *   line   per line event: a function making RT_CAL_LINES of them less one
- *          making none.
+ *          making none, in batches of RT_CAL_LINE_BATCH calls each (the
+ *          batches' edges cancel in the difference).
  * Each is the minimum over RT_CAL_ROUNDS batches (interrupts, migrations
  * and a cold cache only add), converted to ns at the start-up tick rate;
- * about 0.4 ms in all in summary mode, 0.6 ms in trace mode (CPROF_VERBOSE=1
- * prints it). A batch is RT_CAL_BATCH calls long because the clock reads
+ * about 0.2 ms in all in summary mode, 0.3 ms in trace mode
+ * (CPROF_VERBOSE=1 prints it). A call's batch is RT_CAL_BATCH calls long
+ * because the clock reads
  * around it do not wait for the calls before them to finish: its edges come
  * out short by a roughly fixed amount, which a longer batch spreads thinner
  * (on the development VM a pair measured 20.2 ns a call in batches of 64,
@@ -37,6 +39,7 @@
 
 #define RT_CAL_ROUNDS 8
 #define RT_CAL_BATCH 256
+#define RT_CAL_LINE_BATCH 64 /* line: the difference of two batches as long */
 #define RT_CAL_LINES 8
 #define RT_CAL_DEPTH 4
 
@@ -212,17 +215,20 @@ RT_NOINST void rt_calibrate(void)
         return;
     rt_self = t;
     uint64_t best_plain = UINT64_MAX, best_probed = UINT64_MAX, best_lined = UINT64_MAX;
-    uint64_t best_inner = UINT64_MAX, inner, unused;
+    uint64_t best_short = UINT64_MAX, best_inner = UINT64_MAX, inner, unused;
     /* round 0 warms up: first calls take the slow paths (a node, a
      * function index, a line slot, the frame address rule) */
     for (int round = 0; round <= RT_CAL_ROUNDS; round++) {
         uint64_t plain = rt_cal_round(t, rt_cal_plain, RT_CAL_BATCH, &unused);
         uint64_t probed = rt_cal_round(t, rt_cal_probed, RT_CAL_BATCH, &inner);
-        uint64_t lined = rt_cal_round(t, rt_cal_lined, RT_CAL_BATCH, &unused);
+        uint64_t probed_short =
+            rt_cal_round(t, rt_cal_probed, RT_CAL_LINE_BATCH, &unused);
+        uint64_t lined = rt_cal_round(t, rt_cal_lined, RT_CAL_LINE_BATCH, &unused);
         if (round == 0)
             continue;
         best_plain = plain < best_plain ? plain : best_plain;
         best_probed = probed < best_probed ? probed : best_probed;
+        best_short = probed_short < best_short ? probed_short : best_short;
         best_lined = lined < best_lined ? lined : best_lined;
         best_inner = inner < best_inner ? inner : best_inner;
     }
@@ -235,12 +241,12 @@ RT_NOINST void rt_calibrate(void)
         return;
     double ns_per_tick = 1e9 / rt_ticks_per_sec_estimate();
     double call = best_probed > best_plain ? (double)(best_probed - best_plain) : 0;
-    double line = best_lined > best_probed ? (double)(best_lined - best_probed) : 0;
+    double line = best_lined > best_short ? (double)(best_lined - best_short) : 0;
     call *= ns_per_tick / RT_CAL_BATCH;
     double in = (double)best_inner * ns_per_tick / RT_CAL_BATCH;
     rt_probe_cost.call_ns = call;
     rt_probe_cost.inner_ns = in < call ? in : call;
-    rt_probe_cost.line_ns = line * ns_per_tick / (RT_CAL_BATCH * RT_CAL_LINES);
+    rt_probe_cost.line_ns = line * ns_per_tick / (RT_CAL_LINE_BATCH * RT_CAL_LINES);
     rt_probe_cost.measured = 1;
     char what[200] = "";
     rt_cal_describe(what, sizeof what, "probe cost: a call ", rt_probe_cost.call_ns,
