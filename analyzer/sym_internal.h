@@ -1,11 +1,11 @@
 /*
- * What the symbolizer's three files share: the index entry every source
- * (DWARF subprograms, ELF symbols) is reduced to, a growable table of them,
- * and the string arena that owns every name and file an entry points to.
+ * What the symbolizer's files share: the index entry every source (DWARF
+ * subprograms, ELF symbols) is reduced to, a growable table of them, and
+ * the string arena that owns every name and file an entry points to.
  * sym.c owns the cache and lookups, sym_elf.c reads ELF (symbols, build id,
- * debug links), sym_dwarf.c reads DWARF (subprograms and line tables),
- * sym_lines.c decodes line tables, sym_object.c hands libdwarf the
- * sections it reads.
+ * debug links), sym_dwarf.c finds the DWARF units a lookup needs and
+ * sym_dwarf_unit.c reads one (subprograms and line tables), sym_lines.c
+ * decodes line tables, sym_object.c hands libdwarf the sections it reads.
  */
 #ifndef CPROF_SYM_INTERNAL_H
 #define CPROF_SYM_INTERNAL_H
