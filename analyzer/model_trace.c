@@ -36,82 +36,8 @@
 #include <string.h>
 
 #include "cprof_format.h"
-#include "model.h"
+#include "model_trace.h"
 #include "reader.h"
-
-/* Function indexes above this are taken as damage, not data. */
-#define TR_MAX_INDEX (1u << 24)
-
-struct tr_frame {
-    uint32_t node;
-    int inherited;  /* opened before fork: not a call of this process */
-    uint64_t start; /* its entry (what the observer is told; the fast path
-                     * leaves it unset when the model has no observer) */
-    uint64_t from;  /* where its time starts: its entry, or a later reset */
-};
-
-/* The child a node entered last: most calls repeat their parent's last
- * call, so tr_push finds them here before asking the children map. */
-struct tr_last_child {
-    uint32_t local_fn; /* M_NONE: none yet */
-    uint32_t node;
-};
-
-/* Histogram counts of completed calls not yet added to their nodes, keyed
- * by node << 32 | bucket (TR_PEND_EMPTY: a free slot). Adding a count here
- * costs one probe where a node's sorted bucket list costs a bisection.
- * The table starts small and doubles up to TR_PEND_MAX slots; full at
- * that size, and when the replay ends, it goes into the nodes
- * (tr_hist_flush): its size, not the trace's length, bounds it. */
-struct tr_pending {
-    uint64_t key;
-    uint64_t count;
-};
-#define TR_PEND_MIN 64u
-#define TR_PEND_MAX (1u << 14)
-#define TR_PEND_EMPTY UINT64_MAX
-
-/* The nodes with many completed calls count them in dense arrays, one
- * uint32 per bucket, instead: an increment, no probe, and a node's
- * buckets sit side by side where the table scatters them over its cache
- * lines. A node gets one at its TR_DENSE_AFTER-th completed call while
- * the thread's arrays take less than TR_DENSE_MAX bytes. An array goes
- * into its node (tr_dense_flush) when the replay ends, and every 2^31
- * completed calls of its node, before a count could overflow. */
-#define TR_DENSE_AFTER 1024u
-#define TR_DENSE_MAX ((size_t)2 << 20)
-#define TR_DENSE_FLUSH (1ull << 31)
-
-/* A node's dense array, and whether the replay loop may take its short
- * exit for the node's completed calls: the node has counts and its
- * function went past the exact-time limits (model_pct.c), so that a call
- * adds to its times and its dense counts only. Set by tr_account once
- * both hold; neither goes back while the arrays live (tr_dense_free drops
- * them; a function's exact times restart only after its process's
- * replay, model_exact_merge). */
-struct tr_dense {
-    uint32_t *counts; /* NULL: none */
-    int fast;
-};
-
-struct m_trace_state {
-    uint32_t *fn_of_index; /* function index -> process-local function */
-    size_t nindex;
-    struct tr_frame *stack;
-    size_t depth, cap;
-    struct tr_last_child *last_child; /* per node id; nlast entries */
-    size_t nlast;
-    struct tr_pending *pending; /* npend_slots slots, a power of two */
-    size_t npending, npend_slots;
-    struct tr_dense *dense; /* per node id; ndense entries */
-    size_t ndense;
-    size_t dense_bytes; /* allocated to the arrays */
-    uint32_t dense_nbuckets;
-    uint64_t now;
-    struct model *model; /* for the exact per-call times (model_pct.c) */
-    int off;             /* between an EXT_OFF and the next EXT_ON (1.4) */
-    char why[160];       /* what was wrong with the last event, when made up */
-};
 
 /* The node of local_fn called from parent, made when new. */
 static uint32_t tr_child(struct m_thread *t, uint32_t parent, uint32_t local_fn)
@@ -153,134 +79,6 @@ static void tr_push(struct m_thread *t, uint32_t local_fn, int inherited)
     s->depth++;
 }
 
-/* Adds the pending histogram counts to their nodes and frees the table. */
-static void tr_hist_flush(struct m_thread *t)
-{
-    struct m_trace_state *s = t->trace;
-    for (size_t i = 0; s->npending && i < s->npend_slots; i++) {
-        struct tr_pending *e = &s->pending[i];
-        if (e->key != TR_PEND_EMPTY) {
-            model_hist_add(&t->nodes[e->key >> 32], (uint32_t)e->key, e->count);
-            s->npending--;
-        }
-    }
-    free(s->pending);
-    s->pending = NULL;
-    s->npend_slots = 0;
-}
-
-static size_t tr_pend_slot(uint64_t key, size_t slots)
-{
-    return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (slots - 1);
-}
-
-/* Moves the pending counts into a new table of slots slots. */
-static void tr_pend_resize(struct m_trace_state *s, size_t slots)
-{
-    struct tr_pending *old = s->pending;
-    size_t nold = s->npend_slots;
-    s->pending = cprof_xmalloc(slots * sizeof(*s->pending));
-    s->npend_slots = slots;
-    for (size_t i = 0; i < slots; i++)
-        s->pending[i].key = TR_PEND_EMPTY;
-    for (size_t k = 0; k < nold; k++) {
-        if (old[k].key == TR_PEND_EMPTY)
-            continue;
-        size_t i = tr_pend_slot(old[k].key, slots);
-        while (s->pending[i].key != TR_PEND_EMPTY)
-            i = (i + 1) & (slots - 1);
-        s->pending[i] = old[k];
-    }
-    free(old);
-}
-
-/* One completed call of node in bucket, into the pending table. */
-static void tr_hist_add(struct m_thread *t, uint32_t node, uint32_t bucket)
-{
-    struct m_trace_state *s = t->trace;
-    uint64_t key = (uint64_t)node << 32 | bucket;
-    size_t i = s->npend_slots ? tr_pend_slot(key, s->npend_slots) : 0;
-    for (; s->npend_slots; i = (i + 1) & (s->npend_slots - 1)) {
-        struct tr_pending *e = &s->pending[i];
-        if (e->key == key) {
-            e->count++;
-            return;
-        }
-        if (e->key == TR_PEND_EMPTY)
-            break;
-    }
-    /* a new key: kept at most half full, so that probes stay short */
-    if ((s->npending + 1) * 2 > s->npend_slots) {
-        if (s->npend_slots >= TR_PEND_MAX)
-            tr_hist_flush(t);
-        tr_pend_resize(s, s->npend_slots ? s->npend_slots * 2 : TR_PEND_MIN);
-        i = tr_pend_slot(key, s->npend_slots);
-        while (s->pending[i].key != TR_PEND_EMPTY)
-            i = (i + 1) & (s->npend_slots - 1);
-    }
-    s->pending[i].key = key;
-    s->pending[i].count = 1;
-    s->npending++;
-}
-
-/* Adds node's dense counts to it and zeroes them. */
-static void tr_dense_flush(struct m_thread *t, uint32_t node)
-{
-    struct m_trace_state *s = t->trace;
-    uint32_t *counts = s->dense[node].counts;
-    for (uint32_t b = 0; b < s->dense_nbuckets; b++) {
-        if (counts[b]) {
-            model_hist_add(&t->nodes[node], b, counts[b]);
-            counts[b] = 0;
-        }
-    }
-}
-
-/* Drops every dense array, after adding its counts to its node when keep
- * is set. */
-static void tr_dense_free(struct m_thread *t, int keep)
-{
-    struct m_trace_state *s = t->trace;
-    for (size_t i = 0; i < s->ndense; i++) {
-        if (s->dense[i].counts && keep)
-            tr_dense_flush(t, (uint32_t)i);
-        free(s->dense[i].counts);
-    }
-    free(s->dense);
-    s->dense = NULL;
-    s->ndense = 0;
-    s->dense_bytes = 0;
-}
-
-/* Every TR_DENSE_AFTER completed calls of node n (completed its count):
- * gives it a dense array at the first when the budget allows, and
- * empties its array before its counts could overflow. */
-static void tr_dense_check(struct m_thread *t, uint32_t node, uint64_t completed)
-{
-    struct m_trace_state *s = t->trace;
-    if (node < s->ndense && s->dense[node].counts) {
-        if (completed % TR_DENSE_FLUSH == 0)
-            tr_dense_flush(t, node);
-        return;
-    }
-    if (completed != TR_DENSE_AFTER)
-        return;
-    if (!s->dense_nbuckets)
-        s->dense_nbuckets = (65u - t->proc->hist_sub_bits) << t->proc->hist_sub_bits;
-    size_t bytes = s->dense_nbuckets * sizeof(uint32_t);
-    if (s->dense_bytes + bytes > TR_DENSE_MAX)
-        return;
-    if (node >= s->ndense) {
-        size_t cap = s->ndense;
-        cprof_grow(&s->dense, &cap, t->nnodes > node ? t->nnodes : node + 1,
-                   sizeof(*s->dense));
-        memset(s->dense + s->ndense, 0, (cap - s->ndense) * sizeof(*s->dense));
-        s->ndense = cap;
-    }
-    s->dense[node].counts = cprof_xcalloc(s->dense_nbuckets, sizeof(uint32_t));
-    s->dense_bytes += bytes;
-}
-
 /* Adds a call of node that lasted ticks to it: a completed one (exit or
  * longjmp, not inherited) to its count, min, max, histogram and exact
  * times too. The replay loop's exit takes a short way instead for the
@@ -301,9 +99,9 @@ static void tr_account(struct m_thread *t, uint32_t node, uint64_t ticks, int co
     if (node < s->ndense && s->dense[node].counts)
         s->dense[node].counts[bucket]++;
     else
-        tr_hist_add(t, node, bucket);
+        model_tr_hist_add(t, node, bucket);
     if (n->completed % TR_DENSE_AFTER == 0)
-        tr_dense_check(t, node, n->completed);
+        model_tr_dense_check(t, node, n->completed);
     const struct m_process *p = t->proc;
     if (n->func >= p->nexact || !p->exact[n->func].over)
         model_exact_add(s->model, t->proc, n->func, ticks);
@@ -400,7 +198,7 @@ static void tr_reset(struct m_thread *t)
     free(s->pending); /* the pending histogram counts go too */
     s->pending = NULL;
     s->npending = s->npend_slots = 0;
-    tr_dense_free(t, 0);
+    model_tr_dense_free(t, 0);
     for (size_t i = 1; i < t->nnodes; i++) {
         struct m_node *n = &t->nodes[i];
         if (n->completed)
@@ -632,7 +430,7 @@ tr_run_with(struct m_thread *t, struct tr_events *ev, const struct m_trace_obser
             /* most calls: tr_account's work for a fast node (whose function
              * keeps no more exact times, and which has had TR_DENSE_AFTER
              * completed calls: its min is set) when its dense array needs
-             * no check at this call (tr_dense_check) */
+             * no check at this call (model_tr_dense_check) */
             if (__builtin_expect(top < s->ndense && s->dense[top].fast && !f->inherited &&
                                      completed % TR_DENSE_AFTER != 0,
                                  1)) {
@@ -868,8 +666,8 @@ void model_trace_finish(struct m_thread *t)
         while (s->depth)
             tr_pop(t, M_CLOSE_CUT);
     }
-    tr_dense_free(t, 1);
-    tr_hist_flush(t);
+    model_tr_dense_free(t, 1);
+    model_tr_hist_flush(t);
 }
 
 void model_trace_free(struct m_thread *t)
@@ -880,7 +678,7 @@ void model_trace_free(struct m_thread *t)
     free(t->trace->stack);
     free(t->trace->last_child);
     free(t->trace->pending);
-    tr_dense_free(t, 0);
+    model_tr_dense_free(t, 0);
     free(t->trace);
     t->trace = NULL;
 }
