@@ -44,12 +44,11 @@ static struct pf_node_cost *graph_costs(const struct pf_comp *comp,
     return cost || !comp ? cost : cprof_xcalloc(t->nnodes + 1, sizeof(*cost));
 }
 
-/* Node i's compensated inclusive time (cost NULL: its raw one). */
+/* Node i's compensated inclusive time. */
 static double graph_total_adj(const struct m_thread *t, uint32_t i,
                               const struct pf_node_cost *cost)
 {
-    return (double)t->nodes[i].incl_ticks * t->proc->ns_per_tick -
-           (cost ? cost[i].total_ns : 0);
+    return (double)t->nodes[i].incl_ticks * t->proc->ns_per_tick - cost[i].total_ns;
 }
 
 /* The index stored for key, or *count (then one more) stored for it as a
@@ -101,7 +100,8 @@ static void graph_thread(const struct m_thread *t, struct graph *g,
         graph_add_self(t, n, cost, &edge->self_ns, &edge->self_adj_ns);
         if (!(*on_path)[e]++) {
             edge->total_ns += (double)node->incl_ticks * scale;
-            edge->total_adj_ns += graph_total_adj(t, n, cost);
+            if (cost)
+                edge->total_adj_ns += graph_total_adj(t, n, cost);
         }
         if (node->first_child != M_NONE) {
             n = node->first_child;
