@@ -6,7 +6,8 @@
  * by call path, as `uftrace graph` shows, folding the paths below
  * --min-pct of the total into one line per place that says what it holds.
  * The numbers come from graph.c; function names and totals from the
- * per-function view (profile.c), so they agree with `cprof report`.
+ * per-function view (profile.c), so they agree with `cprof report`, and
+ * so do the compensated times (probe cost subtracted) --compensate shows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@
 #define GRAPH_DEFAULT_MIN_PCT 1.0
 
 static const char graph_usage[] =
-    "usage: cprof graph [FUNC...] [PATH...] [--tree [--min-pct P]]\n"
+    "usage: cprof graph [FUNC...] [PATH...] [--tree [--min-pct P]] [--compensate]\n"
     "                   [--format text|json|csv] [--limit N] [--pid PID] [--tid TID]\n"
     "\n"
     "Shows each function's callers and callees: the exact calls along each\n"
@@ -42,6 +43,12 @@ static const char graph_usage[] =
     "      --min-pct P --tree: fold the paths under P percent of the tree's total\n"
     "                  time (of its calls in count mode) into one line each place;\n"
     "                  default 1, 0 shows every path\n"
+    "      --compensate  show times with the probe cost the runtime measured at\n"
+    "                  start subtracted too (total adj, self adj; ordered and\n"
+    "                  folded by total adj): estimates, where the raw times are\n"
+    "                  measurements, as in cprof report; ! marks a line clamped\n"
+    "                  at 0 (json and csv always have them: total_adj_ns,\n"
+    "                  self_adj_ns, adj_clamped)\n"
     "  -f, --format F  text (default), json or csv\n"
     "  -n, --limit N   show the first N functions (text shows 50 by default, json\n"
     "                  all); 0 shows all. Edges and the tree are never cut\n"
@@ -66,6 +73,9 @@ enum edge_col {
     ED_CALLS,
     ED_TOTAL,
     ED_SELF,
+    ED_TOTAL_ADJ,
+    ED_SELF_ADJ,
+    ED_ADJ_CLAMPED,
     ED_CALLER_FILE,
     ED_CALLEE_FILE,
     ED_COUNT
@@ -77,6 +87,9 @@ static const struct fmt_col edge_cols[ED_COUNT] = {
     [ED_CALLS] = {"calls", "calls", FMT_UINT, FMT_DATA_ONLY, 0},
     [ED_TOTAL] = {"total_ns", "total", FMT_NS, FMT_DATA_ONLY, 0},
     [ED_SELF] = {"self_ns", "self", FMT_NS, FMT_DATA_ONLY, 0},
+    [ED_TOTAL_ADJ] = {"total_adj_ns", "total adj", FMT_NS, FMT_DATA_ONLY, 0},
+    [ED_SELF_ADJ] = {"self_adj_ns", "self adj", FMT_NS, FMT_DATA_ONLY, 0},
+    [ED_ADJ_CLAMPED] = {"adj_clamped", "clamped", FMT_BOOL, FMT_DATA_ONLY, 0},
     [ED_CALLER_FILE] = {"caller_file", "caller file", FMT_STR, FMT_DATA_ONLY, 0},
     [ED_CALLEE_FILE] = {"callee_file", "callee file", FMT_STR, FMT_DATA_ONLY, 0},
 };
@@ -89,6 +102,9 @@ enum func_col {
     FN_CALLS,
     FN_TOTAL,
     FN_SELF,
+    FN_TOTAL_ADJ,
+    FN_SELF_ADJ,
+    FN_ADJ_CLAMPED,
     FN_MODULE,
     FN_COUNT
 };
@@ -100,11 +116,24 @@ static const struct fmt_col func_cols[FN_COUNT] = {
     [FN_CALLS] = {"calls", "calls", FMT_UINT, FMT_DATA_ONLY, 0},
     [FN_TOTAL] = {"total_ns", "total", FMT_NS, FMT_DATA_ONLY, 0},
     [FN_SELF] = {"self_ns", "self", FMT_NS, FMT_DATA_ONLY, 0},
+    [FN_TOTAL_ADJ] = {"total_adj_ns", "total adj", FMT_NS, FMT_DATA_ONLY, 0},
+    [FN_SELF_ADJ] = {"self_adj_ns", "self adj", FMT_NS, FMT_DATA_ONLY, 0},
+    [FN_ADJ_CLAMPED] = {"adj_clamped", "clamped", FMT_BOOL, FMT_DATA_ONLY, 0},
     [FN_MODULE] = {"module", "module", FMT_STR, FMT_DATA_ONLY, 0},
 };
 
-/* The edges for people: per function its callers, itself, its callees. */
-enum block_col { BK_ROLE, BK_NAME, BK_CALLS, BK_TOTAL, BK_SELF, BK_COUNT };
+/* The edges for people: per function its callers, itself, its callees;
+ * the compensated times with --compensate. */
+enum block_col {
+    BK_ROLE,
+    BK_NAME,
+    BK_CALLS,
+    BK_TOTAL,
+    BK_SELF,
+    BK_TOTAL_ADJ,
+    BK_SELF_ADJ,
+    BK_COUNT
+};
 
 static const struct fmt_col block_cols[BK_COUNT] = {
     [BK_ROLE] = {"role", "", FMT_STR, FMT_TEXT_ONLY, 0},
@@ -112,6 +141,8 @@ static const struct fmt_col block_cols[BK_COUNT] = {
     [BK_CALLS] = {"calls", "calls", FMT_UINT, FMT_TEXT_ONLY, 0},
     [BK_TOTAL] = {"total_ns", "total", FMT_NS, FMT_TEXT_ONLY, 0},
     [BK_SELF] = {"self_ns", "self", FMT_NS, FMT_TEXT_ONLY, 0},
+    [BK_TOTAL_ADJ] = {"total_adj_ns", "total adj", FMT_NS, FMT_DATA_ONLY, 0},
+    [BK_SELF_ADJ] = {"self_adj_ns", "self adj", FMT_NS, FMT_DATA_ONLY, 0},
 };
 
 /* The tree, one row per call path in depth-first order, and a row for each
@@ -123,6 +154,9 @@ enum tree_col {
     TR_CALLS,
     TR_TOTAL,
     TR_SELF,
+    TR_TOTAL_ADJ,
+    TR_SELF_ADJ,
+    TR_ADJ_CLAMPED,
     TR_PCT,
     TR_FOLDED,
     TR_COUNT
@@ -135,6 +169,9 @@ static const struct fmt_col tree_cols[TR_COUNT] = {
     [TR_CALLS] = {"calls", "calls", FMT_UINT, FMT_ALL, 0},
     [TR_TOTAL] = {"total_ns", "total", FMT_NS, FMT_ALL, 0},
     [TR_SELF] = {"self_ns", "self", FMT_NS, FMT_ALL, 0},
+    [TR_TOTAL_ADJ] = {"total_adj_ns", "total adj", FMT_NS, FMT_DATA_ONLY, 0},
+    [TR_SELF_ADJ] = {"self_adj_ns", "self adj", FMT_NS, FMT_DATA_ONLY, 0},
+    [TR_ADJ_CLAMPED] = {"adj_clamped", "clamped", FMT_BOOL, FMT_DATA_ONLY, 0},
     [TR_PCT] = {"total_pct", "total%", FMT_PCT, FMT_ALL, 0},
     [TR_FOLDED] = {"folded_paths", "folded", FMT_UINT, FMT_DATA_ONLY, 0},
 };
@@ -146,6 +183,9 @@ struct gv {
     unsigned char *selected;      /* model.funcs index -> a FUNC names it */
     int any_selected;             /* FUNCs were given */
     int timed;
+    int compensable; /* the data has probe costs: the adjusted cells hold them */
+    int compensate;  /* --compensate: text shows them, and they order */
+    char *probe;     /* --compensate: the summary line of what was subtracted */
     double min_pct;
     struct strpool owned;   /* strings made here */
     struct fmt_cell *cells; /* the main table's */
@@ -171,10 +211,14 @@ static const char *gv_file(const struct gv *v, uint32_t func)
     return func != M_NONE && v->row_of[func] ? v->row_of[func]->file : "";
 }
 
-/* What orders functions, edges and paths: time, or calls in count mode. */
-static double gv_weight(const struct gv *v, double total_ns, uint64_t calls)
+/* What orders functions, edges and paths: time (--compensate: less the
+ * probe cost), or calls in count mode. */
+static double gv_weight(const struct gv *v, double total_ns, double total_adj_ns,
+                        uint64_t calls)
 {
-    return v->timed ? total_ns : (double)calls;
+    if (!v->timed)
+        return (double)calls;
+    return v->compensate ? total_adj_ns : total_ns;
 }
 
 /* Sets a time cell: null in count mode. */
@@ -182,6 +226,30 @@ static void gv_time(const struct gv *v, struct fmt_cell *cell, double ns)
 {
     cell->num = ns;
     cell->null = !v->timed;
+}
+
+/* Sets the compensated cells total, self and (not NULL) clamped: null
+ * when the data has no probe cost. */
+static void gv_adj(const struct gv *v, struct fmt_cell *total, struct fmt_cell *self,
+                   struct fmt_cell *clamped, double total_adj_ns, double self_adj_ns,
+                   int adj_clamped)
+{
+    total->num = total_adj_ns;
+    self->num = self_adj_ns;
+    total->null = self->null = !v->compensable;
+    if (clamped) {
+        clamped->num = adj_clamped;
+        clamped->null = !v->compensable;
+    }
+}
+
+/* name, with the clamp mark when --compensate shows a clamped line: owned
+ * by v. */
+static const char *gv_marked(struct gv *v, const char *name, int adj_clamped)
+{
+    if (!(v->compensate && adj_clamped))
+        return name;
+    return strpool_own(&v->owned, cprof_xasprintf("%s !", name));
 }
 
 /*
@@ -258,8 +326,8 @@ static int gv_cmp_edge(const void *pa, const void *pb)
 {
     const struct gr_edge *a = *(const struct gr_edge *const *)pa;
     const struct gr_edge *b = *(const struct gr_edge *const *)pb;
-    double wa = gv_weight(gv_sorting, a->total_ns, a->calls);
-    double wb = gv_weight(gv_sorting, b->total_ns, b->calls);
+    double wa = gv_weight(gv_sorting, a->total_ns, a->total_adj_ns, a->calls);
+    double wb = gv_weight(gv_sorting, b->total_ns, b->total_adj_ns, b->calls);
     if (wa != wb)
         return wa < wb ? 1 : -1;
     if (a->calls != b->calls)
@@ -301,21 +369,38 @@ static void gv_edge_row(struct gv *v, const struct gr_edge *e)
     cell[ED_CALLS].num = (double)e->calls;
     gv_time(v, &cell[ED_TOTAL], e->total_ns);
     gv_time(v, &cell[ED_SELF], e->self_ns);
+    gv_adj(v, &cell[ED_TOTAL_ADJ], &cell[ED_SELF_ADJ], &cell[ED_ADJ_CLAMPED],
+           e->total_adj_ns, e->self_adj_ns, e->adj_clamped);
     cell[ED_CALLER_FILE].str = gv_file(v, e->caller);
     cell[ED_CALLER_FILE].null = e->caller == M_NONE;
     cell[ED_CALLEE_FILE].str = gv_file(v, e->callee);
 }
 
+/* The numbers of one line of a function's block. */
+struct gv_nums {
+    uint64_t calls;
+    double total_ns, self_ns, total_adj_ns, self_adj_ns;
+    int adj_clamped;
+};
+
+static struct gv_nums gv_edge_nums(const struct gr_edge *e)
+{
+    return (struct gv_nums){e->calls,        e->total_ns,    e->self_ns,
+                            e->total_adj_ns, e->self_adj_ns, e->adj_clamped};
+}
+
 /* One line of a function's block: role, name and the numbers. */
-static void gv_block_row(struct gv *v, const char *role, const char *name, uint64_t calls,
-                         double total_ns, double self_ns)
+static void gv_block_row(struct gv *v, const char *role, const char *name,
+                         struct gv_nums nums)
 {
     struct fmt_cell *cell = gv_row(v, BK_COUNT);
     cell[BK_ROLE].str = role;
-    cell[BK_NAME].str = name;
-    cell[BK_CALLS].num = (double)calls;
-    gv_time(v, &cell[BK_TOTAL], total_ns);
-    gv_time(v, &cell[BK_SELF], self_ns);
+    cell[BK_NAME].str = gv_marked(v, name, nums.adj_clamped);
+    cell[BK_CALLS].num = (double)nums.calls;
+    gv_time(v, &cell[BK_TOTAL], nums.total_ns);
+    gv_time(v, &cell[BK_SELF], nums.self_ns);
+    gv_adj(v, &cell[BK_TOTAL_ADJ], &cell[BK_SELF_ADJ], NULL, nums.total_adj_ns,
+           nums.self_adj_ns, 0);
 }
 
 /* "name  file:line" above a function's block. */
@@ -387,11 +472,12 @@ static size_t gv_blocks(struct gv *v, const struct gr_edge *const *edges, size_t
             gv_block_row(v, "called by",
                          in[k]->caller == M_NONE ? "<spontaneous>"
                                                  : gv_name(v, in[k]->caller),
-                         in[k]->calls, in[k]->total_ns, in[k]->self_ns);
-        gv_block_row(v, "", r->name, r->calls, r->total_ns, r->self_ns);
+                         gv_edge_nums(in[k]));
+        gv_block_row(v, "", r->name,
+                     (struct gv_nums){r->calls, r->total_ns, r->self_ns, r->total_adj_ns,
+                                      r->self_adj_ns, r->adj_clamped});
         for (size_t k = out_start[r->func]; k < out_start[r->func + 1]; k++)
-            gv_block_row(v, "calls", gv_name(v, out[k]->callee), out[k]->calls,
-                         out[k]->total_ns, out[k]->self_ns);
+            gv_block_row(v, "calls", gv_name(v, out[k]->callee), gv_edge_nums(out[k]));
         g->count = v->nrows - g->first;
         const char **text = cprof_xcalloc(1, sizeof(*text));
         text[0] = gv_heading(v, r, cwd);
@@ -423,10 +509,28 @@ static struct fmt_cell *gv_functions(const struct gv *v, size_t limit, size_t *n
         cell[FN_CALLS].num = (double)r->calls;
         gv_time(v, &cell[FN_TOTAL], r->total_ns);
         gv_time(v, &cell[FN_SELF], r->self_ns);
+        gv_adj(v, &cell[FN_TOTAL_ADJ], &cell[FN_SELF_ADJ], &cell[FN_ADJ_CLAMPED],
+               r->total_adj_ns, r->self_adj_ns, r->adj_clamped);
         cell[FN_MODULE].str = r->module;
     }
     *nrows = n;
     return cells;
+}
+
+#define GRAPH_ADJ_NOTE                                                                   \
+    "total adj, self adj: probe cost subtracted, estimates (see "                        \
+    "docs/PERFORMANCE.md); ! clamped at 0"
+
+/* The summary lines of both views (at most 2): count mode, what
+ * --compensate subtracted. Returns how many. */
+static size_t gv_summary(const struct gv *v, const char **summary)
+{
+    size_t n = 0;
+    if (!v->timed)
+        summary[n++] = "count mode: calls only (no times were recorded)";
+    if (v->probe)
+        summary[n++] = v->probe;
+    return n;
 }
 
 static int gv_show_edges(struct gv *v)
@@ -457,9 +561,13 @@ static int gv_show_edges(struct gv *v)
         .rows_key = "edges", .cols = NULL, .groups = groups, .ngroups = ngroups};
     size_t nfuncs = 0;
     struct fmt_cell *func_cells = gv_functions(v, limit, &nfuncs);
+    struct fmt_col bcols[BK_COUNT];
+    memcpy(bcols, block_cols, sizeof bcols);
+    if (v->compensate)
+        bcols[BK_TOTAL_ADJ].where = bcols[BK_SELF_ADJ].where = FMT_TEXT_ONLY;
     struct fmt_table table = {
         .name = "edges",
-        .cols = text ? block_cols : edge_cols,
+        .cols = text ? bcols : edge_cols,
         .ncols = text ? BK_COUNT : ED_COUNT,
         .cells = v->cells,
         .nrows = v->nrows,
@@ -476,19 +584,22 @@ static int gv_show_edges(struct gv *v)
     };
     const struct fmt_table *more[] = {&functions};
     const char *summary[2];
-    size_t nsummary = 0;
-    if (!v->timed)
-        summary[nsummary++] = "count mode: calls only (no times were recorded)";
-    const char *notes[1];
+    size_t nsummary = gv_summary(v, summary);
+    const char *notes[2];
     size_t nnotes = 0;
+    if (text && v->compensate)
+        notes[nnotes++] = GRAPH_ADJ_NOTE;
     if (text && ngroups < selected)
         notes[nnotes++] = strpool_own(
             &v->owned,
             cprof_xasprintf("… %zu more function%s (--limit 0 shows all)",
                             selected - ngroups, selected - ngroups == 1 ? "" : "s"));
     struct fmt_doc doc = {
-        .title = v->timed ? "callers and callees of each function, by total time"
-                          : "callers and callees of each function, by calls",
+        .title = !v->timed ? "callers and callees of each function, by calls"
+                 : v->compensate
+                     ? "callers and callees of each function, by total time, probe cost "
+                       "subtracted"
+                     : "callers and callees of each function, by total time",
         .model = m,
         .table = &table,
         .summary = summary,
@@ -516,7 +627,7 @@ static const struct gr_tree *gv_sorting_tree;
 
 static double gv_node_weight(const struct gv *v, const struct gr_node *n)
 {
-    return gv_weight(v, n->total_ns, n->subtree_calls);
+    return gv_weight(v, n->total_ns, n->total_adj_ns, n->subtree_calls);
 }
 
 static int gv_cmp_node(const void *pa, const void *pb)
@@ -539,6 +650,7 @@ struct gv_item {
     int fold;
     uint64_t paths, calls; /* fold: the folded paths and all their calls */
     double total_ns;       /* fold: the inclusive time of the folded children */
+    double total_adj_ns;   /* fold: the same less the probe cost */
 };
 
 static void gv_tree_row(struct gv *v, const struct gr_tree *t, const struct gv_item *it,
@@ -548,6 +660,7 @@ static void gv_tree_row(struct gv *v, const struct gr_tree *t, const struct gv_i
     const struct gr_node *n = &t->nodes[it->node];
     cell[TR_DEPTH].num = it->depth;
     double total = it->fold ? it->total_ns : n->total_ns;
+    double total_adj = it->fold ? it->total_adj_ns : n->total_adj_ns;
     uint64_t calls = it->fold ? it->calls : n->calls;
     if (it->fold) {
         cell[TR_TEXT].str = strpool_own(
@@ -556,18 +669,24 @@ static void gv_tree_row(struct gv *v, const struct gr_tree *t, const struct gv_i
                             (int)(2 * it->depth), "", (unsigned long long)it->paths,
                             it->paths == 1 ? "" : "s", v->min_pct));
         cell[TR_NAME].null = 1;
-        cell[TR_SELF].blank = 1;
+        gv_adj(v, &cell[TR_TOTAL_ADJ], &cell[TR_SELF_ADJ], &cell[TR_ADJ_CLAMPED],
+               total_adj, 0, 0);
+        cell[TR_SELF].blank = cell[TR_SELF_ADJ].blank = cell[TR_ADJ_CLAMPED].blank = 1;
         cell[TR_FOLDED].num = (double)it->paths;
     } else {
-        cell[TR_TEXT].str =
-            strpool_own(&v->owned, cprof_xasprintf("%*s%s", (int)(2 * it->depth), "",
-                                                   gv_name(v, n->func)));
+        cell[TR_TEXT].str = strpool_own(
+            &v->owned,
+            cprof_xasprintf("%*s%s%s", (int)(2 * it->depth), "", gv_name(v, n->func),
+                            v->compensate && n->adj_clamped ? " !" : ""));
         cell[TR_NAME].str = gv_name(v, n->func);
         gv_time(v, &cell[TR_SELF], n->self_ns);
+        gv_adj(v, &cell[TR_TOTAL_ADJ], &cell[TR_SELF_ADJ], &cell[TR_ADJ_CLAMPED],
+               total_adj, n->self_adj_ns, n->adj_clamped);
     }
     cell[TR_CALLS].num = (double)calls;
     gv_time(v, &cell[TR_TOTAL], total);
-    double share = gv_weight(v, total, it->fold ? it->calls : n->subtree_calls);
+    double share =
+        gv_weight(v, total, total_adj, it->fold ? it->calls : n->subtree_calls);
     cell[TR_PCT].num = whole > 0 ? share * 100 / whole : 0;
     cell[TR_PCT].null = !(whole > 0);
 }
@@ -602,6 +721,7 @@ static void gv_expand(struct gv *v, const struct gr_tree *t, uint32_t node,
         fold.paths += k->paths;
         fold.calls += k->subtree_calls;
         fold.total_ns += k->total_ns;
+        fold.total_adj_ns += k->total_adj_ns;
     }
     cprof_grow(stack, cap, *depth_used + shown + 1, sizeof(**stack));
     if (shown < n)
@@ -648,32 +768,40 @@ static int gv_show_tree(struct gv *v)
         gv_tree_rows(v, &t);
         graph_tree_free(&t);
     }
+    struct fmt_col cols[TR_COUNT];
+    memcpy(cols, tree_cols, sizeof cols);
+    if (v->compensate)
+        cols[TR_TOTAL_ADJ].where = cols[TR_SELF_ADJ].where = FMT_ALL;
     struct fmt_table table = {
         .name = "tree",
-        .cols = tree_cols,
+        .cols = cols,
         .ncols = TR_COUNT,
         .cells = v->cells,
         .nrows = v->nrows,
         .text_rows = v->nrows,
     };
-    const char *summary[1];
-    size_t nsummary = 0;
-    if (!v->timed)
-        summary[nsummary++] = "count mode: calls only (no times were recorded)";
+    const char *summary[2];
+    size_t nsummary = gv_summary(v, summary);
+    const char *notes[] = {GRAPH_ADJ_NOTE};
+    const char *what = !v->timed       ? "calls"
+                       : v->compensate ? "total time, probe cost subtracted,"
+                                       : "total time";
     const char *title =
         v->min_pct > 0
-            ? strpool_own(
-                  &v->owned,
-                  cprof_xasprintf("calling-context tree (paths under %g%% of the %s "
-                                  "folded; --min-pct 0 shows all)",
-                                  v->min_pct, v->timed ? "total time" : "calls"))
-            : "calling-context tree";
+            ? strpool_own(&v->owned,
+                          cprof_xasprintf("calling-context tree (paths under %g%% of the "
+                                          "%s folded; --min-pct 0 shows all)",
+                                          v->min_pct, what))
+        : v->compensate ? "calling-context tree, probe cost subtracted"
+                        : "calling-context tree";
     struct fmt_doc doc = {
         .title = title,
         .model = m,
         .table = &table,
         .summary = summary,
         .nsummary = nsummary,
+        .notes = notes,
+        .nnotes = v->compensate && v->run.format == &fmt_text,
         .warnings = &m->warnings,
     };
     v->run.format->write(stdout, &doc);
@@ -683,7 +811,7 @@ static int gv_show_tree(struct gv *v)
 int cmd_graph(int argc, char **argv)
 {
     struct gv v = {.min_pct = GRAPH_DEFAULT_MIN_PCT};
-    int tree = 0;
+    int tree = 0, compensate = cmd_take_flag(&argc, argv, "--compensate");
     char **args = cprof_xcalloc((size_t)argc + 1, sizeof(*args));
     memcpy(args, argv, (size_t)argc * sizeof(*args));
     if (gv_own_options(&argc, args, &tree, &v.min_pct) < 0) {
@@ -698,13 +826,18 @@ int cmd_graph(int argc, char **argv)
     struct model *m = &v.run.model;
     struct profile *pf = &v.run.profile;
     v.timed = pf->timed;
+    v.compensable = pf->compensable;
+    v.compensate = compensate && pf->compensable;
+    v.probe = compensate ? cmd_probe_line(pf) : NULL;
     v.row_of = cprof_xcalloc(m->nfuncs + 1, sizeof(*v.row_of));
     v.selected = cprof_xcalloc(m->nfuncs + 1, sizeof(*v.selected));
     if (gv_select(&v) < 0) {
         status = CPROF_EXIT_USAGE;
         goto out;
     }
-    profile_sort(pf, v.timed ? PF_SORT_TOTAL : PF_SORT_CALLS);
+    profile_sort(pf, !v.timed       ? PF_SORT_CALLS
+                     : v.compensate ? PF_SORT_TOTAL_ADJ
+                                    : PF_SORT_TOTAL);
     for (size_t i = 0; i < pf->nrows; i++)
         v.row_of[pf->rows[i].func] = &pf->rows[i];
     if (tree)
@@ -714,6 +847,7 @@ int cmd_graph(int argc, char **argv)
     status = cmd_finish("graph", m, v.run.format, v.run.status);
 out:
     strpool_free(&v.owned);
+    free(v.probe);
     free(v.cells);
     free(v.row_of);
     free(v.selected);

@@ -5,22 +5,50 @@
  * current path, so that a call adds its inclusive time to its edge only
  * when no call above it went along the same edge. The merged tree needs no
  * walk: a node's parent comes before it, so one pass in index order maps
- * every node to the merged node of its path.
+ * every node to the merged node of its path. Compensated times are summed
+ * the same way from each node's probe cost (profile.c), then clamped.
  */
 #include "graph.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "profile.h"
 #include "util.h"
 
-/* A node's own time: inclusive less its children's, never negative. */
-static uint64_t graph_self_ticks(const struct m_thread *t, const struct m_node *n)
+/* Adds node i's self time to *self_ns: inclusive less its children's,
+ * never negative; and (cost not NULL) its compensated self, less its probe
+ * cost from the raw self unclamped, as profile.c does, to *self_adj_ns. */
+static void graph_add_self(const struct m_thread *t, uint32_t i,
+                           const struct pf_node_cost *cost, double *self_ns,
+                           double *self_adj_ns)
 {
+    const struct m_node *n = &t->nodes[i];
+    double scale = t->proc->ns_per_tick;
     uint64_t child_ticks = 0;
     for (uint32_t c = n->first_child; c != M_NONE; c = t->nodes[c].next_sibling)
         child_ticks += t->nodes[c].incl_ticks;
-    return n->incl_ticks > child_ticks ? n->incl_ticks - child_ticks : 0;
+    *self_ns +=
+        n->incl_ticks > child_ticks ? (double)(n->incl_ticks - child_ticks) * scale : 0;
+    if (cost)
+        *self_adj_ns +=
+            ((double)n->incl_ticks - (double)child_ticks) * scale - cost[i].self_ns;
+}
+
+/* The probe cost of each node of t (allocated), all 0 when t's process did
+ * not measure it (its times count as they are); NULL when comp is NULL. */
+static struct pf_node_cost *graph_costs(const struct pf_comp *comp,
+                                        const struct m_thread *t)
+{
+    struct pf_node_cost *cost = profile_node_costs(comp, t);
+    return cost || !comp ? cost : cprof_xcalloc(t->nnodes + 1, sizeof(*cost));
+}
+
+/* Node i's compensated inclusive time. */
+static double graph_total_adj(const struct m_thread *t, uint32_t i,
+                              const struct pf_node_cost *cost)
+{
+    return (double)t->nodes[i].incl_ticks * t->proc->ns_per_tick - cost[i].total_ns;
 }
 
 /* The index stored for key, or *count (then one more) stored for it as a
@@ -49,12 +77,15 @@ static uint32_t graph_edge_index(struct graph *g, uint32_t caller, uint32_t call
     return e;
 }
 
-/* Adds one thread's calls to g. on_path (one count per edge, zero on entry
- * and on return) is grown to cover every edge. */
-static void graph_thread(const struct m_thread *t, struct graph *g, uint32_t **on_path,
+/* Adds one thread's calls to g, compensated with comp (NULL: not). on_path
+ * (one count per edge, zero on entry and on return) is grown to cover
+ * every edge. */
+static void graph_thread(const struct m_thread *t, struct graph *g,
+                         const struct pf_comp *comp, uint32_t **on_path,
                          size_t *on_path_cap)
 {
     double scale = t->proc->ns_per_tick;
+    struct pf_node_cost *cost = graph_costs(comp, t);
     uint32_t *edge_of = cprof_xcalloc(t->nnodes ? t->nnodes : 1, sizeof(*edge_of));
     uint32_t n = t->nnodes ? t->nodes[0].first_child : M_NONE;
     while (n != M_NONE) {
@@ -66,9 +97,12 @@ static void graph_thread(const struct m_thread *t, struct graph *g, uint32_t **o
         memset(*on_path + had, 0, (*on_path_cap - had) * sizeof(**on_path));
         struct gr_edge *edge = &g->edges[e];
         edge->calls += node->calls;
-        edge->self_ns += (double)graph_self_ticks(t, node) * scale;
-        if (!(*on_path)[e]++)
+        graph_add_self(t, n, cost, &edge->self_ns, &edge->self_adj_ns);
+        if (!(*on_path)[e]++) {
             edge->total_ns += (double)node->incl_ticks * scale;
+            if (cost)
+                edge->total_adj_ns += graph_total_adj(t, n, cost);
+        }
         if (node->first_child != M_NONE) {
             n = node->first_child;
             continue;
@@ -88,17 +122,24 @@ static void graph_thread(const struct m_thread *t, struct graph *g, uint32_t **o
         }
     }
     free(edge_of);
+    free(cost);
 }
 
 void graph_build(const struct model *m, struct graph *g)
 {
     memset(g, 0, sizeof(*g));
+    struct pf_comp *comp = profile_comp_new(m);
+    g->compensable = comp != NULL;
     uint32_t *on_path = NULL;
     size_t on_path_cap = 0;
     for (size_t i = 0; i < m->nprocs; i++)
         for (size_t k = 0; k < m->procs[i]->nthreads; k++)
-            graph_thread(m->procs[i]->threads[k], g, &on_path, &on_path_cap);
+            graph_thread(m->procs[i]->threads[k], g, comp, &on_path, &on_path_cap);
     free(on_path);
+    free(comp);
+    for (size_t e = 0; g->compensable && e < g->nedges; e++)
+        g->edges[e].adj_clamped =
+            pf_clamp_adj(&g->edges[e].self_adj_ns, &g->edges[e].total_adj_ns);
 }
 
 const struct gr_edge *graph_edge(const struct graph *g, uint32_t caller, uint32_t callee)
@@ -149,12 +190,15 @@ void graph_tree(const struct model *m, uint32_t root_func, struct gr_tree *t)
     t->nnodes = 1;
     uint32_t *merged = NULL; /* thread node -> merged node, M_NONE: outside */
     size_t cap = 0;
+    struct pf_comp *comp = profile_comp_new(m);
+    t->compensable = comp != NULL;
     for (size_t i = 0; i < m->nprocs; i++) {
         for (size_t k = 0; k < m->procs[i]->nthreads; k++) {
             const struct m_thread *th = m->procs[i]->threads[k];
             double scale = th->proc->ns_per_tick;
             if (!th->nnodes)
                 continue;
+            struct pf_node_cost *cost = graph_costs(comp, th);
             cprof_grow(&merged, &cap, th->nnodes, sizeof(*merged));
             merged[0] = root_func == M_NONE ? 0 : M_NONE;
             for (size_t n = 1; n < th->nnodes; n++) {
@@ -168,11 +212,18 @@ void graph_tree(const struct model *m, uint32_t root_func, struct gr_tree *t)
                 struct gr_node *g = &t->nodes[merged[n]];
                 g->calls += node->calls;
                 g->total_ns += (double)node->incl_ticks * scale;
-                g->self_ns += (double)graph_self_ticks(th, node) * scale;
+                if (cost)
+                    g->total_adj_ns += graph_total_adj(th, (uint32_t)n, cost);
+                graph_add_self(th, (uint32_t)n, cost, &g->self_ns, &g->self_adj_ns);
             }
+            free(cost);
         }
     }
     free(merged);
+    free(comp);
+    for (size_t n = 1; t->compensable && n < t->nnodes; n++)
+        t->nodes[n].adj_clamped =
+            pf_clamp_adj(&t->nodes[n].self_adj_ns, &t->nodes[n].total_adj_ns);
     /* subtree sums: children come after their parents */
     for (size_t n = t->nnodes; n-- > 0;) {
         struct gr_node *g = &t->nodes[n];

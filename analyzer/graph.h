@@ -11,6 +11,13 @@
  * (the outer one), as a function's total in `cprof report` counts its
  * outermost activation only. So `fib -> fib` has as many calls as fib has
  * recursive calls, and a total no larger than the time the recursion took.
+ *
+ * Compensated times (total_adj_ns, self_adj_ns: `--compensate`) are the
+ * same sums of the nodes' times less their probe cost, as profile.c
+ * computes it per node for `cprof report`, clamped at 0 per edge and per
+ * merged node (adj_clamped). They mean something when the graph's
+ * compensable is set; where a process did not measure its probe cost its
+ * nodes count as they are, as in the report.
  */
 #ifndef CPROF_GRAPH_H
 #define CPROF_GRAPH_H
@@ -28,12 +35,15 @@ struct gr_edge {
     uint64_t calls;
     double total_ns; /* inclusive time of those calls, nested ones counted once */
     double self_ns;  /* the callee's own time in them */
+    double total_adj_ns, self_adj_ns; /* the same less the probe cost */
+    int adj_clamped;                  /* one of them was below 0 */
 };
 
 struct graph {
     struct gr_edge *edges; /* in the order first seen */
     size_t nedges, cap;
     struct hashmap index; /* caller << 32 | callee -> edges index */
+    int compensable;      /* some process measured its probe cost */
 };
 
 /* Builds every edge of the model into g (zeroed here); graph_free releases
@@ -51,6 +61,8 @@ struct gr_node {
     uint32_t last_child, next_sibling;
     uint64_t calls;
     double total_ns, self_ns;
+    double total_adj_ns, self_adj_ns; /* the same less the probe cost */
+    int adj_clamped;                  /* one of them was below 0 */
     /* the node's subtree (the node included): nodes and calls */
     uint64_t paths, subtree_calls;
 };
@@ -59,6 +71,7 @@ struct gr_tree {
     struct gr_node *nodes; /* nodes[0] is a root standing for no call */
     size_t nnodes, cap;
     struct hashmap index; /* parent << 32 | func -> nodes index */
+    int compensable;      /* some process measured its probe cost */
 };
 
 /*

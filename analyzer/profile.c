@@ -77,9 +77,7 @@ struct pf_comp_sub {
     double calls, lines;
 };
 
-/* Per function of m: what compensation needs; NULL when no process
- * measured its probe cost. */
-static struct pf_comp *profile_comp_funcs(const struct model *m)
+struct pf_comp *profile_comp_new(const struct model *m)
 {
     int any = 0;
     for (size_t i = 0; i < m->nprocs; i++)
@@ -118,30 +116,29 @@ static struct pf_comp_sub *profile_comp_subtrees(const struct m_thread *t,
     return sub;
 }
 
-/* Adds node i's compensated times to its function's row: self_ns and
- * incl_ns are its raw ones (self unclamped), sub NULL when its process
- * did not measure its probe cost (then they are added as they are). */
-static void profile_compensate(struct pf_row *row, const struct m_thread *t, uint32_t i,
-                               const struct pf_comp *fc, const struct pf_comp_sub *sub,
-                               double self_ns, double incl_ns, int outermost)
+struct pf_node_cost *profile_node_costs(const struct pf_comp *fc,
+                                        const struct m_thread *t)
 {
-    double self_cost = 0, total_cost = 0;
-    if (sub) {
-        const struct m_process *p = t->proc;
+    const struct m_process *p = t->proc;
+    if (!fc || !p->has_probe || !(p->ns_per_tick > 0) || !t->nnodes)
+        return NULL;
+    struct pf_comp_sub *sub = profile_comp_subtrees(t, fc);
+    struct pf_node_cost *cost = cprof_xcalloc(t->nnodes, sizeof(*cost));
+    for (uint32_t i = 1; i < t->nnodes; i++) {
         const struct m_node *n = &t->nodes[i];
         double own = fc[n->func].probed ? (double)n->calls : 0, kids = 0;
         for (uint32_t c = n->first_child; c != M_NONE; c = t->nodes[c].next_sibling)
             kids += fc[t->nodes[c].func].probed ? (double)t->nodes[c].calls : 0;
         double lines = (double)n->calls * fc[n->func].lines_per_call;
-        self_cost = own * p->probe_inner_ns +
-                    kids * (p->probe_call_ns - p->probe_inner_ns) +
-                    lines * p->probe_line_ns;
-        total_cost = own * p->probe_inner_ns + (sub[i].calls - own) * p->probe_call_ns +
-                     sub[i].lines * p->probe_line_ns;
+        cost[i].self_ns = own * p->probe_inner_ns +
+                          kids * (p->probe_call_ns - p->probe_inner_ns) +
+                          lines * p->probe_line_ns;
+        cost[i].total_ns = own * p->probe_inner_ns +
+                           (sub[i].calls - own) * p->probe_call_ns +
+                           sub[i].lines * p->probe_line_ns;
     }
-    row->self_adj_ns += self_ns - self_cost;
-    if (outermost)
-        row->total_adj_ns += incl_ns - total_cost;
+    free(sub);
+    return cost;
 }
 
 /* Per function: the (value, calls) pairs of its nodes' histograms. */
@@ -174,8 +171,7 @@ static void profile_thread(const struct m_thread *t, struct pf_row *rows,
 {
     double scale = t->proc->ns_per_tick;
     struct pf_subtree *sub = t->proc->has_heap ? profile_subtrees(t) : NULL;
-    struct pf_comp_sub *comp =
-        fc && t->proc->has_probe && scale > 0 ? profile_comp_subtrees(t, fc) : NULL;
+    struct pf_node_cost *cost = profile_node_costs(fc, t);
     /* an explicit stack: (node, leaving) so deep recursion needs no C stack */
     struct visit {
         uint32_t node;
@@ -211,10 +207,13 @@ static void profile_thread(const struct m_thread *t, struct pf_row *rows,
             if (!on_path[n->func])
                 row->cpu_total_ns += (double)n->cpu_ns;
         }
-        if (fc)
-            profile_compensate(row, t, v.node, fc, comp,
-                               ((double)n->incl_ticks - (double)child_ticks) * scale,
-                               (double)n->incl_ticks * scale, !on_path[n->func]);
+        if (fc) { /* the raw self unclamped: the costs are subtracted from it */
+            row->self_adj_ns += ((double)n->incl_ticks - (double)child_ticks) * scale -
+                                (cost ? cost[v.node].self_ns : 0);
+            if (!on_path[n->func])
+                row->total_adj_ns +=
+                    (double)n->incl_ticks * scale - (cost ? cost[v.node].total_ns : 0);
+        }
         if (sub)
             profile_heap(row, n, &sub[v.node], !on_path[n->func]);
         profile_node_samples(t, n, &samples[n->func]);
@@ -236,7 +235,7 @@ static void profile_thread(const struct m_thread *t, struct pf_row *rows,
     }
     free(stack);
     free(sub);
-    free(comp);
+    free(cost);
 }
 
 /* The profile's probe figures, and each row's compensated times clamped
@@ -258,13 +257,9 @@ static void profile_comp_finish(const struct model *m, struct profile *out)
         }
         out->compensable = 1;
     }
-    for (size_t i = 0; i < out->nrows; i++) {
-        struct pf_row *r = &out->rows[i];
-        if (r->self_adj_ns < 0 || r->total_adj_ns < 0)
-            r->adj_clamped = 1;
-        r->self_adj_ns = r->self_adj_ns > 0 ? r->self_adj_ns : 0;
-        r->total_adj_ns = r->total_adj_ns > 0 ? r->total_adj_ns : 0;
-    }
+    for (size_t i = 0; i < out->nrows; i++)
+        out->rows[i].adj_clamped =
+            pf_clamp_adj(&out->rows[i].self_adj_ns, &out->rows[i].total_adj_ns);
 }
 
 static void profile_name(const struct model *m, struct sym_cache *syms, struct profile *p,
@@ -335,7 +330,7 @@ void profile_build(const struct model *m, struct sym_cache *syms, struct profile
     struct pf_row *rows = cprof_xcalloc(m->nfuncs, sizeof(*rows));
     uint32_t *on_path = cprof_xcalloc(m->nfuncs, sizeof(*on_path));
     struct pf_samples *samples = cprof_xcalloc(m->nfuncs, sizeof(*samples));
-    struct pf_comp *fc = profile_comp_funcs(m);
+    struct pf_comp *fc = profile_comp_new(m);
     for (size_t i = 0; i < m->nprocs; i++) {
         const struct m_process *p = m->procs[i];
         if (p->ns_per_tick > 0 && model_hist_error(p->hist_sub_bits) > out->pct_error)

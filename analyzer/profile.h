@@ -143,4 +143,35 @@ void profile_sort(struct profile *p, enum pf_sort key);
 const char *profile_sort_what(enum pf_sort key);
 void profile_free(struct profile *p);
 
+/*
+ * Compensation per calling-context node, for views that sum nodes their
+ * own way (cprof graph sums them by edge and by call path): each node's
+ * compensated self time is its raw self (inclusive less its children's,
+ * not clamped) less cost.self_ns, its compensated inclusive time its raw
+ * one less cost.total_ns; sums of them are clamped with pf_clamp_adj.
+ */
+struct pf_comp;
+struct pf_node_cost {
+    double self_ns, total_ns; /* the probe cost in the node's self, inclusive time */
+};
+/* What compensating m's nodes needs (per function: its line events per
+ * call, whether it is a region), or NULL when no process of m measured its probe
+ * cost (count mode, files before 1.5): nothing is compensable. Release it
+ * with free(). */
+struct pf_comp *profile_comp_new(const struct model *m);
+/* The cost in each node of t (indexed as t->nodes; allocated), or NULL
+ * when comp is NULL or t's process did not measure its probe cost: its
+ * nodes' times are then taken as they are. */
+struct pf_node_cost *profile_node_costs(const struct pf_comp *comp,
+                                        const struct m_thread *t);
+
+/* Clamps compensated times at 0; returns whether one was below. */
+static inline int pf_clamp_adj(double *self_adj_ns, double *total_adj_ns)
+{
+    int clamped = *self_adj_ns < 0 || *total_adj_ns < 0;
+    *self_adj_ns = *self_adj_ns > 0 ? *self_adj_ns : 0;
+    *total_adj_ns = *total_adj_ns > 0 ? *total_adj_ns : 0;
+    return clamped;
+}
+
 #endif

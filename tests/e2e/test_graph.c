@@ -3,9 +3,12 @@
  * summary, trace and count mode must give exactly the call edges their
  * samples/<name>/expected-edges file lists (`caller callee calls`, `-` for
  * no caller), no edge more; then FUNC selection, the tree with its fold
- * line, and the JSON and text views on the fib sample.
+ * line, and the JSON and text views on the fib sample; and the compensated
+ * times of fib's edges against the probe cost in the file's header.
  */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,8 +184,170 @@ Test(graph_cli, func_tree_and_formats, .timeout = 120)
     free(out);
     /* fib's own tree starts at fib */
     out = graph(0, (char *const[]){"fib", "data", "--tree", "--format", "csv", NULL});
-    const char *head = "depth,name,calls,total_ns,self_ns,total_pct,folded_paths\n"
+    const char *head = "depth,name,calls,total_ns,self_ns,total_adj_ns,self_adj_ns,"
+                       "adj_clamped,total_pct,folded_paths\n"
                        "0,fib,1,";
     cr_expect(!strncmp(out, head, strlen(head)), "%s", out);
+    free(out);
+}
+
+/* ---- compensation ------------------------------------------------------- */
+
+/* e2e_each_file's callback: the path into ctx (512 bytes). */
+static void find_file(const char *path, void *ctx)
+{
+    snprintf(ctx, 512, "%s", path);
+}
+
+/* The float64 the header of the file in directory data (the scratch's)
+ * holds under key: the key's text, then 0xcb and 8 bytes big endian. */
+static double header_f64(const char *data, const char *key)
+{
+    char dir[512], path[512] = "";
+    snprintf(dir, sizeof dir, "%s/%s", e2e_scratch, data);
+    cr_assert_eq(e2e_each_file(dir, ".cprof", find_file, path), 1, "%s", dir);
+    size_t len, n = strlen(key);
+    unsigned char *bytes = (unsigned char *)e2e_read_file(path, &len);
+    cr_assert(bytes, "cannot read %s", path);
+    for (size_t i = 1; i + n + 9 <= len && i < 4096; i++) {
+        if (bytes[i - 1] != (0xa0 | n) || memcmp(bytes + i, key, n) ||
+            bytes[i + n] != 0xcb)
+            continue;
+        uint64_t u = 0;
+        for (int k = 1; k <= 8; k++)
+            u = u << 8 | bytes[i + n + k];
+        double d;
+        memcpy(&d, &u, sizeof d);
+        free(bytes);
+        return d;
+    }
+    cr_assert_fail("%s: no %s in the header", path, key);
+    return 0;
+}
+
+/* The CSV row of the edge caller -> callee. */
+static size_t edge_row(const struct e2e_csv *csv, const char *caller, const char *callee)
+{
+    int from = e2e_csv_column(csv, "caller"), to = e2e_csv_column(csv, "callee");
+    cr_assert(from >= 0 && to >= 0, "no caller, callee columns");
+    size_t r = 1;
+    while (r < csv->n_rows && (strcmp(e2e_csv_cell(csv, r, from), caller) ||
+                               strcmp(e2e_csv_cell(csv, r, to), callee)))
+        r++;
+    cr_assert(r < csv->n_rows, "no edge %s -> %s", caller, callee);
+    return r;
+}
+
+/* The text of a cell of the edge caller -> callee. */
+static const char *edge_text(const struct e2e_csv *csv, const char *caller,
+                             const char *callee, const char *column)
+{
+    int c = e2e_csv_column(csv, column);
+    cr_assert(c >= 0, "no column %s", column);
+    return e2e_csv_cell(csv, edge_row(csv, caller, callee), c);
+}
+
+static double edge_cell(const struct e2e_csv *csv, const char *caller, const char *callee,
+                        const char *column)
+{
+    return strtod(edge_text(csv, caller, callee, column), NULL);
+}
+
+/* The edge's compensated times are its raw ones less cost_total and
+ * cost_self, each clamped at 0 and then marked. */
+static void expect_edge_adj(const struct e2e_csv *csv, const char *caller,
+                            const char *callee, double cost_total, double cost_self)
+{
+    double total = edge_cell(csv, caller, callee, "total_ns") - cost_total;
+    double self = edge_cell(csv, caller, callee, "self_ns") - cost_self;
+    double total_adj = edge_cell(csv, caller, callee, "total_adj_ns");
+    double self_adj = edge_cell(csv, caller, callee, "self_adj_ns");
+    /* the CSV's times are whole ns: 1 ns each side of the rounding */
+    cr_expect(fabs(total_adj - (total > 0 ? total : 0)) <= 2,
+              "%s -> %s: total_adj %.0f, expected %.1f", caller, callee, total_adj,
+              total);
+    cr_expect(fabs(self_adj - (self > 0 ? self : 0)) <= 2,
+              "%s -> %s: self_adj %.0f, expected %.1f", caller, callee, self_adj, self);
+    cr_expect_str_eq(edge_text(csv, caller, callee, "adj_clamped"),
+                     total < 0 || self < 0 ? "true" : "false", "%s -> %s", caller,
+                     callee);
+}
+
+/*
+ * fib(25) in summary mode: main -> fib (1 call) -> fib (2 calls) -> ...,
+ * 242785 calls of fib. Per node, with pair and inner the header's probe
+ * cost: self less c * inner + k * (pair - inner), total less c * inner +
+ * d * pair (the sample has no line events). Summed per edge: fib -> fib's
+ * total is its outermost nodes' (the 2 calls below main's fib call), its
+ * self every node's below that one.
+ */
+Test(graph_cli, compensated_edges_follow_the_formula, .timeout = 120)
+{
+    build_sample("fib");
+    e2e_scratch_record("prog", "summary", "data");
+    double pair = header_f64("data", "probe_call_ns");
+    double inner = header_f64("data", "probe_call_inner_ns");
+    cr_assert(pair > 0 && inner > 0, "probe cost %f, %f", pair, inner);
+    const double fibs = 242785;
+
+    char *out = graph(0, (char *const[]){"data", "--format", "csv", NULL});
+    struct e2e_csv csv;
+    cr_assert_eq(e2e_csv_parse(out, &csv), 0, "%s", out);
+    expect_edge_adj(&csv, "", "main", inner + fibs * pair, inner + (pair - inner));
+    expect_edge_adj(&csv, "main", "fib", inner + (fibs - 1) * pair,
+                    inner + 2 * (pair - inner));
+    expect_edge_adj(&csv, "fib", "fib", 2 * inner + (fibs - 3) * pair,
+                    (fibs - 1) * inner + (fibs - 3) * (pair - inner));
+
+    /* the edges into fib cover all its calls: their self_adj is report's,
+     * and main -> fib (its outermost call) has report's total_adj */
+    char *argv[] = {CPROF, "report", "data", "--format", "csv", NULL};
+    struct e2e_result res;
+    cr_assert_eq(e2e_scratch_run_plain(argv, &res), 0, "%s", res.err);
+    struct e2e_csv report;
+    cr_assert_eq(e2e_csv_parse(res.out, &report), 0, "%s", res.out);
+    double self_adj = strtod(e2e_csv_named(&report, "fib", "self_adj_ns"), NULL);
+    double total_adj = strtod(e2e_csv_named(&report, "fib", "total_adj_ns"), NULL);
+    double edges_self = edge_cell(&csv, "main", "fib", "self_adj_ns") +
+                        edge_cell(&csv, "fib", "fib", "self_adj_ns");
+    cr_expect(fabs(edges_self - self_adj) <= 2,
+              "edges into fib: self_adj %.0f, report %.0f", edges_self, self_adj);
+    cr_expect(fabs(edge_cell(&csv, "main", "fib", "total_adj_ns") - total_adj) <= 1,
+              "main -> fib: total_adj, report %.0f\n%s", total_adj, out);
+    e2e_csv_free(&report);
+    e2e_result_free(&res);
+    e2e_csv_free(&csv);
+    free(out);
+
+    /* text: the compensated columns and what was subtracted only with
+     * --compensate */
+    out = graph(0, (char *const[]){"data", NULL});
+    cr_expect(!strstr(out, "total adj"), "%s", out);
+    free(out);
+    out = graph(0, (char *const[]){"data", "--compensate", NULL});
+    cr_expect(strstr(out, "total adj  self adj"), "%s", out);
+    cr_expect(strstr(out, "probe cost subtracted: "), "%s", out);
+    free(out);
+    out = graph(0, (char *const[]){"data", "--tree", "--compensate", NULL});
+    cr_expect(strstr(out, "total adj  self adj"), "%s", out);
+    cr_expect(strstr(out, "probe cost subtracted,"), "%s", out);
+    free(out);
+}
+
+/* Count mode has no times: the compensated cells are empty, and
+ * --compensate says there was nothing to subtract. */
+Test(graph_cli, count_mode_has_no_compensated_times, .timeout = 120)
+{
+    build_sample("fib");
+    e2e_scratch_record("prog", "count", "data");
+    char *out = graph(0, (char *const[]){"data", "--format", "csv", NULL});
+    cr_expect(strstr(out, "\nfib,fib,242784,,,,,,"), "%s", out);
+    free(out);
+    out = graph(0, (char *const[]){"data", "--tree", "--format", "csv", NULL});
+    cr_expect(strstr(out, "\n0,main,1,,,,,,"), "%s", out);
+    free(out);
+    out = graph(0, (char *const[]){"data", "--compensate", NULL});
+    cr_expect(strstr(out, "probe cost: not in the data (count mode"), "%s", out);
+    cr_expect(!strstr(out, "total adj"), "%s", out);
     free(out);
 }

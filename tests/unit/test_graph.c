@@ -227,13 +227,15 @@ static int graph_cmd(char **argv, char **out)
     return status;
 }
 
+/* No probe cost in these files: the compensated columns are empty. */
 static const char recursion_csv[] =
-    "caller,callee,calls,total_ns,self_ns,caller_file,callee_file\n"
-    ",main,1,110,25,,\n"
-    "main,fib,1,80,25,,\n"
-    "fib,fib,3,55,45,,\n"
-    "fib,leaf,1,10,10,,\n"
-    "main,leaf,1,5,5,,\n";
+    "caller,callee,calls,total_ns,self_ns,total_adj_ns,self_adj_ns,adj_clamped,"
+    "caller_file,callee_file\n"
+    ",main,1,110,25,,,,,\n"
+    "main,fib,1,80,25,,,,,\n"
+    "fib,fib,3,55,45,,,,,\n"
+    "fib,leaf,1,10,10,,,,,\n"
+    "main,leaf,1,5,5,,,,,\n";
 
 /* Without symbols the names are 0x... of the made-up module; the test
  * renames them in the output for readability. */
@@ -271,9 +273,10 @@ Test(graph, func_selects_a_neighbourhood)
     char *argv[] = {"graph", path, "*0x1300", "--format", "csv", NULL}, *out;
     cr_expect_eq(graph_cmd(argv, &out), 0);
     rename_funcs(out);
-    cr_expect_str_eq(out, "caller,callee,calls,total_ns,self_ns,caller_file,callee_file\n"
-                          "fib,leaf,1,10,10,,\n"
-                          "main,leaf,1,5,5,,\n");
+    cr_expect_str_eq(out, "caller,callee,calls,total_ns,self_ns,total_adj_ns,self_adj_ns,"
+                          "adj_clamped,caller_file,callee_file\n"
+                          "fib,leaf,1,10,10,,,,,\n"
+                          "main,leaf,1,5,5,,,,,\n");
     free(out);
     char *nothing[] = {"graph", path, "no_such_function", NULL};
     cr_expect_eq(graph_cmd(nothing, &out), 1);
@@ -309,13 +312,14 @@ Test(graph, tree_folds_small_paths_and_says_so)
     char *out;
     cr_expect_eq(graph_cmd(argv, &out), 0);
     rename_funcs(out);
-    cr_expect_str_eq(out, "depth,name,calls,total_ns,self_ns,total_pct,folded_paths\n"
-                          "0,main,1,110,25,100.00,0\n"
-                          "1,fib,1,80,25,72.73,0\n"
-                          "2,fib,2,55,35,50.00,0\n"
-                          "3,fib,1,10,10,9.09,0\n"
-                          "3,leaf,1,10,10,9.09,0\n"
-                          "1,,1,5,,4.55,1\n");
+    cr_expect_str_eq(out, "depth,name,calls,total_ns,self_ns,total_adj_ns,self_adj_ns,"
+                          "adj_clamped,total_pct,folded_paths\n"
+                          "0,main,1,110,25,,,,100.00,0\n"
+                          "1,fib,1,80,25,,,,72.73,0\n"
+                          "2,fib,2,55,35,,,,50.00,0\n"
+                          "3,fib,1,10,10,,,,9.09,0\n"
+                          "3,leaf,1,10,10,,,,9.09,0\n"
+                          "1,,1,5,,,,,4.55,1\n");
     free(out);
     char *text_argv[] = {"graph", path, "--tree", "--min-pct=10", NULL};
     cr_expect_eq(graph_cmd(text_argv, &out), 0);
@@ -345,11 +349,204 @@ Test(graph, count_mode_has_calls_and_no_times)
     char *argv[] = {"graph", path, "--format", "json", NULL}, *out;
     cr_expect_eq(graph_cmd(argv, &out), 0);
     rename_funcs(out);
-    cr_expect(strstr(out, "{\"caller\": \"fib\", \"callee\": \"fib\", \"calls\": 3, "
-                          "\"total_ns\": null, \"self_ns\": null"),
+    cr_expect(strstr(out,
+                     "{\"caller\": \"fib\", \"callee\": \"fib\", \"calls\": 3, "
+                     "\"total_ns\": null, \"self_ns\": null, \"total_adj_ns\": null, "
+                     "\"self_adj_ns\": null, \"adj_clamped\": null"),
               "%s", out);
     cr_expect(strstr(out, "\"functions\": ["), "%s", out);
     free(out);
+    /* --compensate: nothing to subtract, and the text says so */
+    char *text[] = {"graph", path, "--compensate", NULL};
+    cr_expect_eq(graph_cmd(text, &out), 0);
+    cr_expect(strstr(out, "probe cost: not in the data (count mode"), "%s", out);
+    cr_expect(!strstr(out, "total adj"), "%s", out);
+    free(out);
+    unlink(path);
+    free(path);
+}
+
+/* ---- compensation ------------------------------------------------------- */
+
+/* The output of `cprof graph` with args (NULL terminated), which must
+ * succeed, functions renamed. */
+static char *graph_ok(char *const args[])
+{
+    char *argv[12] = {"graph"}, *out;
+    for (size_t i = 0; args[i] && i + 2 < 12; i++)
+        argv[i + 1] = args[i];
+    cr_assert_eq(graph_cmd(argv, &out), 0);
+    rename_funcs(out);
+    return out;
+}
+
+/* `cprof graph` with args prints each of want (NULL terminated). */
+static void expect_graph(char *const args[], const char *const want[])
+{
+    char *out = graph_ok(args);
+    for (size_t i = 0; want[i]; i++)
+        cr_expect(strstr(out, want[i]), "no \"%s\" in:\n%s", want[i], out);
+    free(out);
+}
+
+/*
+ * The recursion's summary with a probe cost of 10 ns a call, 4 of it
+ * inside the call's own time, per node (c calls, k children's calls, d
+ * calls below): self_adj = self - 4c - 6k, total_adj = total - 4c - 10d.
+ *   node  function  c  k  d  self  total  self_adj  total_adj
+ *   1     main      1  2  6   25    110        9        46
+ *   2     fib       1  2  4   25     80        9        36
+ *   3     fib       2  2  2   35     55       15        27
+ *   4     fib       1  0  0   10     10        6         6
+ *   5     leaf      1  0  0   10     10        6         6
+ *   6     leaf      1  0  0    5      5        1         1
+ */
+static void probed_begin(struct tstream *s)
+{
+    ts_begin_probe(s, "summary", 100, 10, 4, 2);
+    ts_module(s, 0, 0x1000, 0x2000, "/nonexistent/prog");
+    ts_thread(s, 1, 100);
+}
+
+static void probed_recursion(struct tstream *s)
+{
+    probed_begin(s);
+    write_recursion_summary(s);
+    ts_thread_end(s, 1, "");
+    ts_end(s, 1e9, 110);
+}
+
+/* Loads the file make writes into the model, and writes it to a file
+ * whose path it returns. */
+static char *load_and_write(void (*make)(struct tstream *s))
+{
+    struct tstream s;
+    make(&s);
+    ts_load(&fx_model, &s, "test.cprof");
+    make(&s);
+    return ts_write_temp(&s, "graph");
+}
+
+static void expect_adj(double total_adj, double self_adj, int clamped, double got_total,
+                       double got_self, int got_clamped, const char *what)
+{
+    cr_expect_float_eq(got_total, total_adj, 1e-6, "%s: total_adj %f, not %f", what,
+                       got_total, total_adj);
+    cr_expect_float_eq(got_self, self_adj, 1e-6, "%s: self_adj %f, not %f", what,
+                       got_self, self_adj);
+    cr_expect_eq(got_clamped, clamped, "%s: clamped %d", what, got_clamped);
+}
+
+static void expect_edge_adj(uint64_t caller, uint64_t callee, double total_adj,
+                            double self_adj, int clamped)
+{
+    const struct gr_edge *e = graph_edge(&fx_graph, func(caller), func(callee));
+    cr_assert(e, "no edge 0x%llx -> 0x%llx", (unsigned long long)caller,
+              (unsigned long long)callee);
+    char what[64];
+    snprintf(what, sizeof what, "0x%llx -> 0x%llx", (unsigned long long)caller,
+             (unsigned long long)callee);
+    expect_adj(total_adj, self_adj, clamped, e->total_adj_ns, e->self_adj_ns,
+               e->adj_clamped, what);
+}
+
+/* Each edge: the sum over its nodes, the nested fib -> fib call (node 4,
+ * inside node 3) counted once in the total, as in the raw one. */
+Test(graph, edges_less_the_probe_cost)
+{
+    char *path = load_and_write(probed_recursion);
+    graph_build(&fx_model, &fx_graph);
+    cr_expect(fx_graph.compensable);
+    expect_edge_adj(NONE, MAIN, 46, 9, 0);
+    expect_edge_adj(MAIN, FIB, 36, 9, 0);
+    expect_edge_adj(FIB, FIB, 27, 15 + 6, 0);
+    expect_edge_adj(FIB, LEAF, 6, 6, 0);
+    expect_edge_adj(MAIN, LEAF, 1, 1, 0);
+
+    /* the same in CSV; and fib's self_adj over its edges in (9 + 21) is
+     * cprof report's self_adj_ns for fib */
+    char *out = graph_ok((char *const[]){path, "--format", "csv", NULL});
+    cr_expect(strstr(out, "\nfib,fib,3,55,45,27,21,false,"), "%s", out);
+    cr_expect(strstr(out, "\nmain,fib,1,80,25,36,9,false,"), "%s", out);
+    free(out);
+    char *report[] = {"report", path, "--format", "csv", NULL}, *err;
+    cr_expect_eq(ts_run_cmd(cmd_report, report, &out, &err), 0);
+    rename_funcs(out);
+    char *fib = strstr(out, "\nfib,");
+    cr_assert(fib, "%s", out);
+    char *end = strchr(fib + 1, '\n');
+    if (end)
+        *end = 0;
+    cr_expect(strstr(fib, ",30,36,"), "fib: self_adj 30, total_adj 36: %s", fib);
+    free(out);
+    free(err);
+
+    /* text: the columns and what was subtracted only with --compensate */
+    out = graph_ok((char *const[]){path, NULL});
+    cr_expect(!strstr(out, "total adj") && !strstr(out, "probe cost"), "%s", out);
+    free(out);
+    expect_graph((char *const[]){path, "--compensate", NULL},
+                 (const char *const[]){"total adj  self adj",
+                                       "probe cost subtracted: 10.0 ns a call (4.0 ns",
+                                       "by total time, probe cost subtracted", NULL});
+    unlink(path);
+    free(path);
+}
+
+/* The merged tree: each path's nodes' compensated times summed. */
+Test(graph, tree_less_the_probe_cost)
+{
+    char *path = load_and_write(probed_recursion);
+    struct gr_tree t;
+    graph_tree(&fx_model, M_NONE, &t);
+    cr_expect(t.compensable);
+    uint32_t m = t.nodes[0].first_child, f = t.nodes[m].first_child;
+    uint32_t f2 = t.nodes[f].first_child;
+    expect_adj(46, 9, 0, t.nodes[m].total_adj_ns, t.nodes[m].self_adj_ns,
+               t.nodes[m].adj_clamped, "main");
+    expect_adj(36, 9, 0, t.nodes[f].total_adj_ns, t.nodes[f].self_adj_ns,
+               t.nodes[f].adj_clamped, "main fib");
+    expect_adj(27, 15, 0, t.nodes[f2].total_adj_ns, t.nodes[f2].self_adj_ns,
+               t.nodes[f2].adj_clamped, "main fib fib");
+    graph_tree_free(&t);
+
+    /* without --compensate folded by the raw total (leaf under main: 5 of 110) */
+    expect_graph(
+        (char *const[]){path, "--tree", "--min-pct", "5", "--format", "csv", NULL},
+        (const char *const[]){"0,main,1,110,25,46,9,false,100.00,0\n",
+                              "2,fib,2,55,35,27,15,false,50.00,0\n",
+                              "1,,1,5,,1,,,4.55,1\n", NULL});
+    expect_graph((char *const[]){path, "--tree", "--compensate", NULL},
+                 (const char *const[]){"total adj  self adj",
+                                       "paths under 1% of the total time, probe cost "
+                                       "subtracted, folded",
+                                       NULL});
+    unlink(path);
+    free(path);
+}
+
+/* main (1 call, 400) -> leaf (10 calls, 20): calls shorter than their
+ * probe cost. */
+static void probed_short_calls(struct tstream *s)
+{
+    probed_begin(s);
+    ts_node(s, 1, 1, 0, MAIN, 1, 400, 400, 400, 1);
+    ts_node(s, 1, 2, 1, LEAF, 10, 20, 2, 2, 10);
+    ts_thread_end(s, 1, "");
+    ts_end(s, 1e9, 400);
+}
+
+/* Clamped at 0, marked with ! in the text with --compensate. */
+Test(graph, clamped_at_zero_and_marked)
+{
+    char *path = load_and_write(probed_short_calls);
+    graph_build(&fx_model, &fx_graph);
+    expect_edge_adj(MAIN, LEAF, 0, 0, 1);
+    expect_edge_adj(NONE, MAIN, 400 - 4 - 100, 380 - 4 - 60, 0);
+    expect_graph((char *const[]){path, "--compensate", NULL},
+                 (const char *const[]){"calls      leaf !", "! clamped at 0", NULL});
+    expect_graph((char *const[]){path, "--format", "csv", NULL},
+                 (const char *const[]){"\nmain,leaf,10,20,20,0,0,true,", NULL});
     unlink(path);
     free(path);
 }
