@@ -10,7 +10,15 @@
 
 #define CPROF_WRAPPED(X)                                                                 \
     X(_exit)                                                                             \
-    X(_Exit) X(execve) X(execvpe) X(fexecve) X(execv) X(execvp) X(execl) X(execlp)       \
-        X(execle) X(daemon)
+    X(_Exit)                                                                             \
+    X(execve)                                                                            \
+    X(execvpe)                                                                           \
+    X(fexecve)                                                                           \
+    X(execv)                                                                             \
+    X(execvp)                                                                            \
+    X(execl)                                                                             \
+    X(execlp)                                                                            \
+    X(execle)                                                                            \
+    X(daemon)
 
 #endif
