@@ -254,9 +254,10 @@ static double edge_cell(const struct e2e_csv *csv, const char *caller, const cha
 }
 
 /* The edge's compensated times are its raw ones less cost_total and
- * cost_self, each clamped at 0 and then marked. */
-static void expect_edge_adj(const struct e2e_csv *csv, const char *caller,
-                            const char *callee, double cost_total, double cost_self)
+ * cost_self, each clamped at 0 and then marked. Returns the self time
+ * less cost_self, not clamped. */
+static double expect_edge_adj(const struct e2e_csv *csv, const char *caller,
+                              const char *callee, double cost_total, double cost_self)
 {
     double total = edge_cell(csv, caller, callee, "total_ns") - cost_total;
     double self = edge_cell(csv, caller, callee, "self_ns") - cost_self;
@@ -271,6 +272,7 @@ static void expect_edge_adj(const struct e2e_csv *csv, const char *caller,
     cr_expect_str_eq(edge_text(csv, caller, callee, "adj_clamped"),
                      total < 0 || self < 0 ? "true" : "false", "%s -> %s", caller,
                      callee);
+    return self;
 }
 
 /*
@@ -294,13 +296,17 @@ Test(graph_cli, compensated_edges_follow_the_formula, .timeout = 120)
     struct e2e_csv csv;
     cr_assert_eq(e2e_csv_parse(out, &csv), 0, "%s", out);
     expect_edge_adj(&csv, "", "main", inner + fibs * pair, inner + (pair - inner));
-    expect_edge_adj(&csv, "main", "fib", inner + (fibs - 1) * pair,
-                    inner + 2 * (pair - inner));
-    expect_edge_adj(&csv, "fib", "fib", 2 * inner + (fibs - 3) * pair,
-                    (fibs - 1) * inner + (fibs - 3) * (pair - inner));
+    double outer = expect_edge_adj(&csv, "main", "fib", inner + (fibs - 1) * pair,
+                                   inner + 2 * (pair - inner));
+    double inner_calls =
+        expect_edge_adj(&csv, "fib", "fib", 2 * inner + (fibs - 3) * pair,
+                        (fibs - 1) * inner + (fibs - 3) * (pair - inner));
 
-    /* the edges into fib cover all its calls: their self_adj is report's,
-     * and main -> fib (its outermost call) has report's total_adj */
+    /* the edges into fib cover all its calls: report's self_adj is their
+     * sum before clamping, clamped (a start-up measurement that came out
+     * high, on a loaded machine, can take an edge below 0), and their
+     * self_adj when neither was clamped; main -> fib (its outermost call)
+     * has report's total_adj */
     char *argv[] = {CPROF, "report", "data", "--format", "csv", NULL};
     struct e2e_result res;
     cr_assert_eq(e2e_scratch_run_plain(argv, &res), 0, "%s", res.err);
@@ -310,8 +316,13 @@ Test(graph_cli, compensated_edges_follow_the_formula, .timeout = 120)
     double total_adj = strtod(e2e_csv_named(&report, "fib", "total_adj_ns"), NULL);
     double edges_self = edge_cell(&csv, "main", "fib", "self_adj_ns") +
                         edge_cell(&csv, "fib", "fib", "self_adj_ns");
-    cr_expect(fabs(edges_self - self_adj) <= 2,
-              "edges into fib: self_adj %.0f, report %.0f", edges_self, self_adj);
+    double sum = outer + inner_calls;
+    cr_expect(fabs(self_adj - (sum > 0 ? sum : 0)) <= 4,
+              "fib: report's self_adj %.0f, the edges' sum before clamping %.1f",
+              self_adj, sum);
+    if (outer >= 0 && inner_calls >= 0)
+        cr_expect(fabs(edges_self - self_adj) <= 2,
+                  "edges into fib: self_adj %.0f, report %.0f", edges_self, self_adj);
     cr_expect(fabs(edge_cell(&csv, "main", "fib", "total_adj_ns") - total_adj) <= 1,
               "main -> fib: total_adj, report %.0f\n%s", total_adj, out);
     e2e_csv_free(&report);
