@@ -55,19 +55,26 @@ void sym_dw_on_error(Dwarf_Error err, Dwarf_Ptr arg)
     *failed = 1;
 }
 
+/* Attribute at of die into *attr (the caller deallocates it): 1, or 0
+ * when absent or on an error (remembered in u). */
+static int dw_attr(struct dw_unit *u, Dwarf_Die die, Dwarf_Half at, Dwarf_Attribute *attr)
+{
+    Dwarf_Error err = NULL;
+    int rc = dwarf_attr(die, at, attr, &err);
+    if (rc == DW_DLV_ERROR)
+        sym_dw_unit_error(u, err);
+    return rc == DW_DLV_OK;
+}
+
 /* The unsigned value of attribute at of die; 0 if present. */
 static int dw_udata(struct dw_unit *u, Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
 {
     Dwarf_Attribute attr;
     Dwarf_Error err = NULL;
-    int rc = dwarf_attr(die, at, &attr, &err);
-    if (rc != DW_DLV_OK) {
-        if (rc == DW_DLV_ERROR)
-            sym_dw_unit_error(u, err);
+    if (!dw_attr(u, die, at, &attr))
         return -1;
-    }
     Dwarf_Half form = 0;
-    rc = dwarf_whatform(attr, &form, &err);
+    int rc = dwarf_whatform(attr, &form, &err);
     if (rc == DW_DLV_OK && form == DW_FORM_sec_offset) {
         Dwarf_Off off = 0;
         rc = dwarf_global_formref(attr, &off, &err);
@@ -95,13 +102,9 @@ static const char *dw_string(struct dw_unit *u, Dwarf_Die die, Dwarf_Half at)
     Dwarf_Attribute attr;
     Dwarf_Error err = NULL;
     char *text = NULL;
-    int rc = dwarf_attr(die, at, &attr, &err);
-    if (rc != DW_DLV_OK) {
-        if (rc == DW_DLV_ERROR)
-            sym_dw_unit_error(u, err);
+    if (!dw_attr(u, die, at, &attr))
         return NULL;
-    }
-    rc = dwarf_formstring(attr, &text, &err);
+    int rc = dwarf_formstring(attr, &text, &err);
     if (rc == DW_DLV_ERROR)
         sym_dw_unit_error(u, err);
     const char *copy = NULL;
@@ -118,13 +121,9 @@ static Dwarf_Die dw_ref(struct dw_unit *u, Dwarf_Die die, Dwarf_Half at)
     Dwarf_Error err = NULL;
     Dwarf_Off off;
     Dwarf_Die target = NULL;
-    int rc = dwarf_attr(die, at, &attr, &err);
-    if (rc != DW_DLV_OK) {
-        if (rc == DW_DLV_ERROR)
-            sym_dw_unit_error(u, err);
+    if (!dw_attr(u, die, at, &attr))
         return NULL;
-    }
-    rc = dwarf_global_formref(attr, &off, &err);
+    int rc = dwarf_global_formref(attr, &off, &err);
     if (rc == DW_DLV_OK) {
         size_t info_size = 0;
         sym_object_cover(u->obj, ".debug_info", off, &info_size);
@@ -218,16 +217,12 @@ int sym_dw_ranges(struct dw_unit *u, Dwarf_Die die, struct sym_entry *proto)
 {
     Dwarf_Attribute attr;
     Dwarf_Error err = NULL;
-    int rc = dwarf_attr(die, DW_AT_ranges, &attr, &err);
-    if (rc != DW_DLV_OK) {
-        if (rc == DW_DLV_ERROR)
-            sym_dw_unit_error(u, err);
+    if (!dw_attr(u, die, DW_AT_ranges, &attr))
         return 0;
-    }
     int added = 0;
     Dwarf_Half form = 0;
     Dwarf_Unsigned value = 0;
-    rc = dwarf_whatform(attr, &form, &err);
+    int rc = dwarf_whatform(attr, &form, &err);
     if (rc == DW_DLV_OK) {
         if (form == DW_FORM_rnglistx || form == DW_FORM_udata || form == DW_FORM_data4 ||
             form == DW_FORM_data8)
