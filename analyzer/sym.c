@@ -90,7 +90,8 @@ struct sym_key {
 static void sym_table_sort(struct sym_table *t)
 {
     size_t n = t->n;
-    struct sym_key *keys = cprof_xmalloc(2 * n * sizeof(*keys)), *tmp = keys + n;
+    struct sym_key *both = cprof_xmalloc(2 * n * sizeof(*both)), *keys = both,
+                   *tmp = both + n; /* the radix passes swap keys and tmp */
     for (size_t i = 0; i < n; i++)
         keys[i] = (struct sym_key){t->v[i].lo, i};
     for (unsigned shift = 0; shift < 64; shift += 8) {
@@ -122,7 +123,7 @@ static void sym_table_sort(struct sym_table *t)
         sorted[i] = t->v[keys[i].at];
     free(t->v);
     t->v = sorted;
-    free(keys < tmp ? keys : tmp);
+    free(both);
 }
 
 void sym_table_finish(struct sym_table *t)

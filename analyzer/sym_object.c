@@ -347,16 +347,15 @@ Dwarf_Obj_Access_Interface *sym_object_interface(struct sym_object *o)
 }
 
 /* The offset in .debug_abbrev of the table of the unit of .debug_info
- * whose header is at head (inflated), or UINT64_MAX when the header is
- * not one cprof knows (all of .debug_abbrev is then read). */
+ * whose header is at head (inflated; its length takes len_size bytes, 4
+ * or 12), or UINT64_MAX when the header is not one cprof knows (all of
+ * .debug_abbrev is then read). */
 static uint64_t so_abbrev_offset(const struct sym_object *o,
-                                 const struct so_section *info, uint64_t head)
+                                 const struct so_section *info, uint64_t head,
+                                 unsigned len_size)
 {
     const uint8_t *p = info->data + head;
     uint64_t avail = info->ready > head ? info->ready - head : 0;
-    if (avail < 4)
-        return UINT64_MAX;
-    unsigned len_size = so_read(o, p, 4) == 0xffffffff ? 12 : 4;
     unsigned off_size = len_size == 12 ? 8 : 4;
     if (avail < len_size + 2)
         return UINT64_MAX;
@@ -439,7 +438,9 @@ static void so_cover(struct sym_object *o, struct so_section *s, uint64_t off)
             break;
         }
         uint64_t len = so_read(o, s->data + head, 4);
+        unsigned len_size = 4;
         if (len == 0xffffffff) {
+            len_size = 12;
             len = so_read(o, s->data + head + 4, 8);
             next = len < s->size ? head + 12 + len : s->size;
         } else {
@@ -450,8 +451,8 @@ static void so_cover(struct sym_object *o, struct so_section *s, uint64_t off)
         so_inflate(o, s, next);
         s->walk = next;
         if (s == o->info)
-            so_cover_abbrev(o,
-                            next < s->size ? so_abbrev_offset(o, s, head) : UINT64_MAX);
+            so_cover_abbrev(o, next < s->size ? so_abbrev_offset(o, s, head, len_size)
+                                              : UINT64_MAX);
     }
 }
 
