@@ -26,14 +26,13 @@
  * and a cold cache only add), converted to ns at the start-up tick rate;
  * about 0.2 ms in all in summary mode, 0.3 ms in trace mode
  * (CPROF_VERBOSE=1 prints it). A call's batch is RT_CAL_BATCH calls long
- * because the clock reads
- * around it do not wait for the calls before them to finish: its edges come
- * out short by a roughly fixed amount, which a longer batch spreads thinner
- * (on the development VM a pair measured 20.2 ns a call in batches of 64,
- * 21.4 to 21.7 in batches of 256, where the e2e test's program paid 21.0;
- * docs/PERFORMANCE.md). Count mode reads no clock: nothing to measure.
- * Runs once, in rt_process_init, before any thread has state; not
- * signal-safe.
+ * because the clock reads around it do not wait for the calls before them
+ * to finish: its edges come out short by a roughly fixed amount, which a
+ * longer batch spreads thinner (on the development VM a pair measured
+ * 20.2 ns a call in batches of 64, 21.4 to 21.7 in batches of 256, where
+ * the e2e test's program paid 21.0; docs/PERFORMANCE.md). Count mode
+ * reads no clock: nothing to measure. Runs once, in rt_process_init,
+ * before any thread has state; not signal-safe.
  */
 #include "rt_internal.h"
 
@@ -59,8 +58,8 @@ struct rt_probe_cost rt_probe_cost;
  * saved, which moved the measurement by 1.3 ns a call (docs/
  * PERFORMANCE.md, "Compensation"). The shape is the least an instrumented
  * function does: keep its own address in a saved register across the enter
- * hook, and leave through the exit hook. The hooks are called by their
- * hidden names (a program may define the public ones itself). */
+ * hook, and leave through the exit hook (called by their hidden names, as
+ * RT_CAL_ENTER and RT_CAL_EXIT call them). */
 RT_HIDDEN void rt_cal_plain(void);
 RT_HIDDEN void rt_cal_probed(void);
 RT_HIDDEN void rt_cal_lined(void);
