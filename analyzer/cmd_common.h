@@ -125,6 +125,9 @@ void cmd_heap_object(const struct model *m, struct fmt_cell *cells,
  * --percentiles, --compensate) out of argv, leaving the arguments after
  * "--" alone. Returns whether it was there. */
 int cmd_take_flag(int *argc, char **argv, const char *flag);
+/* The text's mark after the name of a line whose compensated time
+ * (--compensate) was clamped at 0 (cprof report, cprof graph). */
+#define CMD_CLAMP_MARK " !"
 /* The summary line of --compensate (allocated): the probe cost subtracted,
  * or that the data has none. */
 char *cmd_probe_line(const struct profile *pf);

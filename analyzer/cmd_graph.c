@@ -249,7 +249,7 @@ static const char *gv_marked(struct gv *v, const char *name, int adj_clamped)
 {
     if (!(v->compensate && adj_clamped))
         return name;
-    return strpool_own(&v->owned, cprof_xasprintf("%s !", name));
+    return strpool_own(&v->owned, cprof_xasprintf("%s%s", name, CMD_CLAMP_MARK));
 }
 
 /*
@@ -676,8 +676,8 @@ static void gv_tree_row(struct gv *v, const struct gr_tree *t, const struct gv_i
     } else {
         cell[TR_TEXT].str = strpool_own(
             &v->owned,
-            cprof_xasprintf("%*s%s%s", (int)(2 * it->depth), "", gv_name(v, n->func),
-                            v->compensate && n->adj_clamped ? " !" : ""));
+            cprof_xasprintf("%*s%s", (int)(2 * it->depth), "",
+                            gv_marked(v, gv_name(v, n->func), n->adj_clamped)));
         cell[TR_NAME].str = gv_name(v, n->func);
         gv_time(v, &cell[TR_SELF], n->self_ns);
         gv_adj(v, &cell[TR_TOTAL_ADJ], &cell[TR_SELF_ADJ], &cell[TR_ADJ_CLAMPED],

@@ -144,10 +144,9 @@ static const struct fmt_col report_cols[RC_COUNT] = {
     [RC_WAIT_TOTAL] = {"wait_total_ns", "wait total", FMT_NS, FMT_DATA_ONLY, 0},
 };
 
-/* The text table's mark after the name of a function with line data, and
- * (--compensate) of one whose compensated time was clamped at 0. */
+/* The text table's mark after the name of a function with line data (and
+ * CMD_CLAMP_MARK). */
 #define REPORT_LINES_MARK " *"
-#define REPORT_CLAMP_MARK " !"
 
 /* Fills one row of cells from a profile row, the strings it makes (location,
  * marked name) owned by strs; compensate: the clamp mark is shown. Returns
@@ -165,7 +164,7 @@ static int report_row(const struct model *m, const struct profile *pf,
         has_lines || clamp_mark
             ? strpool_own(strs, cprof_xasprintf("%s%s%s", r->name,
                                                 has_lines ? REPORT_LINES_MARK : "",
-                                                clamp_mark ? REPORT_CLAMP_MARK : ""))
+                                                clamp_mark ? CMD_CLAMP_MARK : ""))
             : r->name;
     cell[RC_HAS_LINES].num = has_lines;
     cell[RC_LOCATION].str =
