@@ -29,26 +29,49 @@
 # (issue 7): summary and trace <= 30 ns/call over empty, count <= 5 ns/call.
 #
 # --scale N runs the script's work N times (default 1).
+#
+# --against DIR [--mode MODE]: instead of the table, compares two builds of
+# the runtime on the same interpreter binary: BUILD_DIR's (A) and the
+# libcprof-rt.so in DIR (B: another build's lib/cprof, through
+# LD_LIBRARY_PATH), in MODE (count, summary or trace; default count).
+# Each round runs empty, A and B one after the other, so that a slow spell
+# of the machine touches all three; N rounds (--runs; here default 5).
+# Prints each one's least and median CPU time, its time per call over the
+# empty build's least, and B - A.
+#
 # The builds and data go to BUILD_DIR/real/lua-bench. Exit status 0
 # whatever the figures (a FAIL row is a finding), and 0 with a SKIP line when
 # Debian's archive cannot be reached; non-zero when BUILD_DIR has no cprof or
 # something could not be built or run.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-runs=3
+runs=
 scale=1
 build=
+against=
+mode=count
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --scale) scale=$2; shift 2 ;;
-    -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+    --against) against=$2; shift 2 ;;
+    --mode) mode=$2; shift 2 ;;
+    -h | --help) sed -n '2,45p' "$0"; exit 0 ;;
     -*) echo "lua-bench: unknown option $1" >&2; exit 1 ;;
     *) build=$1; shift ;;
   esac
 done
-[ -n "$build" ] || { echo "usage: bench/lua.sh BUILD_DIR [--runs N] [--scale N]" >&2; exit 1; }
+[ -n "$build" ] || { echo "usage: bench/lua.sh BUILD_DIR [--runs N] [--scale N] [--against DIR [--mode MODE]]" >&2; exit 1; }
 [ -d "$build" ] || { echo "lua-bench: $build is not a directory (a cprof build directory)" >&2; exit 1; }
+[ -n "$runs" ] || runs=$([ -n "$against" ] && echo 5 || echo 3)
+case $mode in
+  count | summary | trace) ;;
+  *) echo "lua-bench: --mode takes count, summary or trace, not $mode" >&2; exit 1 ;;
+esac
+if [ -n "$against" ]; then
+  [ -f "$against/libcprof-rt.so" ] || { echo "lua-bench: $against has no libcprof-rt.so (give a build's lib/cprof)" >&2; exit 1; }
+  against=$(cd "$against" && pwd)
+fi
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "lua-bench: --runs takes a positive number, not $runs" >&2; exit 1; }
 [[ $scale =~ ^[1-9][0-9]*$ ]] || { echo "lua-bench: --scale takes a positive number, not $scale" >&2; exit 1; }
 /usr/bin/time -f %U true 2>/dev/null || { echo "lua-bench: GNU time (/usr/bin/time) is not installed" >&2; exit 1; }
@@ -85,7 +108,8 @@ command -v uftrace >/dev/null && have_uftrace=1
 # run (its data there), under /usr/bin/time: "wall user sys rss_kb" in
 # time.out, the script's output in out.
 run() {
-  local v=$1 dir=$bench/cprof
+  local v=$1 dir=$bench/cprof lib=
+  [ $# -gt 1 ] && lib=$2
   rm -rf run && mkdir run
   case $v in
     plain | empty | gprof) dir=$bench/$v ;;
@@ -97,6 +121,7 @@ run() {
     # no trace cap: the run writes about 2 GB, past CPROF_TRACE_MAX's default
     # 1 GiB, and the bytes per event are those of the whole trace
     case $v in summary | trace | count) export CPROF_DIR=data CPROF_MODE=$v CPROF_TRACE_MAX=none ;; esac
+    [ -n "$lib" ] && export LD_LIBRARY_PATH=$lib
     /usr/bin/time -f '%e %U %S %M' -o ../time.out "${cmd[@]}" >../out 2>../err
   ) || { cat err; echo "lua-bench: the $v run failed" >&2; exit 1; }
 }
@@ -111,6 +136,43 @@ calls=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } { n += 
 events=$((2 * calls))
 
 echo "lua-bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+
+# --against: the two runtimes, interleaved
+if [ -n "$against" ]; then
+  ldd_b=$(LD_LIBRARY_PATH=$against ldd "$bench/cprof/lua" | grep libcprof-rt || true)
+  [[ $ldd_b == *"$against/libcprof-rt.so"* ]] ||
+    { echo "lua-bench: the interpreter does not load $against/libcprof-rt.so through LD_LIBRARY_PATH: $ldd_b" >&2; exit 1; }
+  cpu_ms() { read -r _ user sys _ <time.out && awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.0f", (u + s) * 1000 }'; }
+  times_empty=() times_a=() times_b=()
+  for ((i = 0; i < runs; i++)); do
+    for v in empty a b; do
+      case $v in
+        empty) run empty ;;
+        a) run "$mode" ;;
+        b) run "$mode" "$against" ;;
+      esac
+      [ "$(cat out)" = "$expected" ] || { echo "lua-bench: $v printed $(cat out), not $expected" >&2; exit 1; }
+      eval "times_$v+=(\"\$(cpu_ms)\")"
+    done
+  done
+  rm -rf run
+  least() { printf '%s\n' "$@" | sort -n | head -1; }
+  median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+  e=$(least "${times_empty[@]}")
+  echo "bench/calls.lua (scale $scale): $calls calls; $mode mode, $runs rounds of empty, A, B; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "A: $build/lib/cprof    B: $against"
+  printf '%-6s %9s %9s %13s  %s\n' "" "least" "median" "ns/call>empty" "cpu (ms) of each round"
+  for v in empty a b; do
+    eval "t=(\"\${times_$v[@]}\")"
+    over=-
+    [ "$v" != empty ] && over=$(awk -v a="$(least "${t[@]}")" -v b="$e" -v c="$calls" 'BEGIN { printf "%.2f", (a - b) * 1e6 / c }')
+    printf '%-6s %9s %9s %13s  %s\n' "$v" "$(least "${t[@]}")" "$(median "${t[@]}")" "$over" "${t[*]}"
+  done
+  awk -v a="$(least "${times_a[@]}")" -v b="$(least "${times_b[@]}")" -v ma="$(median "${times_a[@]}")" \
+    -v mb="$(median "${times_b[@]}")" -v c="$calls" \
+    'BEGIN { printf "B - A: %+.2f ns/call (least), %+.2f ns/call (median)\n", (b - a) * 1e6 / c, (mb - ma) * 1e6 / c }'
+  exit 0
+fi
 echo "bench/calls.lua (scale $scale): $calls calls; best of $runs runs (uftrace: 1); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-9s %9s %9s %9s %13s %13s %11s %10s  %s\n' variant "cpu (ms)" "sys (ms)" "wall (ms)" "ns/call>empty" \
   "ns/call>plain" bytes/event "peak RSS" target
