@@ -709,15 +709,10 @@ RT_HIDDEN int rt_writer_snapshotting(void);
 RT_HIDDEN int rt_writer_write(const void *buf, size_t len);
 /* One write of a then b (one record split in two buffers). */
 RT_HIDDEN int rt_writer_write2(const void *a, size_t alen, const void *b, size_t blen);
-RT_HIDDEN void rt_writer_thread(struct rt_thread *t, uint64_t now);
-/* The thread record [2, serial, tid, name]. */
-RT_HIDDEN void rt_writer_put_thread(struct mp_out *o, struct rt_thread *t);
-RT_HIDDEN void rt_writer_end(enum rt_end_reason why, int sig);
 RT_HIDDEN void rt_writer_init(void);
 RT_HIDDEN void rt_writer_after_fork(void);
 RT_HIDDEN off_t rt_writer_offset(void);
 RT_HIDDEN void rt_writer_truncate(off_t at);
-RT_HIDDEN void rt_modules_refresh(void);
 RT_HIDDEN void rt_log(const char *msg, const char *arg);
 /* The keeper: the data directory's descriptor; writes going to fd instead
  * of the data file (-1: back); a snapshot's head and the data of the
@@ -726,6 +721,18 @@ RT_HIDDEN int rt_writer_dir_fd(void);
 RT_HIDDEN void rt_writer_redirect(int fd);
 RT_HIDDEN int rt_writer_live_begin(int fd);
 RT_HIDDEN void rt_writer_adopt(void);
+
+/* rt_records.c */
+RT_HIDDEN void rt_writer_thread(struct rt_thread *t, uint64_t now);
+/* The thread record [2, serial, tid, name]. */
+RT_HIDDEN void rt_writer_put_thread(struct mp_out *o, struct rt_thread *t);
+RT_HIDDEN void rt_writer_end(enum rt_end_reason why, int sig);
+
+/* rt_modules.c */
+/* Re-reads the loaded modules. Takes the loader's lock: not signal-safe. */
+RT_HIDDEN void rt_modules_refresh(void);
+/* The module records [1, bias, lo, hi, path, build_id]. Signal-safe. */
+RT_HIDDEN void rt_put_modules(struct mp_out *o);
 
 /* rt_fold.c: ended threads past the first few hundred merged into one
  * (summary and count modes). All with the writing lock held. */

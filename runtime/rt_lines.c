@@ -23,7 +23,7 @@
  * under one [line limit] slot and as lines_dropped. In trace mode each site
  * gets an index on first use, defined by a LINE_SITE record that waits in a
  * small buffer and is written just before the chunk that uses it
- * (rt_trace.c, rt_writer.c).
+ * (rt_trace.c, rt_records.c).
  *
  * The fast path (__cprof_line through rt_line) touches the thread's struct,
  * the innermost frame and one slot (found in the first or second place it
