@@ -569,6 +569,46 @@ __attribute__((noinline)) RT_NOINST static void rt_exit_cpu(void *this_fn,
  */
 int rt_fast_path;
 
+/* The checks every fast enter makes: the thread is set up, not inside the
+ * runtime, has no call past its capacity and room for one more frame,
+ * the new call's frame address is in the rule table's first slot, and the
+ * innermost frame is not stale. Returns that frame address (*depth: the
+ * frames in use), or 0 to leave the call to the full version. Hot path. */
+__attribute__((always_inline)) RT_NOINST static inline uintptr_t
+rt_enter_fast_cfa(const struct rt_thread *t, uint64_t fn, uintptr_t site, uintptr_t sp,
+                  uintptr_t bp, uint32_t *depth)
+{
+    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
+        return 0;
+    uint32_t d = t->depth;
+    if (RT_UNLIKELY(d >= t->capacity))
+        return 0;
+    uintptr_t cfa = rt_cfa_cached(sp, bp, site);
+    if (RT_UNLIKELY(cfa == 0))
+        return 0;
+    if (d && RT_UNLIKELY(rt_maybe_stale(&t->stack[d - 1], rt_cfa_at(cfa, sp), site, fn)))
+        return 0;
+    *depth = d;
+    return cfa;
+}
+
+/* The checks every fast exit makes: the thread is set up, not inside the
+ * runtime, has no call past its capacity, and its innermost frame is a
+ * call of fn opened since the last fork. Returns the frames in use, or 0
+ * to leave the exit to the full version. Hot path. */
+__attribute__((always_inline)) RT_NOINST static inline uint32_t
+rt_exit_fast_depth(const struct rt_thread *t, uint64_t fn)
+{
+    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
+        return 0;
+    uint32_t depth = t->depth;
+    if (RT_UNLIKELY(depth == 0 || depth - 1 < t->inherited))
+        return 0;
+    if (RT_UNLIKELY(!rt_exit_matches(&t->stack[depth - 1], fn)))
+        return 0;
+    return depth;
+}
+
 /* Trace mode's enter: returns 0 to leave the call to the full version. */
 __attribute__((always_inline)) RT_NOINST static inline int
 rt_enter_trace_fast(struct rt_thread *t, uint64_t fn, uintptr_t site, uintptr_t sp,
@@ -576,16 +616,9 @@ rt_enter_trace_fast(struct rt_thread *t, uint64_t fn, uintptr_t site, uintptr_t 
 {
 #if defined(__x86_64__)
     uint64_t now = __builtin_ia32_rdtsc();
-    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
-        return 0;
-    uint32_t depth = t->depth;
-    if (RT_UNLIKELY(depth >= t->capacity))
-        return 0;
-    uintptr_t cfa = rt_cfa_cached(sp, bp, site);
+    uint32_t depth;
+    uintptr_t cfa = rt_enter_fast_cfa(t, fn, site, sp, bp, &depth);
     if (RT_UNLIKELY(cfa == 0))
-        return 0;
-    if (depth &&
-        RT_UNLIKELY(rt_maybe_stale(&t->stack[depth - 1], rt_cfa_at(cfa, sp), site, fn)))
         return 0;
     t->busy = 1;
     RT_SIGNAL_FENCE();
@@ -610,12 +643,8 @@ rt_exit_trace_fast(struct rt_thread *t, uint64_t fn)
 {
 #if defined(__x86_64__)
     uint64_t now = __builtin_ia32_rdtsc();
-    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
-        return 0;
-    uint32_t depth = t->depth;
-    if (RT_UNLIKELY(depth == 0 || depth - 1 < t->inherited))
-        return 0;
-    if (RT_UNLIKELY(!rt_exit_matches(&t->stack[depth - 1], fn)))
+    uint32_t depth = rt_exit_fast_depth(t, fn);
+    if (RT_UNLIKELY(depth == 0))
         return 0;
     t->busy = 1;
     RT_SIGNAL_FENCE();
@@ -640,21 +669,13 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t 
             return;
         goto slow;
     }
-    if (RT_UNLIKELY(rt_fast_path != RT_FAST_COUNT || t == NULL || t->busy || t->overflow))
+    if (RT_UNLIKELY(rt_fast_path != RT_FAST_COUNT))
         goto slow;
-    uint32_t depth = t->depth;
-    if (RT_UNLIKELY(depth >= t->capacity))
-        goto slow;
-    uintptr_t cfa = rt_cfa_cached(sp, bp, (uintptr_t)call_site);
+    uint32_t depth;
+    uintptr_t cfa = rt_enter_fast_cfa(t, fn, (uintptr_t)call_site, sp, bp, &depth);
     if (RT_UNLIKELY(cfa == 0))
         goto slow;
-    struct rt_node *parent = t->root;
-    if (depth) {
-        const struct rt_frame *up = &t->stack[depth - 1];
-        if (RT_UNLIKELY(rt_maybe_stale(up, rt_cfa_at(cfa, sp), (uintptr_t)call_site, fn)))
-            goto slow;
-        parent = up->node;
-    }
+    struct rt_node *parent = depth ? t->stack[depth - 1].node : t->root;
     struct rt_node *c = rt_tree_cached(t, parent, fn);
     if (RT_UNLIKELY(c == NULL))
         goto slow;
@@ -688,12 +709,10 @@ RT_NOINST void rt_exit(void *this_fn, void *call_site, uintptr_t sp)
             return;
         goto slow;
     }
-    if (RT_UNLIKELY(rt_fast_path != RT_FAST_COUNT || t == NULL || t->busy || t->overflow))
+    if (RT_UNLIKELY(rt_fast_path != RT_FAST_COUNT))
         goto slow;
-    uint32_t depth = t->depth;
-    if (RT_UNLIKELY(depth == 0 || depth - 1 < t->inherited))
-        goto slow;
-    if (RT_UNLIKELY(!rt_exit_matches(&t->stack[depth - 1], fn)))
+    uint32_t depth = rt_exit_fast_depth(t, fn);
+    if (RT_UNLIKELY(depth == 0))
         goto slow;
     /* popping is one store: no flag needed around it */
     t->depth = depth - 1;
