@@ -13,9 +13,12 @@
  * On a terminal the view is redrawn in place (q quits); otherwise one plain
  * table is printed per new snapshot, so the output can be logged or
  * piped.
+ *
+ * This file is the command: its options, the program it runs, and the loop
+ * that waits, reads new snapshots and shows them. Reading the snapshots is
+ * top_snap.c's, drawing them and the terminal's mode top_view.c's (top.h).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -26,24 +29,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cmd_common.h"
 #include "commands.h"
 #include "cprof_format.h"
-#include "fmt.h"
-#include "hashmap.h"
 #include "model.h"
-#include "profile.h"
 #include "sym.h"
+#include "top.h"
 #include "util.h"
 
-#define TOP_LIVE_SUFFIX ".live.cprof"
 #define TOP_PLAIN_ROWS 20
 
 static const char top_usage[] =
@@ -97,329 +95,9 @@ struct top_opts {
     char **program;
 };
 
-/* ---- the functions of one snapshot, and of the one before ------------- */
-
-struct top_fn {
-    const char *name; /* its key in top_snap.keys starts with it */
-    char *location;
-    uint64_t calls;
-    double self_ns;
-    /* against the previous snapshot */
-    uint64_t d_calls;
-    double d_self_ns;
-};
-
-struct top_snap {
-    struct top_fn *fns;
-    size_t nfns;
-    /* fns[i]'s key "name NUL module" (the same function in every snapshot)
-     * is keys.items[i] */
-    struct hm_strings keys;
-    double elapsed_ns; /* the longest process's run time at its snapshot */
-    uint64_t total_calls;
-    double total_self_ns;
-    size_t nprocs, nthreads;
-    char *who; /* "prog 123, prog 124" */
-    int timed;
-};
-
-static void top_snap_free(struct top_snap *s)
-{
-    for (size_t i = 0; i < s->nfns; i++)
-        free(s->fns[i].location);
-    free(s->fns);
-    hm_strings_free(&s->keys);
-    free(s->who);
-    memset(s, 0, sizeof(*s));
-}
-
-static void top_add(struct top_snap *s, size_t *cap, const struct pf_row *r,
-                    const char *cwd)
-{
-    const char *name = r->name && r->name[0] ? r->name : "?";
-    const char *module = r->module ? r->module : "";
-    size_t nn = strlen(name), nm = strlen(module);
-    char *key = cprof_xmalloc(nn + nm + 2);
-    memcpy(key, name, nn + 1);
-    memcpy(key + nn + 1, module, nm + 1);
-    uint32_t at = hm_strings_add(&s->keys, key, nn + 1 + nm);
-    free(key);
-    if (at < s->nfns) { /* one name twice in a module (statics): one row */
-        s->fns[at].calls += r->calls;
-        s->fns[at].self_ns += r->self_ns;
-        return;
-    }
-    cprof_grow(&s->fns, cap, s->nfns + 1, sizeof(*s->fns));
-    struct top_fn *f = &s->fns[s->nfns++];
-    memset(f, 0, sizeof(*f));
-    f->name = s->keys.items[at].s;
-    f->location = cmd_location(r->file ? r->file : "", module, r->line, cwd);
-    f->calls = r->calls;
-    f->self_ns = r->self_ns;
-}
-
-/* Builds s from the model; the figures of prev (may be empty) give the
- * last interval's. */
-static void top_snap_build(struct top_snap *s, const struct model *m,
-                           struct sym_cache *syms, const struct top_snap *prev)
-{
-    struct profile pf;
-    profile_build(m, syms, &pf);
-    char cwd[4096];
-    if (!getcwd(cwd, sizeof cwd))
-        cwd[0] = 0;
-    size_t cap = 0;
-    for (size_t i = 0; i < pf.nrows; i++)
-        top_add(s, &cap, &pf.rows[i], cwd);
-    s->total_calls = pf.total_calls;
-    s->total_self_ns = pf.total_self_ns;
-    s->timed = pf.timed;
-    profile_free(&pf);
-
-    struct strbuf who = {0};
-    s->nprocs = m->nprocs;
-    for (size_t i = 0; i < m->nprocs; i++) {
-        const struct m_process *p = m->procs[i];
-        s->nthreads += p->nthreads;
-        if (p->ns_per_tick > 0 && p->end_ticks > p->start_ticks) {
-            double e = (double)(p->end_ticks - p->start_ticks) * p->ns_per_tick;
-            if (e > s->elapsed_ns)
-                s->elapsed_ns = e;
-        }
-        if (i < 4) {
-            const char *exe = p->exe ? p->exe : "?";
-            const char *base = strrchr(exe, '/');
-            sb_printf(&who, "%s%s %llu", i ? ", " : "", base ? base + 1 : exe,
-                      (unsigned long long)p->pid);
-        } else if (i == 4) {
-            sb_printf(&who, ", ... (%zu processes)", m->nprocs);
-        }
-    }
-    s->who = who.len ? who.s : cprof_xstrdup("");
-
-    for (size_t i = 0; i < s->nfns; i++) {
-        struct top_fn *f = &s->fns[i];
-        const struct hm_string *key = &s->keys.items[i];
-        uint32_t at = hm_strings_find(&prev->keys, key->s, key->n);
-        uint64_t pc = at != HM_NONE ? prev->fns[at].calls : 0;
-        double ps = at != HM_NONE ? prev->fns[at].self_ns : 0;
-        /* a process gone since: its totals left the sum; never negative */
-        f->d_calls = f->calls > pc ? f->calls - pc : 0;
-        f->d_self_ns = f->self_ns > ps ? f->self_ns - ps : 0;
-    }
-}
-
-/* ---- which files to read ---------------------------------------------- */
-
-static int top_has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcmp(s + n - k, suffix);
-}
-
-static int top_cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The snapshot files to read now: path itself when it is a file, else the
- * *.live.cprof files in the directory (only pid's when pid is not 0). */
-static char **top_list(const char *path, uint64_t pid, size_t *count)
-{
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct stat st;
-    *count = 0;
-    if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
-        names = cprof_xcalloc(1, sizeof(char *));
-        names[0] = cprof_xstrdup(path);
-        *count = 1;
-        return names;
-    }
-    DIR *d = opendir(path);
-    if (!d)
-        return NULL;
-    struct dirent *e;
-    char want[32];
-    snprintf(want, sizeof want, ".%llu" TOP_LIVE_SUFFIX, (unsigned long long)pid);
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !top_has_suffix(e->d_name, TOP_LIVE_SUFFIX))
-            continue;
-        if (pid && !top_has_suffix(e->d_name, want))
-            continue;
-        cprof_grow(&names, &cap, n + 1, sizeof(char *));
-        names[n++] = cprof_xasprintf("%s/%s", path, e->d_name);
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof(char *), top_cmp_str);
-    *count = n;
-    return names;
-}
-
-static void top_free_list(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
-/* A fingerprint of the files' identities and times: a new snapshot of any
- * of them changes it. */
-static uint64_t top_stamp(char **names, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull ^ n;
-    for (size_t i = 0; i < n; i++) {
-        struct stat st;
-        if (stat(names[i], &st) != 0)
-            continue;
-        uint64_t v[4] = {(uint64_t)st.st_ino, (uint64_t)st.st_size,
-                         (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec};
-        h = (h ^ hm_hash_bytes(v, sizeof v)) * 0x100000001b3ull;
-    }
-    return h;
-}
-
-/* Loads the files into a new model; 0 when at least one process was read.
- * A file that vanished between listing and reading (the process ended, or
- * the snapshot was being replaced) is skipped quietly. */
-static int top_load(struct model *m, char **names, size_t n, uint64_t pid, char *err,
-                    size_t errlen)
-{
-    model_init(m);
-    m->filter.pid = pid;
-    err[0] = 0;
-    for (size_t i = 0; i < n; i++) {
-        char msg[512];
-        if (model_load_file(m, names[i], msg, sizeof msg) != 0 &&
-            access(names[i], F_OK) == 0)
-            snprintf(err, errlen, "%s: %s", names[i], msg);
-    }
-    return m->nprocs ? 0 : -1;
-}
-
-/* ---- showing it ------------------------------------------------------- */
-
-static void top_count(double v, char *buf, size_t len)
-{
-    if (v < 10000)
-        snprintf(buf, len, "%.0f", v);
-    else if (v < 1e6)
-        snprintf(buf, len, "%.1fk", v / 1e3);
-    else if (v < 1e9)
-        snprintf(buf, len, "%.2fM", v / 1e6);
-    else
-        snprintf(buf, len, "%.2fG", v / 1e9);
-}
-
-static const struct top_snap *top_sort_snap;
-
-/* hottest in the last interval first, then by total self time, then name */
-static int top_cmp_fn(const void *a, const void *b)
-{
-    const struct top_fn *x = &top_sort_snap->fns[*(const size_t *)a];
-    const struct top_fn *y = &top_sort_snap->fns[*(const size_t *)b];
-    if (x->d_self_ns != y->d_self_ns)
-        return x->d_self_ns > y->d_self_ns ? -1 : 1;
-    if (x->d_calls != y->d_calls)
-        return x->d_calls > y->d_calls ? -1 : 1;
-    if (x->self_ns != y->self_ns)
-        return x->self_ns > y->self_ns ? -1 : 1;
-    if (x->calls != y->calls)
-        return x->calls > y->calls ? -1 : 1;
-    return strcmp(x->name, y->name);
-}
-
-struct top_view {
-    const char *state;  /* "running", "ended: exit status 0", ... */
-    const char *notice; /* a line under the header, or NULL */
-    double interval_ns; /* of the last interval, 0 when unknown */
-    double age_s;       /* since the snapshot was read, -1 unknown */
-    size_t rows;        /* functions to show */
-    size_t width;       /* columns to fill (0: no limit) */
-    int terminal;
-};
-
-/* Prints one line, cut to width (a terminal line must not wrap). */
-static void top_line(FILE *out, size_t width, int clear_eol, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void top_line(FILE *out, size_t width, int clear_eol, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (width && strlen(buf) > width)
-        buf[width] = 0;
-    fputs(buf, out);
-    fputs(clear_eol ? "\033[K\n" : "\n", out);
-}
-
-static void top_show(FILE *out, const struct top_snap *s, const struct top_view *v)
-{
-    int t = v->terminal;
-    char rate[32] = "-", total[32], self[32] = "-";
-    top_count((double)s->total_calls, total, sizeof total);
-    double d_calls_all = 0;
-    for (size_t i = 0; i < s->nfns; i++)
-        d_calls_all += (double)s->fns[i].d_calls;
-    if (v->interval_ns > 0) {
-        top_count(d_calls_all / (v->interval_ns / 1e9), rate, sizeof rate);
-        strcat(rate, "/s");
-    }
-    if (s->timed)
-        fmt_human_ns(s->total_self_ns, self, sizeof self);
-    char elapsed[32] = "?";
-    if (s->elapsed_ns > 0)
-        fmt_human_ns(s->elapsed_ns, elapsed, sizeof elapsed);
-    top_line(out, v->width, t, "cprof top - %s - %s - %zu thread%s, running for %s%s",
-             s->who, v->state, s->nthreads, s->nthreads == 1 ? "" : "s", elapsed,
-             t ? "   (q quits)" : "");
-    top_line(out, v->width, t,
-             "calls: %s in all, %s now; time in instrumented functions: %s", total, rate,
-             self);
-    if (v->notice)
-        top_line(out, v->width, t, "%s", v->notice);
-    top_line(out, v->width, t, "%s", "");
-    top_line(out, v->width, t, "%10s %7s %10s %10s %10s  %s", "last", "%", "calls/s",
-             "self", "calls", "function (location)");
-
-    size_t *order = cprof_xcalloc(s->nfns ? s->nfns : 1, sizeof(size_t));
-    for (size_t i = 0; i < s->nfns; i++)
-        order[i] = i;
-    top_sort_snap = s;
-    qsort(order, s->nfns, sizeof(size_t), top_cmp_fn);
-    size_t rows = v->rows < s->nfns ? v->rows : s->nfns;
-    for (size_t k = 0; k < rows; k++) {
-        const struct top_fn *f = &s->fns[order[k]];
-        char last[32] = "-", pct[32] = "-", cps[32] = "-", fself[32] = "-", fcalls[32];
-        if (v->interval_ns > 0) {
-            if (s->timed) {
-                fmt_human_ns(f->d_self_ns, last, sizeof last);
-                snprintf(pct, sizeof pct, "%.1f", 100.0 * f->d_self_ns / v->interval_ns);
-            }
-            top_count((double)f->d_calls / (v->interval_ns / 1e9), cps, sizeof cps);
-        }
-        if (s->timed)
-            fmt_human_ns(f->self_ns, fself, sizeof fself);
-        top_count((double)f->calls, fcalls, sizeof fcalls);
-        top_line(out, v->width, t, "%10s %7s %10s %10s %10s  %s (%s)", last, pct, cps,
-                 fself, fcalls, f->name, f->location);
-    }
-    if (!s->nfns)
-        top_line(out, v->width, t, "(no function has been called yet)");
-    else if (rows < s->nfns)
-        top_line(out, v->width, t, "... %zu more function%s", s->nfns - rows,
-                 s->nfns - rows == 1 ? "" : "s");
-    free(order);
-}
-
-/* ---- the terminal ----------------------------------------------------- */
+/* ---- signals, and waiting for the next refresh ------------------------ */
 
 static volatile sig_atomic_t top_quit, top_resized;
-static struct termios top_saved_tio;
-static int top_tio_saved;
 
 static void top_on_signal(int sig)
 {
@@ -427,40 +105,6 @@ static void top_on_signal(int sig)
         top_resized = 1;
     else
         top_quit = 1;
-}
-
-static void top_terminal_begin(void)
-{
-    if (tcgetattr(STDIN_FILENO, &top_saved_tio) == 0) {
-        struct termios raw = top_saved_tio;
-        raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-        raw.c_cc[VMIN] = 0;
-        raw.c_cc[VTIME] = 0;
-        if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
-            top_tio_saved = 1;
-    }
-    fputs("\033[?1049h\033[?25l", stdout); /* the alternate screen, no cursor */
-    fflush(stdout);
-}
-
-static void top_terminal_end(void)
-{
-    fputs("\033[?25h\033[?1049l", stdout);
-    fflush(stdout);
-    if (top_tio_saved)
-        tcsetattr(STDIN_FILENO, TCSANOW, &top_saved_tio);
-    top_tio_saved = 0;
-}
-
-static void top_terminal_size(size_t *rows, size_t *cols)
-{
-    struct winsize ws;
-    *rows = 24;
-    *cols = 80;
-    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
-        *rows = ws.ws_row;
-        *cols = ws.ws_col;
-    }
 }
 
 /* Waits up to seconds for a key (terminal) or the time to pass; returns the
@@ -528,28 +172,6 @@ static pid_t top_start(char **argv, const char *dir, double interval, int quiet_
     }
     free(log);
     return pid;
-}
-
-/* The final files of the program that ran as pid (PROG.PID.cprof in dir). */
-static char **top_final_files(const char *dir, pid_t pid, size_t *count)
-{
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    char want[32];
-    snprintf(want, sizeof want, ".%ld%s", (long)pid, CPROF_FILE_SUFFIX);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.' || !top_has_suffix(e->d_name, want) ||
-            top_has_suffix(e->d_name, TOP_LIVE_SUFFIX))
-            continue;
-        cprof_grow(&names, &cap, n + 1, sizeof(char *));
-        names[n++] = cprof_xasprintf("%s/%s", dir, e->d_name);
-    }
-    if (d)
-        closedir(d);
-    *count = n;
-    return names;
 }
 
 /* ---- the command ------------------------------------------------------ */
@@ -772,14 +394,20 @@ int cmd_top(int argc, char **argv)
                 read_at = top_now();
                 notice[0] = 0;
             } else if (err[0]) {
-                snprintf(notice, sizeof notice, "cannot read %s", err);
+                /* a long path is cut to the notice's size, where snprintf
+                 * would cut it, without -Wformat-truncation's warning */
+                snprintf(notice, sizeof notice, "cannot read %.*s",
+                         (int)(sizeof notice - sizeof "cannot read "), err);
             }
             model_free(&m);
         }
         top_free_list(names, n);
         if (!ended && fixed_file && !have && !n) {
-            snprintf(notice, sizeof notice, "%s is gone and no final file is there",
-                     path);
+            /* A long path is cut at the notice's size; checking the result
+             * tells the compiler so (-Wformat-truncation). */
+            if (snprintf(notice, sizeof notice, "%s is gone and no final file is there",
+                         path) >= (int)sizeof notice)
+                notice[sizeof notice - 1] = 0;
             ended = 1;
         }
         if (!ended && (final || (child_done && !n))) {

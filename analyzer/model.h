@@ -377,7 +377,7 @@ char *model_trace_stop_text(const struct m_process *p);
 /* The last component of path. */
 const char *model_basename(const char *path);
 
-/* Helpers for the loaders (model.c, model_trace.c). */
+/* Helpers for the loaders (model.c, model_records.c, model_trace.c). */
 struct m_thread *model_thread(struct m_process *p, uint32_t serial);
 uint32_t model_local_fn(struct m_process *p, uint64_t addr);
 /* Sets (*table)[index] = value in a table of *len entries indexed by a
@@ -396,6 +396,12 @@ struct m_key {
 };
 int model_uint_map(struct rd_record *rec, const struct m_key *keys, size_t nkeys,
                    uint64_t *values, const char *what, char *msg, size_t msglen);
+/* One record of p's file into the model (model_records.c): 0 when it was
+ * read, or is of a type from a newer minor version (skipped); -1 with msg
+ * saying what was wrong, or with rd_failed() set when the damage is inside
+ * an open record (reader.h), whose message the reader has. */
+int model_record(struct model *m, struct m_process *p, struct rd_record *rec, char *msg,
+                 size_t msglen);
 /* Trace records: replay [thread, base_ticks, events] into the thread's
  * tree. Returns 0, or -1 with msg set when the chunk is malformed; -1 with
  * rd_failed() set when an open record (reader.h) is damaged or cut short,
