@@ -563,8 +563,7 @@ static int gv_show_edges(struct gv *v)
     struct fmt_cell *func_cells = gv_functions(v, limit, &nfuncs);
     struct fmt_col bcols[BK_COUNT];
     memcpy(bcols, block_cols, sizeof bcols);
-    if (v->compensate)
-        bcols[BK_TOTAL_ADJ].where = bcols[BK_SELF_ADJ].where = FMT_TEXT_ONLY;
+    cmd_show_adj_cols(bcols, v->compensate, BK_TOTAL_ADJ, BK_SELF_ADJ, FMT_TEXT_ONLY);
     struct fmt_table table = {
         .name = "edges",
         .cols = text ? bcols : edge_cols,
@@ -770,8 +769,7 @@ static int gv_show_tree(struct gv *v)
     }
     struct fmt_col cols[TR_COUNT];
     memcpy(cols, tree_cols, sizeof cols);
-    if (v->compensate)
-        cols[TR_TOTAL_ADJ].where = cols[TR_SELF_ADJ].where = FMT_ALL;
+    cmd_show_adj_cols(cols, v->compensate, TR_TOTAL_ADJ, TR_SELF_ADJ, FMT_ALL);
     struct fmt_table table = {
         .name = "tree",
         .cols = cols,
