@@ -172,6 +172,13 @@ char *cmd_probe_line(const struct profile *pf)
                                             : "");
 }
 
+void cmd_show_adj_cols(struct fmt_col *cols, int show, int first, int last,
+                       enum fmt_where where)
+{
+    for (int c = first; show && c <= last; c++)
+        cols[c].where = where;
+}
+
 const char *cmd_short_path(const char *path, const char *cwd)
 {
     size_t n = strlen(cwd);

@@ -131,6 +131,12 @@ int cmd_take_flag(int *argc, char **argv, const char *flag);
 /* The summary line of --compensate (allocated): the probe cost subtracted,
  * or that the data has none. */
 char *cmd_probe_line(const struct profile *pf);
+/* When show is set (--compensate, and the data has the probe costs), puts
+ * the compensated columns first to last of cols, a view's own copy of its
+ * column set-up (they are data-only until asked for), where: FMT_ALL, or
+ * FMT_TEXT_ONLY for a text-only table. */
+void cmd_show_adj_cols(struct fmt_col *cols, int show, int first, int last,
+                       enum fmt_where where);
 
 /* path relative to cwd when it lies below it, else path: file columns stay
  * short for a report made from the project's top directory. */

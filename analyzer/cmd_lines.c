@@ -447,8 +447,8 @@ int cmd_lines(int argc, char **argv)
                        &m->warnings);
     struct fmt_col cols[LC_COUNT];
     memcpy(cols, lines_cols, sizeof cols);
-    if (compensate && line_ns >= 0)
-        cols[LC_TIME_ADJ].where = cols[LC_SELF_ADJ].where = FMT_ALL;
+    cmd_show_adj_cols(cols, compensate && line_ns >= 0, LC_TIME_ADJ, LC_SELF_ADJ,
+                      FMT_ALL);
 
     struct fmt_groups groups = {
         .rows_key = "lines",

@@ -253,9 +253,8 @@ int cmd_report(int argc, char **argv)
     if (percentiles && pf->timed)
         for (int c = RC_P50; c <= RC_P99; c++)
             cols[c].where = FMT_ALL;
-    if (compensate && pf->compensable)
-        for (int c = RC_SELF_ADJ; c <= RC_TOTAL_ADJ_PER_CALL; c++)
-            cols[c].where = FMT_ALL;
+    cmd_show_adj_cols(cols, compensate && pf->compensable, RC_SELF_ADJ,
+                      RC_TOTAL_ADJ_PER_CALL, FMT_ALL);
     struct fmt_cell *cells = cprof_xcalloc(nrows * RC_COUNT, sizeof(*cells));
     struct strpool strs = {0};
     char cwd[4096];
