@@ -16,7 +16,8 @@
  *
  * This file is the command: its options, the program it runs, and the loop
  * that waits, reads new snapshots and shows them. Reading the snapshots is
- * top_snap.c's, drawing them and the terminal's mode top_view.c's (top.h).
+ * cmd_top_snap.c's, drawing them and the terminal's mode cmd_top_view.c's
+ * (cmd_top.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,7 +40,7 @@
 #include "cprof_format.h"
 #include "model.h"
 #include "sym.h"
-#include "top.h"
+#include "cmd_top.h"
 #include "util.h"
 
 #define TOP_PLAIN_ROWS 20

@@ -1,8 +1,8 @@
 /*
- * `cprof top`'s view (see top.h): a snapshot as a table of its functions,
+ * `cprof top`'s view (see cmd_top.h): a snapshot as a table of its functions,
  * hottest in the last interval first, in lines cut to a terminal's width
  * or plain; and the terminal's mode and size. It knows nothing of the
- * files a snapshot comes from (top_snap.c) or of when to redraw
+ * files a snapshot comes from (cmd_top_snap.c) or of when to redraw
  * (cmd_top.c).
  */
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "fmt.h"
-#include "top.h"
+#include "cmd_top.h"
 #include "util.h"
 
 /* ---- showing it ------------------------------------------------------- */

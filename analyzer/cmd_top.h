@@ -1,10 +1,10 @@
 /*
  * `cprof top`'s parts (cmd_top.c), shared between the command, the
- * snapshots it reads (top_snap.c) and the view it draws (top_view.c).
+ * snapshots it reads (cmd_top_snap.c) and the view it draws (cmd_top_view.c).
  * Private to them.
  */
-#ifndef CPROF_TOP_H
-#define CPROF_TOP_H
+#ifndef CPROF_CMD_TOP_H
+#define CPROF_CMD_TOP_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /*
- * `cprof top`'s snapshots (see top.h): which live files to read, loading
+ * `cprof top`'s snapshots (see cmd_top.h): which live files to read, loading
  * them into a model, and the per-function figures built from it, the last
  * interval's taken against the snapshot before. What it builds is drawn by
- * top_view.c and read on the command's schedule (cmd_top.c); this part
+ * cmd_top_view.c and read on the command's schedule (cmd_top.c); this part
  * neither prints nor waits.
  */
 #include <dirent.h>
@@ -17,7 +17,7 @@
 #include "hashmap.h"
 #include "model.h"
 #include "profile.h"
-#include "top.h"
+#include "cmd_top.h"
 #include "util.h"
 
 /* ---- the functions of one snapshot, and of the one before ------------- */
