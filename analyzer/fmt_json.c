@@ -104,10 +104,7 @@ void fmt_json_run(FILE *out, const char *key, const struct model *m, int html)
                 p->ticks_per_sec, (unsigned long long)p->start_unix_ns,
                 p->complete ? "true" : "false");
         fputs(", \"end_reason\": ", out);
-        if (p->end_reason)
-            fmt_json_string(out, p->end_reason, html);
-        else
-            fputs("null", out);
+        fmt_json_string(out, p->end_reason, html); /* NULL: null */
         if (p->end_reason && !strcmp(p->end_reason, "signal"))
             fprintf(out, ", \"signal\": %llu", (unsigned long long)p->end_signal);
         fputs(", \"duration_ns\": ", out);

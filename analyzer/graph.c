@@ -16,39 +16,22 @@
 #include "profile.h"
 #include "util.h"
 
-/* Adds node i's self time to *self_ns: inclusive less its children's,
- * never negative; and (cost not NULL) its compensated self, less its probe
- * cost from the raw self unclamped, as profile.c does, to *self_adj_ns. */
-static void graph_add_self(const struct m_thread *t, uint32_t i,
-                           const struct pf_node_cost *cost, double *self_ns,
-                           double *self_adj_ns)
+/* Node i's own time in ns: inclusive less its children's, never
+ * negative; with comp, also its compensated self and inclusive times into
+ * *self_adj_ns and *total_adj_ns (pf_node_adj, as profile.c sums them). */
+static double graph_self_ns(const struct m_thread *t, uint32_t i,
+                            const struct pf_comp *comp, const struct pf_node_cost *cost,
+                            double *self_adj_ns, double *total_adj_ns)
 {
     const struct m_node *n = &t->nodes[i];
-    double scale = t->proc->ns_per_tick;
     uint64_t child_ticks = 0;
     for (uint32_t c = n->first_child; c != M_NONE; c = t->nodes[c].next_sibling)
         child_ticks += t->nodes[c].incl_ticks;
-    *self_ns +=
-        n->incl_ticks > child_ticks ? (double)(n->incl_ticks - child_ticks) * scale : 0;
-    if (cost)
-        *self_adj_ns +=
-            ((double)n->incl_ticks - (double)child_ticks) * scale - cost[i].self_ns;
-}
-
-/* The probe cost of each node of t (allocated), all 0 when t's process did
- * not measure it (its times count as they are); NULL when comp is NULL. */
-static struct pf_node_cost *graph_costs(const struct pf_comp *comp,
-                                        const struct m_thread *t)
-{
-    struct pf_node_cost *cost = profile_node_costs(comp, t);
-    return cost || !comp ? cost : cprof_xcalloc(t->nnodes + 1, sizeof(*cost));
-}
-
-/* Node i's compensated inclusive time. */
-static double graph_total_adj(const struct m_thread *t, uint32_t i,
-                              const struct pf_node_cost *cost)
-{
-    return (double)t->nodes[i].incl_ticks * t->proc->ns_per_tick - cost[i].total_ns;
+    if (comp)
+        pf_node_adj(t, i, child_ticks, cost, self_adj_ns, total_adj_ns);
+    return n->incl_ticks > child_ticks
+               ? (double)(n->incl_ticks - child_ticks) * t->proc->ns_per_tick
+               : 0;
 }
 
 /* The index stored for key, or *count (then one more) stored for it as a
@@ -85,7 +68,7 @@ static void graph_thread(const struct m_thread *t, struct graph *g,
                          size_t *on_path_cap)
 {
     double scale = t->proc->ns_per_tick;
-    struct pf_node_cost *cost = graph_costs(comp, t);
+    struct pf_node_cost *cost = profile_node_costs(comp, t);
     uint32_t *edge_of = cprof_xcalloc(t->nnodes ? t->nnodes : 1, sizeof(*edge_of));
     uint32_t n = t->nnodes ? t->nodes[0].first_child : M_NONE;
     while (n != M_NONE) {
@@ -97,11 +80,12 @@ static void graph_thread(const struct m_thread *t, struct graph *g,
         memset(*on_path + had, 0, (*on_path_cap - had) * sizeof(**on_path));
         struct gr_edge *edge = &g->edges[e];
         edge->calls += node->calls;
-        graph_add_self(t, n, cost, &edge->self_ns, &edge->self_adj_ns);
+        double self_adj = 0, total_adj = 0;
+        edge->self_ns += graph_self_ns(t, n, comp, cost, &self_adj, &total_adj);
+        edge->self_adj_ns += self_adj;
         if (!(*on_path)[e]++) {
             edge->total_ns += (double)node->incl_ticks * scale;
-            if (cost)
-                edge->total_adj_ns += graph_total_adj(t, n, cost);
+            edge->total_adj_ns += total_adj;
         }
         if (node->first_child != M_NONE) {
             n = node->first_child;
@@ -198,7 +182,7 @@ void graph_tree(const struct model *m, uint32_t root_func, struct gr_tree *t)
             double scale = th->proc->ns_per_tick;
             if (!th->nnodes)
                 continue;
-            struct pf_node_cost *cost = graph_costs(comp, th);
+            struct pf_node_cost *cost = profile_node_costs(comp, th);
             cprof_grow(&merged, &cap, th->nnodes, sizeof(*merged));
             merged[0] = root_func == M_NONE ? 0 : M_NONE;
             for (size_t n = 1; n < th->nnodes; n++) {
@@ -212,9 +196,11 @@ void graph_tree(const struct model *m, uint32_t root_func, struct gr_tree *t)
                 struct gr_node *g = &t->nodes[merged[n]];
                 g->calls += node->calls;
                 g->total_ns += (double)node->incl_ticks * scale;
-                if (cost)
-                    g->total_adj_ns += graph_total_adj(th, (uint32_t)n, cost);
-                graph_add_self(th, (uint32_t)n, cost, &g->self_ns, &g->self_adj_ns);
+                double self_adj = 0, total_adj = 0;
+                g->self_ns +=
+                    graph_self_ns(th, (uint32_t)n, comp, cost, &self_adj, &total_adj);
+                g->self_adj_ns += self_adj;
+                g->total_adj_ns += total_adj;
             }
             free(cost);
         }

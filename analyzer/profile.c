@@ -207,12 +207,12 @@ static void profile_thread(const struct m_thread *t, struct pf_row *rows,
             if (!on_path[n->func])
                 row->cpu_total_ns += (double)n->cpu_ns;
         }
-        if (fc) { /* the raw self unclamped: the costs are subtracted from it */
-            row->self_adj_ns += ((double)n->incl_ticks - (double)child_ticks) * scale -
-                                (cost ? cost[v.node].self_ns : 0);
+        if (fc) {
+            double self_adj, total_adj;
+            pf_node_adj(t, v.node, child_ticks, cost, &self_adj, &total_adj);
+            row->self_adj_ns += self_adj;
             if (!on_path[n->func])
-                row->total_adj_ns +=
-                    (double)n->incl_ticks * scale - (cost ? cost[v.node].total_ns : 0);
+                row->total_adj_ns += total_adj;
         }
         if (sub)
             profile_heap(row, n, &sub[v.node], !on_path[n->func]);

@@ -165,6 +165,21 @@ struct pf_comp *profile_comp_new(const struct model *m);
 struct pf_node_cost *profile_node_costs(const struct pf_comp *comp,
                                         const struct m_thread *t);
 
+/* Node i of t's compensated self and inclusive times, not clamped: its raw
+ * self (inclusive less child_ticks, its children's inclusive ticks; not
+ * clamped) and inclusive time less its probe cost from cost (NULL: its
+ * process measured none, the times count as they are). */
+static inline void pf_node_adj(const struct m_thread *t, uint32_t i, uint64_t child_ticks,
+                               const struct pf_node_cost *cost, double *self_adj_ns,
+                               double *total_adj_ns)
+{
+    const struct m_node *n = &t->nodes[i];
+    double scale = t->proc->ns_per_tick;
+    *self_adj_ns = ((double)n->incl_ticks - (double)child_ticks) * scale -
+                   (cost ? cost[i].self_ns : 0);
+    *total_adj_ns = (double)n->incl_ticks * scale - (cost ? cost[i].total_ns : 0);
+}
+
 /* Clamps compensated times at 0; returns whether one was below. */
 static inline int pf_clamp_adj(double *self_adj_ns, double *total_adj_ns)
 {
