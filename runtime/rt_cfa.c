@@ -483,7 +483,30 @@ RT_NOINST uintptr_t rt_cfa_find(uintptr_t sp, uintptr_t bp, uintptr_t site)
     return cfa ? cfa : RT_CFA_UNKNOWN;
 }
 
+RT_NOINST uintptr_t rt_cfa_resolve(uintptr_t pc, uintptr_t sp, uintptr_t bp)
+{
+    struct rt_cfa_entry *slot;
+    uint64_t rule = rt_cfa_probe(pc, &slot);
+    if (rule == 0) {
+        /* not cached yet: the rule of the code at pc now, cached as it is
+         * (rt_cfa_find checks it at its next use there) */
+        rule = rt_cfa_lookup(pc);
+        if (slot)
+            __atomic_store_n(&slot->rule, rule, __ATOMIC_RELEASE);
+    }
+    uintptr_t cfa = rule == RT_CFA_NONE ? 0 : rt_cfa_rule_at(rule, sp, bp);
+    return cfa ? cfa : RT_CFA_UNKNOWN;
+}
+
 #else
+
+RT_NOINST uintptr_t rt_cfa_resolve(uintptr_t pc, uintptr_t sp, uintptr_t bp)
+{
+    (void)pc;
+    (void)sp;
+    (void)bp;
+    return RT_CFA_UNKNOWN;
+}
 
 RT_NOINST uintptr_t rt_cfa_find(uintptr_t sp, uintptr_t bp, uintptr_t site)
 {

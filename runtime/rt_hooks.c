@@ -19,7 +19,10 @@
  * compared is each call's canonical frame address (where its return address
  * lies, found once per function and cached), not the hook's own stack
  * pointer, which also depends on the function's frame size. Stale frames are
- * closed and counted (repaired_longjmp), never lost.
+ * closed and counted (repaired_longjmp), never lost. Count mode's fast enter
+ * (shared runtime) leaves the frame address to be found later, when a slow
+ * path needs it (RT_LAZY_CFA, rt_frames_resolve), and learns of jumps from
+ * the interposed longjmp family instead (rt_jump.c).
  *
  * The line hook __cprof_line (rt_lines.c) is entered through a trampoline
  * here too, so that a line event after a longjmp can close the frames the
@@ -327,6 +330,29 @@ RT_COLD static int rt_exit_mismatch(struct rt_thread *t, uint64_t fn, uintptr_t 
     return t->stack[t->depth - 1].sp & 1 ? rt_exit_off(t, now) : 1;
 }
 
+/* Finds the frame address of each frame count mode's fast enter pushed
+ * with only a bound (pc set): they are the innermost ones, since every
+ * other push comes after this. A frame with no rule keeps its bound. */
+RT_COLD static void rt_frames_find(struct rt_thread *t)
+{
+    for (uint32_t d = t->depth; d > 0 && t->stack[d - 1].pc; d--) {
+        struct rt_frame *f = &t->stack[d - 1];
+        uintptr_t cfa = rt_cfa_resolve(f->pc, f->sp, f->bp);
+        if (cfa != RT_CFA_UNKNOWN)
+            f->cfa = cfa;
+        f->pc = 0;
+    }
+}
+
+/* Every frame address on t's shadow stack found, before a slow path
+ * compares them (busy set). Only count mode pushes frames without one. */
+RT_NOINST static inline void rt_frames_resolve(struct rt_thread *t)
+{
+    if (RT_LAZY_CFA && rt_config.mode == RT_MODE_COUNT && t->depth > 0 &&
+        RT_UNLIKELY(t->stack[t->depth - 1].pc))
+        rt_frames_find(t);
+}
+
 /* A line event of fn whose hook ran with stack pointer sp (its return
  * address lies at sp) found another call innermost, or one that control has
  * left: a frame whose frame address is no higher than the stack pointer fn
@@ -340,6 +366,7 @@ RT_COLD int rt_line_repair(struct rt_thread *t, uint64_t fn, uintptr_t sp, uint6
 {
     if (!sp || t->overflow)
         return 0;
+    rt_frames_resolve(t);
     uint32_t d = t->depth;
     while (d > 0 && rt_frame_left(&t->stack[d - 1], sp))
         d--;
@@ -393,6 +420,7 @@ rt_frame_fill(struct rt_frame *f, uint64_t fn, uint64_t ts, uintptr_t sp, uintpt
     f->sp = sp;
     f->cfa = cfa;
     f->site = site;
+    f->pc = 0;
     f->line = NULL;
 }
 
@@ -466,6 +494,7 @@ rt_enter_as(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp, int cpu)
     if (RT_UNLIKELY(cfa == 0))
         cfa = rt_cfa_find(sp, bp, site);
     uintptr_t at = rt_cfa_at(cfa, sp);
+    rt_frames_resolve(t);
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth > 0 && rt_maybe_stale(&t->stack[depth - 1], at, site, fn))) {
         rt_unwind_stale(t, sp, at, site, fn, now);
@@ -561,8 +590,15 @@ __attribute__((noinline)) RT_NOINST static void rt_exit_cpu(void *this_fn,
  * stack frame of their own (the full versions above save six registers).
  * Checks come before the busy flag is set, so bailing out to the full
  * version is free. Count mode's enter also needs its node to be in the
- * child caches (rt_tree_cached); trace mode's hooks, the clock to be the
- * TSC (read first thing, so that its latency overlaps the checks). Summary
+ * child caches (rt_tree_cached), and with RT_LAZY_CFA finds no frame
+ * address: the frame keeps a bound (rt_cfa_kept's for an unknown one), the
+ * hook's return address and rbp, and the call must run lower on the stack
+ * than the innermost frame (rt_lazy_child); finding and checking the
+ * address was 1.1 ns of its 5.4 on Lua (docs/PERFORMANCE.md, "Count mode
+ * under 5 ns"). A jump sends the thread's next enter to the full version
+ * (rt_jump.c), which finds the addresses first. Trace mode's hooks need
+ * the clock to be the TSC (read first thing, so that its latency overlaps
+ * the checks). Summary
  * mode measured faster through the full versions (bench/overhead.sh: 28
  * ns/call against 30), where the clock reads sit earlier, so it does not
  * use these. rt_fast_path: enum rt_fast.
@@ -608,6 +644,21 @@ rt_exit_fast_depth(const struct rt_thread *t, uint64_t fn)
         return 0;
     return depth;
 }
+
+#if RT_LAZY_CFA
+/* May count mode's fast enter push a call of fn from site, whose enter
+ * hook has frame address sp, above frame up without finding its frame
+ * address? When its hook runs lower on the stack than up's did (a
+ * callee's always does), or at the same place from the same return address
+ * as a function inlined into up (sharing its frame). A call that is not
+ * is no callee of up, which was left without an exit: the full version
+ * resolves and compares the frames (rt_unwind_stale). Hot path. */
+__attribute__((always_inline)) RT_NOINST static inline int
+rt_lazy_child(const struct rt_frame *up, uintptr_t sp, uintptr_t site, uint64_t fn)
+{
+    return sp < up->sp || (sp == up->sp && up->site == site && up->fn != fn);
+}
+#endif
 
 /* Trace mode's enter: returns 0 to leave the call to the full version. */
 __attribute__((always_inline)) RT_NOINST static inline int
@@ -671,21 +722,42 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t 
     }
     if (RT_UNLIKELY(rt_fast_path != RT_FAST_COUNT))
         goto slow;
-    uint32_t depth;
-    uintptr_t cfa = rt_enter_fast_cfa(t, fn, (uintptr_t)call_site, sp, bp, &depth);
-    if (RT_UNLIKELY(cfa == 0))
+#if RT_LAZY_CFA
+    uintptr_t pc = *(const uintptr_t *)sp; /* the hook's return address */
+    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
         goto slow;
-    struct rt_node *parent = depth ? t->stack[depth - 1].node : t->root;
-    struct rt_node *c = rt_tree_cached(t, parent, fn);
+    uint32_t depth = t->depth;
+    if (RT_UNLIKELY(depth == 0 || depth >= t->capacity))
+        goto slow;
+    const struct rt_frame *up = &t->stack[depth - 1];
+    if (RT_UNLIKELY(!rt_lazy_child(up, sp, (uintptr_t)call_site, fn)))
+        goto slow;
+    struct rt_node *c = rt_tree_cached(t, up->node, fn);
     if (RT_UNLIKELY(c == NULL))
         goto slow;
     t->busy = 1;
     RT_SIGNAL_FENCE();
     struct rt_frame *f = &t->stack[depth];
+    f->cfa = rt_cfa_kept(RT_CFA_UNKNOWN, sp);
+    f->pc = pc;
+    f->bp = bp;
+#else
+    uint32_t depth;
+    uintptr_t cfa = rt_enter_fast_cfa(t, fn, (uintptr_t)call_site, sp, bp, &depth);
+    if (RT_UNLIKELY(cfa == 0))
+        goto slow;
+    struct rt_node *c = rt_tree_cached(t, depth ? t->stack[depth - 1].node : t->root, fn);
+    if (RT_UNLIKELY(c == NULL))
+        goto slow;
+    t->busy = 1;
+    RT_SIGNAL_FENCE();
+    struct rt_frame *f = &t->stack[depth];
+    f->cfa = rt_cfa_kept(cfa, sp);
+    f->pc = 0;
+#endif
     f->fn = fn;
     f->ts = 0;
     f->sp = sp;
-    f->cfa = rt_cfa_kept(cfa, sp);
     f->site = (uintptr_t)call_site;
     f->node = c;
     c->calls++;
@@ -743,6 +815,7 @@ RT_COLD void rt_region_enter(struct rt_thread *t, uint64_t fn, uintptr_t site,
         rt_cpu_update(t);
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     uintptr_t sp = cfa - sizeof(uintptr_t);
+    rt_frames_resolve(t);
     uint32_t depth = t->depth;
     if (depth > 0 && rt_maybe_stale(&t->stack[depth - 1], cfa, site, fn)) {
         rt_unwind_stale(t, sp, cfa, site, fn, now);

@@ -108,6 +108,10 @@ struct rt_frame {
     uintptr_t sp;
     uintptr_t cfa;
     uintptr_t site;
+    /* a frame count mode's fast enter pushed (rt_hooks.c) keeps only a bound
+     * in cfa, and what finds the real one when it is needed: its enter
+     * hook's return address pc and rbp bp; pc is 0 for every other frame */
+    uintptr_t pc, bp;
     /* the call's current source line (summary and trace modes; rt_lines.c):
      * its slot, NULL before the call's first line event, the tick it
      * started and the ticks spent in instrumented callees since */
@@ -140,11 +144,9 @@ static inline RT_NOINST uint32_t rt_cfa_hash(uintptr_t pc)
 }
 
 /* The frame address rule gives for an enter hook with frame address sp
- * and rbp bp, if the return address site is where it says (it always is
- * when the rule is right; checking it guards against code unloaded and
- * replaced at the same address); 0 otherwise. */
-static inline RT_NOINST uintptr_t rt_cfa_apply(uint64_t rule, uintptr_t sp, uintptr_t bp,
-                                               uintptr_t site)
+ * and rbp bp, unchecked; 0 when it cannot apply. */
+static inline RT_NOINST uintptr_t rt_cfa_rule_at(uint64_t rule, uintptr_t sp,
+                                                 uintptr_t bp)
 {
     uintptr_t off = (uintptr_t)(rule >> 2), base;
     if ((rule & 3) == RT_CFA_RSP)
@@ -155,7 +157,17 @@ static inline RT_NOINST uintptr_t rt_cfa_apply(uint64_t rule, uintptr_t sp, uint
         return 0;
     if (off < sizeof(uintptr_t) || off > RT_CFA_MAX_FRAME)
         return 0;
-    return *(const uintptr_t *)(base + off - sizeof(uintptr_t)) == site ? base + off : 0;
+    return base + off;
+}
+
+/* rt_cfa_rule_at, if the return address site is where it says (it always
+ * is when the rule is right; checking it guards against code unloaded and
+ * replaced at the same address); 0 otherwise. */
+static inline RT_NOINST uintptr_t rt_cfa_apply(uint64_t rule, uintptr_t sp, uintptr_t bp,
+                                               uintptr_t site)
+{
+    uintptr_t cfa = rt_cfa_rule_at(rule, sp, bp);
+    return cfa && *(const uintptr_t *)(cfa - sizeof(uintptr_t)) == site ? cfa : 0;
 }
 
 #define RT_CHILD_CACHE 1024u /* entries of a thread's child cache (8 KiB) */
@@ -360,6 +372,15 @@ enum rt_fast {
     RT_FAST_TRACE = 2, /* trace mode's (the clock is the TSC) */
 };
 extern int rt_fast_path RT_HIDDEN;
+/* Count mode's fast enter leaves a frame's address to be found when a
+ * slow path needs it (rt_hooks.c), which needs the longjmp family and the
+ * context switches interposed to tell it of jumps (rt_jump.c): so only in
+ * the shared runtime, on x86-64 (the trampolines give the hook's frame). */
+#if defined(__x86_64__) && defined(CPROF_RT_SHARED)
+#define RT_LAZY_CFA 1
+#else
+#define RT_LAZY_CFA 0
+#endif
 extern __thread struct rt_thread *rt_self __attribute__((tls_model("initial-exec")))
 RT_HIDDEN;
 
@@ -368,6 +389,11 @@ RT_HIDDEN;
  * unwind tables when needed; RT_CFA_UNKNOWN when they have no rule for it.
  * Cold. */
 RT_HIDDEN uintptr_t rt_cfa_find(uintptr_t sp, uintptr_t bp, uintptr_t site);
+/* The frame address of a call still on the shadow stack whose enter hook
+ * had return address pc, frame address sp and rbp bp, by the rule for pc,
+ * unchecked (the return address may be gone: a frame left by longjmp);
+ * RT_CFA_UNKNOWN when there is none. Cold. */
+RT_HIDDEN uintptr_t rt_cfa_resolve(uintptr_t pc, uintptr_t sp, uintptr_t bp);
 
 /* rt_clock.c */
 RT_HIDDEN void rt_clock_init(enum rt_clock_source wanted);

@@ -31,6 +31,16 @@ static struct RT_SHARED_BLOCK rt_thread_table {
 static struct rt_thread rt_sentinel = {.busy = 1};
 static pthread_key_t rt_key;
 
+/* Where a thread's struct starts in its mapping: not at the page's start.
+ * Its first line is the hottest the hooks touch; at offset 0 it shares
+ * its L1 set with the start of every page-aligned block of the program and
+ * of the runtime (the nodes' first lines fall in every eighth set, the
+ * shadow stack starts a page), and where the program's own hot data lands
+ * there too it was evicted on every call: count mode on Lua ran 1.5 times
+ * as long in one layout of memory in four (docs/PERFORMANCE.md). 0x5c0 is
+ * set 23 of 64, off every 512-byte boundary. */
+#define RT_THREAD_OFFSET 0x5c0u
+
 /* The runtime's memory: from the keeper's shared region when there is
  * one (so that it outlives a killed process), else private. */
 RT_NOINST void *rt_map(size_t size)
@@ -55,7 +65,7 @@ RT_NOINST static void rt_thread_release(struct rt_thread *t)
     rt_trace_release(t);
     rt_lines_release(t);
     rt_heap_release(t);
-    rt_unmap(t, t->map_size);
+    rt_unmap((char *)t - RT_THREAD_OFFSET, t->map_size);
 }
 
 RT_NOINST static void rt_key_destructor(void *arg)
@@ -88,16 +98,17 @@ RT_NOINST static struct rt_thread *rt_lose_thread(void)
  * the tree or buffer was set up too). */
 RT_NOINST static struct rt_thread *rt_thread_new(uint32_t depth, uint32_t serial, int *ok)
 {
-    size_t head = (sizeof(struct rt_thread) + 4095) & ~(size_t)4095;
+    size_t head = (RT_THREAD_OFFSET + sizeof(struct rt_thread) + 4095) & ~(size_t)4095;
     size_t size = head + (size_t)depth * sizeof(struct rt_frame);
     if (rt_config.cpu)
         size += (size_t)depth * sizeof(uint64_t);
-    struct rt_thread *t = rt_map(size);
+    char *base = rt_map(size);
     *ok = 0;
-    if (!t)
+    if (!base)
         return NULL;
+    struct rt_thread *t = (struct rt_thread *)(base + RT_THREAD_OFFSET);
     t->map_size = size;
-    t->stack = (struct rt_frame *)((char *)t + head);
+    t->stack = (struct rt_frame *)(base + head);
     if (rt_config.cpu)
         t->cpu_stack = (uint64_t *)(t->stack + depth);
     t->capacity = depth;
