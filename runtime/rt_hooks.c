@@ -344,11 +344,13 @@ RT_COLD static void rt_frames_find(struct rt_thread *t)
     }
 }
 
-/* Every frame address on t's shadow stack found, before a slow path
- * compares them (busy set). Only count mode pushes frames without one. */
-RT_NOINST static inline void rt_frames_resolve(struct rt_thread *t)
+/* Every frame address on t's shadow stack found, before a slow path in
+ * mode compares them (busy set). Only count mode pushes frames without
+ * one: in the others this costs nothing (summary mode's calls all come
+ * through here). */
+RT_NOINST static inline void rt_frames_resolve(struct rt_thread *t, enum rt_mode mode)
 {
-    if (RT_LAZY_CFA && rt_config.mode == RT_MODE_COUNT && t->depth > 0 &&
+    if (RT_LAZY_CFA && mode == RT_MODE_COUNT && t->depth > 0 &&
         RT_UNLIKELY(t->stack[t->depth - 1].pc))
         rt_frames_find(t);
 }
@@ -366,7 +368,7 @@ RT_COLD int rt_line_repair(struct rt_thread *t, uint64_t fn, uintptr_t sp, uint6
 {
     if (!sp || t->overflow)
         return 0;
-    rt_frames_resolve(t);
+    rt_frames_resolve(t, rt_config.mode);
     uint32_t d = t->depth;
     while (d > 0 && rt_frame_left(&t->stack[d - 1], sp))
         d--;
@@ -410,7 +412,8 @@ RT_NOINST static inline int rt_hook_begin(struct rt_thread *t)
 }
 
 /* Fills in a frame for a call of fn entered at ts, hook frame address sp,
- * keeping cfa, from site. Hot path. */
+ * keeping cfa, from site. Hot path. Not pc, which only count mode reads
+ * (rt_frame_eager). */
 __attribute__((always_inline)) RT_NOINST static inline void
 rt_frame_fill(struct rt_frame *f, uint64_t fn, uint64_t ts, uintptr_t sp, uintptr_t cfa,
               uintptr_t site)
@@ -420,8 +423,16 @@ rt_frame_fill(struct rt_frame *f, uint64_t fn, uint64_t ts, uintptr_t sp, uintpt
     f->sp = sp;
     f->cfa = cfa;
     f->site = site;
-    f->pc = 0;
     f->line = NULL;
+}
+
+/* Marks f, filled in by a slow path in mode, as holding its frame address:
+ * in count mode the slot may hold the pc of a frame count mode's fast
+ * enter pushed there before. */
+RT_NOINST static inline void rt_frame_eager(struct rt_frame *f, enum rt_mode mode)
+{
+    if (RT_LAZY_CFA && mode == RT_MODE_COUNT)
+        f->pc = 0;
 }
 
 /* Pushes a call of fn as the innermost frame, recorded (tree node or
@@ -435,6 +446,7 @@ RT_COLD static void rt_push_frame(struct rt_thread *t, uint64_t fn, uintptr_t si
     uint32_t depth = t->depth;
     struct rt_frame *f = &t->stack[depth];
     rt_frame_fill(f, fn, off ? RT_TS_OFF : now, off ? sp | 1 : sp, cfa, site);
+    rt_frame_eager(f, mode);
     if (rt_config.cpu)
         t->cpu_stack[depth] = t->off_cpu;
     if (off) {
@@ -494,7 +506,7 @@ rt_enter_as(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp, int cpu)
     if (RT_UNLIKELY(cfa == 0))
         cfa = rt_cfa_find(sp, bp, site);
     uintptr_t at = rt_cfa_at(cfa, sp);
-    rt_frames_resolve(t);
+    rt_frames_resolve(t, mode);
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth > 0 && rt_maybe_stale(&t->stack[depth - 1], at, site, fn))) {
         rt_unwind_stale(t, sp, at, site, fn, now);
@@ -505,6 +517,7 @@ rt_enter_as(void *this_fn, void *call_site, uintptr_t sp, uintptr_t bp, int cpu)
     } else {
         struct rt_frame *f = &t->stack[depth];
         rt_frame_fill(f, fn, now, sp, rt_cfa_kept(cfa, sp), site);
+        rt_frame_eager(f, mode);
         if (cpu)
             t->cpu_stack[depth] = t->off_cpu;
         if (mode == RT_MODE_TRACE) {
@@ -753,7 +766,6 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t 
     RT_SIGNAL_FENCE();
     struct rt_frame *f = &t->stack[depth];
     f->cfa = rt_cfa_kept(cfa, sp);
-    f->pc = 0;
 #endif
     f->fn = fn;
     f->ts = 0;
@@ -815,7 +827,7 @@ RT_COLD void rt_region_enter(struct rt_thread *t, uint64_t fn, uintptr_t site,
         rt_cpu_update(t);
     uint64_t now = mode == RT_MODE_COUNT ? 0 : rt_ticks();
     uintptr_t sp = cfa - sizeof(uintptr_t);
-    rt_frames_resolve(t);
+    rt_frames_resolve(t, mode);
     uint32_t depth = t->depth;
     if (depth > 0 && rt_maybe_stale(&t->stack[depth - 1], cfa, site, fn)) {
         rt_unwind_stale(t, sp, cfa, site, fn, now);
