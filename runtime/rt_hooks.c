@@ -611,10 +611,9 @@ __attribute__((noinline)) RT_NOINST static void rt_exit_cpu(void *this_fn,
  * under 5 ns"). A jump sends the thread's next enter to the full version
  * (rt_jump.c), which finds the addresses first. Trace mode's hooks need
  * the clock to be the TSC (read first thing, so that its latency overlaps
- * the checks). Summary
- * mode measured faster through the full versions (bench/overhead.sh: 28
- * ns/call against 30), where the clock reads sit earlier, so it does not
- * use these. rt_fast_path: enum rt_fast.
+ * the checks). Summary mode measured faster through the full versions
+ * (bench/overhead.sh: 28 ns/call against 30), where the clock reads sit
+ * earlier, so it does not use these. rt_fast_path: enum rt_fast.
  */
 int rt_fast_path;
 

@@ -13,8 +13,9 @@
 #    output must be the same, every function of the interpreter must have
 #    gprof's call count (main aside: gprof does not count it), every
 #    function exit must find its call (an exit that does not means a frame
-#    was taken for abandoned while it was running), and the number of
-#    frames closed as left by longjmp must be the same in every mode,
+#    was taken for abandoned while it was running), the number of
+#    frames closed as left by longjmp must be the same in every mode, and
+#    so must the call graph (every caller's calls of every callee),
 # 4. builds it again with line timing of the table functions and the
 #    interpreter loop (--cprof-lines) at -O0 and -O2: every line's hits must
 #    be the same in both builds and all modes, and the calls gprof's.
@@ -81,6 +82,19 @@ for mode in summary trace count; do
     echo "lua: $mode mode: counts differ from gprof's (< gprof, > cprof): FAIL"
     head -40 counts.diff
     status=1
+  fi
+  # every call under the same caller in every mode: count mode's fast
+  # enter finds frame addresses only when a slow path needs them, the
+  # others at each call (docs/runtime.md)
+  "$cprof" graph "data-$mode" --format csv 2>/dev/null | cut -d, -f1-3 | sort >"graph-$mode.csv"
+  if [ "$mode" != summary ]; then
+    if cmp -s graph-summary.csv "graph-$mode.csv"; then
+      echo "lua: $mode mode: the call graph's $(wc -l <graph-summary.csv) lines (caller, callee, calls) are summary mode's: PASS"
+    else
+      echo "lua: $mode mode: the call graph differs from summary mode's (< summary, > $mode): FAIL"
+      diff graph-summary.csv "graph-$mode.csv" | head -20
+      status=1
+    fi
   fi
 done
 
