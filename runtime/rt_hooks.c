@@ -617,19 +617,32 @@ __attribute__((noinline)) RT_NOINST static void rt_exit_cpu(void *this_fn,
  */
 int rt_fast_path;
 
-/* The checks every fast enter makes: the thread is set up, not inside the
- * runtime, has no call past its capacity and room for one more frame,
- * the new call's frame address is in the rule table's first slot, and the
- * innermost frame is not stale. Returns that frame address (*depth: the
- * frames in use), or 0 to leave the call to the full version. Hot path. */
+/* The checks every fast enter makes first: the thread can take it
+ * (rt_fast_ready) and has room for one more frame. Returns whether it
+ * can; *depth: the frames in use. Hot path. */
+__attribute__((always_inline)) RT_NOINST static inline int
+rt_enter_fast_room(const struct rt_thread *t, uint32_t *depth)
+{
+    if (RT_UNLIKELY(!rt_fast_ready(t)))
+        return 0;
+    uint32_t d = t->depth;
+    if (RT_UNLIKELY(d >= t->capacity))
+        return 0;
+    *depth = d;
+    return 1;
+}
+
+/* The checks a fast enter that finds its frame address makes: those of
+ * rt_enter_fast_room, the new call's frame address is in the rule table's
+ * first slot, and the innermost frame is not stale. Returns that frame
+ * address (*depth: the frames in use), or 0 to leave the call to the full
+ * version. Hot path. */
 __attribute__((always_inline)) RT_NOINST static inline uintptr_t
 rt_enter_fast_cfa(const struct rt_thread *t, uint64_t fn, uintptr_t site, uintptr_t sp,
                   uintptr_t bp, uint32_t *depth)
 {
-    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
-        return 0;
-    uint32_t d = t->depth;
-    if (RT_UNLIKELY(d >= t->capacity))
+    uint32_t d;
+    if (!rt_enter_fast_room(t, &d))
         return 0;
     uintptr_t cfa = rt_cfa_cached(sp, bp, site);
     if (RT_UNLIKELY(cfa == 0))
@@ -647,7 +660,7 @@ rt_enter_fast_cfa(const struct rt_thread *t, uint64_t fn, uintptr_t site, uintpt
 __attribute__((always_inline)) RT_NOINST static inline uint32_t
 rt_exit_fast_depth(const struct rt_thread *t, uint64_t fn)
 {
-    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
+    if (RT_UNLIKELY(!rt_fast_ready(t)))
         return 0;
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth == 0 || depth - 1 < t->inherited))
@@ -736,10 +749,8 @@ RT_NOINST void rt_enter(void *this_fn, void *call_site, uintptr_t sp, uintptr_t 
         goto slow;
 #if RT_LAZY_CFA
     uintptr_t pc = *(const uintptr_t *)sp; /* the hook's return address */
-    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow))
-        goto slow;
-    uint32_t depth = t->depth;
-    if (RT_UNLIKELY(depth == 0 || depth >= t->capacity))
+    uint32_t depth;
+    if (!rt_enter_fast_room(t, &depth) || RT_UNLIKELY(depth == 0))
         goto slow;
     const struct rt_frame *up = &t->stack[depth - 1];
     if (RT_UNLIKELY(!rt_lazy_child(up, sp, (uintptr_t)call_site, fn)))

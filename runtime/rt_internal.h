@@ -384,6 +384,14 @@ extern int rt_fast_path RT_HIDDEN;
 extern __thread struct rt_thread *rt_self __attribute__((tls_model("initial-exec")))
 RT_HIDDEN;
 
+/* Can t take an event on a hook's fast path: set up, not inside the
+ * runtime, no call past its capacity still open? Hot path. */
+__attribute__((always_inline)) static inline RT_NOINST int
+rt_fast_ready(const struct rt_thread *t)
+{
+    return !(t == NULL || t->busy || t->overflow);
+}
+
 /* rt_cfa.c: the frame address of the call whose enter hook has frame
  * address sp and rbp bp and whose return address is site, reading the
  * unwind tables when needed; RT_CFA_UNKNOWN when they have no rule for it.

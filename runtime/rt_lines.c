@@ -289,7 +289,7 @@ rt_line_slow(const struct cprof_line_site *site, uintptr_t sp)
 RT_NOINST void rt_line(const struct cprof_line_site *site, uintptr_t sp)
 {
     struct rt_thread *t = rt_self;
-    if (RT_UNLIKELY(t == NULL || t->busy || t->overflow || t->lines == NULL))
+    if (RT_UNLIKELY(!rt_fast_ready(t) || t->lines == NULL))
         goto slow;
     uint32_t depth = t->depth;
     if (RT_UNLIKELY(depth == 0))
