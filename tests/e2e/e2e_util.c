@@ -400,6 +400,17 @@ const char *e2e_csv_named(const struct e2e_csv *csv, const char *name, const cha
     return NULL;
 }
 
+size_t e2e_csv_edge(const struct e2e_csv *csv, const char *caller, const char *callee)
+{
+    int from = e2e_csv_column(csv, "caller"), to = e2e_csv_column(csv, "callee");
+    for (size_t r = 1; from >= 0 && to >= 0 && r < csv->n_rows; r++) {
+        const char *a = e2e_csv_cell(csv, r, from), *b = e2e_csv_cell(csv, r, to);
+        if (a && b && !strcmp(a, caller) && !strcmp(b, callee))
+            return r;
+    }
+    return 0;
+}
+
 void e2e_csv_free(struct e2e_csv *csv)
 {
     for (size_t r = 0; r < csv->n_rows; r++) {

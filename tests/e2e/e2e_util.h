@@ -102,6 +102,11 @@ const char *e2e_csv_cell(const struct e2e_csv *csv, size_t row, int col);
 const char *e2e_csv_named(const struct e2e_csv *csv, const char *name,
                           const char *column);
 
+/* The row of the edge caller -> callee in the text of a `cprof graph
+ * --format csv`, parsed (one row per edge); 0 when there is none or the
+ * table has no caller and callee columns. */
+size_t e2e_csv_edge(const struct e2e_csv *csv, const char *caller, const char *callee);
+
 void e2e_csv_free(struct e2e_csv *csv);
 
 /* The calls of function name in the text of a `cprof report --format csv`,

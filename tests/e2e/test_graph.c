@@ -228,13 +228,10 @@ static double header_f64(const char *data, const char *key)
 /* The CSV row of the edge caller -> callee. */
 static size_t edge_row(const struct e2e_csv *csv, const char *caller, const char *callee)
 {
-    int from = e2e_csv_column(csv, "caller"), to = e2e_csv_column(csv, "callee");
-    cr_assert(from >= 0 && to >= 0, "no caller, callee columns");
-    size_t r = 1;
-    while (r < csv->n_rows && (strcmp(e2e_csv_cell(csv, r, from), caller) ||
-                               strcmp(e2e_csv_cell(csv, r, to), callee)))
-        r++;
-    cr_assert(r < csv->n_rows, "no edge %s -> %s", caller, callee);
+    cr_assert(e2e_csv_column(csv, "caller") >= 0 && e2e_csv_column(csv, "callee") >= 0,
+              "no caller, callee columns");
+    size_t r = e2e_csv_edge(csv, caller, callee);
+    cr_assert(r > 0, "no edge %s -> %s", caller, callee);
     return r;
 }
 
